@@ -1,0 +1,68 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace kahttpd::conf {
+
+/// One `Listen [addr:]port` directive. An empty host means every address (Apache's
+/// `Listen 8080`). Port 0 asks the kernel for a free port (used by tests).
+struct ListenAddr {
+    std::string host;        ///< "127.0.0.1", "::1", or "" for all addresses
+    std::uint16_t port = 0;
+    std::string where;       ///< "file:line" of the directive, for messages
+};
+
+/// The typed result of reading a configuration. Values are final: relative paths are
+/// already resolved against ServerRoot, durations are in milliseconds.
+struct Config {
+    std::filesystem::path config_file;  ///< the -f file, absolute
+    std::filesystem::path server_root;  ///< default: the folder above the config file
+    std::vector<ListenAddr> listen;     ///< at least one (a config without Listen is an error)
+    std::filesystem::path document_root; ///< default: ServerRoot/www
+    std::vector<std::string> directory_index{"index.html"};
+    bool keep_alive = true;
+    std::chrono::milliseconds keep_alive_timeout{5000};
+    std::uint32_t max_keep_alive_requests = 100; ///< 0 = unlimited
+    std::chrono::milliseconds timeout{60000};    ///< send timeout for a client not reading
+    std::chrono::milliseconds request_read_timeout_header{20000}; ///< whole head must arrive
+    std::uint32_t limit_request_line = 8190;
+    std::uint32_t limit_request_field_size = 8190;
+    std::uint32_t limit_request_fields = 100;
+    std::uint64_t limit_request_body = 1073741824; ///< Apache's default (1 GiB); 0 = unlimited
+    std::filesystem::path types_config{"/etc/mime.types"};
+    unsigned workers = 0; ///< 0 = auto (one per CPU)
+};
+
+/// One problem found while reading a configuration.
+struct ConfigError {
+    std::string file;      ///< the file the directive is in (an Include'd file's own name)
+    int line = 0;          ///< 1-based line of the directive's first line
+    std::string directive; ///< directive name as written
+    std::string message;   ///< "expected ..., found ..."
+
+    /// "FILE:LINE: Directive: message", the form printed by `kahttpd -t`.
+    std::string to_string() const;
+};
+
+/// Everything found while loading: the config (meaningful only when errors is empty), every
+/// error, and warnings that do not stop the start.
+struct LoadResult {
+    Config config;
+    std::vector<ConfigError> errors;
+    std::vector<ConfigError> warnings;
+};
+
+/// Reads and validates a configuration file and everything it Includes. Never throws for a
+/// problem in the file: every problem is collected into errors. Thread: any, no shared state.
+LoadResult load_config(const std::filesystem::path& file);
+
+/// The same from text already in memory; `name` is used in messages and to derive the
+/// default ServerRoot (its parent's parent). For tests.
+LoadResult load_config_text(const std::string& text, const std::filesystem::path& name);
+
+} // namespace kahttpd::conf

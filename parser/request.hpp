@@ -1,0 +1,74 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kahttpd::parser {
+
+/// One header field as received (name case preserved, value with surrounding
+/// whitespace removed). The views point into the owning Request's storage.
+struct HeaderField {
+    std::string_view name;
+    std::string_view value;
+};
+
+/// A parsed request head. Owns the bytes of method, target and header fields, so it is valid
+/// after the network buffer it came from is reused. Cleared (capacity kept, so the steady
+/// state does not allocate) when the parser starts the next message.
+class Request {
+  public:
+    /// Method token as sent, e.g. "GET".
+    std::string_view method() const noexcept;
+    /// llhttp's method number (llhttp_method_t), for fast comparisons.
+    std::uint8_t method_id() const noexcept { return method_id_; }
+    /// Request target as sent (origin-form path plus query, or "*", or absolute-form).
+    std::string_view target() const noexcept;
+    std::uint8_t http_major() const noexcept { return http_major_; }
+    std::uint8_t http_minor() const noexcept { return http_minor_; }
+
+    /// Header fields in arrival order.
+    const std::vector<HeaderField>& headers() const noexcept { return headers_; }
+    /// First field with this name (ASCII case-insensitive), if any.
+    std::optional<std::string_view> header(std::string_view name) const noexcept;
+
+    /// RFC 9112 §9.3: HTTP/1.1 persists unless a "close" connection option is present;
+    /// HTTP/1.0 persists only with a "keep-alive" connection option.
+    bool keep_alive() const noexcept { return keep_alive_; }
+    /// True when the client asked for persistence with HTTP/1.0's "keep-alive" option, which
+    /// the response must echo.
+    bool keep_alive_requested() const noexcept { return keep_alive_requested_; }
+    /// True when a body follows the head (Content-Length > 0 or chunked).
+    bool has_body() const noexcept { return has_body_; }
+    bool chunked() const noexcept { return chunked_; }
+    /// Content-Length when present.
+    std::optional<std::uint64_t> content_length() const noexcept { return content_length_; }
+    /// Number of body bytes seen so far (they are discarded, only counted).
+    std::uint64_t body_bytes() const noexcept { return body_bytes_; }
+    /// True when "Expect: 100-continue" was sent.
+    bool expect_continue() const noexcept { return expect_continue_; }
+
+    /// Forgets the message, keeping allocated capacity.
+    void clear() noexcept;
+
+  private:
+    friend class RequestParser;
+
+    std::string storage_;                 // method, target and header bytes
+    std::vector<HeaderField> headers_;    // views into storage_, fixed up on reallocation
+    std::uint32_t method_off_ = 0, method_len_ = 0;
+    std::uint32_t target_off_ = 0, target_len_ = 0;
+    std::uint8_t method_id_ = 0;
+    std::uint8_t http_major_ = 0, http_minor_ = 0;
+    bool keep_alive_ = false;
+    bool keep_alive_requested_ = false;
+    bool has_body_ = false;
+    bool chunked_ = false;
+    bool expect_continue_ = false;
+    std::optional<std::uint64_t> content_length_;
+    std::uint64_t body_bytes_ = 0;
+};
+
+} // namespace kahttpd::parser

@@ -1,0 +1,87 @@
+#pragma once
+
+#include "parser/request.hpp"
+#include "parser/status.hpp"
+
+#include <llhttp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace kahttpd::parser {
+
+/// Limits enforced while parsing (Apache's LimitRequest* directives).
+struct ParseLimits {
+    std::uint32_t request_line = 8190; ///< bytes of "METHOD SP target SP HTTP/x.y" (no CRLF)
+    std::uint32_t field_size = 8190;   ///< bytes of one "name: value" line (no CRLF)
+    std::uint32_t fields = 100;        ///< number of header fields
+    std::uint64_t body = 1u << 20;     ///< body bytes read and discarded before 413
+};
+
+/// What feed() stopped at.
+enum class ParseEvent : std::uint8_t {
+    need_more,        ///< all input consumed, the message is not finished
+    head_complete,    ///< the head is complete and a body follows; request() is ready
+    message_complete, ///< the message (head and any body) is complete; request() is ready
+    error,            ///< parse failure; see error_status() and error_reason()
+};
+
+struct FeedResult {
+    std::size_t consumed = 0; ///< bytes of the input used; the rest belongs to later calls
+    ParseEvent event = ParseEvent::need_more;
+};
+
+/// Incremental HTTP/1.1 request parser over llhttp in strict mode. No I/O.
+///
+/// Contract: feed() consumes input up to the end of at most one message and stops there
+/// (llhttp is paused in on_message_complete), so pipelined requests are handed out one by
+/// one. It also stops once after the head when a body follows. Any split of the same bytes
+/// across feed() calls gives the same events and the same Request. The first feed() after
+/// message_complete starts the next message and clears request(). After `error` the parser
+/// stays in error until reset(). Single-threaded; not copyable or movable (llhttp keeps a
+/// pointer back to this object).
+class RequestParser {
+  public:
+    explicit RequestParser(const ParseLimits& limits = {});
+    RequestParser(const RequestParser&) = delete;
+    RequestParser& operator=(const RequestParser&) = delete;
+
+    FeedResult feed(std::string_view data) noexcept;
+
+    /// The request of the current message; valid after head_complete/message_complete.
+    const Request& request() const noexcept { return request_; }
+
+    /// True when bytes of a message have been consumed but the message is not complete
+    /// (used to tell an idle connection from one in the middle of a request).
+    bool in_message() const noexcept { return in_message_; }
+
+    /// Status for the last error (400, 413, 414, 431, 501, 505), and a short reason for logs.
+    Status error_status() const noexcept { return error_status_; }
+    std::string_view error_reason() const noexcept { return error_reason_; }
+
+    /// Back to the start state, keeping capacity.
+    void reset() noexcept;
+
+    /// Replaces the limits (takes effect for the next message).
+    void set_limits(const ParseLimits& limits) noexcept { limits_ = limits; }
+
+  private:
+    // Trampolines (in the .cpp) reach these through parser_.data.
+    friend struct ParserCallbacks;
+
+    llhttp_t parser_;
+    ParseLimits limits_;
+    Request request_;
+    Status error_status_ = Status::bad_request;
+    std::string_view error_reason_;
+    bool in_message_ = false;
+    bool message_done_ = false;
+    // Further private state is up to the implementation.
+};
+
+/// Maps an llhttp error (and, for HPE_USER, the limit that was hit) to the response status.
+/// One table, tested exhaustively.
+Status status_for(llhttp_errno_t err) noexcept;
+
+} // namespace kahttpd::parser

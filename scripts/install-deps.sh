@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kahttpd needs to build, test and benchmark.
+# Only packages that are missing are installed; each one is named first.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config   # toolchain
+    libuv1-dev                         # event loop
+    node-llhttp                        # llhttp C sources, built by CMake
+    nlohmann-json3-dev                 # JSON (config dump)
+    doctest-dev                        # unit tests
+    media-types                        # /etc/mime.types
+    python3 curl wrk                   # integration tests and smoke load
+)
+if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
+    packages+=(nginx-light linux-perf)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "install-deps: installing missing Debian packages: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
