@@ -12,30 +12,34 @@ namespace kahttpd::conf {
 /// One `Listen [addr:]port` directive. An empty host means every address (Apache's
 /// `Listen 8080`). Port 0 asks the kernel for a free port (used by tests).
 struct ListenAddr {
-    std::string host;        ///< "127.0.0.1", "::1", or "" for all addresses
+    std::string host; ///< "127.0.0.1", "::1", or "" for all addresses
     std::uint16_t port = 0;
-    std::string where;       ///< "file:line" of the directive, for messages
+    std::string where; ///< "file:line" of the directive, for messages
 };
 
 /// The typed result of reading a configuration. Values are final: relative paths are
 /// already resolved against ServerRoot, durations are in milliseconds.
 struct Config {
-    std::filesystem::path config_file;  ///< the -f file, absolute
-    std::filesystem::path server_root;  ///< default: the folder above the config file
-    std::vector<ListenAddr> listen;     ///< at least one (a config without Listen is an error)
+    std::filesystem::path config_file;   ///< the -f file, absolute
+    std::filesystem::path server_root;   ///< default: the folder above the config file
+    std::vector<ListenAddr> listen;      ///< at least one (a config without Listen is an error)
+    std::string server_name;             ///< ServerName as written; "" when not set
     std::filesystem::path document_root; ///< default: ServerRoot/www
     std::vector<std::string> directory_index{"index.html"};
     bool keep_alive = true;
     std::chrono::milliseconds keep_alive_timeout{5000};
     std::uint32_t max_keep_alive_requests = 100; ///< 0 = unlimited
     std::chrono::milliseconds timeout{60000};    ///< send timeout for a client not reading
-    std::chrono::milliseconds request_read_timeout_header{20000}; ///< whole head must arrive
+    /// RequestReadTimeout header=: time allowed to receive the whole request head. 0 = disabled.
+    std::chrono::milliseconds request_read_timeout_header{20000};
+    /// RequestReadTimeout body=: time allowed to receive the request body. 0 = disabled.
+    std::chrono::milliseconds request_read_timeout_body{20000};
     std::uint32_t limit_request_line = 8190;
     std::uint32_t limit_request_field_size = 8190;
     std::uint32_t limit_request_fields = 100;
     std::uint64_t limit_request_body = 1073741824; ///< Apache's default (1 GiB); 0 = unlimited
-    std::filesystem::path types_config{"/etc/mime.types"};
-    unsigned workers = 0; ///< 0 = auto (one per CPU)
+    std::filesystem::path types_config{"/etc/mime.types"}; ///< may be missing: see warnings
+    unsigned workers = 0;                                  ///< 0 = auto (one per CPU)
 };
 
 /// One problem found while reading a configuration.
@@ -45,7 +49,9 @@ struct ConfigError {
     std::string directive; ///< directive name as written
     std::string message;   ///< "expected ..., found ..."
 
-    /// "FILE:LINE: Directive: message", the form printed by `kahttpd -t`.
+    /// "FILE:LINE: Directive: message", the form printed by `kahttpd -t`. A problem that
+    /// belongs to no line (a missing Listen, an unreadable -f file) has line 0 and prints as
+    /// "FILE: Directive: message"; an empty directive is left out the same way.
     std::string to_string() const;
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,11 +54,39 @@ class Request {
     /// Forgets the message, keeping allocated capacity.
     void clear() noexcept;
 
+    /// Bytes of heap capacity held for reuse (storage and field tables); lets tests check that
+    /// the steady state does not grow.
+    std::size_t capacity_bytes() const noexcept;
+
+    Request() = default;
+    /// Copies and moves re-point the header views at the new object's storage (a moved
+    /// std::string may keep its bytes inline, so views into the old one would dangle).
+    Request(const Request& other);
+    Request(Request&& other) noexcept;
+    Request& operator=(const Request& other);
+    Request& operator=(Request&& other) noexcept;
+    ~Request() = default;
+
   private:
     friend class RequestParser;
+    friend struct ParserCallbacks;
 
-    std::string storage_;                 // method, target and header bytes
-    std::vector<HeaderField> headers_;    // views into storage_, fixed up on reallocation
+    /// Where one field sits in storage_. Offsets rather than views, because storage_ may
+    /// reallocate while the head is still arriving.
+    struct FieldSpan {
+        std::uint32_t name_off = 0, name_len = 0;
+        std::uint32_t value_off = 0, value_len = 0;
+    };
+
+    /// Builds headers_ from spans_; called once the head is complete, after which storage_
+    /// no longer grows for this message. May throw std::bad_alloc.
+    void publish_headers();
+    /// Re-points headers_ at storage_ (same spans, new buffer). No allocation.
+    void repoint_headers() noexcept;
+
+    std::string storage_;              // method, target and header bytes, in arrival order
+    std::vector<FieldSpan> spans_;     // one per header field, filled while parsing
+    std::vector<HeaderField> headers_; // views into storage_, built by publish_headers()
     std::uint32_t method_off_ = 0, method_len_ = 0;
     std::uint32_t target_off_ = 0, target_len_ = 0;
     std::uint8_t method_id_ = 0;

@@ -1,12 +1,12 @@
 #pragma once
 
+#include "parser/detail/head_scanner.hpp"
 #include "parser/request.hpp"
 #include "parser/status.hpp"
 
-#include <llhttp.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <llhttp.h>
 #include <string_view>
 
 namespace kahttpd::parser {
@@ -56,7 +56,9 @@ class RequestParser {
     /// (used to tell an idle connection from one in the middle of a request).
     bool in_message() const noexcept { return in_message_; }
 
-    /// Status for the last error (400, 413, 414, 431, 501, 505), and a short reason for logs.
+    /// Status for the last error (400, 413, 414, 431, 501, 505; 500 only if memory ran
+    /// out), and a short reason for logs. The reason has static storage and is
+    /// NUL-terminated, so `error_reason().data()` may be passed to printf-style logging.
     Status error_status() const noexcept { return error_status_; }
     std::string_view error_reason() const noexcept { return error_reason_; }
 
@@ -70,14 +72,40 @@ class RequestParser {
     // Trampolines (in the .cpp) reach these through parser_.data.
     friend struct ParserCallbacks;
 
+    /// Forgets the previous message and arms the per-message state.
+    void start_message() noexcept;
+    /// Records an error; the reason must be a string literal (see error_reason()).
+    void set_error(Status status, const char* reason) noexcept;
+    /// Remembers the last bytes consumed, for on_version's look-behind.
+    void remember_tail(std::string_view consumed) noexcept;
+    /// Continues an unknown-method verdict on `rest`; `consumed` bytes precede it.
+    FeedResult decide_method(std::string_view rest, std::size_t consumed) noexcept;
+
     llhttp_t parser_;
     ParseLimits limits_;
+    ParseLimits active_limits_; // limits_ as of the start of the current message
     Request request_;
     Status error_status_ = Status::bad_request;
     std::string_view error_reason_;
     bool in_message_ = false;
     bool message_done_ = false;
-    // Further private state is up to the implementation.
+
+    detail::HeadScanner scanner_;
+    const char* feed_begin_ = nullptr; // the buffer llhttp_execute is working on
+    char tail_[5] = {};                // last bytes consumed before feed_begin_, oldest first
+    std::uint8_t tail_len_ = 0;
+    char version_[4] = {}; // raw "x.y" as sent, to tell 505 from 400
+    std::uint8_t version_len_ = 0;
+    ParseEvent pause_event_ = ParseEvent::need_more; // why a callback returned HPE_PAUSED
+    std::uint32_t field_count_ = 0;                  // fields (and trailer fields) so far
+    std::uint32_t name_len_ = 0, value_len_ = 0;     // of the field being received
+    bool in_name_ = false;      // between the first on_header_field and its _complete
+    bool head_done_ = false;    // on_headers_complete has run for this message
+    bool version_done_ = false; // on_version_complete has run for this message
+    bool protocol_checked_ = false;
+    bool callback_failed_ = false; // a callback refused the input during this feed
+    bool failed_ = false;          // in error until reset()
+    bool method_pending_ = false;  // llhttp refused the method; waiting for the token's end
 };
 
 /// Maps an llhttp error (and, for HPE_USER, the limit that was hit) to the response status.

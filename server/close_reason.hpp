@@ -1,0 +1,34 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace kahttpd::server {
+
+/// Why a connection ended. Every close is counted by reason per worker; the status endpoint
+/// and the access log (later) expose them.
+enum class CloseReason : std::uint8_t {
+    client_closed,    ///< the client closed (EOF) or reset the connection
+    idle_timeout,     ///< KeepAliveTimeout passed with no new request
+    max_requests,     ///< MaxKeepAliveRequests reached
+    header_timeout,   ///< the request head did not arrive within RequestReadTimeout header=
+    body_timeout,     ///< the request body stalled for longer than Timeout
+    send_timeout,     ///< the client stopped reading the response for longer than Timeout
+    parse_error,      ///< malformed or oversized request; framing lost
+    keep_alive_off,   ///< KeepAlive Off
+    client_requested, ///< "Connection: close", or HTTP/1.0 without keep-alive
+    server_shutdown,  ///< SIGTERM/SIGINT drain
+    io_error,         ///< a read or write failed (other than reset)
+    count_
+};
+
+inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseReason::count_);
+
+/// snake_case name used in logs and JSON, e.g. "idle_timeout".
+std::string_view to_string(CloseReason r) noexcept;
+
+/// Per-worker counters of closes, indexed by CloseReason.
+using CloseCounters = std::array<std::uint64_t, kCloseReasonCount>;
+
+} // namespace kahttpd::server

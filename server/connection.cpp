@@ -1,0 +1,648 @@
+#include "server/connection.hpp"
+
+#include "server/log.hpp"
+#include "server/static_file.hpp"
+#include "server/target_path.hpp"
+#include "server/worker.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <llhttp.h>
+#include <memory>
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+using parser::ParseEvent;
+using parser::Status;
+
+namespace {
+
+/// Files up to this size are read into the output buffer and leave with the header in one
+/// write; larger ones stream in chunks of kFileChunk after it.
+constexpr std::uint64_t kInlineFileMax = 64 * 1024;
+constexpr std::size_t kFileChunk = 256 * 1024;
+/// Parsing of pipelined requests pauses once this much output is waiting.
+constexpr std::size_t kOutputHighWater = 64 * 1024;
+/// An idle connection keeps an output buffer only up to this capacity.
+constexpr std::size_t kIdleBufferKeep = 16 * 1024;
+/// After the last response of a closing connection: how long and how much input is read and
+/// discarded before the socket is closed, so the client's unread bytes do not make the kernel
+/// answer with RST and destroy the response (RFC 9112 §9.6).
+constexpr std::uint64_t kLingerMs = 2000;
+constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
+
+void append_number(std::string& out, std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+} // namespace
+
+Connection::Connection(Worker& worker, std::uint64_t id) noexcept
+    : worker_(worker), timer_(&Connection::on_timer_cb, this), parser_(worker.shared().limits),
+      id_(id) {
+    handle_.data = this;
+    write_req_.data = this;
+    shutdown_req_.data = this;
+}
+
+Connection::~Connection() {
+    if (file_fd_ >= 0) {
+        ::close(file_fd_);
+    }
+}
+
+std::string Connection::peer() const {
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    char ip[64] = "?";
+    char out[80] = "?";
+    if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+        return out;
+    }
+    if (ss.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+        uv_ip6_name(a, ip, sizeof ip);
+        std::snprintf(out, sizeof out, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        uv_ip4_name(a, ip, sizeof ip);
+        std::snprintf(out, sizeof out, "%s:%u", ip, ntohs(a->sin_port));
+    }
+    return out;
+}
+
+// ---- lifecycle -------------------------------------------------------------------------------
+
+void Connection::start(uv_stream_t* server) noexcept {
+    uv_tcp_init(worker_.loop(), &handle_);
+    worker_.link(*this);
+    const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
+    if (rc != 0) {
+        KAHTTPD_LOG(warn, "conn=%llu accept failed: %s", static_cast<unsigned long long>(id_),
+                    uv_err_name(rc));
+        close(CloseReason::io_error);
+        return;
+    }
+    ++worker_.stats().accepted;
+    // Responses leave in whole writes; Nagle would only delay the last segment.
+    uv_tcp_nodelay(&handle_, 1);
+    start_read();
+    // A new connection gets RequestReadTimeout header= for its first request head (nginx's
+    // client_header_timeout plays the same role); KeepAliveTimeout only applies between
+    // requests.
+    const auto header_ms = worker_.shared().config->request_read_timeout_header.count();
+    if (header_ms > 0) {
+        arm(Deadline::header, static_cast<std::uint64_t>(header_ms));
+    }
+    KAHTTPD_LOG(debug, "conn=%llu client=%s accepted", static_cast<unsigned long long>(id_),
+                peer().c_str());
+}
+
+void Connection::close(CloseReason reason) noexcept {
+    if (state_ == State::closing) {
+        return;
+    }
+    state_ = State::closing;
+    timer_.unlink();
+    ++worker_.stats().closes[static_cast<std::size_t>(reason)];
+    KAHTTPD_LOG(debug, "conn=%llu closed: %s after %u requests",
+                static_cast<unsigned long long>(id_), to_string(reason).data(), requests_);
+    // Pending writes and the shutdown request are cancelled (UV_ECANCELED) before the close
+    // callback runs; both are embedded in this object, which lives until then.
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &Connection::on_close_cb);
+}
+
+void Connection::on_close_cb(uv_handle_t* h) noexcept {
+    std::unique_ptr<Connection> self(static_cast<Connection*>(h->data));
+    self->worker_.on_connection_freed(*self);
+}
+
+void Connection::on_server_drain() noexcept {
+    if (state_ == State::closing || state_ == State::lingering) {
+        return;
+    }
+    if (!parser_.in_message() && !output_pending() && stash_.empty()) {
+        close(CloseReason::server_shutdown);
+        return;
+    }
+    if (!close_after_) {
+        // The response in progress (or the next one, for a request still arriving) carries
+        // "Connection: close"; the worker decides that from draining().
+        if (answered_ || output_pending()) {
+            close_after_ = true;
+            close_reason_ = CloseReason::server_shutdown;
+        }
+    }
+}
+
+// ---- reading ---------------------------------------------------------------------------------
+
+void Connection::start_read() noexcept {
+    if (!reading_ && state_ != State::closing) {
+        if (uv_read_start(reinterpret_cast<uv_stream_t*>(&handle_), &Connection::on_alloc_cb,
+                          &Connection::on_read_cb) == 0) {
+            reading_ = true;
+        }
+    }
+}
+
+void Connection::on_alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
+    // Every read lands in the worker's buffer: consume() copies out only what must outlive the
+    // callback, so an idle connection holds no read buffer at all.
+    auto* self = static_cast<Connection*>(h->data);
+    buf->base = self->worker_.read_buffer();
+    buf->len = Worker::kReadBufferSize;
+}
+
+void Connection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
+    static_cast<Connection*>(s->data)->on_read(nread, buf);
+}
+
+void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
+    if (state_ == State::closing) {
+        return;
+    }
+    if (nread == 0) {
+        return; // EAGAIN
+    }
+    if (nread < 0) {
+        if (state_ == State::lingering) {
+            close(close_reason_);
+        } else if (nread == UV_EOF && output_pending() && !parser_.in_message()) {
+            // The client half-closed after its last request: finish the responses, then close.
+            close_after_ = true;
+            close_reason_ = CloseReason::client_closed;
+            uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+            reading_ = false;
+        } else {
+            const bool reset = nread == UV_EOF || nread == UV_ECONNRESET;
+            if (!reset) {
+                KAHTTPD_LOG(info, "conn=%llu client=%s read failed: %s while reading request",
+                            static_cast<unsigned long long>(id_), peer().c_str(),
+                            uv_err_name(static_cast<int>(nread)));
+            }
+            close(reset ? CloseReason::client_closed : CloseReason::io_error);
+        }
+        return;
+    }
+    if (state_ == State::lingering) {
+        linger_bytes_ += static_cast<std::uint64_t>(nread);
+        if (linger_bytes_ > kLingerMaxBytes) {
+            close(close_reason_);
+        }
+        return;
+    }
+    consume(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+void Connection::consume(std::string_view input) noexcept {
+    consume_input(input);
+    pump();
+}
+
+/// Parses and answers the requests in `input` until it is used up, the connection decides to
+/// close, or backpressure stashes the rest. Does not write.
+void Connection::consume_input(std::string_view input) noexcept {
+    while (!input.empty() && state_ != State::closing) {
+        if (close_after_) {
+            // The last response is decided; what follows is never answered.
+            break;
+        }
+        if (out_.size() - out_sent_ > kOutputHighWater) {
+            flush();
+        }
+        if (write_in_flight_ || file_fd_ >= 0) {
+            // Backpressure: keep the unparsed rest, stop reading until the output drains.
+            stash_.assign(input);
+            if (reading_) {
+                uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
+                reading_ = false;
+            }
+            break;
+        }
+        const auto r = parser_.feed(input);
+        input.remove_prefix(r.consumed);
+        switch (r.event) {
+        case ParseEvent::need_more:
+            break;
+        case ParseEvent::head_complete:
+            on_request();
+            answered_ = true;
+            break;
+        case ParseEvent::message_complete:
+            if (!answered_) {
+                on_request();
+            }
+            answered_ = false;
+            break;
+        case ParseEvent::error:
+            if (answered_) {
+                // The head was answered already and the body went wrong (too long, bad
+                // chunking): framing is lost, so close after the response.
+                close_after_ = true;
+                close_reason_ = CloseReason::parse_error;
+                KAHTTPD_LOG(info, "conn=%llu client=%s %s while reading request body",
+                            static_cast<unsigned long long>(id_), peer().c_str(),
+                            parser_.error_reason().data());
+            } else {
+                KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request head",
+                            static_cast<unsigned long long>(id_), peer().c_str(),
+                            parser::code(parser_.error_status()), parser_.error_reason().data());
+                head_ = false;
+                respond_error(parser_.error_status(), parser_.error_reason(), true);
+                close_reason_ = CloseReason::parse_error;
+            }
+            input = {};
+            break;
+        }
+    }
+}
+
+/// Writes what is queued and, each time the output drains, parses input stashed by
+/// backpressure; when nothing is left to do, moves on (read again, or close).
+void Connection::pump() noexcept {
+    while (state_ != State::closing) {
+        flush();
+        if (state_ == State::closing || write_in_flight_) {
+            return;
+        }
+        if (stash_.empty()) {
+            after_output();
+            return;
+        }
+        std::string pending;
+        pending.swap(stash_);
+        consume_input(pending);
+        if (stash_.empty()) {
+            stash_.swap(pending); // keep the capacity for the next time
+            stash_.clear();
+        }
+    }
+}
+
+// ---- requests --------------------------------------------------------------------------------
+
+void Connection::on_request() noexcept {
+    const parser::Request& req = parser_.request();
+    const conf::Config& cfg = *worker_.shared().config;
+    ++requests_;
+    ++worker_.stats().requests;
+    state_ = State::writing;
+
+    // RFC 9112 §9.3: decide persistence before the response is written, so it can say so.
+    if (!req.keep_alive()) {
+        close_after_ = true;
+        close_reason_ = CloseReason::client_requested;
+    } else if (!cfg.keep_alive) {
+        close_after_ = true;
+        close_reason_ = CloseReason::keep_alive_off;
+    } else if (worker_.draining()) {
+        close_after_ = true;
+        close_reason_ = CloseReason::server_shutdown;
+    } else if (cfg.max_keep_alive_requests != 0 && requests_ >= cfg.max_keep_alive_requests) {
+        close_after_ = true;
+        close_reason_ = CloseReason::max_requests;
+    }
+
+    const auto method = static_cast<llhttp_method_t>(req.method_id());
+    head_ = method == HTTP_HEAD;
+    if (method != HTTP_GET && method != HTTP_HEAD) {
+        respond_error(Status::method_not_allowed, "method not allowed", close_after_);
+        return;
+    }
+    serve_file(req, method == HTTP_HEAD);
+}
+
+void Connection::serve_file(const parser::Request& req, bool head) noexcept {
+    const SharedState& shared = worker_.shared();
+    TargetPath target;
+    Status status = resolve_target(req.target(), target);
+    if (status != Status::ok) {
+        respond_error(status, "bad request target", close_after_);
+        return;
+    }
+    OpenedFile file;
+    switch (shared.docroot->open(target, shared.config->directory_index, file, status)) {
+    case OpenOutcome::error:
+        if (status == Status::internal_error) {
+            KAHTTPD_LOG(error, "conn=%llu client=%s cannot open \"%s\": %s",
+                        static_cast<unsigned long long>(id_), peer().c_str(), target.path.c_str(),
+                        std::strerror(errno));
+        }
+        respond_error(status, "", close_after_);
+        return;
+    case OpenOutcome::redirect_to_slash: {
+        std::string location = "Location: ";
+        location.append(target.raw_path).append("/");
+        if (!target.query.empty()) {
+            location.append("?").append(target.query);
+        }
+        location.append("\r\n");
+        write_head(Status::moved_permanently, "text/html; charset=utf-8", 0, location);
+        return;
+    }
+    case OpenOutcome::file:
+        break;
+    }
+
+    const auto size = static_cast<std::uint64_t>(file.st.st_size);
+    char date[30];
+    std::string extra = "Last-Modified: ";
+    extra.append(format_http_date(file.st.st_mtim.tv_sec, date)).append("\r\n");
+    write_head(Status::ok, shared.mime->lookup(file.name), size, extra);
+    if (head || size == 0) {
+        return;
+    }
+    if (size <= kInlineFileMax) {
+        const std::size_t at = out_.size();
+        out_.resize(at + size);
+        std::size_t got = 0;
+        while (got < size) {
+            const ssize_t n =
+                ::pread(file.fd, out_.data() + at + got, size - got, static_cast<off_t>(got));
+            if (n <= 0) {
+                break;
+            }
+            got += static_cast<std::size_t>(n);
+        }
+        if (got < size) {
+            // The file shrank or failed under us after the header promised its length: the
+            // framing is broken, so the connection must not be reused.
+            KAHTTPD_LOG(error, "conn=%llu short read of \"%s\"",
+                        static_cast<unsigned long long>(id_), target.path.c_str());
+            out_.resize(at + got);
+            close_after_ = true;
+            close_reason_ = CloseReason::io_error;
+        }
+        return;
+    }
+    file_fd_ = file.release();
+    file_offset_ = 0;
+    file_remaining_ = size;
+}
+
+void Connection::write_head(Status status, std::string_view content_type,
+                            std::uint64_t content_length, std::string_view extra_headers) noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    const parser::Request& req = parser_.request();
+    out_.append("HTTP/1.1 ");
+    append_number(out_, parser::code(status));
+    out_.push_back(' ');
+    out_.append(parser::reason_phrase(status));
+    out_.append("\r\nServer: kahttpd\r\nDate: ");
+    out_.append(worker_.date().get(std::time(nullptr)));
+    out_.append("\r\nContent-Type: ");
+    out_.append(content_type);
+    out_.append("\r\nContent-Length: ");
+    append_number(out_, content_length);
+    out_.append("\r\n");
+    out_.append(extra_headers);
+    if (close_after_) {
+        out_.append("Connection: close\r\n");
+    } else {
+        if (req.http_minor() == 0) {
+            out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
+        }
+        out_.append("Keep-Alive: timeout=");
+        append_number(out_, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
+        if (cfg.max_keep_alive_requests != 0) {
+            out_.append(", max=");
+            append_number(out_, cfg.max_keep_alive_requests - requests_);
+        }
+        out_.append("\r\n");
+    }
+    out_.append("\r\n");
+}
+
+void Connection::respond_error(Status status, std::string_view why, bool close_after) noexcept {
+    if (close_after && !close_after_) {
+        close_after_ = true;
+        close_reason_ = CloseReason::parse_error;
+    }
+    state_ = State::writing;
+    const auto code = parser::code(status);
+    const auto reason = parser::reason_phrase(status);
+    std::string body = "<!DOCTYPE html>\n<html><head><title>";
+    append_number(body, code);
+    body.append(" ").append(reason).append("</title></head>\n<body><h1>");
+    body.append(reason).append("</h1>\n</body></html>\n");
+    std::string extra;
+    if (status == Status::method_not_allowed) {
+        extra = "Allow: GET, HEAD\r\n";
+    }
+    (void)why;
+    write_head(status, "text/html; charset=utf-8", body.size(), extra);
+    if (!head_) {
+        out_.append(body);
+    }
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+bool Connection::output_pending() const noexcept {
+    return write_in_flight_ || out_sent_ < out_.size() || file_fd_ >= 0;
+}
+
+void Connection::flush() noexcept {
+    auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
+    while (!write_in_flight_ && state_ != State::closing) {
+        if (out_sent_ == out_.size()) {
+            out_.clear();
+            out_sent_ = 0;
+            if (file_fd_ < 0) {
+                return;
+            }
+            if (file_remaining_ == 0) {
+                ::close(file_fd_);
+                file_fd_ = -1;
+                return;
+            }
+            const std::size_t want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(file_remaining_, kFileChunk));
+            out_.resize(want);
+            const ssize_t n =
+                ::pread(file_fd_, out_.data(), want, static_cast<off_t>(file_offset_));
+            if (n <= 0) {
+                KAHTTPD_LOG(error, "conn=%llu read of file failed while sending response",
+                            static_cast<unsigned long long>(id_));
+                close(CloseReason::io_error);
+                return;
+            }
+            out_.resize(static_cast<std::size_t>(n));
+            file_offset_ += static_cast<std::uint64_t>(n);
+            file_remaining_ -= static_cast<std::uint64_t>(n);
+            continue;
+        }
+        uv_buf_t b =
+            uv_buf_init(out_.data() + out_sent_, static_cast<unsigned>(out_.size() - out_sent_));
+        const int n = uv_try_write(stream, &b, 1);
+        if (n > 0) {
+            out_sent_ += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n != UV_EAGAIN && n != 0) {
+            close(n == UV_EPIPE || n == UV_ECONNRESET ? CloseReason::client_closed
+                                                      : CloseReason::io_error);
+            return;
+        }
+        // The socket is full: hand the rest to libuv, which waits for writability. out_ must
+        // not change until on_write.
+        const int rc = uv_write(&write_req_, stream, &b, 1, &Connection::on_write_cb);
+        if (rc != 0) {
+            close(CloseReason::io_error);
+            return;
+        }
+        write_in_flight_ = true;
+        state_ = State::writing;
+        arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
+    }
+}
+
+void Connection::on_write_cb(uv_write_t* req, int status) noexcept {
+    static_cast<Connection*>(req->data)->on_write(status);
+}
+
+void Connection::on_write(int status) noexcept {
+    write_in_flight_ = false;
+    if (status == UV_ECANCELED || state_ == State::closing) {
+        return; // closing: release only
+    }
+    if (status < 0) {
+        close(status == UV_EPIPE || status == UV_ECONNRESET ? CloseReason::client_closed
+                                                            : CloseReason::io_error);
+        return;
+    }
+    out_sent_ = out_.size();
+    pump();
+}
+
+/// Everything queued is written: close, or go back to reading.
+void Connection::after_output() noexcept {
+    if (output_pending() || state_ == State::closing || state_ == State::lingering) {
+        return;
+    }
+    if (close_after_) {
+        start_linger();
+        return;
+    }
+    start_read();
+    update_deadline();
+}
+
+void Connection::start_linger() noexcept {
+    state_ = State::lingering;
+    stash_.clear();
+    const int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&handle_),
+                               &Connection::on_shutdown_cb);
+    if (rc != 0) {
+        close(close_reason_);
+        return;
+    }
+    start_read();
+    arm(Deadline::linger, kLingerMs);
+}
+
+void Connection::on_shutdown_cb(uv_shutdown_t* req, int status) noexcept {
+    auto* self = static_cast<Connection*>(req->data);
+    if (status < 0 && status != UV_ECANCELED && self->state_ != State::closing) {
+        self->close(self->close_reason_);
+    }
+}
+
+// ---- deadlines -------------------------------------------------------------------------------
+
+void Connection::arm(Deadline kind, std::uint64_t delay_ms) noexcept {
+    deadline_ = kind;
+    worker_.schedule(timer_, delay_ms);
+}
+
+/// Picks the deadline that fits what the connection is waiting for now.
+void Connection::update_deadline() noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    if (parser_.in_message()) {
+        state_ = State::reading;
+        if (answered_) {
+            // Receiving a body: RequestReadTimeout body= applies between reads, so every
+            // read that makes progress re-arms it.
+            const auto ms = cfg.request_read_timeout_body.count();
+            if (ms > 0) {
+                arm(Deadline::body, static_cast<std::uint64_t>(ms));
+            } else {
+                timer_.unlink();
+                deadline_ = Deadline::none;
+            }
+        } else if (deadline_ != Deadline::header) {
+            // The head started arriving: it has RequestReadTimeout header= to complete,
+            // counted from now and not extended by later bytes (a trickle cannot hold it open).
+            const auto ms = cfg.request_read_timeout_header.count();
+            if (ms > 0) {
+                arm(Deadline::header, static_cast<std::uint64_t>(ms));
+            } else {
+                timer_.unlink();
+                deadline_ = Deadline::none;
+            }
+        }
+        return;
+    }
+    if (requests_ == 0) {
+        return; // the first request's header deadline, armed at accept, still runs
+    }
+    state_ = State::idle;
+    if (out_.capacity() > kIdleBufferKeep) {
+        std::string().swap(out_);
+    }
+    arm(Deadline::idle, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count()));
+    if (worker_.draining()) {
+        close(CloseReason::server_shutdown);
+    }
+}
+
+void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {
+    static_cast<Connection*>(data)->on_timer();
+}
+
+void Connection::on_timer() noexcept {
+    switch (deadline_) {
+    case Deadline::none:
+        return;
+    case Deadline::idle:
+        close(CloseReason::idle_timeout);
+        return;
+    case Deadline::header:
+        KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
+                    static_cast<unsigned long long>(id_), peer().c_str());
+        if (parser_.in_message() && !output_pending()) {
+            // Apache answers 408 here; the response is best effort before the close.
+            head_ = false;
+            respond_error(Status::request_timeout, "request head timeout", true);
+            close_reason_ = CloseReason::header_timeout;
+            flush();
+            if (state_ != State::closing && !write_in_flight_) {
+                start_linger();
+            }
+            return;
+        }
+        close(CloseReason::header_timeout);
+        return;
+    case Deadline::body:
+        close(CloseReason::body_timeout);
+        return;
+    case Deadline::send:
+        KAHTTPD_LOG(info, "conn=%llu client=%s timed out while sending response",
+                    static_cast<unsigned long long>(id_), peer().c_str());
+        close(CloseReason::send_timeout);
+        return;
+    case Deadline::linger:
+        close(close_reason_);
+        return;
+    }
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,111 @@
+#pragma once
+
+#include "parser/request_parser.hpp"
+#include "server/close_reason.hpp"
+#include "server/intrusive_list.hpp"
+#include "server/timer_wheel.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <uv.h>
+
+namespace kahttpd::server {
+
+class Worker;
+
+/// One accepted TCP connection and its HTTP/1.1 state machine.
+///
+/// Ownership: heap-allocated by its Worker, not copyable or movable (libuv holds the address of
+/// handle_). The only way out is close(), which calls uv_close(); the close callback adopts the
+/// object into a unique_ptr and frees it. Nothing else deletes a Connection.
+///
+/// States: reading (waiting for or receiving a request) -> writing (a response is in flight)
+/// -> idle (keep-alive, nothing buffered) -> ... -> lingering (write side shut, discarding
+/// input) -> closing. Requests are parsed one at a time and answered strictly in order; the
+/// responses to a pipelined batch accumulate in out_ and leave in one write. Parsing pauses
+/// (the rest of the input is stashed and reading stops) while a write is in flight or a large
+/// file is streaming, so unsent output stays bounded.
+///
+/// Thread: its worker's.
+class Connection {
+  public:
+    enum class State : std::uint8_t { reading, writing, idle, lingering, closing };
+
+    Connection(Worker& worker, std::uint64_t id) noexcept;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    /// Accepts the pending connection of `server` and starts reading. On failure the
+    /// connection closes itself (and is freed by its close callback).
+    void start(uv_stream_t* server) noexcept;
+
+    /// The one teardown path: unlinks the timer, counts the reason, calls uv_close().
+    void close(CloseReason reason) noexcept;
+
+    /// Server shutdown: close now when idle, otherwise answer the request in progress with
+    /// "Connection: close" and close after it.
+    void on_server_drain() noexcept;
+
+    State state() const noexcept { return state_; }
+    std::uint64_t id() const noexcept { return id_; }
+
+    ListNode<Connection> node_{this}; ///< membership in the worker's list
+
+  private:
+    enum class Deadline : std::uint8_t { none, header, body, send, idle, linger };
+
+    void start_read() noexcept;
+    void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
+    void consume(std::string_view input) noexcept;
+    void consume_input(std::string_view input) noexcept;
+    void pump() noexcept;
+    void on_request() noexcept;
+    void serve_file(const parser::Request& req, bool head) noexcept;
+    void respond_error(parser::Status status, std::string_view why, bool close_after) noexcept;
+    void write_head(parser::Status status, std::string_view content_type,
+                    std::uint64_t content_length, std::string_view extra_headers) noexcept;
+    void flush() noexcept;
+    void on_write(int status) noexcept;
+    void after_output() noexcept;
+    void start_linger() noexcept;
+    void on_timer() noexcept;
+    void arm(Deadline kind, std::uint64_t delay_ms) noexcept;
+    void update_deadline() noexcept;
+    bool output_pending() const noexcept;
+    std::string peer() const;
+
+    static void on_alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
+    static void on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
+    static void on_write_cb(uv_write_t* req, int status) noexcept;
+    static void on_shutdown_cb(uv_shutdown_t* req, int status) noexcept;
+    static void on_close_cb(uv_handle_t* h) noexcept;
+    static void on_timer_cb(TimerEntry& entry, void* data) noexcept;
+
+    uv_tcp_t handle_;
+    uv_write_t write_req_;
+    uv_shutdown_t shutdown_req_;
+    Worker& worker_;
+    TimerEntry timer_;
+    parser::RequestParser parser_;
+    std::string out_; // responses not yet written; out_[out_sent_..] is unsent
+    std::size_t out_sent_ = 0;
+    std::string stash_; // input received while parsing was paused
+    int file_fd_ = -1;  // a large file whose body is streaming after out_
+    std::uint64_t file_offset_ = 0;
+    std::uint64_t file_remaining_ = 0;
+    std::uint64_t id_;
+    std::uint64_t linger_bytes_ = 0;
+    std::uint32_t requests_ = 0; // requests started on this connection
+    State state_ = State::reading;
+    Deadline deadline_ = Deadline::none;
+    CloseReason close_reason_ = CloseReason::client_closed; // valid once close_after_ is set
+    bool close_after_ = false; // close (gracefully) once the output is written
+    bool reading_ = false;     // uv_read_start is in effect
+    bool write_in_flight_ = false;
+    bool answered_ = false; // the current message's response is already queued
+    bool head_ = false;     // the request being answered is HEAD: no body
+};
+
+} // namespace kahttpd::server

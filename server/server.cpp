@@ -1,0 +1,237 @@
+#include "server/server.hpp"
+
+#include "conf/mime_types.hpp"
+#include "server/log.hpp"
+#include "server/static_file.hpp"
+#include "server/worker.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <netinet/in.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <uv.h>
+#include <vector>
+
+namespace kahttpd::server {
+
+namespace {
+
+constexpr int kBacklog = 511;
+
+/// A bound, listening, non-blocking socket for `addr`, or -1 with a message in `err`.
+/// `port` is the port to bind (the kernel's choice for a ":0" address is passed back so every
+/// worker's socket shares it).
+int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, std::string& err) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    bool any6 = false;
+    std::string host = addr.host;
+    if (host.empty()) {
+        host = "::"; // every address, both families, as Apache's "Listen 8080"
+        any6 = true;
+    }
+    if (host.find(':') != std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) {
+            err = "not an IPv6 address";
+            return -1;
+        }
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) {
+            err = "not an IPv4 address";
+            return -1;
+        }
+        len = sizeof *a;
+    }
+    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && any6) {
+        // No IPv6 on this host: fall back to every IPv4 address.
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        std::memset(&ss, 0, sizeof ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        a->sin_addr.s_addr = htonl(INADDR_ANY);
+        len = sizeof *a;
+        any6 = false;
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0) {
+        err = std::strerror(errno);
+        return -1;
+    }
+    const int on = 1, off = 0;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    // One socket per worker on the same address; the kernel spreads connections across them.
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (any6) {
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, kBacklog) != 0) {
+        err = std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    if (port == 0) {
+        sockaddr_storage bound{};
+        socklen_t blen = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+        port =
+            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+    return fd;
+}
+
+struct SignalContext {
+    std::vector<std::unique_ptr<Worker>>* workers;
+    uv_signal_t sigint;
+    uv_signal_t sigterm;
+    bool stopping = false;
+};
+
+void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
+    auto* ctx = static_cast<SignalContext*>(handle->data);
+    if (!ctx->stopping) {
+        ctx->stopping = true;
+        KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        for (auto& w : *ctx->workers) {
+            w->request_stop();
+        }
+    }
+    // The signal handles are the main loop's only handles: closing them ends uv_run.
+    uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigint), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigterm), nullptr);
+}
+
+} // namespace
+
+int run_server(const conf::Config& config) {
+    // A write to a socket the client closed must fail with EPIPE, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    bool fallback = false;
+    const conf::MimeTypes mime = conf::MimeTypes::load(config.types_config, &fallback);
+    if (fallback) {
+        KAHTTPD_LOG(warn, "TypesConfig %s cannot be read; using the built-in media types",
+                    config.types_config.c_str());
+    }
+    const DocumentRoot docroot(config.document_root);
+    if (!docroot.ok()) {
+        KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); every request will get 404",
+                    config.document_root.c_str(), std::strerror(errno));
+    }
+
+    SharedState shared;
+    shared.config = &config;
+    shared.mime = &mime;
+    shared.docroot = &docroot;
+    shared.limits.request_line = config.limit_request_line;
+    shared.limits.field_size = config.limit_request_field_size;
+    shared.limits.fields = config.limit_request_fields;
+    shared.limits.body = config.limit_request_body;
+
+    unsigned nworkers = config.workers;
+    if (nworkers == 0) {
+        nworkers = std::max(1u, std::thread::hardware_concurrency());
+    }
+
+    // Bind everything before starting anything, so a busy port stops the start cleanly.
+    std::vector<std::vector<int>> fds(nworkers);
+    std::vector<std::string> announced;
+    bool failed = false;
+    for (const auto& addr : config.listen) {
+        std::uint16_t port = addr.port;
+        for (unsigned w = 0; w < nworkers && !failed; ++w) {
+            std::string err;
+            const int fd = open_listener(addr, port, err);
+            if (fd < 0) {
+                std::fprintf(stderr, "kahttpd: %s: Listen: cannot listen on %s:%u: %s\n",
+                             addr.where.c_str(), addr.host.empty() ? "*" : addr.host.c_str(),
+                             addr.port, err.c_str());
+                failed = true;
+                break;
+            }
+            fds[w].push_back(fd);
+        }
+        const bool v6 = addr.host.find(':') != std::string::npos;
+        announced.push_back((addr.host.empty() ? std::string("*")
+                             : v6              ? "[" + addr.host + "]"
+                                               : addr.host) +
+                            ":" + std::to_string(port));
+    }
+    if (failed) {
+        for (auto& v : fds) {
+            for (int fd : v) {
+                ::close(fd);
+            }
+        }
+        return 1;
+    }
+
+    std::vector<std::unique_ptr<Worker>> workers;
+    for (unsigned w = 0; w < nworkers; ++w) {
+        workers.push_back(std::make_unique<Worker>(w, shared, std::move(fds[w])));
+    }
+
+    uv_loop_t main_loop;
+    uv_loop_init(&main_loop);
+    SignalContext sig;
+    sig.workers = &workers;
+    uv_signal_init(&main_loop, &sig.sigint);
+    uv_signal_init(&main_loop, &sig.sigterm);
+    sig.sigint.data = sig.sigterm.data = &sig;
+    uv_signal_start(&sig.sigint, &on_signal_cb, SIGINT);
+    uv_signal_start(&sig.sigterm, &on_signal_cb, SIGTERM);
+
+    std::vector<int> results(nworkers, 0);
+    std::vector<std::thread> threads;
+    for (unsigned w = 0; w < nworkers; ++w) {
+        threads.emplace_back([&, w] { results[w] = workers[w]->run(); });
+    }
+    for (const auto& a : announced) {
+        std::printf("kahttpd: listening on %s (%u workers, DocumentRoot %s)\n", a.c_str(), nworkers,
+                    config.document_root.c_str());
+    }
+    std::fflush(stdout);
+
+    uv_run(&main_loop, UV_RUN_DEFAULT);
+    for (auto& t : threads) {
+        t.join();
+    }
+    int rc = uv_loop_close(&main_loop);
+
+    WorkerStats total;
+    for (const auto& w : workers) {
+        total.accepted += w->stats().accepted;
+        total.requests += w->stats().requests;
+        for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
+            total.closes[i] += w->stats().closes[i];
+        }
+    }
+    KAHTTPD_LOG(info, "stopped: %llu connections, %llu requests",
+                static_cast<unsigned long long>(total.accepted),
+                static_cast<unsigned long long>(total.requests));
+    for (int r : results) {
+        rc |= r;
+    }
+    if (rc != 0) {
+        KAHTTPD_LOG(error, "event loops did not close cleanly");
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,63 @@
+#pragma once
+
+#include "parser/status.hpp"
+#include "server/target_path.hpp"
+
+#include <filesystem>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace kahttpd::server {
+
+/// An opened regular file ready to be served. Owns `fd` (closed by the destructor).
+struct OpenedFile {
+    int fd = -1;
+    struct stat st {};
+    std::string name; ///< final path segment actually opened (the index file for a directory)
+
+    OpenedFile() = default;
+    OpenedFile(const OpenedFile&) = delete;
+    OpenedFile& operator=(const OpenedFile&) = delete;
+    ~OpenedFile() { reset(); }
+    void reset() noexcept;
+    /// Hands the descriptor over to the caller.
+    int release() noexcept {
+        const int f = fd;
+        fd = -1;
+        return f;
+    }
+};
+
+/// What open() decided.
+enum class OpenOutcome { file, redirect_to_slash, error };
+
+/// The document root as an open directory, and the rules for opening files beneath it.
+/// Created once at start-up and shared read-only by every worker (openat2 is thread-safe).
+class DocumentRoot {
+  public:
+    explicit DocumentRoot(const std::filesystem::path& root);
+    DocumentRoot(const DocumentRoot&) = delete;
+    DocumentRoot& operator=(const DocumentRoot&) = delete;
+    ~DocumentRoot();
+
+    /// False when the directory could not be opened (every request then gets 404).
+    bool ok() const noexcept { return dirfd_ >= 0; }
+    const std::filesystem::path& path() const noexcept { return root_; }
+
+    /// Opens the file named by `target` beneath the root. Path resolution is done by the kernel
+    /// (openat2 with RESOLVE_BENEATH) so neither ".." nor a symlink can leave the root: a
+    /// symlink that points outside gives 403. Directories: without a trailing slash the answer is
+    /// a redirect; with one, each DirectoryIndex name is tried in order, and none found is 403
+    /// (no listings yet). Anything but a regular file is 403; missing is 404; unreadable 403.
+    OpenOutcome open(const TargetPath& target, const std::vector<std::string>& index,
+                     OpenedFile& out, parser::Status& status) const;
+
+  private:
+    int open_beneath(const std::string& rel, int flags) const noexcept;
+
+    std::filesystem::path root_;
+    int dirfd_ = -1;
+};
+
+} // namespace kahttpd::server

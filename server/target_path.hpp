@@ -1,0 +1,35 @@
+#pragma once
+
+#include "parser/status.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace kahttpd::server {
+
+/// The file-system side of a request target, after decoding and normalisation.
+struct TargetPath {
+    std::string path; ///< relative to the document root, no leading '/', "" for the root;
+                      ///< segments are never "", "." or ".." and never start with '.'
+    bool trailing_slash = false; ///< the decoded path ended in '/' (a directory was asked for)
+    std::string_view raw_path;   ///< the path as sent (still encoded), a view into the target
+    std::string_view query;      ///< the raw query (after '?'), a view into the target
+};
+
+/// Turns a request target into a path under the document root, or says why it cannot.
+///
+/// Accepts origin-form ("/a/b?q") and absolute-form ("http://host/a/b"). Percent-decodes once;
+/// an invalid escape is 400; a decoded NUL is 400; an encoded '/' (%2F) is 404, as Apache
+/// does with AllowEncodedSlashes Off; a backslash, raw or encoded, is 400 (it has no meaning
+/// in a URL path and is a classic traversal trick). "." segments and empty segments are
+/// dropped, ".." removes the previous segment and is 400 when nothing is left to remove (an
+/// attempt to leave the root). A segment starting with '.' (dotfiles, ".git/") is 404, so
+/// their existence is not revealed. The result never names anything outside the root
+/// lexically; symlinks are the opener's job (see StaticFile).
+/// Pure function: no I/O, thread-safe.
+parser::Status resolve_target(std::string_view target, TargetPath& out);
+
+/// Percent-decodes `in` into `out`; false on a malformed escape. For tests and the resolver.
+bool percent_decode(std::string_view in, std::string& out);
+
+} // namespace kahttpd::server

@@ -1,0 +1,174 @@
+#include "server/worker.hpp"
+
+#include "server/connection.hpp"
+#include "server/log.hpp"
+
+#include <memory>
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+namespace {
+
+/// Hard deadline of the shutdown drain (GracefulShutdownTimeout comes with the operations
+/// work; until then a fixed bound keeps a stuck client from holding the process).
+constexpr std::uint64_t kHardStopMs = 10000;
+
+std::uint64_t init_loop(uv_loop_t& loop) noexcept {
+    uv_loop_init(&loop);
+    return uv_now(&loop);
+}
+
+} // namespace
+
+Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds)
+    : id_(id), shared_(shared), listen_fds_(std::move(listen_fds)), wheel_(init_loop(loop_)),
+      read_buffer_(kReadBufferSize) {
+    loop_.data = this;
+    listeners_.resize(listen_fds_.size());
+    uv_async_init(&loop_, &stop_async_, &Worker::on_async_cb);
+    stop_async_.data = this;
+    uv_timer_init(&loop_, &wheel_timer_);
+    wheel_timer_.data = this;
+    uv_timer_init(&loop_, &hard_stop_timer_);
+    hard_stop_timer_.data = this;
+}
+
+Worker::~Worker() = default;
+
+void Worker::request_stop() noexcept {
+    uv_async_send(&stop_async_);
+}
+
+void Worker::start_listening() noexcept {
+    for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+        uv_tcp_t& l = listeners_[i];
+        uv_tcp_init(&loop_, &l);
+        l.data = this;
+        int rc = uv_tcp_open(&l, listen_fds_[i]);
+        if (rc == 0) {
+            rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l), 511, &Worker::on_connection_cb);
+        }
+        if (rc != 0) {
+            KAHTTPD_LOG(error, "worker %u: cannot listen: %s", id_, uv_strerror(rc));
+        }
+    }
+}
+
+int Worker::run() noexcept {
+    start_listening();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    const int rc = uv_loop_close(&loop_);
+    if (rc != 0) {
+        KAHTTPD_LOG(error, "worker %u: uv_loop_close: %s (a handle was left open)", id_,
+                    uv_err_name(rc));
+    }
+    return rc;
+}
+
+void Worker::on_connection_cb(uv_stream_t* server, int status) noexcept {
+    static_cast<Worker*>(server->data)->on_connection(server, status);
+}
+
+void Worker::on_connection(uv_stream_t* server, int status) noexcept {
+    if (status < 0) {
+        KAHTTPD_LOG(warn, "worker %u: accept: %s", id_, uv_strerror(status));
+        return;
+    }
+    if (draining_) {
+        return;
+    }
+    // Freed only by its own close callback (Connection::on_close_cb).
+    auto* c = new Connection(*this, (static_cast<std::uint64_t>(id_) << 48) | next_conn_id_++);
+    c->start(server);
+}
+
+void Worker::link(Connection& c) noexcept {
+    connections_.push_back(c.node_);
+}
+
+void Worker::on_connection_freed(Connection& c) noexcept {
+    c.node_.unlink();
+    maybe_finish();
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void Worker::schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept {
+    const std::uint64_t at = now_ms() + delay_ms + 1;
+    wheel_.schedule(entry, at);
+    // Lazy re-arm (nginx's habit): the libuv timer moves only when this deadline comes before
+    // the one it is already set for. A later wake-up finds nothing due and re-arms itself.
+    if (at < wheel_timer_due_) {
+        arm_wheel_timer();
+    }
+}
+
+void Worker::arm_wheel_timer() noexcept {
+    const auto next = wheel_.next_run();
+    if (!next) {
+        uv_timer_stop(&wheel_timer_);
+        wheel_timer_due_ = UINT64_MAX;
+        return;
+    }
+    const std::uint64_t now = now_ms();
+    const std::uint64_t delay = *next > now ? *next - now : 0;
+    wheel_timer_due_ = now + delay;
+    uv_timer_start(&wheel_timer_, &Worker::on_wheel_timer_cb, delay, 0);
+}
+
+void Worker::on_wheel_timer_cb(uv_timer_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->on_wheel_timer();
+}
+
+void Worker::on_wheel_timer() noexcept {
+    wheel_timer_due_ = UINT64_MAX;
+    wheel_.run(now_ms());
+    if (!finished_) {
+        arm_wheel_timer();
+    }
+}
+
+// ---- stopping --------------------------------------------------------------------------------
+
+void Worker::on_async_cb(uv_async_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->on_stop();
+}
+
+void Worker::on_stop() noexcept {
+    if (draining_) {
+        return;
+    }
+    draining_ = true;
+    KAHTTPD_LOG(info, "worker %u: stopping, %zu connections open", id_, connections_.size());
+    for (auto& l : listeners_) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&l), nullptr);
+        }
+    }
+    connections_.for_each([](Connection& c) { c.on_server_drain(); });
+    uv_timer_start(&hard_stop_timer_, &Worker::on_hard_stop_cb, kHardStopMs, 0);
+    maybe_finish();
+}
+
+void Worker::on_hard_stop_cb(uv_timer_t* handle) noexcept {
+    auto* self = static_cast<Worker*>(handle->data);
+    KAHTTPD_LOG(warn, "worker %u: shutdown deadline passed, closing %zu connections", self->id_,
+                self->connections_.size());
+    self->connections_.for_each([](Connection& c) { c.close(CloseReason::server_shutdown); });
+}
+
+void Worker::maybe_finish() noexcept {
+    if (draining_ && !finished_ && connections_.empty()) {
+        finish();
+    }
+}
+
+void Worker::finish() noexcept {
+    finished_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&hard_stop_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+}
+
+} // namespace kahttpd::server

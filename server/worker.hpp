@@ -1,0 +1,111 @@
+#pragma once
+
+#include "conf/config.hpp"
+#include "conf/mime_types.hpp"
+#include "parser/request_parser.hpp"
+#include "server/close_reason.hpp"
+#include "server/http_date.hpp"
+#include "server/intrusive_list.hpp"
+#include "server/static_file.hpp"
+#include "server/timer_wheel.hpp"
+
+#include <array>
+#include <cstdint>
+#include <uv.h>
+#include <vector>
+
+namespace kahttpd::server {
+
+class Connection;
+
+/// What every worker reads and nobody writes while serving: built by the main thread before
+/// the workers start and outliving them.
+struct SharedState {
+    const conf::Config* config = nullptr;
+    const conf::MimeTypes* mime = nullptr;
+    const DocumentRoot* docroot = nullptr;
+    parser::ParseLimits limits;
+};
+
+/// Counters of one worker. Only its own thread writes them; readers sum them on demand.
+struct WorkerStats {
+    std::uint64_t accepted = 0;
+    std::uint64_t requests = 0;
+    CloseCounters closes{};
+};
+
+/// One event loop on one thread: its listening sockets, its connections, its timer wheel.
+/// Nothing on the request path is shared with other workers.
+class Worker {
+  public:
+    /// Size of the per-worker read buffer every read lands in (connections keep only the bytes
+    /// of an unfinished request, and only while parsing is paused).
+    static constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+    /// `listen_fds` are bound, listening, non-blocking sockets this worker now owns.
+    Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+    ~Worker();
+
+    /// The thread body: serves until stopped and every handle is closed. Returns the value of
+    /// uv_loop_close() (0 when nothing leaked).
+    int run() noexcept;
+
+    /// Asks the worker to drain and stop. Thread-safe (uv_async_send).
+    void request_stop() noexcept;
+
+    // For connections (worker thread only).
+    uv_loop_t* loop() noexcept { return &loop_; }
+    const SharedState& shared() const noexcept { return shared_; }
+    unsigned id() const noexcept { return id_; }
+    WorkerStats& stats() noexcept { return stats_; }
+    const WorkerStats& stats() const noexcept { return stats_; }
+    DateCache& date() noexcept { return date_; }
+    bool draining() const noexcept { return draining_; }
+    char* read_buffer() noexcept { return read_buffer_.data(); }
+    /// Milliseconds of the loop's clock (uv_now).
+    std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
+
+    /// Arms `entry` to fire `delay_ms` from now, never early: the deadline is rounded up by one
+    /// millisecond to cover the loop clock's truncation.
+    void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
+
+    /// Called by a connection's close callback just before it is freed.
+    void on_connection_freed(Connection& c) noexcept;
+    void link(Connection& c) noexcept;
+
+  private:
+    void start_listening() noexcept;
+    void on_connection(uv_stream_t* server, int status) noexcept;
+    void on_stop() noexcept;
+    void on_wheel_timer() noexcept;
+    void arm_wheel_timer() noexcept;
+    void maybe_finish() noexcept;
+    void finish() noexcept;
+
+    static void on_connection_cb(uv_stream_t* server, int status) noexcept;
+    static void on_async_cb(uv_async_t* handle) noexcept;
+    static void on_wheel_timer_cb(uv_timer_t* handle) noexcept;
+    static void on_hard_stop_cb(uv_timer_t* handle) noexcept;
+
+    unsigned id_;
+    const SharedState& shared_;
+    std::vector<int> listen_fds_;
+    uv_loop_t loop_;
+    std::vector<uv_tcp_t> listeners_;
+    uv_async_t stop_async_;
+    uv_timer_t wheel_timer_;
+    uv_timer_t hard_stop_timer_;
+    std::uint64_t wheel_timer_due_ = UINT64_MAX; // when wheel_timer_ fires, if armed
+    TimerWheel wheel_;
+    IntrusiveList<Connection> connections_;
+    std::vector<char> read_buffer_;
+    DateCache date_;
+    WorkerStats stats_;
+    std::uint64_t next_conn_id_ = 1;
+    bool draining_ = false;
+    bool finished_ = false;
+};
+
+} // namespace kahttpd::server

@@ -1,0 +1,247 @@
+"""Test support for kahttpd integration tests.
+
+Starts the real binary (path in $KAHTTPD_BIN) on 127.0.0.1 with an ephemeral port (Listen
+127.0.0.1:0; the server prints the port it got), a temp config and a temp document root, and
+stops only the process it started, by PID. Helpers speak raw HTTP/1.1 over sockets so tests can
+check bytes exactly.
+"""
+
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import textwrap
+import time
+
+BIN = os.environ.get("KAHTTPD_BIN", "")
+START_TIMEOUT = 10.0
+
+
+class Server:
+    """A kahttpd process with its own temp config and docroot.
+
+    directives: extra config lines (appended after the defaults, so they override).
+    files: {relative path: bytes or str} written into the docroot.
+    site: a folder copied as the docroot (before files are added).
+    """
+
+    def __init__(self, directives="", files=None, workers=1, site=None):
+        if not BIN:
+            raise RuntimeError("KAHTTPD_BIN is not set (run through CTest)")
+        self.tmp = tempfile.mkdtemp(prefix="kahttpd-test-")
+        self.root = os.path.join(self.tmp, "www")
+        os.makedirs(os.path.join(self.tmp, "conf"))
+        if site:
+            shutil.copytree(site, self.root)
+        else:
+            os.makedirs(self.root)
+        for rel, content in (files or {}).items():
+            self.write(rel, content)
+        self.conf = os.path.join(self.tmp, "conf", "httpd.conf")
+        with open(self.conf, "w") as f:
+            f.write(textwrap.dedent(f"""\
+                Listen 127.0.0.1:0
+                DocumentRoot "{self.root}"
+                Workers {workers}
+                """))
+            f.write(textwrap.dedent(directives))
+        self.proc = None
+        self.port = None
+        self.stderr_path = os.path.join(self.tmp, "stderr.log")
+
+    def write(self, rel, content):
+        path = os.path.join(self.root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = "wb" if isinstance(content, bytes) else "w"
+        with open(path, mode) as f:
+            f.write(content)
+        return path
+
+    def start(self):
+        self.stderr_file = open(self.stderr_path, "wb")
+        env = dict(os.environ)
+        env.setdefault("KAHTTPD_LOG_LEVEL", "info")
+        self.proc = subprocess.Popen([BIN, "-f", self.conf], stdout=subprocess.PIPE,
+                                     stderr=self.stderr_file, env=env)
+        # Wait for the "listening on" line: an event, not a sleep.
+        deadline = time.monotonic() + START_TIMEOUT
+        line = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if r:
+                line = self.proc.stdout.readline()
+                if b"listening on" in line:
+                    break
+                if not line:
+                    break
+            if self.proc.poll() is not None:
+                break
+        if b"listening on" not in line:
+            self.stop(check=False)
+            raise RuntimeError("kahttpd did not start: " + self.stderr())
+        addr = line.split(b"listening on ")[1].split(b" ")[0].decode()
+        self.port = int(addr.rsplit(":", 1)[1])
+        return self
+
+    def stop(self, check=True, sig=signal.SIGTERM, timeout=15):
+        """Stops our own child by PID; returns its exit code."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                try:
+                    rc = self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise AssertionError("kahttpd did not stop within %ss" % timeout)
+            else:
+                rc = self.proc.returncode
+            self.proc.stdout.close()
+            self.stderr_file.close()
+            self.proc = None
+        if check and rc != 0:
+            raise AssertionError("kahttpd exited with %r: %s" % (rc, self.stderr()))
+        return rc
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        try:
+            self.stop(check=exc[0] is None)
+        finally:
+            self.cleanup()
+
+    def connect(self, timeout=5.0):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return Client(s)
+
+
+class Response:
+    def __init__(self, status, reason, version, headers, body, raw_head):
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers  # list of (name, value) in order
+        self.body = body
+        self.raw_head = raw_head
+
+    def header(self, name):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<Response %d %r>" % (self.status, self.headers)
+
+
+class Client:
+    """A raw HTTP/1.1 client over one socket; reads responses byte-exactly."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise EOFError("connection closed by server")
+        self.buf += chunk
+
+    def read_response(self, head_request=False):
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        version, status, reason = lines[0].decode().split(" ", 2)
+        headers = []
+        for line in lines[1:]:
+            name, value = line.decode().split(":", 1)
+            headers.append((name, value.strip()))
+        resp = Response(int(status), reason, version, headers, b"", head)
+        length = resp.header("Content-Length")
+        if head_request or resp.status in (204, 304) or resp.status < 200:
+            return resp
+        n = int(length) if length is not None else 0
+        while len(self.buf) < n:
+            self._fill()
+        resp.body, self.buf = self.buf[:n], self.buf[n:]
+        return resp
+
+    def request(self, path="/", method="GET", headers=None, version="HTTP/1.1"):
+        lines = [f"{method} {path} {version}", "Host: localhost"]
+        for k, v in (headers or {}).items():
+            lines.append(f"{k}: {v}")
+        self.send("\r\n".join(lines) + "\r\n\r\n")
+        return self.read_response(head_request=(method == "HEAD"))
+
+    def wait_closed(self, timeout=5.0):
+        """Reads until EOF; returns (seconds waited, extra bytes received). Raises on timeout."""
+        start = time.monotonic()
+        extra = b""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                extra += chunk
+        except ConnectionResetError:
+            pass
+        return time.monotonic() - start, self.buf + extra
+
+    def is_open(self, wait=0.0):
+        """True when the server has not closed the connection within `wait` seconds."""
+        r, _, _ = select.select([self.sock], [], [], wait)
+        if not r:
+            return True
+        try:
+            data = self.sock.recv(65536, socket.MSG_PEEK)
+        except ConnectionResetError:
+            return False
+        return bool(data)
+
+    def close(self):
+        self.sock.close()
+
+    def __del__(self):
+        self.sock.close()
+
+
+def request_once(port, raw, timeout=5.0):
+    """Sends raw bytes on a fresh connection and returns everything until the server closes."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(raw if isinstance(raw, bytes) else raw.encode())
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return data
+    finally:
+        s.close()
