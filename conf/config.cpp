@@ -3,18 +3,19 @@
 #include "conf/lexer.hpp"
 
 #include <algorithm>
-#include <arpa/inet.h>
 #include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
-#include <glob.h>
 #include <iterator>
 #include <limits>
-#include <netinet/in.h>
 #include <optional>
 #include <string_view>
 #include <system_error>
+
+#include <arpa/inet.h>
+#include <glob.h>
+#include <netinet/in.h>
 
 namespace kahttpd::conf {
 

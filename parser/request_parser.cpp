@@ -2,12 +2,13 @@
 
 #include "parser/detail/ascii.hpp"
 
+#include <llhttp.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <llhttp.h>
 #include <new>
 
 namespace kahttpd::parser {

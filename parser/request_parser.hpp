@@ -4,9 +4,10 @@
 #include "parser/request.hpp"
 #include "parser/status.hpp"
 
+#include <llhttp.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <llhttp.h>
 #include <string_view>
 
 namespace kahttpd::parser {

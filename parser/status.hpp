@@ -32,7 +32,9 @@ enum class Status : std::uint16_t {
 };
 
 /// The numeric code, e.g. 404.
-constexpr unsigned code(Status s) noexcept { return static_cast<unsigned>(s); }
+constexpr unsigned code(Status s) noexcept {
+    return static_cast<unsigned>(s);
+}
 
 /// The reason phrase of RFC 9110 §15, e.g. "Not Found". Never empty.
 std::string_view reason_phrase(Status s) noexcept;

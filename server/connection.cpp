@@ -5,14 +5,16 @@
 #include "server/target_path.hpp"
 #include "server/worker.hpp"
 
+#include <llhttp.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <llhttp.h>
 #include <memory>
+
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -35,6 +37,8 @@ constexpr std::size_t kIdleBufferKeep = 16 * 1024;
 /// answer with RST and destroy the response (RFC 9112 §9.6).
 constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
+/// At shutdown, how long an idle connection stays open for a request already on its way.
+constexpr std::uint64_t kDrainIdleFloorMs = 200;
 
 void append_number(std::string& out, std::uint64_t v) {
     char buf[24];
@@ -129,7 +133,10 @@ void Connection::on_server_drain() noexcept {
         return;
     }
     if (!parser_.in_message() && !output_pending() && stash_.empty()) {
-        close(CloseReason::server_shutdown);
+        // Idle, as far as this worker knows. A request may already be on the wire (in the
+        // socket buffer, read in a later loop iteration): give it a short floor instead of
+        // cutting it. If it arrives, it is answered with "Connection: close".
+        arm(Deadline::drain, kDrainIdleFloorMs);
         return;
     }
     if (!close_after_) {
@@ -641,6 +648,9 @@ void Connection::on_timer() noexcept {
         return;
     case Deadline::linger:
         close(close_reason_);
+        return;
+    case Deadline::drain:
+        close(CloseReason::server_shutdown);
         return;
     }
 }

@@ -5,10 +5,11 @@
 #include "server/intrusive_list.hpp"
 #include "server/timer_wheel.hpp"
 
+#include <uv.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <uv.h>
 
 namespace kahttpd::server {
 
@@ -44,7 +45,8 @@ class Connection {
     /// The one teardown path: unlinks the timer, counts the reason, calls uv_close().
     void close(CloseReason reason) noexcept;
 
-    /// Server shutdown: close now when idle, otherwise answer the request in progress with
+    /// Server shutdown: close when idle (after a short floor for a request already on its
+    /// way), otherwise answer the request in progress with
     /// "Connection: close" and close after it.
     void on_server_drain() noexcept;
 
@@ -54,7 +56,7 @@ class Connection {
     ListNode<Connection> node_{this}; ///< membership in the worker's list
 
   private:
-    enum class Deadline : std::uint8_t { none, header, body, send, idle, linger };
+    enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain };
 
     void start_read() noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;

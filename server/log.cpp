@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+
 #include <sys/time.h>
 #include <unistd.h>
 

@@ -5,19 +5,21 @@
 #include "server/static_file.hpp"
 #include "server/worker.hpp"
 
-#include <arpa/inet.h>
+#include <uv.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <netinet/in.h>
 #include <string>
-#include <sys/socket.h>
 #include <thread>
-#include <unistd.h>
-#include <uv.h>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace kahttpd::server {
 

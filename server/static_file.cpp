@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>

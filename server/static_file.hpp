@@ -5,8 +5,9 @@
 
 #include <filesystem>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
+
+#include <sys/stat.h>
 
 namespace kahttpd::server {
 

@@ -4,6 +4,7 @@
 #include "server/log.hpp"
 
 #include <memory>
+
 #include <unistd.h>
 
 namespace kahttpd::server {

@@ -9,9 +9,10 @@
 #include "server/static_file.hpp"
 #include "server/timer_wheel.hpp"
 
+#include <uv.h>
+
 #include <array>
 #include <cstdint>
-#include <uv.h>
 #include <vector>
 
 namespace kahttpd::server {

@@ -1,8 +1,10 @@
 #include "conf/config.hpp"
+
 #include "tests/unit/conf/temp_dir.hpp"
 
-#include <chrono>
 #include <doctest/doctest.h>
+
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>

@@ -1,6 +1,7 @@
 #include "conf/lexer.hpp"
 
 #include <doctest/doctest.h>
+
 #include <string>
 #include <string_view>
 #include <vector>

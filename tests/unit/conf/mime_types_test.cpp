@@ -1,7 +1,9 @@
 #include "conf/mime_types.hpp"
+
 #include "tests/unit/conf/temp_dir.hpp"
 
 #include <doctest/doctest.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>

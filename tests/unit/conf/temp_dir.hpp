@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
 #include <unistd.h>
 
 namespace kahttpd::conf::test {

@@ -1,6 +1,7 @@
 #include "parser/detail/head_scanner.hpp"
 
 #include <doctest/doctest.h>
+
 #include <string_view>
 
 using kahttpd::parser::detail::HeadFault;

@@ -1,10 +1,12 @@
 #include "parser/request_parser.hpp"
+
 #include "tests/unit/parser/golden.hpp"
+
+#include <doctest/doctest.h>
+#include <llhttp.h>
 
 #include <cstddef>
 #include <cstdint>
-#include <doctest/doctest.h>
-#include <llhttp.h>
 #include <string>
 #include <string_view>
 #include <vector>

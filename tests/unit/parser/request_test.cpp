@@ -1,7 +1,9 @@
 #include "parser/request.hpp"
+
 #include "parser/request_parser.hpp"
 
 #include <doctest/doctest.h>
+
 #include <string>
 #include <utility>
 

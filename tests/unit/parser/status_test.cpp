@@ -1,6 +1,7 @@
 #include "parser/status.hpp"
 
 #include <doctest/doctest.h>
+
 #include <set>
 #include <string>
 #include <string_view>

@@ -1,6 +1,7 @@
 #include "server/target_path.hpp"
 
 #include <doctest/doctest.h>
+
 #include <string>
 
 using kahttpd::parser::Status;

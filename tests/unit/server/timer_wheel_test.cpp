@@ -1,7 +1,8 @@
 #include "server/timer_wheel.hpp"
 
-#include <cstdint>
 #include <doctest/doctest.h>
+
+#include <cstdint>
 #include <memory>
 #include <random>
 #include <vector>
