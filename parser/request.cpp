@@ -42,6 +42,15 @@ void Request::clear() noexcept {
     body_bytes_ = 0;
 }
 
+void Request::release(std::size_t keep) noexcept {
+    clear();
+    if (capacity_bytes() > keep) {
+        std::string().swap(storage_);
+        std::vector<FieldSpan>().swap(spans_);
+        std::vector<HeaderField>().swap(headers_);
+    }
+}
+
 std::size_t Request::capacity_bytes() const noexcept {
     return storage_.capacity() + spans_.capacity() * sizeof(FieldSpan) +
            headers_.capacity() * sizeof(HeaderField);

@@ -53,6 +53,9 @@ class Request {
 
     /// Forgets the message, keeping allocated capacity.
     void clear() noexcept;
+    /// Forgets the message and frees its buffers when they hold more than `keep` bytes (an
+    /// idle connection should not keep the capacity of the largest head it ever saw).
+    void release(std::size_t keep) noexcept;
 
     /// Bytes of heap capacity held for reuse (storage and field tables); lets tests check that
     /// the steady state does not grow.

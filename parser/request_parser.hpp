@@ -63,6 +63,14 @@ class RequestParser {
     Status error_status() const noexcept { return error_status_; }
     std::string_view error_reason() const noexcept { return error_reason_; }
 
+    /// Between messages only (not in_message()): frees the request's buffers when they hold
+    /// more than `keep` bytes. request() is empty afterwards.
+    void release_memory(std::size_t keep) noexcept {
+        if (!in_message_) {
+            request_.release(keep);
+        }
+    }
+
     /// Back to the start state, keeping capacity.
     void reset() noexcept;
 

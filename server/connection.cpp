@@ -40,6 +40,19 @@ constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
 /// At shutdown, how long an idle connection stays open for a request already on its way.
 constexpr std::uint64_t kDrainIdleFloorMs = 200;
 
+/// RequestReadTimeout header= and body=; 0 turns them off, and then the core Timeout still
+/// bounds the wait (as in Apache without mod_reqtimeout), so no connection is ever left
+/// without a deadline.
+std::uint64_t header_timeout_ms(const conf::Config& cfg) noexcept {
+    const auto ms = cfg.request_read_timeout_header.count();
+    return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
+}
+
+std::uint64_t body_timeout_ms(const conf::Config& cfg) noexcept {
+    const auto ms = cfg.request_read_timeout_body.count();
+    return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
+}
+
 void append_number(std::string& out, std::uint64_t v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -101,16 +114,13 @@ void Connection::start(uv_stream_t* server) noexcept {
     // A new connection gets RequestReadTimeout header= for its first request head (nginx's
     // client_header_timeout plays the same role); KeepAliveTimeout only applies between
     // requests.
-    const auto header_ms = worker_.shared().config->request_read_timeout_header.count();
-    if (header_ms > 0) {
-        arm(Deadline::header, static_cast<std::uint64_t>(header_ms));
-    }
+    arm(Deadline::header, header_timeout_ms(*worker_.shared().config));
     KAHTTPD_LOG(debug, "conn=%llu client=%s accepted", static_cast<unsigned long long>(id_),
                 peer().c_str());
 }
 
 void Connection::close(CloseReason reason) noexcept {
-    if (state_ == State::closing) {
+    if (state_ == State::closing || uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle_))) {
         return;
     }
     state_ = State::closing;
@@ -139,13 +149,15 @@ void Connection::on_server_drain() noexcept {
         arm(Deadline::drain, kDrainIdleFloorMs);
         return;
     }
-    if (!close_after_) {
-        // The response in progress (or the next one, for a request still arriving) carries
-        // "Connection: close"; the worker decides that from draining().
-        if (answered_ || output_pending()) {
-            close_after_ = true;
-            close_reason_ = CloseReason::server_shutdown;
-        }
+    if (!close_after_ && (answered_ || output_pending())) {
+        // The response in progress is the last one. (A request still arriving gets
+        // "Connection: close" from on_request, which checks draining().)
+        close_after_ = true;
+        close_reason_ = CloseReason::server_shutdown;
+    }
+    if (answered_ && !output_pending()) {
+        // Answered already, only its body is still coming: no need to wait for it.
+        start_linger();
     }
 }
 
@@ -182,8 +194,9 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
     if (nread < 0) {
         if (state_ == State::lingering) {
             close(close_reason_);
-        } else if (nread == UV_EOF && output_pending() && !parser_.in_message()) {
-            // The client half-closed after its last request: finish the responses, then close.
+        } else if (nread == UV_EOF && output_pending()) {
+            // The client half-closed after its last request: finish the responses, then close
+            // (an incomplete request after them is dropped).
             close_after_ = true;
             close_reason_ = CloseReason::client_closed;
             uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
@@ -224,6 +237,9 @@ void Connection::consume_input(std::string_view input) noexcept {
         }
         if (out_.size() - out_sent_ > kOutputHighWater) {
             flush();
+            if (state_ == State::closing) {
+                break; // the write failed and closed the connection
+            }
         }
         if (write_in_flight_ || file_fd_ >= 0) {
             // Backpressure: keep the unparsed rest, stop reading until the output drains.
@@ -299,6 +315,10 @@ void Connection::pump() noexcept {
 void Connection::on_request() noexcept {
     const parser::Request& req = parser_.request();
     const conf::Config& cfg = *worker_.shared().config;
+    // The head is complete: its deadline is over. Every way out of pump() arms the next one
+    // (send, linger, header, body or idle), so the connection is never left without one.
+    timer_.unlink();
+    deadline_ = Deadline::none;
     ++requests_;
     ++worker_.stats().requests;
     state_ = State::writing;
@@ -320,6 +340,21 @@ void Connection::on_request() noexcept {
 
     const auto method = static_cast<llhttp_method_t>(req.method_id());
     head_ = method == HTTP_HEAD;
+
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
+    int hosts = 0;
+    for (const auto& field : req.headers()) {
+        if (field.name.size() == 4 && (field.name[0] | 0x20) == 'h' &&
+            (field.name[1] | 0x20) == 'o' && (field.name[2] | 0x20) == 's' &&
+            (field.name[3] | 0x20) == 't') {
+            ++hosts;
+        }
+    }
+    if (hosts > 1 || (hosts == 0 && req.http_minor() == 1)) {
+        respond_error(Status::bad_request, hosts > 1 ? "several Host fields" : "no Host field",
+                      true);
+        return;
+    }
     if (method != HTTP_GET && method != HTTP_HEAD) {
         respond_error(Status::method_not_allowed, "method not allowed", close_after_);
         return;
@@ -346,8 +381,11 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         respond_error(status, "", close_after_);
         return;
     case OpenOutcome::redirect_to_slash: {
-        std::string location = "Location: ";
-        location.append(target.raw_path).append("/");
+        // Built from the normalised path, percent-encoded, never from the raw target: a raw
+        // "//host" would make the redirect leave the site.
+        std::string location = "Location: /";
+        percent_encode_path(target.path, location);
+        location.append("/");
         if (!target.query.empty()) {
             location.append("?").append(target.query);
         }
@@ -578,23 +616,11 @@ void Connection::update_deadline() noexcept {
         if (answered_) {
             // Receiving a body: RequestReadTimeout body= applies between reads, so every
             // read that makes progress re-arms it.
-            const auto ms = cfg.request_read_timeout_body.count();
-            if (ms > 0) {
-                arm(Deadline::body, static_cast<std::uint64_t>(ms));
-            } else {
-                timer_.unlink();
-                deadline_ = Deadline::none;
-            }
+            arm(Deadline::body, body_timeout_ms(cfg));
         } else if (deadline_ != Deadline::header) {
             // The head started arriving: it has RequestReadTimeout header= to complete,
             // counted from now and not extended by later bytes (a trickle cannot hold it open).
-            const auto ms = cfg.request_read_timeout_header.count();
-            if (ms > 0) {
-                arm(Deadline::header, static_cast<std::uint64_t>(ms));
-            } else {
-                timer_.unlink();
-                deadline_ = Deadline::none;
-            }
+            arm(Deadline::header, header_timeout_ms(cfg));
         }
         return;
     }
@@ -602,13 +628,23 @@ void Connection::update_deadline() noexcept {
         return; // the first request's header deadline, armed at accept, still runs
     }
     state_ = State::idle;
+    if (deadline_ == Deadline::idle) {
+        // Already idle: bytes that start no request (llhttp skips empty lines) must not
+        // extend the keep-alive timeout.
+        return;
+    }
     if (out_.capacity() > kIdleBufferKeep) {
         std::string().swap(out_);
     }
-    arm(Deadline::idle, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count()));
+    if (stash_.capacity() > kIdleBufferKeep) {
+        std::string().swap(stash_);
+    }
+    parser_.release_memory(kIdleBufferKeep);
     if (worker_.draining()) {
         close(CloseReason::server_shutdown);
+        return;
     }
+    arm(Deadline::idle, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count()));
 }
 
 void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {

@@ -22,6 +22,10 @@ void OpenedFile::reset() noexcept {
 
 DocumentRoot::DocumentRoot(const std::filesystem::path& root) : root_(root) {
     dirfd_ = ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (char* real = ::realpath(root.c_str(), nullptr)) {
+        real_root_ = real;
+        std::free(real);
+    }
 }
 
 DocumentRoot::~DocumentRoot() {
@@ -49,10 +53,10 @@ int DocumentRoot::open_beneath(const std::string& rel, int flags) const noexcept
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", f);
     char real[PATH_MAX];
     const ssize_t n = ::readlink(link, real, sizeof real - 1);
-    const std::string& root = root_.native();
-    if (n < 0 || static_cast<std::size_t>(n) < root.size() ||
+    const std::string& root = real_root_;
+    if (n < 0 || root.empty() || static_cast<std::size_t>(n) < root.size() ||
         std::string_view(real, static_cast<std::size_t>(n)).substr(0, root.size()) != root ||
-        (static_cast<std::size_t>(n) > root.size() && real[root.size()] != '/')) {
+        (static_cast<std::size_t>(n) > root.size() && root != "/" && real[root.size()] != '/')) {
         ::close(f);
         errno = EXDEV;
         return -1;

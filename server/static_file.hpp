@@ -58,6 +58,7 @@ class DocumentRoot {
     int open_beneath(const std::string& rel, int flags) const noexcept;
 
     std::filesystem::path root_;
+    std::string real_root_; // root_ with symlinks resolved, for the pre-openat2 fallback
     int dirfd_ = -1;
 };
 

@@ -21,6 +21,23 @@ int hex_value(char c) noexcept {
 
 } // namespace
 
+void percent_encode_path(std::string_view path, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char ch : path) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool plain =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            std::string_view("-._~!$&'()*+,;=:@/").find(ch) != std::string_view::npos;
+        if (plain) {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+}
+
 bool percent_decode(std::string_view in, std::string& out) {
     out.clear();
     out.reserve(in.size());

@@ -29,6 +29,10 @@ struct TargetPath {
 /// Pure function: no I/O, thread-safe.
 parser::Status resolve_target(std::string_view target, TargetPath& out);
 
+/// Appends `path` to `out`, percent-encoding every byte that is not unreserved, a sub-delim,
+/// ':', '@' or '/' (RFC 3986 pchar), so it can go into a Location header.
+void percent_encode_path(std::string_view path, std::string& out);
+
 /// Percent-decodes `in` into `out`; false on a malformed escape. For tests and the resolver.
 bool percent_decode(std::string_view in, std::string& out);
 

@@ -47,7 +47,9 @@ void Worker::start_listening() noexcept {
         uv_tcp_init(&loop_, &l);
         l.data = this;
         int rc = uv_tcp_open(&l, listen_fds_[i]);
-        if (rc == 0) {
+        if (rc != 0) {
+            ::close(listen_fds_[i]); // not adopted by the handle, so still ours
+        } else {
             rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l), 511, &Worker::on_connection_cb);
         }
         if (rc != 0) {

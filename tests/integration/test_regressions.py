@@ -1,0 +1,114 @@
+"""Regression tests for defects found in review: each one failed before its fix."""
+
+import os
+import signal
+import socket
+import struct
+import time
+import unittest
+
+from kahttpd_fixture import Server, request_once
+
+PAGE = b"page\n"
+
+
+class RegressionTest(unittest.TestCase):
+    def test_reset_after_a_pipelined_batch_does_not_crash_the_server(self):
+        # A write failing in the middle of a batch used to close the handle twice (abort).
+        mid = os.urandom(60 * 1024)
+        with Server(files={"mid.bin": mid, "page.txt": PAGE}) as srv:
+            for _ in range(150):
+                s = socket.create_connection(("127.0.0.1", srv.port))
+                s.sendall(b"GET /mid.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 4)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.close()  # RST
+            self.assertEqual(srv.connect().request("/page.txt").body, PAGE)
+        # Leaving the with-block asserted a clean exit (status 0).
+
+    def test_empty_lines_do_not_extend_the_idle_timeout(self):
+        with Server("KeepAliveTimeout 300ms\n", files={"page.txt": PAGE}) as srv:
+            c = srv.connect()
+            c.request("/page.txt")
+            start = time.monotonic()
+            closed = False
+            while time.monotonic() - start < 2.0:
+                try:
+                    c.send("\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    closed = True
+                    break
+                if not c.is_open(0.1):
+                    closed = True
+                    break
+            self.assertTrue(closed, "bare CRLFs kept an idle connection open")
+            self.assertLess(time.monotonic() - start, 1.0)
+
+    def test_a_pipelined_request_gets_its_own_header_timeout(self):
+        with Server("RequestReadTimeout header=600ms\n", files={"page.txt": PAGE}) as srv:
+            c = srv.connect()
+            c.is_open(0.4)  # most of the first request's budget passes
+            c.send("GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /page.txt HTTP/1.1\r\n")
+            self.assertEqual(c.read_response().status, 200)
+            self.assertTrue(c.is_open(0.35))  # 750 ms after accept, 350 ms into the 2nd head
+            c.send("Host: x\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)
+
+    def test_disabled_request_read_timeout_falls_back_to_timeout(self):
+        with Server("RequestReadTimeout header=0 body=0\nTimeout 300ms\n",
+                    files={"page.txt": PAGE}) as srv:
+            silent = srv.connect()
+            partial = srv.connect()
+            partial.send("GET /page.txt HTTP/1.1\r\n")
+            for c in (silent, partial):
+                waited, _ = c.wait_closed(timeout=5)
+                self.assertLess(waited, 2.0)
+
+    def test_half_closed_client_gets_the_whole_response(self):
+        big = os.urandom(3 << 20)
+        with Server(files={"big.bin": big}) as srv:
+            c = srv.connect(timeout=20)
+            c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /big.bin HTTP/1.1\r\n")
+            c.sock.shutdown(socket.SHUT_WR)
+            r = c.read_response()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body, big)
+            _, extra = c.wait_closed()
+            self.assertEqual(extra, b"")
+
+    def test_slash_redirect_never_points_to_another_host(self):
+        with Server(files={"evil.example.com/index.html": "x", "a b/index.html": "y"}) as srv:
+            c = srv.connect()
+            r = c.request("//evil.example.com")
+            self.assertEqual(r.status, 301)
+            self.assertEqual(r.header("Location"), "/evil.example.com/")
+            r = c.request("/a%20b?q=1")
+            self.assertEqual(r.header("Location"), "/a%20b/?q=1")
+
+    def test_host_is_required_once_in_http11(self):
+        with Server(files={"page.txt": PAGE}) as srv:
+            data = request_once(srv.port, b"GET /page.txt HTTP/1.1\r\n\r\n")
+            self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data[:60])
+            data = request_once(srv.port,
+                                b"GET /page.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+            self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data[:60])
+            data = request_once(srv.port, b"GET /page.txt HTTP/1.0\r\n\r\n")
+            self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:60])
+
+    def test_shutdown_does_not_wait_for_the_body_of_an_answered_request(self):
+        srv = Server(files={"page.txt": PAGE})
+        try:
+            srv.start()
+            c = srv.connect()
+            c.send("POST /page.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            self.assertEqual(c.read_response().status, 405)
+            start = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(timeout=10), 0)
+            self.assertLess(time.monotonic() - start, 3.0)
+        finally:
+            srv.stop(check=False)
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
