@@ -1,6 +1,7 @@
 """Persistent connections (RFC 9112 §9): reuse, HTTP/1.0, close, pipelining, limits, timeouts."""
 
 import select
+import socket
 import time
 import unittest
 
@@ -185,6 +186,22 @@ class KeepAliveTest(unittest.TestCase):
             _, extra = c.wait_closed(timeout=5)
             self.assertEqual(extra, b"")
             self.assertGreaterEqual(time.monotonic() - start, 0.25)
+
+    def test_client_that_stops_reading_is_closed_after_timeout(self):
+        big = b"z" * (16 << 20)
+        with Server("Timeout 300ms\n", files={"big.bin": big}) as srv:
+            c = srv.connect()
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            start = time.monotonic()
+            c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            # The server logs the send timeout; wait for that line (bounded), not a fixed time.
+            while "timed out while sending response" not in srv.stderr():
+                self.assertLess(time.monotonic() - start, 10, srv.stderr())
+                select.select([], [], [], 0.05)
+            self.assertGreaterEqual(time.monotonic() - start, 0.3)
+            # The connection really is gone: reading drains what was buffered, then ends.
+            _, data = c.wait_closed(timeout=10)
+            self.assertLess(len(data), len(big))
 
     def test_head_has_headers_but_no_body(self):
         with Server(files=site()) as srv:
