@@ -72,14 +72,15 @@ def main():
     for r in runs:
         res = parse_result(r["raw"])
         r["result"] = res
-        if res and res["duration_us"] > 0:
+        if res and res["duration_us"] > 0 and r.get("alive_after", True):
             secs = res["duration_us"] / 1e6
             r["requests_per_s"] = res["requests"] / secs
             r["bytes_per_s"] = res["bytes"] / secs
             r["socket_errors"] = sum(res[k] for k in SOCKET_ERRORS)
             r["non_2xx"] = res["status"]
             reqs = res["requests"]
-            r["cpu_us_per_request"] = (r["cpu_ticks"] / r["clk_tck"] * 1e6 / reqs) if reqs else None
+            r["cpu_us_per_request"] = (r["cpu_ticks"] / r["clk_tck"] * 1e6 / reqs
+                                       if reqs and r.get("cpu_ticks") is not None else None)
             r["instructions_per_request"] = (r["instructions"] / reqs
                                              if reqs and r.get("instructions") is not None else None)
             r["latency_p50_ms"] = res["lat_p50_us"] / 1000
@@ -93,7 +94,8 @@ def main():
         for server in SERVERS:
             mine = [r for r in runs if r["scenario"] == spec["name"] and r["server"] == server]
             ok = [r for r in mine if r["requests_per_s"] is not None]
-            errs = {k: sum(r["result"][k] for r in ok) for k in SOCKET_ERRORS + ("status",)}
+            with_result = [r for r in mine if r["result"]]
+            errs = {k: sum(r["result"][k] for r in with_result) for k in SOCKET_ERRORS + ("status",)}
             entry[server] = {
                 "runs": len(mine),
                 "failed_runs": len(mine) - len(ok),
@@ -105,9 +107,14 @@ def main():
                 "instructions_per_request": median(r["instructions_per_request"] for r in ok),
                 "latency_p50_ms": median(r["latency_p50_ms"] for r in ok),
                 "latency_p99_ms": median(r["latency_p99_ms"] for r in ok),
+                "server_cpu_pct": median(r.get("server_cpu_pct") for r in ok),
+                "other_cpu_pct": median(r.get("other_cpu_pct") for r in ok),
                 "socket_errors": sum(errs[k] for k in SOCKET_ERRORS),
                 "non_2xx": errs["status"],
                 "errors_by_kind": errs,
+                # machine-wide TCP counters summed over this server's runs (see run.sh)
+                "tcp_counters": {k: sum((r.get("tcp") or {}).get(k, 0) for r in mine)
+                                 for k in sorted({k for r in mine for k in (r.get("tcp") or {})})},
                 "per_round": [
                     {"round": r["round"],
                      "requests_per_s": r["requests_per_s"],
@@ -115,11 +122,17 @@ def main():
                      "instructions_per_request": r.get("instructions_per_request"),
                      "socket_errors": r.get("socket_errors"),
                      "non_2xx": r.get("non_2xx"),
+                     "latency_p99_ms": r.get("latency_p99_ms"),
+                     "server_cpu_pct": r.get("server_cpu_pct"),
+                     "other_cpu_pct": r.get("other_cpu_pct"),
+                     "tcp": r.get("tcp"),
                      "wrk_exit": r["wrk_rc"]}
                     for r in mine],
             }
         k, n = entry["kahttpd"]["requests_per_s"], entry["nginx"]["requests_per_s"]
         entry["ratio"] = (k / n) if k and n else None
+        kc, nc = entry["kahttpd"]["cpu_us_per_request"], entry["nginx"]["cpu_us_per_request"]
+        entry["cpu_ratio"] = (kc / nc) if kc and nc else None
         by_round = {}
         for r in runs:
             if r["scenario"] == spec["name"] and r["requests_per_s"]:
@@ -150,7 +163,7 @@ def main():
     # ---- table
     head = ["scenario", "kahttpd req/s", "nginx req/s", "ratio k/n",
             "kahttpd MB/s", "nginx MB/s",
-            "kahttpd CPU µs/req", "nginx CPU µs/req"]
+            "kahttpd CPU µs/req", "nginx CPU µs/req", "CPU/req k/n"]
     if perf:
         head += ["kahttpd instr/req", "nginx instr/req"]
     head += ["kahttpd p99 ms", "nginx p99 ms", "kahttpd errors", "nginx errors"]
@@ -170,7 +183,8 @@ def main():
                fmt_ratio(e["ratio"]),
                fmt_num(k["bytes_per_s"] and k["bytes_per_s"] / 1e6, 1),
                fmt_num(n["bytes_per_s"] and n["bytes_per_s"] / 1e6, 1),
-               fmt_num(k["cpu_us_per_request"], 2), fmt_num(n["cpu_us_per_request"], 2)]
+               fmt_num(k["cpu_us_per_request"], 2), fmt_num(n["cpu_us_per_request"], 2),
+               fmt_ratio(e["cpu_ratio"])]
         if perf:
             row += [fmt_num(k["instructions_per_request"]), fmt_num(n["instructions_per_request"])]
         row += [fmt_num(k["latency_p99_ms"], 2), fmt_num(n["latency_p99_ms"], 2), errs(k), errs(n)]
@@ -199,9 +213,13 @@ def main():
           "one worker each, servers pinned to CPU 0, `wrk -t1` pinned to CPU 1, 127.0.0.1.",
           f"Machine: {meta.get('cpus', '?')} CPUs, {meta.get('cpu_model') or 'unknown CPU'}, "
           f"kernel {meta.get('kernel')}. {meta.get('nginx')}; {meta.get('wrk')}; "
-          f"kahttpd {meta.get('kahttpd_commit')}.", "",
+          f"kahttpd checkout {meta.get('kahttpd_commit')}, binary built "
+          f"{meta.get('kahttpd_binary_built')} (sha256 {meta.get('kahttpd_binary_sha256')}).", "",
+          f"nginx: sendfile on, tcp_nopush {meta.get('nginx_tcp_nopush', 'on')}, access_log off, "
+          "keepalive_requests 1000000. kahttpd: Workers 1, MaxKeepAliveRequests 0.", "",
           "Medians per scenario; ratio = kahttpd req/s ÷ nginx req/s (median of each); "
-          "CPU µs/req = server utime+stime over the run ÷ requests; errors are totals over "
+          "CPU µs/req = server utime+stime over the run ÷ requests, and CPU/req k/n = kahttpd's "
+          "÷ nginx's (below 1: kahttpd spends less CPU per request); errors are totals over "
           "all rounds (socket errors: connect+read+write+timeout; non-2xx: wrk's count of "
           "responses ≥ 400).", "",
           "| " + " | ".join(head) + " |",
@@ -209,12 +227,35 @@ def main():
     for r in rows:
         md.append("| " + " | ".join(r) + " |")
     md.append("")
-    md.append("| scenario | description | kahttpd/nginx ratio per round |")
-    md.append("|---|---|---|")
+    md.append("Per round: req/s ratio, then for each server req/s, server CPU busy % and the "
+              "share of the server CPU taken by other processes (noise) during its run.")
+    md.append("")
+    md.append("| scenario | description | ratio per round | kahttpd req/s (busy %, others %) | nginx req/s (busy %, others %) |")
+    md.append("|---|---|---|---|---|")
+
+    def rounds(srv):
+        out = []
+        for pr in srv["per_round"]:
+            if pr["requests_per_s"] is None:
+                out.append("failed")
+            else:
+                out.append(f"{pr['requests_per_s']:,.0f} ({pr['server_cpu_pct']}, {pr['other_cpu_pct']})")
+        return "; ".join(out)
     for e in scenarios:
         md.append(f"| {e['name']} | {e['description']} | "
-                  + ", ".join(f"{x:.2f}" for x in e["ratio_per_round"]) + " |")
+                  + ", ".join(f"{x:.2f}" for x in e["ratio_per_round"])
+                  + f" | {rounds(e['kahttpd'])} | {rounds(e['nginx'])} |")
     md.append("")
+    stalls = [r for r in runs if (r.get("tcp") or {}).get("TCPSynRetrans", 0) > 0]
+    if stalls:
+        md.append("Runs during which the machine retransmitted SYNs (each one is a ≥ 1 s stall "
+                  "for one connection; the counters are machine-wide):")
+        md.append("")
+        for r in stalls:
+            t = r["tcp"]
+            md.append(f"- {r['scenario']} {r['server']} round {r['round']}: "
+                      + ", ".join(f"{k} {v}" for k, v in t.items() if v))
+        md.append("")
     with open(os.path.join(args.out, "latest.md"), "w") as f:
         f.write("\n".join(md))
 

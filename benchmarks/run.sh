@@ -19,6 +19,8 @@
 #   BENCH_OUT=build/bench where the results go
 #   BENCH_SERVER_CPU=0    CPU the servers are pinned to
 #   BENCH_CLIENT_CPU=1    CPU wrk is pinned to
+#   BENCH_NGINX_TCP_NOPUSH=on   nginx's tcp_nopush (on throttles nginx on pipelined small
+#                         responses; see benchmarks/README.md)
 #   KAHTTPD=build/server/kahttpd, NGINX=nginx, WRK=wrk   the programs
 set -euo pipefail
 
@@ -34,6 +36,7 @@ CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 KAHTTPD=${KAHTTPD:-$ROOT/build/server/kahttpd}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 WRK=${WRK:-$(command -v wrk || echo wrk)}
+NGINX_TCP_NOPUSH=${BENCH_NGINX_TCP_NOPUSH:-on}
 WRK_DIR=$ROOT/benchmarks/wrk
 
 # name | file | connections | mode (plain, close, pipeline) | description
@@ -85,7 +88,7 @@ WORK=""
 cleanup() {
     local pid
     for pid in "$WRK_PID" "$PERF_PID"; do
-        [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
     done
     for pid in "$KAHTTPD_PID" "$NGINX_PID"; do
         if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
@@ -194,7 +197,7 @@ events {
 http {
     access_log off;
     sendfile on;
-    tcp_nopush on;
+    tcp_nopush $NGINX_TCP_NOPUSH;
     tcp_nodelay on;
     keepalive_requests 1000000;
     keepalive_timeout 5s;
@@ -238,11 +241,12 @@ nginx_workers() {
     cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null || true
 }
 
-server_pids() {  # server_pids NAME: the PIDs whose CPU time counts (nginx: master + workers)
+PIDS=()
+server_pids() {  # server_pids NAME: sets PIDS to the PIDs whose CPU time counts (nginx: master + workers)
     if [ "$1" = kahttpd ]; then
-        echo "$KAHTTPD_PID"
+        PIDS=("$KAHTTPD_PID")
     else
-        echo "$NGINX_PID" $(nginx_workers)
+        read -r -a PIDS <<<"$NGINX_PID $(nginx_workers)"
     fi
 }
 
@@ -253,6 +257,31 @@ cpu_ticks() {  # cpu_ticks PID...: utime + stime, in clock ticks, summed
         total=$((total + ${t:-0}))
     done
     echo "$total"
+}
+
+# cpu_busy_total N: "busy total" ticks of CPU N from /proc/stat. busy = user + nice + system +
+# steal (time some process, or the hypervisor, had); irq and softirq time is left out of busy
+# (it is mostly the benchmark's own packets) but counts in total.
+cpu_busy_total() {
+    awk -v c="cpu$1" '$1 == c { busy = $2 + $3 + $4 + $9; print busy, busy + $5 + $6 + $7 + $8 }' /proc/stat
+}
+
+# tcp_counters: machine-wide TCP counters that explain stalls (a SYN dropped or answered
+# badly costs a 1 s retransmission), as "Name=value ..." from /proc/net/netstat.
+TCP_COUNTERS="ListenOverflows ListenDrops TCPSynRetrans TCPTimeouts TWRecycled PAWSTimewait PAWSActive TCPChallengeACK TCPAbortOnData"
+tcp_counters() {
+    awk -v want="$TCP_COUNTERS" '
+        BEGIN { n = split(want, w, " ") }
+        $1 == "TcpExt:" { if (!hdr) { for (i = 2; i <= NF; i++) name[i] = $i; hdr = 1 }
+                          else { for (i = 2; i <= NF; i++) val[name[i]] = $i } }
+        END { for (j = 1; j <= n; j++) printf "%s=%s ", w[j], (w[j] in val ? val[w[j]] : 0); print "" }' /proc/net/netstat
+}
+tcp_delta_json() {  # tcp_delta_json BEFORE AFTER: {"Name": after-before, ...}
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " "); out = ""
+        for (i = 1; i <= n; i++) { split(x[i], p, "="); split(y[i], q, "=")
+            out = out (i > 1 ? "," : "") "\"" p[1] "\":" (q[2] - p[2]) }
+        print "{" out "}" }'
 }
 
 # perf stat -e instructions works only where the PMU is exposed (not in most VMs).
@@ -284,8 +313,8 @@ done
 # One wrk run.
 run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     local server=$1 spec=$2 round=$3
-    local name file conns mode desc
-    IFS='|' read -r name file conns mode desc <<<"$spec"
+    local name file conns mode
+    IFS='|' read -r name file conns mode _ <<<"$spec"
 
     if [ "$server" = kahttpd ]; then
         if ! alive "$KAHTTPD_PID"; then
@@ -301,9 +330,9 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
             start_nginx
         fi
     fi
-    local port pids
+    local port
     if [ "$server" = kahttpd ]; then port=$KAHTTPD_PORT; else port=$NGINX_PORT; fi
-    pids=$(server_pids "$server")
+    server_pids "$server"
     local url="http://127.0.0.1:$port/$file"
     local args=(-t1 "-c$conns" "-d${DURATION}s" --timeout 5s)
     case $mode in
@@ -318,18 +347,32 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
 
     local t0 t1 c0 c1 wrk_rc=0
     if [ $PERF_OK = 1 ]; then
-        taskset -c "$CLIENT_CPU" perf stat -x, -e instructions -o "$perf_out" -p "$(echo $pids | tr ' ' ,)" &
+        taskset -c "$CLIENT_CPU" perf stat -x, -e instructions -o "$perf_out" -p "$(IFS=,; echo "${PIDS[*]}")" &
         PERF_PID=$!
         sleep 0.2
     fi
-    c0=$(cpu_ticks $pids)
+    local s0 s1 n0 n1
+    n0=$(tcp_counters)
+    s0=$(cpu_busy_total "$SERVER_CPU")
+    c0=$(cpu_ticks "${PIDS[@]}")
     t0=$(date +%s.%N)
     timeout -k 5 $((DURATION + 60)) taskset -c "$CLIENT_CPU" "$WRK" "${args[@]}" >"$raw" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || wrk_rc=$?
     WRK_PID=""
     t1=$(date +%s.%N)
-    c1=$(cpu_ticks $pids)
+    c1=$(cpu_ticks "${PIDS[@]}")
+    s1=$(cpu_busy_total "$SERVER_CPU")
+    n1=$(tcp_counters)
+    local tcp_json
+    tcp_json=$(tcp_delta_json "$n0" "$n1")
+    # share of the server CPU that went to the server, and to everything else (noise)
+    local server_pct other_pct
+    read -r server_pct other_pct < <(awk -v a="$s0" -v b="$s1" -v t=$((c1 - c0)) 'BEGIN {
+        split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; total = y[2] - x[2]
+        if (total <= 0) { print "null null"; exit }
+        o = (busy - t) / total * 100; if (o < 0) o = 0
+        printf "%.1f %.1f\n", t / total * 100, o }')
     local instructions=null
     if [ -n "$PERF_PID" ]; then
         kill -INT "$PERF_PID" 2>/dev/null || true
@@ -339,34 +382,41 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
         n=$(grep -v '^#' "$perf_out" 2>/dev/null | grep -m1 instructions | cut -d, -f1 || true)
         if [[ "$n" =~ ^[0-9]+$ ]]; then instructions=$n; fi
     fi
-    local is_alive=true
+    local is_alive=true cpu_delta=$((c1 - c0))
     if [ "$server" = kahttpd ]; then alive "$KAHTTPD_PID" || is_alive=false; else alive "$NGINX_PID" || is_alive=false; fi
+    if [ "$is_alive" = false ]; then cpu_delta=null; server_pct=null; other_pct=null; fi
     local stderr_new=0
     if [ "$server" = kahttpd ]; then
         stderr_new=$(( $(wc -l <"$OUT/kahttpd.stderr.log") - stderr_before ))
     fi
 
-    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%d,"clk_tck":%d,"wall_s":%s,"instructions":%s,"alive_after":%s,"stderr_lines":%d,"raw":"%s"}\n' \
-        "$server" "$name" "$round" "$conns" "$mode" "$file" "$wrk_rc" $((c1 - c0)) "$(getconf CLK_TCK)" \
-        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$instructions" "$is_alive" "$stderr_new" "$raw" \
+    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
+        "$server" "$name" "$round" "$conns" "$mode" "$file" "$wrk_rc" "$cpu_delta" "$(getconf CLK_TCK)" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$instructions" "$server_pct" "$other_pct" "$is_alive" "$stderr_new" "$tcp_json" "$raw" \
         >>"$OUT/runs.jsonl"
 
     # progress line
     local line
     line=$(grep -m1 '^BENCH_RESULT' "$raw" || true)
-    if [ -n "$line" ]; then
-        awk -v srv="$server" -v sc="$name" -v r="$round" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" '{
+    if [ -n "$line" ] && [ "$is_alive" = true ]; then
+        awk -v srv="$server" -v sc="$name" -v r="$round" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
+            -v sp="$server_pct" -v op="$other_pct" -v cpu="$SERVER_CPU" '{
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
             rps = v["requests"] / (v["duration_us"] / 1e6)
-            cpu = v["requests"] > 0 ? ticks / hz * 1e6 / v["requests"] : 0
+            us = v["requests"] > 0 ? ticks / hz * 1e6 / v["requests"] : 0
             err = v["connect"] + v["read"] + v["write"] + v["timeout"]
-            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  socket errors %d  non-2xx %d\n", r, sc, srv, rps, cpu, err, v["status"]
+            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  CPU%s %3s%% (others %s%%)  socket errors %d  non-2xx %d\n", r, sc, srv, rps, us, cpu, sp, op, err, v["status"]
         }' <<<"$line" >&2
-    else
+    elif [ -z "$line" ]; then
         log "round $round $name $server: wrk failed (exit $wrk_rc); see $raw"
     fi
+    local syn
+    syn=$(sed -n 's/.*"TCPSynRetrans":\([0-9-]*\).*/\1/p' <<<"$tcp_json")
+    if [ "${syn:-0}" -gt 0 ]; then
+        log "round $round $name $server: $syn SYN retransmission(s) on the machine during the run (1 s stalls); TCP counters: $tcp_json"
+    fi
     if [ "$is_alive" = false ]; then
-        log "round $round $name $server: the server died during the run"
+        log "round $round $name $server: the server died during the run (run not counted; see $raw)"
     fi
     if [ "$stderr_new" -gt 0 ]; then
         log "round $round $name $server: $stderr_new new line(s) in $OUT/kahttpd.stderr.log"
@@ -394,8 +444,8 @@ cat "$WORK/nginx/error.log" >>"$OUT/nginx.error.log" 2>/dev/null || true
 
 # ---------------------------------------------------------------------------------------
 # Report.
-meta_json=$(python3 - "$NGINX" "$WRK" <<'EOF'
-import json, os, platform, subprocess, sys
+meta_json=$(python3 - "$NGINX" "$WRK" "$NGINX_TCP_NOPUSH" "$KAHTTPD" <<'EOF'
+import datetime, hashlib, json, os, platform, subprocess, sys
 def run(cmd):
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
@@ -416,6 +466,11 @@ print(json.dumps({
     "kernel": platform.release(),
     "cpus": os.cpu_count(),
     "cpu_model": cpu,
+    "nginx_tcp_nopush": sys.argv[3],
+    # the checkout may have moved on since the binary was built: say which binary ran
+    "kahttpd_binary_sha256": hashlib.sha256(open(sys.argv[4], "rb").read()).hexdigest()[:16],
+    "kahttpd_binary_built": datetime.datetime.fromtimestamp(
+        os.path.getmtime(sys.argv[4]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }))
 EOF
 )

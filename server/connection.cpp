@@ -378,7 +378,9 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
                         static_cast<unsigned long long>(id_), peer().c_str(), target.path.c_str(),
                         std::strerror(errno));
         }
-        respond_error(status, "", close_after_);
+        // A 500 (typically EMFILE: out of descriptors) closes the connection, which gives a
+        // descriptor back instead of answering 500 on it for as long as the client stays.
+        respond_error(status, "", close_after_ || status == Status::internal_error);
         return;
     case OpenOutcome::redirect_to_slash: {
         // Built from the normalised path, percent-encoded, never from the raw target: a raw

@@ -94,6 +94,33 @@ class RegressionTest(unittest.TestCase):
             data = request_once(srv.port, b"GET /page.txt HTTP/1.0\r\n\r\n")
             self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:60])
 
+    def test_out_of_descriptors_answers_500_and_closes(self):
+        # With few descriptors, connections use them all and opening the file fails (EMFILE).
+        # The 500 must close its connection so the descriptor comes back.
+        with Server(files={"page.txt": PAGE}, max_fds=40) as srv:
+            clients = []
+            for _ in range(40):
+                try:
+                    clients.append(srv.connect(timeout=2))
+                except OSError:
+                    break
+            statuses = []
+            for c in clients:
+                try:
+                    c.send("GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                    r = c.read_response()
+                except (OSError, EOFError):
+                    continue  # accepted too late and closed: fine
+                statuses.append(r.status)
+                if r.status == 500:
+                    self.assertEqual(r.header("Connection"), "close")
+            self.assertIn(500, statuses)
+            for c in clients:
+                c.close()
+            # Descriptors came back: a fresh connection is served.
+            c = srv.connect()
+            self.assertEqual(c.request("/page.txt").status, 200)
+
     def test_shutdown_does_not_wait_for_the_body_of_an_answered_request(self):
         srv = Server(files={"page.txt": PAGE})
         try:

@@ -7,6 +7,7 @@ check bytes exactly.
 """
 
 import os
+import resource
 import select
 import shutil
 import signal
@@ -28,7 +29,7 @@ class Server:
     site: a folder copied as the docroot (before files are added).
     """
 
-    def __init__(self, directives="", files=None, workers=1, site=None):
+    def __init__(self, directives="", files=None, workers=1, site=None, max_fds=None):
         if not BIN:
             raise RuntimeError("KAHTTPD_BIN is not set (run through CTest)")
         self.tmp = tempfile.mkdtemp(prefix="kahttpd-test-")
@@ -50,6 +51,7 @@ class Server:
             f.write(textwrap.dedent(directives))
         self.proc = None
         self.port = None
+        self.max_fds = max_fds
         self.stderr_path = os.path.join(self.tmp, "stderr.log")
 
     def write(self, rel, content):
@@ -64,8 +66,12 @@ class Server:
         self.stderr_file = open(self.stderr_path, "wb")
         env = dict(os.environ)
         env.setdefault("KAHTTPD_LOG_LEVEL", "info")
+        preexec = None
+        if self.max_fds is not None:
+            limit = self.max_fds
+            preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
         self.proc = subprocess.Popen([BIN, "-f", self.conf], stdout=subprocess.PIPE,
-                                     stderr=self.stderr_file, env=env)
+                                     stderr=self.stderr_file, env=env, preexec_fn=preexec)
         # Wait for the "listening on" line: an event, not a sleep.
         deadline = time.monotonic() + START_TIMEOUT
         line = b""
