@@ -1,8 +1,13 @@
 #pragma once
 
+#include "conf/sections.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -40,6 +45,46 @@ struct Config {
     std::uint64_t limit_request_body = 1073741824; ///< Apache's default (1 GiB); 0 = unlimited
     std::filesystem::path types_config{"/etc/mime.types"}; ///< may be missing: see warnings
     unsigned workers = 0;                                  ///< 0 = auto (one per CPU)
+
+    // ---- Configuration language, complete (sections and the directives beyond the core) ----
+
+    /// The main server: server-level DirSettings, <Directory>/<Location> sections outside any
+    /// vhost, ServerName/ServerAdmin/DocumentRoot at server level. Its document_root mirrors
+    /// `document_root` above, its server_name mirrors `server_name`.
+    VirtualHost main;
+    /// <VirtualHost> sections in configuration order (the first for an address is its default).
+    std::vector<VirtualHost> vhosts;
+
+    enum class ServerTokens : std::uint8_t { prod, major, minor, min, os, full };
+    ServerTokens server_tokens = ServerTokens::full; ///< Apache's default (Full)
+    enum class ServerSignature : std::uint8_t { off, on, email };
+    ServerSignature server_signature = ServerSignature::off;
+    std::filesystem::path pid_file;  ///< "" = none (Apache's default logs/httpd.pid is not used)
+    std::string error_log;           ///< path, or "" = stderr
+    enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
+    LogLevel log_level = LogLevel::warn;
+    std::map<std::string, std::string> log_formats; ///< LogFormat nickname -> format string;
+                                                    ///< "common" and "combined" predefined
+    struct CustomLog {
+        std::string target; ///< absolute path, or "/dev/stdout" / "/dev/stderr"
+        std::string format; ///< the format string (a nickname is resolved), or "json"
+        Source from;
+    };
+    std::vector<CustomLog> custom_logs;
+    std::uint32_t max_connections = 0; ///< MaxConnections, per server; 0 = unlimited
+    std::chrono::milliseconds graceful_shutdown_timeout{10000};
+    std::map<std::string, std::string> defines; ///< Define and -D, for ${VAR}
+
+    /// Directives, for `kahttpd -T`: where each server-wide value came from ("" = default),
+    /// keyed by directive name as in docs/configuration.md.
+    std::map<std::string, Source> sources;
+
+    /// The vhost that serves a request that arrived on local address `local_ip`:`local_port`
+    /// with Host `host` (normalised with normalize_host; may be empty). Apache's rule: among
+    /// vhosts whose address matches the connection (exact IP first, then '*'), the first whose
+    /// name matches, else the first of them; when none matches the address, the main server.
+    const VirtualHost& select_vhost(std::string_view local_ip, std::uint16_t local_port,
+                                    std::string_view host) const noexcept;
 };
 
 /// One problem found while reading a configuration.
@@ -64,11 +109,26 @@ struct LoadResult {
 };
 
 /// Reads and validates a configuration file and everything it Includes. Never throws for a
-/// problem in the file: every problem is collected into errors. Thread: any, no shared state.
-LoadResult load_config(const std::filesystem::path& file);
+/// problem in the file: every problem is collected into errors. `defines` are the -D names
+/// (for <IfDefine> and ${VAR}). Thread: any, no shared state.
+LoadResult load_config(const std::filesystem::path& file,
+                       const std::vector<std::string>& defines = {});
 
 /// The same from text already in memory; `name` is used in messages and to derive the
 /// default ServerRoot (its parent's parent). For tests.
-LoadResult load_config_text(const std::string& text, const std::filesystem::path& name);
+LoadResult load_config_text(const std::string& text, const std::filesystem::path& name,
+                            const std::vector<std::string>& defines = {});
+
+/// The effective configuration as JSON for `kahttpd -T`: every server-wide directive with its
+/// value and source, and every vhost (main server first) with its resolved values, sections
+/// and sources.
+nlohmann::json dump_json(const Config& config);
+
+/// The virtual host map for `kahttpd -S`, in the style of `apachectl -S`.
+std::string vhost_map(const Config& config);
+
+/// Module names kahttpd reports as loaded for <IfModule> (features it has built in), e.g.
+/// "mod_mime.c", "mime_module", "mod_headers.c", "headers_module" ...
+bool builtin_module(std::string_view name) noexcept;
 
 } // namespace kahttpd::conf

@@ -14,6 +14,8 @@ std::string_view reason_phrase(Status s) noexcept {
         return "Partial Content";
     case Status::moved_permanently:
         return "Moved Permanently";
+    case Status::found:
+        return "Found";
     case Status::not_modified:
         return "Not Modified";
     case Status::bad_request:

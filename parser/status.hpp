@@ -12,6 +12,7 @@ enum class Status : std::uint16_t {
     no_content = 204,
     partial_content = 206,
     moved_permanently = 301,
+    found = 302,
     not_modified = 304,
     bad_request = 400,
     forbidden = 403,

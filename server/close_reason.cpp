@@ -26,6 +26,8 @@ std::string_view to_string(CloseReason r) noexcept {
         return "server_shutdown";
     case CloseReason::io_error:
         return "io_error";
+    case CloseReason::overload:
+        return "overload";
     case CloseReason::count_:
         break;
     }

@@ -20,6 +20,7 @@ enum class CloseReason : std::uint8_t {
     client_requested, ///< "Connection: close", or HTTP/1.0 without keep-alive
     server_shutdown,  ///< SIGTERM/SIGINT drain
     io_error,         ///< a read or write failed (other than reset)
+    overload,         ///< MaxConnections reached: closed right after accept
     count_
 };
 

@@ -1,6 +1,7 @@
 #include "server/connection.hpp"
 
 #include "server/log.hpp"
+#include "server/response_headers.hpp"
 #include "server/static_file.hpp"
 #include "server/target_path.hpp"
 #include "server/worker.hpp"
@@ -15,6 +16,7 @@
 #include <ctime>
 #include <memory>
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -39,6 +41,58 @@ constexpr std::uint64_t kLingerMs = 2000;
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
 /// At shutdown, how long an idle connection stays open for a request already on its way.
 constexpr std::uint64_t kDrainIdleFloorMs = 200;
+
+/// The 16-byte form used by AccessRule: IPv6 as is, IPv4 as ::ffff:a.b.c.d.
+std::array<std::uint8_t, 16> ip_bytes(const sockaddr_storage& ss, std::uint16_t* port) noexcept {
+    std::array<std::uint8_t, 16> out{};
+    if (ss.ss_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+        std::memcpy(out.data(), &a->sin6_addr, 16);
+        *port = ntohs(a->sin6_port);
+    } else {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+        out[10] = out[11] = 0xff;
+        std::memcpy(out.data() + 12, &a->sin_addr, 4);
+        *port = ntohs(a->sin_port);
+    }
+    return out;
+}
+
+/// Text of a 16-byte address; IPv4-mapped addresses print as IPv4.
+std::string_view ip_text(const std::array<std::uint8_t, 16>& ip, char (&buf)[64]) noexcept {
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(ip.data(), kMapped, 12) == 0) {
+        inet_ntop(AF_INET, ip.data() + 12, buf, sizeof buf);
+    } else {
+        inet_ntop(AF_INET6, ip.data(), buf, sizeof buf);
+    }
+    return buf;
+}
+
+/// HTML-escapes text that came from the client (the Host header in a signature).
+void append_html_escaped(std::string& out, std::string_view text) {
+    for (const char c : text) {
+        switch (c) {
+        case '&':
+            out.append("&amp;");
+            break;
+        case '<':
+            out.append("&lt;");
+            break;
+        case '>':
+            out.append("&gt;");
+            break;
+        case '"':
+            out.append("&quot;");
+            break;
+        case '\'':
+            out.append("&#39;");
+            break;
+        default:
+            out.push_back(c);
+        }
+    }
+}
 
 /// RequestReadTimeout header= and body=; 0 turns them off, and then the core Timeout still
 /// bounds the wait (as in Apache without mod_reqtimeout), so no connection is ever left
@@ -97,7 +151,7 @@ std::string Connection::peer() const {
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
-void Connection::start(uv_stream_t* server) noexcept {
+void Connection::start(uv_stream_t* server, bool overload) noexcept {
     uv_tcp_init(worker_.loop(), &handle_);
     worker_.link(*this);
     const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
@@ -108,6 +162,22 @@ void Connection::start(uv_stream_t* server) noexcept {
         return;
     }
     ++worker_.stats().accepted;
+    if (overload) {
+        KAHTTPD_LOG(warn, "conn=%llu closed at once: MaxConnections %u reached",
+                    static_cast<unsigned long long>(id_), worker_.shared().config->max_connections);
+        close(CloseReason::overload);
+        return;
+    }
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    std::uint16_t port = 0;
+    if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        client_ip_ = ip_bytes(ss, &port);
+    }
+    len = sizeof ss;
+    if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        local_ip_ = ip_bytes(ss, &local_port_);
+    }
     // Responses leave in whole writes; Nagle would only delay the last segment.
     uv_tcp_nodelay(&handle_, 1);
     start_read();
@@ -319,6 +389,8 @@ void Connection::on_request() noexcept {
     // (send, linger, header, body or idle), so the connection is never left without one.
     timer_.unlink();
     deadline_ = Deadline::none;
+    host_ = nullptr;
+    settings_ = nullptr;
     ++requests_;
     ++worker_.stats().requests;
     state_ = State::writing;
@@ -340,6 +412,7 @@ void Connection::on_request() noexcept {
 
     const auto method = static_cast<llhttp_method_t>(req.method_id());
     head_ = method == HTTP_HEAD;
+    select_host(req);
 
     // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
     int hosts = 0;
@@ -362,6 +435,27 @@ void Connection::on_request() noexcept {
     serve_file(req, method == HTTP_HEAD);
 }
 
+void Connection::select_host(const parser::Request& req) noexcept {
+    const SharedState& shared = worker_.shared();
+    const conf::Config& cfg = *shared.config;
+    if (cfg.vhosts.empty()) {
+        host_ = &shared.hosts[0];
+    } else {
+        char ip[64];
+        const std::string host = conf::normalize_host(req.header("Host").value_or(""));
+        host_ = &shared.host_for(cfg.select_vhost(ip_text(local_ip_, ip), local_port_, host));
+    }
+    settings_ = &host_->base;
+}
+
+const HostContext& Connection::host() const noexcept {
+    return host_ != nullptr ? *host_ : worker_.shared().hosts[0];
+}
+
+const conf::Effective& Connection::settings() const noexcept {
+    return settings_ != nullptr ? *settings_ : host().base;
+}
+
 void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     const SharedState& shared = worker_.shared();
     TargetPath target;
@@ -370,8 +464,31 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         respond_error(status, "bad request target", close_after_);
         return;
     }
+    const HostContext& h = host();
+    if (h.has_sections) {
+        // <Directory> and <Location> sections may apply: merge for this path.
+        std::string fs_path = h.root->path().native();
+        std::string url_path = "/";
+        url_path.append(target.path);
+        if (!target.path.empty()) {
+            fs_path.append("/").append(target.path);
+        }
+        merged_ = std::make_unique<conf::Effective>(
+            h.vhost->effective(worker_.shared().config->main, fs_path, url_path));
+        settings_ = merged_.get();
+    }
+    const conf::Effective& eff = settings();
+    if (!eff.require.any.empty() && !eff.require.allows(client_ip_, local_ip_)) {
+        respond_error(Status::forbidden, "denied by Require", close_after_);
+        return;
+    }
+    if (eff.limit_request_body != 0 && req.content_length() &&
+        *req.content_length() > eff.limit_request_body) {
+        respond_error(Status::payload_too_large, "body larger than LimitRequestBody", true);
+        return;
+    }
     OpenedFile file;
-    switch (shared.docroot->open(target, shared.config->directory_index, file, status)) {
+    switch (h.root->open(target, eff.directory_index, file, status)) {
     case OpenOutcome::error:
         if (status == Status::internal_error) {
             KAHTTPD_LOG(error, "conn=%llu client=%s cannot open \"%s\": %s",
@@ -403,36 +520,83 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     char date[30];
     std::string extra = "Last-Modified: ";
     extra.append(format_http_date(file.st.st_mtim.tv_sec, date)).append("\r\n");
-    write_head(Status::ok, shared.mime->lookup(file.name), size, extra);
+    if (eff.file_etag.parts != 0) {
+        // Strong validator from the parts FileETag selects, in hex; the modification time in
+        // nanoseconds so two writes within one second still differ.
+        char etag[80];
+        int n = 0;
+        const auto parts = eff.file_etag.parts;
+        auto add = [&](unsigned long long v) {
+            n += std::snprintf(etag + n, sizeof etag - static_cast<std::size_t>(n), "%s%llx",
+                               n == 0 ? "" : "-", v);
+        };
+        if (parts & conf::FileETagSpec::kINode) {
+            add(static_cast<unsigned long long>(file.st.st_ino));
+        }
+        if (parts & conf::FileETagSpec::kSize) {
+            add(size);
+        }
+        if (parts & conf::FileETagSpec::kMTime) {
+            add(static_cast<unsigned long long>(file.st.st_mtim.tv_sec) * 1000000000ull +
+                static_cast<unsigned long long>(file.st.st_mtim.tv_nsec));
+        }
+        extra.append("ETag: \"").append(etag, static_cast<std::size_t>(n)).append("\"\r\n");
+    }
+    // AddType first, then TypesConfig; AddDefaultCharset applies to text/plain and text/html
+    // as in Apache.
+    std::string_view type = shared.mime->lookup(file.name);
+    if (!eff.add_types.empty()) {
+        const auto dot = file.name.rfind('.');
+        if (dot != std::string::npos && dot != 0) {
+            std::string ext = file.name.substr(dot + 1);
+            for (auto& c : ext) {
+                c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+            }
+            if (const auto it = eff.add_types.find(ext); it != eff.add_types.end()) {
+                type = it->second;
+            }
+        }
+    }
+    std::string type_with_charset;
+    if (!eff.default_charset.empty() && (type == "text/plain" || type == "text/html")) {
+        type_with_charset.append(type).append("; charset=").append(eff.default_charset);
+        type = type_with_charset;
+    }
+    write_head(Status::ok, type, size, extra);
     if (head || size == 0) {
         return;
     }
     if (size <= kInlineFileMax) {
-        const std::size_t at = out_.size();
-        out_.resize(at + size);
-        std::size_t got = 0;
-        while (got < size) {
-            const ssize_t n =
-                ::pread(file.fd, out_.data() + at + got, size - got, static_cast<off_t>(got));
-            if (n <= 0) {
-                break;
-            }
-            got += static_cast<std::size_t>(n);
-        }
-        if (got < size) {
-            // The file shrank or failed under us after the header promised its length: the
-            // framing is broken, so the connection must not be reused.
-            KAHTTPD_LOG(error, "conn=%llu short read of \"%s\"",
-                        static_cast<unsigned long long>(id_), target.path.c_str());
-            out_.resize(at + got);
-            close_after_ = true;
-            close_reason_ = CloseReason::io_error;
-        }
+        append_body(file, size);
         return;
     }
     file_fd_ = file.release();
     file_offset_ = 0;
     file_remaining_ = size;
+}
+
+/// Reads a small file into the output right after its header (one write for both).
+void Connection::append_body(const OpenedFile& file, std::uint64_t size) noexcept {
+    const std::size_t at = out_.size();
+    out_.resize(at + size);
+    std::size_t got = 0;
+    while (got < size) {
+        const ssize_t n =
+            ::pread(file.fd, out_.data() + at + got, size - got, static_cast<off_t>(got));
+        if (n <= 0) {
+            break;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    if (got < size) {
+        // The file shrank or failed under us after the header promised its length: the
+        // framing is broken, so the connection must not be reused.
+        KAHTTPD_LOG(error, "conn=%llu short read of \"%s\"", static_cast<unsigned long long>(id_),
+                    file.name.c_str());
+        out_.resize(at + got);
+        close_after_ = true;
+        close_reason_ = CloseReason::io_error;
+    }
 }
 
 void Connection::write_head(Status status, std::string_view content_type,
@@ -443,7 +607,10 @@ void Connection::write_head(Status status, std::string_view content_type,
     append_number(out_, parser::code(status));
     out_.push_back(' ');
     out_.append(parser::reason_phrase(status));
-    out_.append("\r\nServer: kahttpd\r\nDate: ");
+    out_.append("\r\n");
+    const std::size_t fields = out_.size();
+    out_.append(worker_.shared().server_header);
+    out_.append("Date: ");
     out_.append(worker_.date().get(std::time(nullptr)));
     out_.append("\r\nContent-Type: ");
     out_.append(content_type);
@@ -465,6 +632,13 @@ void Connection::write_head(Status status, std::string_view content_type,
         }
         out_.append("\r\n");
     }
+    if (const auto& rules = settings().headers; !rules.empty()) {
+        std::string block = out_.substr(fields);
+        const auto c = parser::code(status);
+        apply_header_rules(block, rules, (c >= 200 && c < 300) || c == 304);
+        out_.resize(fields);
+        out_.append(block);
+    }
     out_.append("\r\n");
 }
 
@@ -474,21 +648,94 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
         close_reason_ = CloseReason::parse_error;
     }
     state_ = State::writing;
+    (void)why;
+    const conf::Effective& eff = settings();
+    if (const auto it = eff.error_documents.find(static_cast<int>(parser::code(status)));
+        it != eff.error_documents.end() && serve_error_document(status, it->second)) {
+        return;
+    }
     const auto code = parser::code(status);
     const auto reason = parser::reason_phrase(status);
     std::string body = "<!DOCTYPE html>\n<html><head><title>";
     append_number(body, code);
     body.append(" ").append(reason).append("</title></head>\n<body><h1>");
-    body.append(reason).append("</h1>\n</body></html>\n");
+    body.append(reason).append("</h1>\n");
+    const conf::Config& cfg = *worker_.shared().config;
+    if (cfg.server_signature != conf::Config::ServerSignature::off) {
+        // Apache's footer; the host name comes from the client, so it is escaped.
+        const HostContext& h = host();
+        std::string name = h.vhost->server_name.value;
+        if (host_ != nullptr) {
+            if (const auto hv = parser_.request().header("Host")) {
+                name = conf::normalize_host(*hv);
+            }
+        }
+        body.append("<hr>\n<address>");
+        append_html_escaped(body, worker_.shared().server_version);
+        body.append(" Server at ");
+        const std::string& admin = h.vhost->server_admin.value;
+        if (cfg.server_signature == conf::Config::ServerSignature::email && !admin.empty()) {
+            body.append("<a href=\"mailto:");
+            append_html_escaped(body, admin);
+            body.append("\">");
+            append_html_escaped(body, name);
+            body.append("</a>");
+        } else {
+            append_html_escaped(body, name);
+        }
+        body.append(" Port ");
+        append_number(body, local_port_);
+        body.append("</address>\n");
+    }
+    body.append("</body></html>\n");
     std::string extra;
     if (status == Status::method_not_allowed) {
         extra = "Allow: GET, HEAD\r\n";
     }
-    (void)why;
     write_head(status, "text/html; charset=utf-8", body.size(), extra);
     if (!head_) {
         out_.append(body);
     }
+}
+
+/// ErrorDocument: a message, a redirect (302, as Apache does for a full URL), or a local file
+/// served with the error status. False when the local file cannot be served (the built-in page
+/// is used then).
+bool Connection::serve_error_document(Status status, const conf::ErrorDocument& doc) noexcept {
+    using Kind = conf::ErrorDocument::Kind;
+    switch (doc.kind) {
+    case Kind::text:
+        write_head(status, "text/html; charset=utf-8", doc.target.size(), {});
+        if (!head_) {
+            out_.append(doc.target);
+        }
+        return true;
+    case Kind::redirect: {
+        std::string location = "Location: ";
+        location.append(doc.target).append("\r\n");
+        write_head(Status::found, "text/html; charset=utf-8", 0, location);
+        return true;
+    }
+    case Kind::local_url:
+        break;
+    }
+    TargetPath target;
+    OpenedFile file;
+    Status open_status = Status::ok;
+    if (resolve_target(doc.target, target) != Status::ok ||
+        host().root->open(target, settings().directory_index, file, open_status) !=
+            OpenOutcome::file ||
+        static_cast<std::uint64_t>(file.st.st_size) > kInlineFileMax) {
+        KAHTTPD_LOG(warn, "conn=%llu ErrorDocument %u %s cannot be served, using the built-in page",
+                    static_cast<unsigned long long>(id_), parser::code(status), doc.target.c_str());
+        return false;
+    }
+    const auto size = static_cast<std::uint64_t>(file.st.st_size);
+    write_head(status, worker_.shared().mime->lookup(file.name), size, {});
+    if (!head_) {
+        append_body(file, size);
+    }
+    return true;
 }
 
 // ---- writing ---------------------------------------------------------------------------------

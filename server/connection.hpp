@@ -1,5 +1,6 @@
 #pragma once
 
+#include "conf/sections.hpp"
 #include "parser/request_parser.hpp"
 #include "server/close_reason.hpp"
 #include "server/intrusive_list.hpp"
@@ -7,13 +8,17 @@
 
 #include <uv.h>
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace kahttpd::server {
 
 class Worker;
+struct HostContext;
+struct OpenedFile;
 
 /// One accepted TCP connection and its HTTP/1.1 state machine.
 ///
@@ -40,7 +45,8 @@ class Connection {
 
     /// Accepts the pending connection of `server` and starts reading. On failure the
     /// connection closes itself (and is freed by its close callback).
-    void start(uv_stream_t* server) noexcept;
+    /// `overload`: MaxConnections is reached; the connection is accepted and closed at once.
+    void start(uv_stream_t* server, bool overload) noexcept;
 
     /// The one teardown path: unlinks the timer, counts the reason, calls uv_close().
     void close(CloseReason reason) noexcept;
@@ -66,8 +72,13 @@ class Connection {
     void on_request() noexcept;
     void serve_file(const parser::Request& req, bool head) noexcept;
     void respond_error(parser::Status status, std::string_view why, bool close_after) noexcept;
+    bool serve_error_document(parser::Status status, const conf::ErrorDocument& doc) noexcept;
+    void append_body(const OpenedFile& file, std::uint64_t size) noexcept;
     void write_head(parser::Status status, std::string_view content_type,
                     std::uint64_t content_length, std::string_view extra_headers) noexcept;
+    void select_host(const parser::Request& req) noexcept;
+    const HostContext& host() const noexcept;
+    const conf::Effective& settings() const noexcept;
     void flush() noexcept;
     void on_write(int status) noexcept;
     void after_output() noexcept;
@@ -98,6 +109,12 @@ class Connection {
     std::uint64_t file_offset_ = 0;
     std::uint64_t file_remaining_ = 0;
     std::uint64_t id_;
+    std::array<std::uint8_t, 16> client_ip_{}; // IPv4 as ::ffff:a.b.c.d
+    std::array<std::uint8_t, 16> local_ip_{};
+    std::uint16_t local_port_ = 0;
+    const HostContext* host_ = nullptr;         // the vhost of the current request
+    const conf::Effective* settings_ = nullptr; // its effective settings (Directory/Location)
+    std::unique_ptr<conf::Effective> merged_;   // storage when sections apply
     std::uint64_t linger_bytes_ = 0;
     std::uint32_t requests_ = 0; // requests started on this connection
     State state_ = State::reading;

@@ -10,6 +10,7 @@
 namespace kahttpd::server {
 
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::warn)};
+std::atomic<int> g_log_fd{STDERR_FILENO};
 
 void log_write(LogLevel level, const char* fmt, ...) noexcept {
     static constexpr const char* kNames[] = {"error", "warn", "info", "debug"};
@@ -28,7 +29,8 @@ void log_write(LogLevel level, const char* fmt, ...) noexcept {
     n = m < 0 ? n : std::min<int>(n + m, static_cast<int>(sizeof line) - 2);
     line[n++] = '\n';
     // One write per line keeps lines whole when several workers log at once.
-    [[maybe_unused]] auto written = ::write(STDERR_FILENO, line, static_cast<std::size_t>(n));
+    [[maybe_unused]] auto written =
+        ::write(g_log_fd.load(std::memory_order_relaxed), line, static_cast<std::size_t>(n));
 }
 
 } // namespace kahttpd::server

@@ -15,8 +15,11 @@ inline bool log_enabled(LogLevel level) noexcept {
     return static_cast<int>(level) <= g_log_level.load(std::memory_order_relaxed);
 }
 
-/// Writes "[time] [level] message" to stderr as one write(2), so lines from several workers do
-/// not interleave. printf-style. Thread-safe.
+/// Where log lines go: stderr unless ErrorLog named a file (set once at start-up).
+extern std::atomic<int> g_log_fd;
+
+/// Writes "[time] [level] message" to the error log (g_log_fd) as one write(2), so lines from
+/// several workers do not interleave. printf-style. Thread-safe.
 void log_write(LogLevel level, const char* fmt, ...) noexcept __attribute__((format(printf, 2, 3)));
 
 } // namespace kahttpd::server

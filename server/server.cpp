@@ -97,6 +97,26 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, std::string
     return fd;
 }
 
+/// The product token for the Server header (`with_os`) or a signature, per ServerTokens.
+std::string server_version(conf::Config::ServerTokens tokens, bool with_os) {
+    using T = conf::Config::ServerTokens;
+    const std::string full = KAHTTPD_VERSION_STRING;
+    switch (tokens) {
+    case T::prod:
+        return "kahttpd";
+    case T::major:
+        return "kahttpd/" + full.substr(0, full.find('.'));
+    case T::minor:
+        return "kahttpd/" + full.substr(0, full.rfind('.'));
+    case T::min:
+        return "kahttpd/" + full;
+    case T::os:
+    case T::full:
+        return with_os ? "kahttpd/" + full + " (Unix)" : "kahttpd/" + full;
+    }
+    return "kahttpd";
+}
+
 struct SignalContext {
     std::vector<std::unique_ptr<Worker>>* workers;
     uv_signal_t sigint;
@@ -130,20 +150,36 @@ int run_server(const conf::Config& config) {
         KAHTTPD_LOG(warn, "TypesConfig %s cannot be read; using the built-in media types",
                     config.types_config.c_str());
     }
-    const DocumentRoot docroot(config.document_root);
-    if (!docroot.ok()) {
-        KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); every request will get 404",
-                    config.document_root.c_str(), std::strerror(errno));
-    }
-
     SharedState shared;
     shared.config = &config;
     shared.mime = &mime;
-    shared.docroot = &docroot;
     shared.limits.request_line = config.limit_request_line;
     shared.limits.field_size = config.limit_request_field_size;
     shared.limits.fields = config.limit_request_fields;
     shared.limits.body = config.limit_request_body;
+    shared.server_version = server_version(config.server_tokens, false);
+    shared.server_header = "Server: " + server_version(config.server_tokens, true) + "\r\n";
+    // The main server, then each vhost: open its document root and merge, once, the settings
+    // that apply when no <Directory>/<Location> section does.
+    auto add_host = [&](const conf::VirtualHost& vh) {
+        HostContext h;
+        h.vhost = &vh;
+        const auto& docroot =
+            vh.document_root.value.empty() ? config.document_root : vh.document_root.value;
+        h.root = std::make_unique<DocumentRoot>(docroot);
+        if (!h.root->ok()) {
+            KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); its requests will get 404",
+                        docroot.c_str(), std::strerror(errno));
+        }
+        h.base = vh.effective(config.main, docroot.native(), "/");
+        h.has_sections = !config.main.directories.empty() || !config.main.locations.empty() ||
+                         !vh.directories.empty() || !vh.locations.empty();
+        shared.hosts.push_back(std::move(h));
+    };
+    add_host(config.main);
+    for (const auto& vh : config.vhosts) {
+        add_host(vh);
+    }
 
     unsigned nworkers = config.workers;
     if (nworkers == 0) {
@@ -209,11 +245,24 @@ int run_server(const conf::Config& config) {
     }
     std::fflush(stdout);
 
+    if (!config.pid_file.empty()) {
+        if (std::FILE* f = std::fopen(config.pid_file.c_str(), "w")) {
+            std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
+            std::fclose(f);
+        } else {
+            KAHTTPD_LOG(error, "PidFile %s cannot be written: %s", config.pid_file.c_str(),
+                        std::strerror(errno));
+        }
+    }
+
     uv_run(&main_loop, UV_RUN_DEFAULT);
     for (auto& t : threads) {
         t.join();
     }
     int rc = uv_loop_close(&main_loop);
+    if (!config.pid_file.empty()) {
+        ::unlink(config.pid_file.c_str());
+    }
 
     WorkerStats total;
     for (const auto& w : workers) {

@@ -11,10 +11,6 @@ namespace kahttpd::server {
 
 namespace {
 
-/// Hard deadline of the shutdown drain (GracefulShutdownTimeout comes with the operations
-/// work; until then a fixed bound keeps a stuck client from holding the process).
-constexpr std::uint64_t kHardStopMs = 10000;
-
 std::uint64_t init_loop(uv_loop_t& loop) noexcept {
     uv_loop_init(&loop);
     return uv_now(&loop);
@@ -83,7 +79,9 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     }
     // Freed only by its own close callback (Connection::on_close_cb).
     auto* c = new Connection(*this, (static_cast<std::uint64_t>(id_) << 48) | next_conn_id_++);
-    c->start(server);
+    const std::uint32_t open = shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t max = shared_.config->max_connections;
+    c->start(server, max != 0 && open >= max);
 }
 
 void Worker::link(Connection& c) noexcept {
@@ -92,6 +90,7 @@ void Worker::link(Connection& c) noexcept {
 
 void Worker::on_connection_freed(Connection& c) noexcept {
     c.node_.unlink();
+    shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
     maybe_finish();
 }
 
@@ -150,7 +149,10 @@ void Worker::on_stop() noexcept {
         }
     }
     connections_.for_each([](Connection& c) { c.on_server_drain(); });
-    uv_timer_start(&hard_stop_timer_, &Worker::on_hard_stop_cb, kHardStopMs, 0);
+    // GracefulShutdownTimeout: the hard deadline of the drain.
+    const auto hard_ms = shared_.config->graceful_shutdown_timeout.count();
+    uv_timer_start(&hard_stop_timer_, &Worker::on_hard_stop_cb,
+                   static_cast<std::uint64_t>(hard_ms > 0 ? hard_ms : 0), 0);
     maybe_finish();
 }
 

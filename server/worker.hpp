@@ -12,20 +12,44 @@
 #include <uv.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
 
 namespace kahttpd::server {
 
 class Connection;
 
+/// One virtual host (or the main server) ready to serve: its document root opened, and the
+/// settings that apply when no <Directory>/<Location> section matches, merged once.
+struct HostContext {
+    const conf::VirtualHost* vhost = nullptr;
+    std::unique_ptr<DocumentRoot> root;
+    conf::Effective base;      ///< effective settings at the document root, no sections
+    bool has_sections = false; ///< a section may apply: merge per request
+};
+
 /// What every worker reads and nobody writes while serving: built by the main thread before
-/// the workers start and outliving them.
+/// the workers start and outliving them. (open_connections is the one shared counter.)
 struct SharedState {
     const conf::Config* config = nullptr;
     const conf::MimeTypes* mime = nullptr;
-    const DocumentRoot* docroot = nullptr;
     parser::ParseLimits limits;
+    std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
+    std::string server_header;      ///< "Server: ...\r\n" as ServerTokens asks
+    std::string server_version;     ///< "kahttpd/0.1.0", for ServerSignature
+    /// Connections open in all workers, for MaxConnections.
+    mutable std::atomic<std::uint32_t> open_connections{0};
+
+    /// The context of a vhost returned by Config::select_vhost.
+    const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {
+        if (&vh == &config->main || config->vhosts.empty()) {
+            return hosts[0];
+        }
+        return hosts[static_cast<std::size_t>(&vh - config->vhosts.data()) + 1];
+    }
 };
 
 /// Counters of one worker. Only its own thread writes them; readers sum them on demand.

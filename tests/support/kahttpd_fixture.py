@@ -195,8 +195,11 @@ class Client:
         return resp
 
     def request(self, path="/", method="GET", headers=None, version="HTTP/1.1"):
-        lines = [f"{method} {path} {version}", "Host: localhost"]
-        for k, v in (headers or {}).items():
+        headers = dict(headers or {})
+        lines = [f"{method} {path} {version}"]
+        if not any(k.lower() == "host" for k in headers):
+            lines.append("Host: localhost")
+        for k, v in headers.items():
             lines.append(f"{k}: {v}")
         self.send("\r\n".join(lines) + "\r\n\r\n")
         return self.read_response(head_request=(method == "HEAD"))

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,35 @@ TEST_SUITE("conf") {
         CHECK(c.limit_request_body == 1073741824);
         CHECK(c.types_config == "/etc/mime.types");
         CHECK(c.workers == 0);
+        SUBCASE("and the directives beyond the core") {
+            CHECK(c.vhosts.empty());
+            CHECK(c.main.from.empty());
+            CHECK(c.main.addresses.empty());
+            CHECK(c.main.document_root.value == "/srv/site/www");
+            CHECK(c.main.document_root.from.empty());
+            CHECK(c.main.server_name.value.empty());
+            CHECK(c.main.aliases.empty());
+            CHECK(c.main.directories.empty());
+            CHECK(c.main.locations.empty());
+            CHECK_FALSE(c.main.base.options);
+            CHECK_FALSE(c.main.base.directory_index);
+            CHECK_FALSE(c.main.base.require);
+            CHECK(c.main.base.headers.empty());
+            CHECK(c.server_tokens == Config::ServerTokens::full);
+            CHECK(c.server_signature == Config::ServerSignature::off);
+            CHECK(c.pid_file.empty());
+            CHECK(c.error_log.empty());
+            CHECK(c.log_level == Config::LogLevel::warn);
+            CHECK(c.log_formats.size() == 2);
+            CHECK(c.log_formats.at("common") == "%h %l %u %t \"%r\" %>s %b");
+            CHECK(c.log_formats.at("combined") ==
+                  "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"");
+            CHECK(c.custom_logs.empty());
+            CHECK(c.max_connections == 0);
+            CHECK(c.graceful_shutdown_timeout == 10s);
+            CHECK(c.defines.empty());
+            CHECK(c.sources == std::map<std::string, std::string>{{"Listen", kFile + ":1"}});
+        }
     }
 
     TEST_CASE("a config error prints as FILE:LINE: Directive: message") {
@@ -219,8 +249,11 @@ TEST_SUITE("conf") {
         }
     }
 
-    TEST_CASE("ServerName is stored as written") {
-        CHECK(config_of("ServerName www.example.com:80").server_name == "www.example.com:80");
+    TEST_CASE("ServerName is stored in lower case without its port, in main and the old field") {
+        const Config c = config_of("ServerName WWW.Example.com.:80");
+        CHECK(c.server_name == "www.example.com");
+        CHECK(c.main.server_name.value == "www.example.com");
+        CHECK(c.main.server_name.from == kFile + ":2");
         CHECK(error_of("ServerName \"\"") ==
               kFile + ":2: ServerName: expected a host name, found \"\"");
     }
@@ -594,8 +627,7 @@ TEST_SUITE("conf") {
                   kFile + ":2: Listn: unknown directive, did you mean Listen?");
         }
         SUBCASE("nothing close") {
-            CHECK(error_of("LoadModule foo mod_foo.so") ==
-                  kFile + ":2: LoadModule: unknown directive");
+            CHECK(error_of("Frobnicate on") == kFile + ":2: Frobnicate: unknown directive");
             CHECK(error_of("Foo") == kFile + ":2: Foo: unknown directive");
         }
     }
@@ -607,8 +639,8 @@ TEST_SUITE("conf") {
                                               "DocumentRoot \"/unterminated\n"
                                               "Workers 0\n"
                                               "Bogus\n"
-                                              "<VirtualHost *:80>\n"
-                                              "</VirtualHost>\n"
+                                              "<Files x>\n"
+                                              "</Files>\n"
                                               "Listen 80\n",
                                               kName);
         CHECK(messages(r.errors) ==
@@ -620,42 +652,40 @@ TEST_SUITE("conf") {
                       "end of the line",
                   kFile + ":5: Workers: expected auto or an integer from 1 to 256, found \"0\"",
                   kFile + ":6: Bogus: unknown directive",
-                  kFile + ":7: <VirtualHost>: sections are not supported by kahttpd yet",
+                  kFile + ":7: <Files>: not supported by kahttpd",
                   kFile + ":9: Listen: expected each address once, found \"80\" again (first at " +
                       kFile + ":2)",
               });
     }
 
-    TEST_CASE("sections other than IfModule are refused and their contents skipped") {
-        SUBCASE("VirtualHost") {
-            const LoadResult r = load("<VirtualHost *:80>\n"
+    TEST_CASE("unsupported sections are refused and their contents skipped") {
+        SUBCASE("Files, with nested sections and junk inside") {
+            const LoadResult r = load("<Files \"*.cgi\">\n"
                                       "    DocumentRoot /elsewhere\n"
                                       "    Bogus\n"
                                       "    <Directory \"/x\">\n"
                                       "    </Directory>\n"
-                                      "</VirtualHost>\n"
+                                      "</Files>\n"
                                       "KeepAlive Off\n");
-            CHECK(messages(r.errors) ==
-                  Strings{kFile + ":2: <VirtualHost>: sections are not supported by kahttpd yet"});
+            CHECK(messages(r.errors) == Strings{kFile + ":2: <Files>: not supported by kahttpd"});
             CHECK(r.config.document_root == "/srv/site/www");
             CHECK_FALSE(r.config.keep_alive);
         }
         SUBCASE("the tag is shown as written") {
-            CHECK(error_of("<directory /x>\n</directory>") ==
-                  kFile + ":2: <directory>: sections are not supported by kahttpd yet");
+            CHECK(error_of("<filesmatch \\.php$>\n</filesmatch>") ==
+                  kFile + ":2: <filesmatch>: not supported by kahttpd");
         }
         SUBCASE("unclosed") {
-            const LoadResult r = load("<Location /status>\nKeepAlive Off\n");
-            CHECK(messages(r.errors) ==
-                  Strings{kFile + ":2: <Location>: sections are not supported by kahttpd yet",
-                          kFile +
-                              ":2: <Location>: expected </Location> before the end of the file, "
-                              "found none"});
+            const LoadResult r = load("<If \"%{HTTPS} == 'on'\">\nKeepAlive Off\n");
+            CHECK(
+                messages(r.errors) ==
+                Strings{kFile + ":2: <If>: not supported by kahttpd",
+                        kFile + ":2: <If>: expected </If> before the end of the file, found none"});
             CHECK(r.config.keep_alive);
         }
     }
 
-    TEST_CASE("IfModule sections are transparent") {
+    TEST_CASE("IfModule sections apply when the module is built in") {
         SUBCASE("contents apply, negated or not, nested") {
             const Config c = config_of("<IfModule mod_reqtimeout.c>\n"
                                        "  RequestReadTimeout header=7\n"
@@ -667,7 +697,7 @@ TEST_SUITE("conf") {
             CHECK_FALSE(c.keep_alive);
         }
         SUBCASE("errors inside still count") {
-            CHECK(error_of("<IfModule x>\nTimeout x\n</IfModule>") ==
+            CHECK(error_of("<IfModule headers_module>\nTimeout x\n</IfModule>") ==
                   kFile + ":3: Timeout: expected seconds or <n>ms, found \"x\"");
         }
         SUBCASE("no module name") {
@@ -675,8 +705,10 @@ TEST_SUITE("conf") {
                   kFile + ":2: <IfModule>: expected a module name, found none");
         }
         SUBCASE("no closing >") {
-            CHECK(error_of("<IfModule x\n</IfModule>") ==
-                  kFile + ":2: <IfModule>: expected \">\" at the end of the line, found \"x\"");
+            CHECK(
+                error_of("<IfModule mod_mime.c\n</IfModule>") ==
+                kFile +
+                    ":2: <IfModule>: expected \">\" at the end of the line, found \"mod_mime.c\"");
         }
         SUBCASE("a closing tag without an opening one") {
             CHECK(error_of("</IfModule>") ==
@@ -862,6 +894,23 @@ TEST_SUITE("conf") {
         CHECK(c.limit_request_fields == 100);
         CHECK(c.types_config == "/etc/mime.types");
         CHECK(c.workers == 0);
+        CHECK(c.vhosts.empty());
+        CHECK(c.main.locations.empty());
+        REQUIRE(c.main.directories.size() == 2);
+        CHECK(c.main.directories[0].match == "/");
+        CHECK(c.main.directories[0].settings.require->value.any.at(0).kind ==
+              kahttpd::conf::AccessRule::Kind::all_denied);
+        CHECK(c.main.directories[1].match == (repo / "www").string());
+        CHECK(c.main.directories[1].settings.require->value.any.at(0).kind ==
+              kahttpd::conf::AccessRule::Kind::all_granted);
+        CHECK(c.main.directories[1].settings.options->value.on ==
+              kahttpd::conf::OptionsSpec::kFollowSymLinks);
+        CHECK(c.server_tokens == Config::ServerTokens::full);
+        CHECK(c.server_signature == Config::ServerSignature::off);
+        CHECK(c.log_level == Config::LogLevel::warn);
+        CHECK(c.custom_logs.empty());
+        CHECK(c.error_log.empty());
+        CHECK(c.pid_file.empty());
     }
 
 } // TEST_SUITE

@@ -125,6 +125,26 @@ TEST_SUITE("conf") {
         }
     }
 
+    TEST_CASE("lexer leaves section tags and ${VAR} references to the loader") {
+        const LexResult r = lex("<VirtualHost *:${PORT} [::1]:80>\r\n"
+                                "  <Location '/a b'>\n"
+                                "    Header set X-Root \"${ROOT}\\\"\" \\\r\n"
+                                "      env=x\n"
+                                "  </Location>\n"
+                                "</VirtualHost>");
+        REQUIRE(r.errors.empty());
+        REQUIRE(r.lines.size() == 5);
+        CHECK(r.lines[0].name == "<VirtualHost");
+        CHECK(r.lines[0].args == Words{"*:${PORT}", "[::1]:80>"});
+        CHECK(r.lines[1].args == Words{"/a b", ">"});
+        CHECK(r.lines[2].line == 3);
+        CHECK(r.lines[2].args == Words{"set", "X-Root", "${ROOT}\"", "env=x"});
+        CHECK(r.lines[3].line == 5);
+        CHECK(r.lines[3].name == "</Location>");
+        CHECK(r.lines[3].args.empty());
+        CHECK(r.lines[4].name == "</VirtualHost>");
+    }
+
     TEST_CASE("lexer reports a quote left open at the end of the line") {
         const LexResult r = lex("Listen 80\nDocumentRoot \"/srv/www\nKeepAlive On\n");
         REQUIRE(r.errors.size() == 1);

@@ -1,0 +1,319 @@
+#include "conf/detail/apache_names.hpp"
+
+#include <algorithm>
+#include <array>
+
+namespace kahttpd::conf::detail {
+
+namespace {
+
+struct Entry {
+    std::string_view name;
+    std::string_view hint;
+};
+
+constexpr std::string_view kUseRequire =
+    "use Require all granted|denied, Require ip or Require local";
+constexpr std::string_view kNoHtaccess = "kahttpd reads no .htaccess files";
+constexpr std::string_view kNoTls = "kahttpd does not speak TLS; terminate TLS in front of it";
+constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use Workers and "
+                                  "MaxConnections";
+constexpr std::string_view kNoCgi = "kahttpd serves static files only";
+constexpr std::string_view kUser = "start kahttpd as the user it should run as";
+constexpr std::string_view kCaching = "use Header set Cache-Control";
+
+// The directives of Apache httpd 2.4 that configurations commonly carry (core, the MPMs and
+// the modules of a stock build), minus those kahttpd implements. Knowing them lets a stock
+// Apache snippet fail with "not supported" rather than "unknown directive", and keeps the
+// "did you mean" suggestion from turning RewriteRule into something kahttpd has.
+constexpr std::array kDirectives{
+    // core
+    Entry{"AcceptFilter", ""},
+    Entry{"AcceptPathInfo", ""},
+    Entry{"AccessFileName", kNoHtaccess},
+    Entry{"AllowEncodedSlashes", ""},
+    Entry{"AllowOverride", kNoHtaccess},
+    Entry{"AllowOverrideList", kNoHtaccess},
+    Entry{"CGIMapExtension", kNoCgi},
+    Entry{"CGIPassAuth", kNoCgi},
+    Entry{"CGIVar", kNoCgi},
+    Entry{"ContentDigest", ""},
+    Entry{"DefaultRuntimeDir", ""},
+    Entry{"DefaultType", "use AddType"},
+    Entry{"EnableMMAP", ""},
+    Entry{"Error", ""},
+    Entry{"ErrorLogFormat", ""},
+    Entry{"ExtendedStatus", ""},
+    Entry{"ForceType", "use AddType"},
+    Entry{"HostnameLookups", "kahttpd never resolves client addresses"},
+    Entry{"HttpProtocolOptions", ""},
+    Entry{"LimitInternalRecursion", ""},
+    Entry{"LimitXMLRequestBody", ""},
+    Entry{"MaxRangeOverlaps", ""},
+    Entry{"MaxRangeReversals", ""},
+    Entry{"MaxRanges", ""},
+    Entry{"MergeSlashes", ""},
+    Entry{"MergeTrailers", ""},
+    Entry{"Mutex", ""},
+    Entry{"Protocol", ""},
+    Entry{"Protocols", "kahttpd speaks HTTP/1.1 only"},
+    Entry{"ProtocolsHonorOrder", "kahttpd speaks HTTP/1.1 only"},
+    Entry{"QualifyRedirectURL", ""},
+    Entry{"RegisterHttpMethod", ""},
+    Entry{"RLimitCPU", ""},
+    Entry{"RLimitMEM", ""},
+    Entry{"RLimitNPROC", ""},
+    Entry{"ScriptInterpreterSource", kNoCgi},
+    Entry{"SeeRequestTail", ""},
+    Entry{"ServerPath", ""},
+    Entry{"SetInputFilter", ""},
+    Entry{"SetOutputFilter", ""},
+    Entry{"TraceEnable", ""},
+    Entry{"UseCanonicalName", ""},
+    Entry{"UseCanonicalPhysicalPort", ""},
+    // MPMs and process management (mpm_common, event, worker, prefork, unixd)
+    Entry{"AsyncRequestWorkerFactor", kMpm},
+    Entry{"ChrootDir", ""},
+    Entry{"CoreDumpDirectory", ""},
+    Entry{"EnableExceptionHook", ""},
+    Entry{"Group", kUser},
+    Entry{"ListenBacklog", ""},
+    Entry{"ListenCoresBucketsRatio", ""},
+    Entry{"MaxClients", "use MaxConnections"},
+    Entry{"MaxConnectionsPerChild", kMpm},
+    Entry{"MaxMemFree", ""},
+    Entry{"MaxRequestsPerChild", kMpm},
+    Entry{"MaxRequestWorkers", "use MaxConnections"},
+    Entry{"MaxSpareServers", kMpm},
+    Entry{"MaxSpareThreads", kMpm},
+    Entry{"MinSpareServers", kMpm},
+    Entry{"MinSpareThreads", kMpm},
+    Entry{"ReceiveBufferSize", ""},
+    Entry{"ScoreBoardFile", ""},
+    Entry{"SendBufferSize", ""},
+    Entry{"ServerLimit", kMpm},
+    Entry{"StartServers", kMpm},
+    Entry{"StartThreads", kMpm},
+    Entry{"Suexec", ""},
+    Entry{"ThreadLimit", kMpm},
+    Entry{"ThreadsPerChild", kMpm},
+    Entry{"ThreadStackSize", ""},
+    Entry{"User", kUser},
+    // mod_so
+    Entry{"LoadFile", ""},
+    // mod_access_compat, mod_auth*, mod_authn*, mod_authz*
+    Entry{"Allow", kUseRequire},
+    Entry{"Deny", kUseRequire},
+    Entry{"Order", kUseRequire},
+    Entry{"Satisfy", kUseRequire},
+    Entry{"AuthBasicProvider", ""},
+    Entry{"AuthDigestProvider", ""},
+    Entry{"AuthGroupFile", ""},
+    Entry{"AuthMerging", ""},
+    Entry{"AuthName", ""},
+    Entry{"AuthType", ""},
+    Entry{"AuthUserFile", ""},
+    Entry{"AuthzSendForbiddenOnFailure", ""},
+    // mod_rewrite
+    Entry{"RewriteBase", ""},
+    Entry{"RewriteCond", ""},
+    Entry{"RewriteEngine", ""},
+    Entry{"RewriteMap", ""},
+    Entry{"RewriteOptions", ""},
+    Entry{"RewriteRule", ""},
+    // mod_alias
+    Entry{"Alias", ""},
+    Entry{"AliasMatch", ""},
+    Entry{"Redirect", ""},
+    Entry{"RedirectMatch", ""},
+    Entry{"RedirectPermanent", ""},
+    Entry{"RedirectTemp", ""},
+    Entry{"ScriptAlias", kNoCgi},
+    Entry{"ScriptAliasMatch", kNoCgi},
+    // mod_proxy and friends
+    Entry{"BalancerMember", ""},
+    Entry{"ProxyAddHeaders", ""},
+    Entry{"ProxyErrorOverride", ""},
+    Entry{"ProxyPass", ""},
+    Entry{"ProxyPassMatch", ""},
+    Entry{"ProxyPassReverse", ""},
+    Entry{"ProxyPassReverseCookieDomain", ""},
+    Entry{"ProxyPassReverseCookiePath", ""},
+    Entry{"ProxyPreserveHost", ""},
+    Entry{"ProxyRequests", ""},
+    Entry{"ProxySet", ""},
+    Entry{"ProxyTimeout", ""},
+    Entry{"ProxyVia", ""},
+    // mod_ssl
+    Entry{"SSLCACertificateFile", kNoTls},
+    Entry{"SSLCACertificatePath", kNoTls},
+    Entry{"SSLCertificateChainFile", kNoTls},
+    Entry{"SSLCertificateFile", kNoTls},
+    Entry{"SSLCertificateKeyFile", kNoTls},
+    Entry{"SSLCipherSuite", kNoTls},
+    Entry{"SSLCompression", kNoTls},
+    Entry{"SSLEngine", kNoTls},
+    Entry{"SSLHonorCipherOrder", kNoTls},
+    Entry{"SSLOptions", kNoTls},
+    Entry{"SSLPassPhraseDialog", kNoTls},
+    Entry{"SSLProtocol", kNoTls},
+    Entry{"SSLProxyEngine", kNoTls},
+    Entry{"SSLRandomSeed", kNoTls},
+    Entry{"SSLSessionCache", kNoTls},
+    Entry{"SSLSessionCacheTimeout", kNoTls},
+    Entry{"SSLSessionTickets", kNoTls},
+    Entry{"SSLStaplingCache", kNoTls},
+    Entry{"SSLUseStapling", kNoTls},
+    Entry{"SSLVerifyClient", kNoTls},
+    Entry{"SSLVerifyDepth", kNoTls},
+    // mod_dir
+    Entry{"DirectoryCheckHandler", ""},
+    Entry{"DirectoryIndexRedirect", ""},
+    Entry{"DirectorySlash", ""},
+    Entry{"FallbackResource", ""},
+    // mod_autoindex
+    Entry{"AddAlt", ""},
+    Entry{"AddAltByEncoding", ""},
+    Entry{"AddAltByType", ""},
+    Entry{"AddDescription", ""},
+    Entry{"AddIcon", ""},
+    Entry{"AddIconByEncoding", ""},
+    Entry{"AddIconByType", ""},
+    Entry{"DefaultIcon", ""},
+    Entry{"HeaderName", ""},
+    Entry{"IndexHeadInsert", ""},
+    Entry{"IndexIgnore", ""},
+    Entry{"IndexIgnoreReset", ""},
+    Entry{"IndexOptions", ""},
+    Entry{"IndexOrderDefault", ""},
+    Entry{"IndexStyleSheet", ""},
+    Entry{"ReadmeName", ""},
+    // mod_mime, mod_mime_magic, mod_negotiation
+    Entry{"AddCharset", "use AddDefaultCharset"},
+    Entry{"AddEncoding", ""},
+    Entry{"AddHandler", "use SetHandler"},
+    Entry{"AddInputFilter", ""},
+    Entry{"AddLanguage", ""},
+    Entry{"AddOutputFilter", ""},
+    Entry{"DefaultLanguage", ""},
+    Entry{"MimeMagicFile", ""},
+    Entry{"ModMimeUsePathInfo", ""},
+    Entry{"MultiviewsMatch", ""},
+    Entry{"RemoveCharset", ""},
+    Entry{"RemoveEncoding", ""},
+    Entry{"RemoveHandler", ""},
+    Entry{"RemoveLanguage", ""},
+    Entry{"RemoveType", ""},
+    Entry{"CacheNegotiatedDocs", ""},
+    Entry{"ForceLanguagePriority", ""},
+    Entry{"LanguagePriority", ""},
+    // mod_filter, mod_deflate, mod_expires
+    Entry{"AddOutputFilterByType", ""},
+    Entry{"FilterChain", ""},
+    Entry{"FilterDeclare", ""},
+    Entry{"FilterProvider", ""},
+    Entry{"DeflateBufferSize", "kahttpd does not compress responses"},
+    Entry{"DeflateCompressionLevel", "kahttpd does not compress responses"},
+    Entry{"DeflateMemLevel", "kahttpd does not compress responses"},
+    Entry{"DeflateWindowSize", "kahttpd does not compress responses"},
+    Entry{"ExpiresActive", kCaching},
+    Entry{"ExpiresByType", kCaching},
+    Entry{"ExpiresDefault", kCaching},
+    // mod_cgi, mod_actions, mod_include, mod_userdir, mod_speling
+    Entry{"Action", kNoCgi},
+    Entry{"Script", kNoCgi},
+    Entry{"ScriptLog", kNoCgi},
+    Entry{"ScriptLogBuffer", kNoCgi},
+    Entry{"ScriptLogLength", kNoCgi},
+    Entry{"ScriptSock", kNoCgi},
+    Entry{"SSIErrorMsg", ""},
+    Entry{"XBitHack", ""},
+    Entry{"UserDir", ""},
+    Entry{"CheckCaseOnly", ""},
+    Entry{"CheckSpelling", ""},
+    // mod_log_config
+    Entry{"BufferedLogs", ""},
+    Entry{"GlobalLog", "use CustomLog"},
+    Entry{"TransferLog", "use CustomLog"},
+    // mod_env, mod_setenvif, mod_headers, mod_remoteip
+    Entry{"BrowserMatch", ""},
+    Entry{"BrowserMatchNoCase", ""},
+    Entry{"PassEnv", ""},
+    Entry{"SetEnv", ""},
+    Entry{"SetEnvIf", ""},
+    Entry{"SetEnvIfExpr", ""},
+    Entry{"SetEnvIfNoCase", ""},
+    Entry{"UnsetEnv", ""},
+    Entry{"RequestHeader", ""},
+    Entry{"RemoteIPHeader", ""},
+    Entry{"RemoteIPInternalProxy", ""},
+    Entry{"RemoteIPTrustedProxy", ""},
+    // mod_cache, mod_dav, mod_info, mod_macro, mod_substitute, mod_php
+    Entry{"CacheDisable", ""},
+    Entry{"CacheEnable", ""},
+    Entry{"CacheRoot", ""},
+    Entry{"Dav", ""},
+    Entry{"DavLockDB", ""},
+    Entry{"AddModuleInfo", ""},
+    Entry{"UndefMacro", ""},
+    Entry{"Use", ""},
+    Entry{"Substitute", ""},
+    Entry{"php_admin_flag", kNoCgi},
+    Entry{"php_admin_value", kNoCgi},
+    Entry{"php_flag", kNoCgi},
+    Entry{"php_value", kNoCgi},
+};
+
+constexpr std::array kSections{
+    Entry{"AuthnProviderAlias", ""},
+    Entry{"AuthzProviderAlias", ""},
+    Entry{"DirectoryMatch", ""},
+    Entry{"Else", ""},
+    Entry{"ElseIf", ""},
+    Entry{"Files", ""},
+    Entry{"FilesMatch", ""},
+    Entry{"If", ""},
+    Entry{"IfDirective", ""},
+    Entry{"IfFile", ""},
+    Entry{"IfSection", ""},
+    Entry{"IfVersion", ""},
+    Entry{"Limit", ""},
+    Entry{"LimitExcept", ""},
+    Entry{"LocationMatch", ""},
+    Entry{"Macro", ""},
+    Entry{"MDomainSet", ""},
+    Entry{"Proxy", ""},
+    Entry{"ProxyMatch", ""},
+    Entry{"RequireAll", "several Require lines in one section already mean any of them"},
+    Entry{"RequireAny", "several Require lines in one section already mean any of them"},
+    Entry{"RequireNone", ""},
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                              [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+template <std::size_t N>
+std::optional<std::string_view> find(const std::array<Entry, N>& table,
+                                     std::string_view name) noexcept {
+    for (const Entry& e : table) {
+        if (iequals(e.name, name)) {
+            return e.hint;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string_view> unsupported_directive(std::string_view name) noexcept {
+    return find(kDirectives, name);
+}
+
+std::optional<std::string_view> unsupported_section(std::string_view name) noexcept {
+    return find(kSections, name);
+}
+
+} // namespace kahttpd::conf::detail

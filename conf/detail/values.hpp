@@ -1,0 +1,82 @@
+#pragma once
+
+#include "conf/sections.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kahttpd::conf::detail {
+
+// Small parsers shared by the configuration loader. Pure functions: no I/O, no shared state,
+// ASCII only (the locale never changes what a directive means).
+
+char to_lower(char c) noexcept;
+std::string lower(std::string_view s);
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+/// `s` in double quotes, for "found ..." parts of messages.
+std::string in_quotes(std::string_view s);
+
+/// Case-insensitive Levenshtein distance, for "did you mean" suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The closest of `candidates` to `name` when it is close enough to be a typo of it: one edit
+/// per three letters typed, at most three, so that short words are not "corrected" into
+/// unrelated ones. The first candidate at the smallest distance wins.
+template <typename Range, typename Name>
+std::optional<std::string_view> suggestion(std::string_view name, const Range& candidates,
+                                           Name name_of) {
+    std::optional<std::string_view> best;
+    std::size_t best_distance = static_cast<std::size_t>(-1);
+    for (const auto& candidate : candidates) {
+        const std::string_view n = name_of(candidate);
+        const std::size_t d = edit_distance(name, n);
+        if (d < best_distance) {
+            best = n;
+            best_distance = d;
+        }
+    }
+    const std::size_t allowed = std::min<std::size_t>(3, std::max<std::size_t>(1, name.size() / 3));
+    if (best && best_distance <= allowed) {
+        return best;
+    }
+    return std::nullopt;
+}
+
+/// An HTTP token (RFC 9110 section 5.6.2): a header name, a charset, a media type part.
+bool is_token(std::string_view s) noexcept;
+
+/// A non-negative decimal integer made of digits only: no sign, no blanks, no suffix.
+/// Values too large for 64 bits saturate so that the caller's range check rejects them.
+std::optional<std::uint64_t> parse_uint(std::string_view s);
+
+/// "N" (seconds, as Apache), "Ns" or "Nms" with case-insensitive suffixes. Huge values
+/// saturate so that the caller's range check rejects them.
+std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
+
+/// "5s" for whole seconds, "250ms" otherwise: how messages show a duration.
+std::string duration_text(std::chrono::milliseconds d);
+
+/// Lexically normal, without a trailing slash (except for "/" itself).
+std::filesystem::path normalize(const std::filesystem::path& p);
+
+/// An IPv4 or IPv6 literal in canonical text form ("::1" for "0:0::1"), or nullopt.
+std::optional<std::string> canonical_ip(std::string_view literal);
+
+/// One argument of `Require ip`: a full address, a CIDR network ("10.0.0.0/8",
+/// "2001:db8::/32"), an IPv4 network with a netmask ("10.0.0.0/255.0.0.0") or a partial IPv4
+/// address ("10.1" = 10.1.0.0/16), all as in Apache. Host bits past the prefix are cleared, as
+/// APR does. nullopt when the text is none of these.
+std::optional<IpNetwork> parse_ip_network(std::string_view text);
+
+/// One <VirtualHost> address: "*", "_default_", an IPv4 literal or an IPv6 literal in
+/// brackets, each with an optional ":port" or ":*" (port 0 and '*' both mean any port, as no
+/// port does). Returns the reason (an "expected ...,
+/// found ..." message) in `why` on failure.
+std::optional<VirtualHost::Address> parse_vhost_address(std::string_view text, std::string& why);
+
+} // namespace kahttpd::conf::detail

@@ -1,0 +1,633 @@
+#include "conf/config.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <iterator>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+namespace kahttpd::conf {
+
+namespace detail {
+
+/// Defined in sections.cpp: visits the DirSettings layers of a request in merge order, the
+/// same walk VirtualHost::effective() makes. Used here to say where each effective value
+/// came from.
+void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string_view fs_path,
+                  std::string_view url_path, void (*visit)(void*, const DirSettings&), void* ctx);
+
+} // namespace detail
+
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+/// How `-T` shows a built-in default.
+constexpr std::string_view kDefault = "default";
+
+json source_json(const Source& from) {
+    return from.empty() ? json(kDefault) : json(from);
+}
+
+json entry(json value, const Source& from) {
+    return json{{"value", std::move(value)}, {"from", source_json(from)}};
+}
+
+/// The source of a server-wide directive, "" (default) when it was not set.
+const Source& server_source(const Config& c, const std::string& directive) {
+    static const Source kNone;
+    const auto it = c.sources.find(directive);
+    return it == c.sources.end() ? kNone : it->second;
+}
+
+std::string duration_text(milliseconds d) {
+    const auto ms = d.count();
+    return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+json duration_entry(milliseconds d, const Source& from) {
+    json j = entry(duration_text(d), from);
+    j["value_ms"] = d.count();
+    return j;
+}
+
+std::string listen_text(const ListenAddr& l) {
+    std::string host = l.host.empty()                          ? std::string("*")
+                       : l.host.find(':') != std::string::npos ? "[" + l.host + "]"
+                                                               : l.host;
+    return host + ":" + std::to_string(l.port);
+}
+
+void append_word(std::string& out, std::string_view word) {
+    if (!out.empty()) {
+        out += ' ';
+    }
+    out += word;
+}
+
+constexpr std::array<std::pair<std::uint8_t, std::string_view>, 3> kOptionNames{{
+    {OptionsSpec::kIndexes, "Indexes"},
+    {OptionsSpec::kFollowSymLinks, "FollowSymLinks"},
+    {OptionsSpec::kSymLinksIfOwnerMatch, "SymLinksIfOwnerMatch"},
+}};
+
+std::string options_text(std::uint8_t set) {
+    std::string out;
+    for (const auto& [bit, name] : kOptionNames) {
+        if ((set & bit) != 0) {
+            append_word(out, name);
+        }
+    }
+    return out.empty() ? "None" : out;
+}
+
+/// An Options spec as it would be written: "Indexes FollowSymLinks", "None", "+Indexes -X".
+std::string options_spec_text(const OptionsSpec& spec) {
+    if (spec.absolute) {
+        return options_text(spec.on);
+    }
+    std::string out;
+    for (const auto& [bit, name] : kOptionNames) {
+        if ((spec.on & bit) != 0) {
+            append_word(out, "+" + std::string(name));
+        }
+        if ((spec.off & bit) != 0) {
+            append_word(out, "-" + std::string(name));
+        }
+    }
+    return out;
+}
+
+std::string network_text(const IpNetwork& n) {
+    static constexpr std::array<std::uint8_t, 12> kMapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    std::array<char, INET6_ADDRSTRLEN> buf{};
+    if (n.prefix >= 96 && std::equal(kMapped.begin(), kMapped.end(), n.addr.begin())) {
+        inet_ntop(AF_INET, n.addr.data() + 12, buf.data(), buf.size());
+        std::string out = buf.data();
+        return n.prefix == 128 ? out : out + "/" + std::to_string(n.prefix - 96);
+    }
+    inet_ntop(AF_INET6, n.addr.data(), buf.data(), buf.size());
+    std::string out = buf.data();
+    return n.prefix >= 128 ? out : out + "/" + std::to_string(n.prefix);
+}
+
+/// One string per Require line, as it would be written ("ip 10.0.0.0/8 ::1").
+json require_json(const AccessRule& rule) {
+    json lines = json::array();
+    for (const AccessRule::Requirement& r : rule.any) {
+        switch (r.kind) {
+        case AccessRule::Kind::all_granted:
+            lines.push_back("all granted");
+            break;
+        case AccessRule::Kind::all_denied:
+            lines.push_back("all denied");
+            break;
+        case AccessRule::Kind::local:
+            lines.push_back("local");
+            break;
+        case AccessRule::Kind::ip: {
+            std::string line = "ip";
+            for (const IpNetwork& n : r.networks) {
+                append_word(line, network_text(n));
+            }
+            lines.push_back(line);
+            break;
+        }
+        }
+    }
+    return lines;
+}
+
+std::string etag_text(const FileETagSpec& spec) {
+    std::string out;
+    if ((spec.parts & FileETagSpec::kINode) != 0) {
+        append_word(out, "INode");
+    }
+    if ((spec.parts & FileETagSpec::kMTime) != 0) {
+        append_word(out, "MTime");
+    }
+    if ((spec.parts & FileETagSpec::kSize) != 0) {
+        append_word(out, "Size");
+    }
+    return out.empty() ? "None" : out;
+}
+
+std::string_view action_name(HeaderRule::Action a) {
+    switch (a) {
+    case HeaderRule::Action::set:
+        return "set";
+    case HeaderRule::Action::append:
+        return "append";
+    case HeaderRule::Action::merge:
+        return "merge";
+    case HeaderRule::Action::add:
+        return "add";
+    case HeaderRule::Action::unset:
+        return "unset";
+    }
+    return "set";
+}
+
+json header_json(const HeaderRule& h) {
+    json j{{"action", action_name(h.action)}, {"always", h.always}, {"name", h.name}};
+    if (h.action != HeaderRule::Action::unset) {
+        j["value"] = h.value;
+    }
+    j["from"] = source_json(h.from);
+    return j;
+}
+
+json headers_json(const std::vector<HeaderRule>& headers) {
+    json out = json::array();
+    for (const HeaderRule& h : headers) {
+        out.push_back(header_json(h));
+    }
+    return out;
+}
+
+std::string_view error_document_kind(ErrorDocument::Kind k) {
+    switch (k) {
+    case ErrorDocument::Kind::local_url:
+        return "local_url";
+    case ErrorDocument::Kind::redirect:
+        return "redirect";
+    case ErrorDocument::Kind::text:
+        return "text";
+    }
+    return "local_url";
+}
+
+json error_document_json(const ErrorDocument& doc, const Source& from) {
+    json j = entry(doc.target, from);
+    j["kind"] = error_document_kind(doc.kind);
+    return j;
+}
+
+std::string handler_text(const std::string& handler) {
+    return handler.empty() ? "none" : handler;
+}
+
+std::string charset_text(const std::string& charset) {
+    return charset.empty() ? "Off" : charset;
+}
+
+/// The directives set directly in one section (or at server/vhost level); unset ones are
+/// left out, since they inherit.
+json dir_settings_json(const DirSettings& s) {
+    json j = json::object();
+    if (s.options) {
+        j["Options"] = entry(options_spec_text(s.options->value), s.options->from);
+    }
+    if (s.directory_index) {
+        j["DirectoryIndex"] = entry(s.directory_index->value, s.directory_index->from);
+    }
+    if (s.require) {
+        j["Require"] = entry(require_json(s.require->value), s.require->from);
+    }
+    if (!s.headers.empty()) {
+        j["Header"] = headers_json(s.headers);
+    }
+    if (!s.error_documents.empty()) {
+        json docs = json::object();
+        for (const auto& [code, doc] : s.error_documents) {
+            docs[std::to_string(code)] = error_document_json(doc.value, doc.from);
+        }
+        j["ErrorDocument"] = std::move(docs);
+    }
+    if (s.handler) {
+        j["SetHandler"] = entry(handler_text(s.handler->value), s.handler->from);
+    }
+    if (!s.add_types.empty()) {
+        json types = json::object();
+        for (const auto& [ext, type] : s.add_types) {
+            types[ext] = entry(type.value, type.from);
+        }
+        j["AddType"] = std::move(types);
+    }
+    if (s.default_charset) {
+        j["AddDefaultCharset"] =
+            entry(charset_text(s.default_charset->value), s.default_charset->from);
+    }
+    if (s.file_etag) {
+        j["FileETag"] = entry(etag_text(s.file_etag->value), s.file_etag->from);
+    }
+    if (s.enable_sendfile) {
+        j["EnableSendfile"] = entry(s.enable_sendfile->value, s.enable_sendfile->from);
+    }
+    if (s.limit_request_body) {
+        j["LimitRequestBody"] = entry(s.limit_request_body->value, s.limit_request_body->from);
+    }
+    return j;
+}
+
+/// Effective settings plus the directive each value came from ("" = default), built by the
+/// same layer walk as VirtualHost::effective().
+struct Traced {
+    Effective e;
+    Source options, directory_index, require, handler, default_charset, file_etag, enable_sendfile,
+        limit_request_body;
+    std::map<int, Source> error_documents;
+    std::map<std::string, Source> add_types;
+};
+
+void trace_layer(void* ctx, const DirSettings& s) {
+    Traced& t = *static_cast<Traced*>(ctx);
+    Effective& e = t.e;
+    if (s.options) {
+        e.options = s.options->value.apply(e.options);
+        t.options = s.options->from;
+    }
+    if (s.directory_index) {
+        e.directory_index = s.directory_index->value;
+        t.directory_index = s.directory_index->from;
+    }
+    if (s.require) {
+        e.require = s.require->value;
+        t.require = s.require->from;
+    }
+    e.headers.insert(e.headers.end(), s.headers.begin(), s.headers.end());
+    for (const auto& [code, doc] : s.error_documents) {
+        e.error_documents[code] = doc.value;
+        t.error_documents[code] = doc.from;
+    }
+    if (s.handler) {
+        e.handler = s.handler->value;
+        t.handler = s.handler->from;
+    }
+    for (const auto& [ext, type] : s.add_types) {
+        e.add_types[ext] = type.value;
+        t.add_types[ext] = type.from;
+    }
+    if (s.default_charset) {
+        e.default_charset = s.default_charset->value;
+        t.default_charset = s.default_charset->from;
+    }
+    if (s.file_etag) {
+        e.file_etag = s.file_etag->value;
+        t.file_etag = s.file_etag->from;
+    }
+    if (s.enable_sendfile) {
+        e.enable_sendfile = s.enable_sendfile->value;
+        t.enable_sendfile = s.enable_sendfile->from;
+    }
+    if (s.limit_request_body) {
+        e.limit_request_body = s.limit_request_body->value;
+        t.limit_request_body = s.limit_request_body->from;
+    }
+}
+
+/// Every effective directive, set or default, with its source.
+json effective_json(const Traced& t) {
+    const Effective& e = t.e;
+    json j = json::object();
+    j["Options"] = entry(options_text(e.options), t.options);
+    j["DirectoryIndex"] = entry(e.directory_index, t.directory_index);
+    // No Require anywhere means every client is allowed, shown the way it would be written.
+    j["Require"] = entry(
+        e.require.any.empty() ? json::array({"all granted"}) : require_json(e.require), t.require);
+    j["Header"] = headers_json(e.headers);
+    json docs = json::object();
+    for (const auto& [code, doc] : e.error_documents) {
+        docs[std::to_string(code)] = error_document_json(doc, t.error_documents.at(code));
+    }
+    j["ErrorDocument"] = std::move(docs);
+    j["SetHandler"] = entry(handler_text(e.handler), t.handler);
+    json types = json::object();
+    for (const auto& [ext, type] : e.add_types) {
+        types[ext] = entry(type, t.add_types.at(ext));
+    }
+    j["AddType"] = std::move(types);
+    j["AddDefaultCharset"] = entry(charset_text(e.default_charset), t.default_charset);
+    j["FileETag"] = entry(etag_text(e.file_etag), t.file_etag);
+    j["EnableSendfile"] = entry(e.enable_sendfile, t.enable_sendfile);
+    j["LimitRequestBody"] = entry(e.limit_request_body, t.limit_request_body);
+    return j;
+}
+
+json sections_json(const std::vector<Section>& sections) {
+    json out = json::array();
+    for (const Section& s : sections) {
+        out.push_back(json{{"path", s.match},
+                           {"from", source_json(s.from)},
+                           {"settings", dir_settings_json(s.settings)}});
+    }
+    return out;
+}
+
+/// The main server's DocumentRoot: `main` mirrors Config::document_root, but a Config built
+/// by hand may fill only the latter.
+Setting<std::filesystem::path> main_document_root(const Config& c) {
+    if (!c.main.document_root.value.empty()) {
+        return c.main.document_root;
+    }
+    return {c.document_root, server_source(c, "DocumentRoot")};
+}
+
+Setting<std::string> main_server_name(const Config& c) {
+    if (!c.main.server_name.value.empty()) {
+        return c.main.server_name;
+    }
+    return {c.server_name, server_source(c, "ServerName")};
+}
+
+json string_entry(const Setting<std::string>& s) {
+    return entry(s.value.empty() ? json(nullptr) : json(s.value), s.from);
+}
+
+json vhost_json(const Config& c, const VirtualHost& v) {
+    const bool is_main = &v == &c.main;
+    json j = json::object();
+    if (is_main) {
+        j["name"] = "main server";
+    } else {
+        std::string name = "<VirtualHost";
+        for (const std::string& a : v.addresses) {
+            name += ' ';
+            name += a;
+        }
+        j["name"] = name + ">";
+        j["from"] = source_json(v.from);
+        j["addresses"] = v.addresses;
+    }
+    j["ServerName"] = string_entry(is_main ? main_server_name(c) : v.server_name);
+    json aliases = json::array();
+    for (const Setting<std::string>& a : v.aliases) {
+        aliases.push_back(entry(a.value, a.from));
+    }
+    j["ServerAlias"] = std::move(aliases);
+    j["ServerAdmin"] = string_entry(v.server_admin);
+
+    // A vhost without DocumentRoot serves the main server's, as in Apache.
+    Setting<std::filesystem::path> root = is_main ? main_document_root(c) : v.document_root;
+    const bool inherited = !is_main && root.value.empty();
+    if (inherited) {
+        root = main_document_root(c);
+    }
+    j["DocumentRoot"] = entry(root.value.string(), root.from);
+    if (inherited) {
+        j["DocumentRoot"]["inherited"] = true;
+    }
+
+    j["base"] = dir_settings_json(v.base);
+    Traced traced;
+    detail::visit_layers(c.main, v, root.value.native(), "/", &trace_layer, &traced);
+    j["effective_at_root"] = effective_json(traced);
+    j["directories"] = sections_json(v.directories);
+    j["locations"] = sections_json(v.locations);
+    return j;
+}
+
+std::string_view server_tokens_name(Config::ServerTokens t) {
+    switch (t) {
+    case Config::ServerTokens::prod:
+        return "Prod";
+    case Config::ServerTokens::major:
+        return "Major";
+    case Config::ServerTokens::minor:
+        return "Minor";
+    case Config::ServerTokens::min:
+        return "Min";
+    case Config::ServerTokens::os:
+        return "OS";
+    case Config::ServerTokens::full:
+        return "Full";
+    }
+    return "Full";
+}
+
+std::string_view server_signature_name(Config::ServerSignature s) {
+    switch (s) {
+    case Config::ServerSignature::off:
+        return "Off";
+    case Config::ServerSignature::on:
+        return "On";
+    case Config::ServerSignature::email:
+        return "EMail";
+    }
+    return "Off";
+}
+
+std::string_view log_level_name(Config::LogLevel l) {
+    static constexpr std::array<std::string_view, 8> kNames{"emerg", "alert",  "crit", "error",
+                                                            "warn",  "notice", "info", "debug"};
+    const auto i = static_cast<std::size_t>(l);
+    return i < kNames.size() ? kNames[i] : "warn";
+}
+
+json server_json(const Config& c) {
+    const auto src = [&c](const std::string& directive) -> const Source& {
+        return server_source(c, directive);
+    };
+    json s = json::object();
+    s["ServerRoot"] = entry(c.server_root.string(), src("ServerRoot"));
+    json listen = json::array();
+    for (const ListenAddr& l : c.listen) {
+        listen.push_back(entry(listen_text(l), l.where));
+    }
+    s["Listen"] = std::move(listen);
+    s["KeepAlive"] = entry(c.keep_alive, src("KeepAlive"));
+    s["KeepAliveTimeout"] = duration_entry(c.keep_alive_timeout, src("KeepAliveTimeout"));
+    s["MaxKeepAliveRequests"] = entry(c.max_keep_alive_requests, src("MaxKeepAliveRequests"));
+    s["Timeout"] = duration_entry(c.timeout, src("Timeout"));
+    s["RequestReadTimeout"] =
+        json{{"value", "header=" + duration_text(c.request_read_timeout_header) +
+                           " body=" + duration_text(c.request_read_timeout_body)},
+             {"header_ms", c.request_read_timeout_header.count()},
+             {"body_ms", c.request_read_timeout_body.count()},
+             {"from", source_json(src("RequestReadTimeout"))}};
+    s["LimitRequestLine"] = entry(c.limit_request_line, src("LimitRequestLine"));
+    s["LimitRequestFieldSize"] = entry(c.limit_request_field_size, src("LimitRequestFieldSize"));
+    s["LimitRequestFields"] = entry(c.limit_request_fields, src("LimitRequestFields"));
+    s["LimitRequestBody"] = entry(c.limit_request_body, src("LimitRequestBody"));
+    s["TypesConfig"] = entry(c.types_config.string(), src("TypesConfig"));
+    s["Workers"] = entry(c.workers == 0 ? json("auto") : json(c.workers), src("Workers"));
+    s["MaxConnections"] = entry(c.max_connections, src("MaxConnections"));
+    s["GracefulShutdownTimeout"] =
+        duration_entry(c.graceful_shutdown_timeout, src("GracefulShutdownTimeout"));
+    s["ServerTokens"] = entry(server_tokens_name(c.server_tokens), src("ServerTokens"));
+    s["ServerSignature"] = entry(server_signature_name(c.server_signature), src("ServerSignature"));
+    s["PidFile"] =
+        entry(c.pid_file.empty() ? json(nullptr) : json(c.pid_file.string()), src("PidFile"));
+    s["ErrorLog"] = entry(c.error_log.empty() ? "stderr" : c.error_log, src("ErrorLog"));
+    s["LogLevel"] = entry(log_level_name(c.log_level), src("LogLevel"));
+    s["LogFormat"] = entry(c.log_formats, src("LogFormat"));
+    json logs = json::array();
+    for (const Config::CustomLog& l : c.custom_logs) {
+        logs.push_back(
+            json{{"target", l.target}, {"format", l.format}, {"from", source_json(l.from)}});
+    }
+    s["CustomLog"] = std::move(logs);
+    s["Define"] = entry(c.defines, src("Define"));
+    return s;
+}
+
+/// "(file:line)" after a vhost in the -S map.
+std::string vhost_line_end(const VirtualHost& v) {
+    return " (" + v.from + ")\n";
+}
+
+std::string pad_address(const std::string& address) {
+    // apachectl -S prints the address left-aligned in 22 columns, then a space.
+    std::string out = address;
+    if (out.size() < 22) {
+        out.append(22 - out.size(), ' ');
+    }
+    return out + ' ';
+}
+
+} // namespace
+
+json dump_json(const Config& config) {
+    json j = json::object();
+    j["config_file"] = config.config_file.string();
+    j["server_root"] = config.server_root.string();
+    j["server"] = server_json(config);
+    json vhosts = json::array();
+    vhosts.push_back(vhost_json(config, config.main));
+    for (const VirtualHost& v : config.vhosts) {
+        vhosts.push_back(vhost_json(config, v));
+    }
+    j["vhosts"] = std::move(vhosts);
+    return j;
+}
+
+std::string vhost_map(const Config& config) {
+    // A vhost without ServerName takes the main server's, as in Apache.
+    const std::string main_name = main_server_name(config).value;
+    const auto name_of = [&main_name](const VirtualHost& v) -> std::string {
+        if (!v.server_name.value.empty()) {
+            return v.server_name.value;
+        }
+        return main_name.empty() ? "(no ServerName)" : main_name;
+    };
+
+    // Vhosts grouped by address as written, groups in order of first appearance. A vhost
+    // appears once per address it lists.
+    struct Member {
+        const VirtualHost* vhost;
+        std::uint16_t port;
+    };
+    std::vector<std::pair<std::string, std::vector<Member>>> groups;
+    for (const VirtualHost& v : config.vhosts) {
+        for (std::size_t i = 0; i < v.addresses.size(); ++i) {
+            const std::uint16_t port =
+                i < v.parsed_addresses.size() ? v.parsed_addresses[i].port : 0;
+            auto it = std::find_if(groups.begin(), groups.end(),
+                                   [&](const auto& g) { return g.first == v.addresses[i]; });
+            if (it == groups.end()) {
+                groups.push_back({v.addresses[i], {}});
+                it = std::prev(groups.end());
+            }
+            it->second.push_back({&v, port});
+        }
+    }
+
+    std::string out = "VirtualHost configuration:\n";
+    const std::string indent8(8, ' ');
+    const std::string indent16(16, ' ');
+    for (const auto& [address, members] : groups) {
+        if (members.size() == 1) {
+            const VirtualHost& v = *members.front().vhost;
+            out += pad_address(address) + name_of(v) + vhost_line_end(v);
+            continue;
+        }
+        const VirtualHost& first = *members.front().vhost;
+        out += pad_address(address) + "is a NameVirtualHost\n";
+        out += indent8 + " default server " + name_of(first) + vhost_line_end(first);
+        for (const Member& m : members) {
+            const std::string port = m.port == 0 ? "*" : std::to_string(m.port);
+            out += indent8 + " port " + port + " namevhost " + name_of(*m.vhost) +
+                   vhost_line_end(*m.vhost);
+            for (const Setting<std::string>& alias : m.vhost->aliases) {
+                const bool wild = alias.value.find_first_of("*?") != std::string::npos;
+                out += indent16 + (wild ? " wild alias " : " alias ") + alias.value + "\n";
+            }
+        }
+    }
+
+    out += "ServerRoot: \"" + config.server_root.string() + "\"\n";
+    out += "Main DocumentRoot: \"" + main_document_root(config).value.string() + "\"\n";
+    out += config.error_log.empty() ? std::string("Main ErrorLog: stderr\n")
+                                    : "Main ErrorLog: \"" + config.error_log + "\"\n";
+    out += config.pid_file.empty() ? std::string("PidFile: none\n")
+                                   : "PidFile: \"" + config.pid_file.string() + "\"\n";
+    for (const auto& [name, value] : config.defines) {
+        out += "Define: " + name + (value.empty() ? "" : "=" + value) + "\n";
+    }
+    return out;
+}
+
+bool builtin_module(std::string_view name) noexcept {
+    // Apache names a module by its source file ("mod_mime.c") or its identifier
+    // ("mime_module"); <IfModule> takes either, case-sensitively. These are the modules
+    // whose features kahttpd has built in. mod_autoindex (listings are not built yet) and
+    // mod_setenvif, among others, are deliberately absent.
+    static constexpr auto kModules = std::to_array<std::string_view>({
+        "core.c",           "core_module",       // core
+        "http_core.c",      "http_module",       // HTTP/1.1 protocol
+        "mod_so.c",         "so_module",         // LoadModule (accepted, no-op)
+        "mod_mime.c",       "mime_module",       // TypesConfig, AddType
+        "mod_dir.c",        "dir_module",        // DirectoryIndex
+        "mod_headers.c",    "headers_module",    // Header
+        "mod_authz_core.c", "authz_core_module", // Require all
+        "mod_authz_host.c", "authz_host_module", // Require ip, Require local
+        "mod_log_config.c", "log_config_module", // LogFormat, CustomLog
+        "mod_reqtimeout.c", "reqtimeout_module", // RequestReadTimeout
+        "mod_status.c",     "status_module",     // SetHandler server-status
+        "mod_unixd.c",      "unixd_module",      // the Unix process model
+        "event.c",          "mpm_event_module",  // event-driven workers
+    });
+    return std::find(kModules.begin(), kModules.end(), name) != kModules.end();
+}
+
+} // namespace kahttpd::conf
