@@ -27,9 +27,12 @@ class Server:
     directives: extra config lines (appended after the defaults, so they override).
     files: {relative path: bytes or str} written into the docroot.
     site: a folder copied as the docroot (before files are added).
+    conf_path: use this configuration file instead of writing one (env: extra environment,
+    args: extra command-line arguments).
     """
 
-    def __init__(self, directives="", files=None, workers=1, site=None, max_fds=None):
+    def __init__(self, directives="", files=None, workers=1, site=None, max_fds=None,
+                 conf_path=None, env=None, args=()):
         if not BIN:
             raise RuntimeError("KAHTTPD_BIN is not set (run through CTest)")
         self.tmp = tempfile.mkdtemp(prefix="kahttpd-test-")
@@ -41,8 +44,10 @@ class Server:
             os.makedirs(self.root)
         for rel, content in (files or {}).items():
             self.write(rel, content)
-        self.conf = os.path.join(self.tmp, "conf", "httpd.conf")
-        with open(self.conf, "w") as f:
+        self.env = dict(env or {})
+        self.args = list(args)
+        self.conf = conf_path or os.path.join(self.tmp, "conf", "httpd.conf")
+        with open(self.conf if conf_path is None else os.devnull, "w") as f:
             f.write(textwrap.dedent(f"""\
                 Listen 127.0.0.1:0
                 DocumentRoot "{self.root}"
@@ -66,11 +71,12 @@ class Server:
         self.stderr_file = open(self.stderr_path, "wb")
         env = dict(os.environ)
         env.setdefault("KAHTTPD_LOG_LEVEL", "info")
+        env.update(self.env)
         preexec = None
         if self.max_fds is not None:
             limit = self.max_fds
             preexec = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-        self.proc = subprocess.Popen([BIN, "-f", self.conf], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([BIN, "-f", self.conf, *self.args], stdout=subprocess.PIPE,
                                      stderr=self.stderr_file, env=env, preexec_fn=preexec)
         # Wait for the "listening on" line: an event, not a sleep.
         deadline = time.monotonic() + START_TIMEOUT
