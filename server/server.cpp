@@ -239,12 +239,8 @@ int run_server(const conf::Config& config) {
     for (unsigned w = 0; w < nworkers; ++w) {
         threads.emplace_back([&, w] { results[w] = workers[w]->run(); });
     }
-    for (const auto& a : announced) {
-        std::printf("kahttpd: listening on %s (%u workers, DocumentRoot %s)\n", a.c_str(), nworkers,
-                    config.document_root.c_str());
-    }
-    std::fflush(stdout);
-
+    // The PID file exists before the server says it is ready, so whoever waits for the
+    // "listening" line can rely on it.
     if (!config.pid_file.empty()) {
         if (std::FILE* f = std::fopen(config.pid_file.c_str(), "w")) {
             std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
@@ -254,6 +250,12 @@ int run_server(const conf::Config& config) {
                         std::strerror(errno));
         }
     }
+
+    for (const auto& a : announced) {
+        std::printf("kahttpd: listening on %s (%u workers, DocumentRoot %s)\n", a.c_str(), nworkers,
+                    config.document_root.c_str());
+    }
+    std::fflush(stdout);
 
     uv_run(&main_loop, UV_RUN_DEFAULT);
     for (auto& t : threads) {
