@@ -209,7 +209,15 @@ void Connection::on_close_cb(uv_handle_t* h) noexcept {
 }
 
 void Connection::on_server_drain() noexcept {
-    if (state_ == State::closing || state_ == State::lingering) {
+    if (state_ == State::closing) {
+        return;
+    }
+    if (state_ == State::lingering) {
+        // The last response is out; waiting up to the full linger time for the client's EOF
+        // would only hold the shutdown. The short floor still protects a response in flight.
+        if (timer_.deadline() > worker_.now_ms() + kDrainIdleFloorMs) {
+            arm(Deadline::linger, kDrainIdleFloorMs);
+        }
         return;
     }
     if (!parser_.in_message() && !output_pending() && stash_.empty()) {
