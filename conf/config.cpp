@@ -2024,6 +2024,21 @@ class Loader {
         dir_target().file_etag = Setting<FileETagSpec>{spec, where(c)};
     }
 
+    /// kahttpd's own: serve foo.br / foo.gz beside foo to clients that accept them.
+    void on_precompressed_files(const Context& c) {
+        if (const auto on = on_off_arg(c)) {
+            dir_target().precompressed_files = Setting<bool>{*on, where(c)};
+        }
+    }
+
+    /// Apache's MaxRanges with a count (unlimited = 0); "none"/"default" forms not supported.
+    void on_max_ranges(const Context& c) {
+        if (const auto n = uint_arg(c, 0, 65535)) {
+            dir_target().max_ranges =
+                Setting<std::uint32_t>{static_cast<std::uint32_t>(*n), where(c)};
+        }
+    }
+
     void on_enable_sendfile(const Context& c) {
         if (const auto on = on_off_arg(c)) {
             dir_target().enable_sendfile = Setting<bool>{*on, where(c)};
@@ -2085,6 +2100,8 @@ class Loader {
         Spec{"AddDefaultCharset", &Loader::on_add_default_charset, Scope::anywhere},
         Spec{"FileETag", &Loader::on_file_etag, Scope::anywhere},
         Spec{"EnableSendfile", &Loader::on_enable_sendfile, Scope::anywhere},
+        Spec{"PrecompressedFiles", &Loader::on_precompressed_files, Scope::anywhere},
+        Spec{"MaxRanges", &Loader::on_max_ranges, Scope::anywhere},
         Spec{"AllowOverride", &Loader::on_allow_override, Scope::anywhere},
         Spec{"AllowOverrideList", &Loader::on_allow_override, Scope::anywhere},
         Spec{"ServerTokens", &Loader::on_server_tokens, Scope::server},

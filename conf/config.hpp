@@ -59,8 +59,8 @@ struct Config {
     ServerTokens server_tokens = ServerTokens::full; ///< Apache's default (Full)
     enum class ServerSignature : std::uint8_t { off, on, email };
     ServerSignature server_signature = ServerSignature::off;
-    std::filesystem::path pid_file;  ///< "" = none (Apache's default logs/httpd.pid is not used)
-    std::string error_log;           ///< path, or "" = stderr
+    std::filesystem::path pid_file; ///< "" = none (Apache's default logs/httpd.pid is not used)
+    std::string error_log;          ///< path, or "" = stderr
     enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
     LogLevel log_level = LogLevel::warn;
     std::map<std::string, std::string> log_formats; ///< LogFormat nickname -> format string;

@@ -267,6 +267,12 @@ json dir_settings_json(const DirSettings& s) {
     if (s.limit_request_body) {
         j["LimitRequestBody"] = entry(s.limit_request_body->value, s.limit_request_body->from);
     }
+    if (s.precompressed_files) {
+        j["PrecompressedFiles"] = entry(s.precompressed_files->value, s.precompressed_files->from);
+    }
+    if (s.max_ranges) {
+        j["MaxRanges"] = entry(s.max_ranges->value, s.max_ranges->from);
+    }
     return j;
 }
 
@@ -275,7 +281,7 @@ json dir_settings_json(const DirSettings& s) {
 struct Traced {
     Effective e;
     Source options, directory_index, require, handler, default_charset, file_etag, enable_sendfile,
-        limit_request_body;
+        limit_request_body, precompressed_files, max_ranges;
     std::map<int, Source> error_documents;
     std::map<std::string, Source> add_types;
 };
@@ -324,6 +330,14 @@ void trace_layer(void* ctx, const DirSettings& s) {
         e.limit_request_body = s.limit_request_body->value;
         t.limit_request_body = s.limit_request_body->from;
     }
+    if (s.precompressed_files) {
+        e.precompressed_files = s.precompressed_files->value;
+        t.precompressed_files = s.precompressed_files->from;
+    }
+    if (s.max_ranges) {
+        e.max_ranges = s.max_ranges->value;
+        t.max_ranges = s.max_ranges->from;
+    }
 }
 
 /// Every effective directive, set or default, with its source.
@@ -351,6 +365,8 @@ json effective_json(const Traced& t) {
     j["FileETag"] = entry(etag_text(e.file_etag), t.file_etag);
     j["EnableSendfile"] = entry(e.enable_sendfile, t.enable_sendfile);
     j["LimitRequestBody"] = entry(e.limit_request_body, t.limit_request_body);
+    j["PrecompressedFiles"] = entry(e.precompressed_files, t.precompressed_files);
+    j["MaxRanges"] = entry(e.max_ranges, t.max_ranges);
     return j;
 }
 

@@ -131,6 +131,12 @@ void apply(Effective& e, const DirSettings& s) {
     if (s.limit_request_body) {
         e.limit_request_body = s.limit_request_body->value;
     }
+    if (s.precompressed_files) {
+        e.precompressed_files = s.precompressed_files->value;
+    }
+    if (s.max_ranges) {
+        e.max_ranges = s.max_ranges->value;
+    }
 }
 
 /// A matching <Directory> section with its sort key.

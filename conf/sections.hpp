@@ -95,15 +95,17 @@ struct DirSettings {
     std::optional<Setting<OptionsSpec>> options;
     std::optional<Setting<std::vector<std::string>>> directory_index;
     std::optional<Setting<AccessRule>> require;
-    std::vector<HeaderRule> headers;                      ///< applied in order, outer first
+    std::vector<HeaderRule> headers;                       ///< applied in order, outer first
     std::map<int, Setting<ErrorDocument>> error_documents; ///< by status code
-    std::optional<Setting<std::string>> handler;          ///< SetHandler ("server-status" ...);
+    std::optional<Setting<std::string>> handler;           ///< SetHandler ("server-status" ...);
                                                            ///< "none"/"default-handler" = ""
     std::map<std::string, Setting<std::string>> add_types; ///< extension (lower case, no dot)
-    std::optional<Setting<std::string>> default_charset;  ///< AddDefaultCharset; Off = ""
+    std::optional<Setting<std::string>> default_charset;   ///< AddDefaultCharset; Off = ""
     std::optional<Setting<FileETagSpec>> file_etag;
     std::optional<Setting<bool>> enable_sendfile;
     std::optional<Setting<std::uint64_t>> limit_request_body; ///< 0 = unlimited
+    std::optional<Setting<bool>> precompressed_files;         ///< kahttpd's PrecompressedFiles
+    std::optional<Setting<std::uint32_t>> max_ranges;         ///< MaxRanges; 0 = unlimited
 };
 
 /// A <Directory path> (absolute, normalised, no trailing slash) or <Location /prefix>.
@@ -118,15 +120,17 @@ struct Section {
 struct Effective {
     std::uint8_t options = OptionsSpec::kFollowSymLinks; ///< Apache 2.4 default
     std::vector<std::string> directory_index{"index.html"};
-    AccessRule require;                     ///< empty = granted
+    AccessRule require; ///< empty = granted
     std::vector<HeaderRule> headers;
     std::map<int, ErrorDocument> error_documents;
     std::string handler;
     std::map<std::string, std::string> add_types;
-    std::string default_charset;            ///< "" = none
+    std::string default_charset; ///< "" = none
     FileETagSpec file_etag;
     bool enable_sendfile = true;
     std::uint64_t limit_request_body = 1073741824;
+    bool precompressed_files = true; ///< serve foo.br / foo.gz beside foo when accepted
+    std::uint32_t max_ranges = 200;  ///< more ranges than this: the whole file (Apache)
 };
 
 /// The main server or one <VirtualHost>. Keep-alive, timeouts and limits of the request head
@@ -134,7 +138,7 @@ struct Effective {
 struct VirtualHost {
     std::vector<std::string> addresses; ///< "<VirtualHost>" arguments as written, e.g. "*:8080"
     struct Address {
-        std::string host; ///< "" = any address ('*' or '_default_')
+        std::string host;       ///< "" = any address ('*' or '_default_')
         std::uint16_t port = 0; ///< 0 = any port
     };
     std::vector<Address> parsed_addresses;
@@ -142,10 +146,10 @@ struct VirtualHost {
     std::vector<Setting<std::string>> aliases; ///< lower case; may hold '*' and '?' wildcards
     Setting<std::string> server_admin;
     Setting<std::filesystem::path> document_root;
-    DirSettings base;                          ///< directives directly in the vhost
-    std::vector<Section> directories;          ///< sorted by path depth, shallow first
-    std::vector<Section> locations;            ///< in configuration order
-    Source from;                               ///< the <VirtualHost> line; "" for main server
+    DirSettings base;                 ///< directives directly in the vhost
+    std::vector<Section> directories; ///< sorted by path depth, shallow first
+    std::vector<Section> locations;   ///< in configuration order
+    Source from;                      ///< the <VirtualHost> line; "" for main server
 
     /// Effective settings for a request whose file-system path is `fs_path` (absolute) and
     /// URL path is `url_path` (decoded, starting with '/'). Merge order as Apache: the main

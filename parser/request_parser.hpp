@@ -74,6 +74,10 @@ class RequestParser {
     /// Back to the start state, keeping capacity.
     void reset() noexcept;
 
+    /// Replaces the body limit of the message being parsed (after head_complete: a
+    /// per-directory LimitRequestBody known only once the target is resolved). 0 = unlimited.
+    void set_message_body_limit(std::uint64_t limit) noexcept { active_limits_.body = limit; }
+
     /// Replaces the limits (takes effect for the next message).
     void set_limits(const ParseLimits& limits) noexcept { limits_ = limits; }
 

@@ -1,9 +1,13 @@
 #include "server/connection.hpp"
 
+#include "server/byte_ranges.hpp"
+#include "server/content_coding.hpp"
+#include "server/dir_listing.hpp"
 #include "server/log.hpp"
 #include "server/response_headers.hpp"
 #include "server/static_file.hpp"
 #include "server/target_path.hpp"
+#include "server/validators.hpp"
 #include "server/worker.hpp"
 
 #include <llhttp.h>
@@ -15,6 +19,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <span>
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -93,6 +98,9 @@ void append_html_escaped(std::string& out, std::string_view text) {
         }
     }
 }
+
+/// The methods kahttpd serves, for OPTIONS and 405 responses.
+constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, OPTIONS\r\n";
 
 /// RequestReadTimeout header= and body=; 0 turns them off, and then the core Timeout still
 /// bounds the wait (as in Apache without mod_reqtimeout), so no connection is ever left
@@ -334,14 +342,31 @@ void Connection::consume_input(std::string_view input) noexcept {
         case ParseEvent::need_more:
             break;
         case ParseEvent::head_complete:
+            in_body_ = true;
+            if (parser_.request().chunked()) {
+                // A chunked body has no announced length: answer once it has been read, so a
+                // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
+                // A client waiting for "100 Continue" gets it now.
+                parser_.set_message_body_limit(body_limit_for(parser_.request()));
+                if (parser_.request().expect_continue()) {
+                    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+                }
+                break;
+            }
             on_request();
             answered_ = true;
             break;
         case ParseEvent::message_complete:
             if (!answered_) {
+                if (in_body_ && parser_.request().expect_continue()) {
+                    // Its 100 Continue went out at head_complete.
+                    expect_guard_ = true;
+                }
                 on_request();
+                expect_guard_ = false;
             }
             answered_ = false;
+            in_body_ = false;
             break;
         case ParseEvent::error:
             if (answered_) {
@@ -436,7 +461,16 @@ void Connection::on_request() noexcept {
                       true);
         return;
     }
+    // The 100 Continue decision; not for a chunked body that was read already.
+    expect_pending_ = req.expect_continue() && req.has_body() && !expect_guard_;
+    if (method == HTTP_OPTIONS) {
+        // RFC 9110 §9.3.7: the methods a static server allows, for a resource or for "*".
+        write_head(Status::ok, {}, 0, kAllowHeader);
+        return;
+    }
     if (method != HTTP_GET && method != HTTP_HEAD) {
+        // Known to HTTP but not served here (TRACE included: it only echoes the request,
+        // which has no use on a static server and helps cross-site tracing).
         respond_error(Status::method_not_allowed, "method not allowed", close_after_);
         return;
     }
@@ -456,6 +490,22 @@ void Connection::select_host(const parser::Request& req) noexcept {
     settings_ = &host_->base;
 }
 
+/// LimitRequestBody for the request's target (its vhost, Directory and Location sections).
+std::uint64_t Connection::body_limit_for(const parser::Request& req) noexcept {
+    select_host(req);
+    const HostContext& h = host();
+    TargetPath target;
+    if (!h.has_sections || resolve_target(req.target(), target) != Status::ok) {
+        return h.base.limit_request_body;
+    }
+    std::string fs_path = h.root->path().native();
+    if (!target.path.empty()) {
+        fs_path.append("/").append(target.path);
+    }
+    return h.vhost->effective(worker_.shared().config->main, fs_path, "/" + target.path)
+        .limit_request_body;
+}
+
 const HostContext& Connection::host() const noexcept {
     return host_ != nullptr ? *host_ : worker_.shared().hosts[0];
 }
@@ -465,7 +515,6 @@ const conf::Effective& Connection::settings() const noexcept {
 }
 
 void Connection::serve_file(const parser::Request& req, bool head) noexcept {
-    const SharedState& shared = worker_.shared();
     TargetPath target;
     Status status = resolve_target(req.target(), target);
     if (status != Status::ok) {
@@ -496,7 +545,12 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         return;
     }
     OpenedFile file;
-    switch (h.root->open(target, eff.directory_index, file, status)) {
+    const SymlinkPolicy links = (eff.options & conf::OptionsSpec::kFollowSymLinks) != 0
+                                    ? SymlinkPolicy::follow
+                                : (eff.options & conf::OptionsSpec::kSymLinksIfOwnerMatch) != 0
+                                    ? SymlinkPolicy::if_owner_match
+                                    : SymlinkPolicy::refuse;
+    switch (h.root->open(target, eff.directory_index, file, status, links)) {
     case OpenOutcome::error:
         if (status == Status::internal_error) {
             KAHTTPD_LOG(error, "conn=%llu client=%s cannot open \"%s\": %s",
@@ -520,38 +574,138 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         write_head(Status::moved_permanently, "text/html; charset=utf-8", 0, location);
         return;
     }
+    case OpenOutcome::directory:
+        serve_listing(req, target, file, head);
+        return;
     case OpenOutcome::file:
         break;
     }
+    serve_representation(req, file, links, head);
+}
 
+/// A directory without index file: a listing with Options Indexes (HTML, or JSON for a client
+/// that asks for application/json), 403 without.
+void Connection::serve_listing(const parser::Request& req, const TargetPath& target,
+                               const OpenedFile& dir, bool head) noexcept {
+    if ((settings().options & conf::OptionsSpec::kIndexes) == 0) {
+        respond_error(Status::forbidden, "directory without index and no Options Indexes",
+                      close_after_);
+        return;
+    }
+    std::vector<DirEntry> entries;
+    if (!read_directory(dir.fd, entries)) {
+        respond_error(Status::forbidden, "directory cannot be read", close_after_);
+        return;
+    }
+    std::string url = "/";
+    url.append(target.path);
+    if (!target.path.empty()) {
+        url.push_back('/');
+    }
+    const auto accept = req.header("Accept");
+    const bool json = accept && accept->find("application/json") != std::string_view::npos;
+    const std::string body = json ? render_json(url, entries) : render_html(url, entries);
+    write_head(Status::ok, json ? "application/json" : "text/html; charset=utf-8", body.size(),
+               "Vary: Accept\r\n");
+    if (!head) {
+        out_.append(body);
+    }
+}
+
+/// A regular file: choose the representation (a precompressed variant), evaluate the
+/// preconditions, then answer 200, 206 (one range or multipart/byteranges), 304, 412 or 416.
+void Connection::serve_representation(const parser::Request& req, OpenedFile& file,
+                                      SymlinkPolicy links, bool head) noexcept {
+    const SharedState& shared = worker_.shared();
+    const conf::Effective& eff = settings();
+
+    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles).
+    bool vary = false;
+    Coding coding = Coding::identity;
+    if (eff.precompressed_files) {
+        OpenedFile variants[2];
+        const char* suffixes[2] = {".br", ".gz"};
+        for (int i = 0; i < 2; ++i) {
+            const int fd = host().root->open_beneath(file.rel + suffixes[i], links);
+            if (fd < 0) {
+                continue;
+            }
+            variants[i].fd = fd;
+            if (::fstat(fd, &variants[i].st) != 0 || !S_ISREG(variants[i].st.st_mode)) {
+                variants[i].reset();
+            }
+        }
+        const bool have_br = variants[0].fd >= 0, have_gz = variants[1].fd >= 0;
+        vary = have_br || have_gz;
+        if (vary) {
+            coding = choose_coding(req.header("Accept-Encoding"), have_br, have_gz);
+            OpenedFile* chosen = coding == Coding::br     ? &variants[0]
+                                 : coding == Coding::gzip ? &variants[1]
+                                                          : nullptr;
+            if (chosen != nullptr) {
+                file.reset();
+                file.fd = chosen->release();
+                file.st = chosen->st; // name stays: the type is the original's
+            }
+        }
+    }
+
+    // Validators of the representation actually sent.
     const auto size = static_cast<std::uint64_t>(file.st.st_size);
+    const std::time_t mtime = file.st.st_mtim.tv_sec;
     char date[30];
     std::string extra = "Last-Modified: ";
-    extra.append(format_http_date(file.st.st_mtim.tv_sec, date)).append("\r\n");
+    extra.append(format_http_date(mtime, date)).append("\r\n");
+    std::string etag;
     if (eff.file_etag.parts != 0) {
-        // Strong validator from the parts FileETag selects, in hex; the modification time in
-        // nanoseconds so two writes within one second still differ.
-        char etag[80];
-        int n = 0;
-        const auto parts = eff.file_etag.parts;
-        auto add = [&](unsigned long long v) {
-            n += std::snprintf(etag + n, sizeof etag - static_cast<std::size_t>(n), "%s%llx",
-                               n == 0 ? "" : "-", v);
-        };
-        if (parts & conf::FileETagSpec::kINode) {
-            add(static_cast<unsigned long long>(file.st.st_ino));
+        // Strong, from the parts FileETag selects; the modification time in nanoseconds so two
+        // writes within one second still differ.
+        std::uint64_t parts[3];
+        std::size_t n = 0;
+        if (eff.file_etag.parts & conf::FileETagSpec::kINode) {
+            parts[n++] = static_cast<std::uint64_t>(file.st.st_ino);
         }
-        if (parts & conf::FileETagSpec::kSize) {
-            add(size);
+        if (eff.file_etag.parts & conf::FileETagSpec::kSize) {
+            parts[n++] = size;
         }
-        if (parts & conf::FileETagSpec::kMTime) {
-            add(static_cast<unsigned long long>(file.st.st_mtim.tv_sec) * 1000000000ull +
-                static_cast<unsigned long long>(file.st.st_mtim.tv_nsec));
+        if (eff.file_etag.parts & conf::FileETagSpec::kMTime) {
+            parts[n++] = static_cast<std::uint64_t>(file.st.st_mtim.tv_sec) * 1000000000ull +
+                         static_cast<std::uint64_t>(file.st.st_mtim.tv_nsec);
         }
-        extra.append("ETag: \"").append(etag, static_cast<std::size_t>(n)).append("\"\r\n");
+        format_etag(etag, std::span<const std::uint64_t>(parts, n));
+        extra.append("ETag: ").append(etag).append("\r\n");
     }
-    // AddType first, then TypesConfig; AddDefaultCharset applies to text/plain and text/html
-    // as in Apache.
+    if (vary) {
+        extra.append("Vary: Accept-Encoding\r\n");
+    }
+    EntityTag current;
+    if (!etag.empty()) {
+        parse_entity_tag(etag, current);
+    }
+
+    // RFC 9110 §13.2.2.
+    ConditionalHeaders conditions;
+    conditions.if_match = req.header("If-Match");
+    conditions.if_none_match = req.header("If-None-Match");
+    conditions.if_modified_since = req.header("If-Modified-Since");
+    conditions.if_unmodified_since = req.header("If-Unmodified-Since");
+    switch (evaluate_preconditions(conditions, true, !etag.empty(), current, mtime)) {
+    case Precondition::not_modified:
+        write_head(Status::not_modified, {}, 0, extra);
+        return;
+    case Precondition::failed:
+        respond_error(Status::precondition_failed, "precondition failed", close_after_);
+        return;
+    case Precondition::proceed:
+        break;
+    }
+
+    if (coding != Coding::identity) {
+        extra.append("Content-Encoding: ").append(coding_name(coding)).append("\r\n");
+    }
+    extra.append("Accept-Ranges: bytes\r\n");
+
+    // Content-Type: AddType first, then TypesConfig; AddDefaultCharset for text types.
     std::string_view type = shared.mime->lookup(file.name);
     if (!eff.add_types.empty()) {
         const auto dot = file.name.rfind('.');
@@ -566,51 +720,136 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         }
     }
     std::string type_with_charset;
-    if (!eff.default_charset.empty() && (type == "text/plain" || type == "text/html")) {
+    if (!eff.default_charset.empty() && type.substr(0, 5) == "text/" &&
+        type.find(';') == std::string_view::npos) {
         type_with_charset.append(type).append("; charset=").append(eff.default_charset);
         type = type_with_charset;
     }
-    write_head(Status::ok, type, size, extra);
-    if (head || size == 0) {
+
+    // Ranges (RFC 9110 §14), only when If-Range (if any) still holds.
+    ranges_.clear();
+    RangeResult ranged = RangeResult::none;
+    if (const auto range = req.header("Range")) {
+        const auto if_range = req.header("If-Range");
+        if (!if_range || if_range_allows(*if_range, !etag.empty(), current, mtime)) {
+            ranged = parse_ranges(*range, size, eff.max_ranges, ranges_);
+        }
+    }
+    if (ranged == RangeResult::unsatisfiable) {
+        std::string content_range = "Content-Range: ";
+        format_unsatisfied_range(content_range, size);
+        content_range.append("\r\n");
+        respond_error(Status::range_not_satisfiable, "range not satisfiable", close_after_,
+                      content_range);
         return;
     }
-    if (size <= kInlineFileMax) {
-        append_body(file, size);
+    if (ranged == RangeResult::none) {
+        write_head(Status::ok, type, size, extra);
+        send_file_ranges(file, {}, size, head);
+        return;
+    }
+    if (ranges_.size() == 1) {
+        extra.append("Content-Range: ");
+        format_content_range(extra, ranges_[0], size);
+        extra.append("\r\n");
+        write_head(Status::partial_content, type, ranges_[0].last - ranges_[0].first + 1, extra);
+        send_file_ranges(file, {}, size, head);
+        return;
+    }
+    const std::string boundary = make_boundary();
+    const std::uint64_t total = multipart_length(ranges_, boundary, type, size);
+    std::string multipart_type = "multipart/byteranges; boundary=";
+    multipart_type.append(boundary);
+    write_head(Status::partial_content, multipart_type, total, extra);
+    send_file_ranges(file, boundary, size, head, type);
+}
+
+/// The body of a file response: the whole file (ranges_ empty) or ranges_, as one range or as
+/// multipart parts with `boundary`. Small bodies are read into the output next to the header;
+/// larger ones stream after it.
+void Connection::send_file_ranges(OpenedFile& file, std::string_view boundary, std::uint64_t size,
+                                  bool head, std::string_view part_type) noexcept {
+    if (head) {
+        return;
+    }
+    if (ranges_.empty()) {
+        ranges_.push_back(ByteRange{0, size == 0 ? 0 : size - 1});
+        if (size == 0) {
+            return;
+        }
+    }
+    std::uint64_t bytes = 0;
+    for (const auto& r : ranges_) {
+        bytes += r.last - r.first + 1;
+    }
+    const bool multipart = !boundary.empty();
+    if (bytes <= kInlineFileMax) {
+        for (const auto& r : ranges_) {
+            if (multipart) {
+                append_part_header(out_, boundary, part_type, r, size);
+            }
+            if (!append_file_range(file.fd, r.first, r.last - r.first + 1)) {
+                return;
+            }
+        }
+        if (multipart) {
+            append_closing_delimiter(out_, boundary);
+        }
         return;
     }
     file_fd_ = file.release();
-    file_offset_ = 0;
-    file_remaining_ = size;
+    segments_.clear();
+    segment_ = 0;
+    for (const auto& r : ranges_) {
+        Segment seg{{}, r.first, r.last - r.first + 1};
+        if (multipart) {
+            append_part_header(seg.text, boundary, part_type, r, size);
+        }
+        segments_.push_back(std::move(seg));
+    }
+    if (multipart) {
+        Segment closing;
+        append_closing_delimiter(closing.text, boundary);
+        segments_.push_back(std::move(closing));
+    }
 }
 
-/// Reads a small file into the output right after its header (one write for both).
-void Connection::append_body(const OpenedFile& file, std::uint64_t size) noexcept {
+/// Reads `length` bytes of a file from `offset` into the output, right after the header, so
+/// header and body leave in one write. False (and the connection marked to close, since the
+/// header already promised the length) when the file came up short.
+bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
     const std::size_t at = out_.size();
-    out_.resize(at + size);
+    out_.resize(at + length);
     std::size_t got = 0;
-    while (got < size) {
+    while (got < length) {
         const ssize_t n =
-            ::pread(file.fd, out_.data() + at + got, size - got, static_cast<off_t>(got));
+            ::pread(fd, out_.data() + at + got, length - got, static_cast<off_t>(offset + got));
         if (n <= 0) {
             break;
         }
         got += static_cast<std::size_t>(n);
     }
-    if (got < size) {
-        // The file shrank or failed under us after the header promised its length: the
-        // framing is broken, so the connection must not be reused.
-        KAHTTPD_LOG(error, "conn=%llu short read of \"%s\"", static_cast<unsigned long long>(id_),
-                    file.name.c_str());
+    if (got < length) {
+        KAHTTPD_LOG(error, "conn=%llu short read of a file while building a response",
+                    static_cast<unsigned long long>(id_));
         out_.resize(at + got);
         close_after_ = true;
         close_reason_ = CloseReason::io_error;
+        return false;
     }
+    return true;
 }
 
 void Connection::write_head(Status status, std::string_view content_type,
                             std::uint64_t content_length, std::string_view extra_headers) noexcept {
     const conf::Config& cfg = *worker_.shared().config;
     const parser::Request& req = parser_.request();
+    if (expect_pending_) {
+        // The request is accepted: tell the client to send its body (which is then read and
+        // discarded), and answer right behind it.
+        expect_pending_ = false;
+        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+    }
     out_.append("HTTP/1.1 ");
     append_number(out_, parser::code(status));
     out_.push_back(' ');
@@ -620,11 +859,19 @@ void Connection::write_head(Status status, std::string_view content_type,
     out_.append(worker_.shared().server_header);
     out_.append("Date: ");
     out_.append(worker_.date().get(std::time(nullptr)));
-    out_.append("\r\nContent-Type: ");
-    out_.append(content_type);
-    out_.append("\r\nContent-Length: ");
-    append_number(out_, content_length);
     out_.append("\r\n");
+    if (!content_type.empty()) {
+        out_.append("Content-Type: ");
+        out_.append(content_type);
+        out_.append("\r\n");
+    }
+    if (status != Status::not_modified) {
+        // A 304 has no body and describes the selected representation by its validators
+        // only (RFC 9110 §15.4.5).
+        out_.append("Content-Length: ");
+        append_number(out_, content_length);
+        out_.append("\r\n");
+    }
     out_.append(extra_headers);
     if (close_after_) {
         out_.append("Connection: close\r\n");
@@ -650,7 +897,15 @@ void Connection::write_head(Status status, std::string_view content_type,
     out_.append("\r\n");
 }
 
-void Connection::respond_error(Status status, std::string_view why, bool close_after) noexcept {
+void Connection::respond_error(Status status, std::string_view why, bool close_after,
+                               std::string_view extra_headers) noexcept {
+    if (expect_pending_) {
+        // "Expect: 100-continue" refused: the final status goes out now, without a 100, so
+        // the client will not send its body, and the bytes that follow are not framed any more
+        // (RFC 9110 §10.1.1): close after the response.
+        close_after = true;
+        expect_pending_ = false;
+    }
     if (close_after && !close_after_) {
         close_after_ = true;
         close_reason_ = CloseReason::parse_error;
@@ -696,9 +951,9 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
         body.append("</address>\n");
     }
     body.append("</body></html>\n");
-    std::string extra;
+    std::string extra(extra_headers);
     if (status == Status::method_not_allowed) {
-        extra = "Allow: GET, HEAD\r\n";
+        extra = kAllowHeader;
     }
     write_head(status, "text/html; charset=utf-8", body.size(), extra);
     if (!head_) {
@@ -741,7 +996,7 @@ bool Connection::serve_error_document(Status status, const conf::ErrorDocument& 
     const auto size = static_cast<std::uint64_t>(file.st.st_size);
     write_head(status, worker_.shared().mime->lookup(file.name), size, {});
     if (!head_) {
-        append_body(file, size);
+        append_file_range(file.fd, 0, size);
     }
     return true;
 }
@@ -761,16 +1016,29 @@ void Connection::flush() noexcept {
             if (file_fd_ < 0) {
                 return;
             }
-            if (file_remaining_ == 0) {
+            // Refill from the streamed body: the segment's text, then its file bytes in
+            // chunks of kFileChunk.
+            while (segment_ < segments_.size() && segments_[segment_].text.empty() &&
+                   segments_[segment_].length == 0) {
+                ++segment_;
+            }
+            if (segment_ == segments_.size()) {
                 ::close(file_fd_);
                 file_fd_ = -1;
+                segments_.clear();
+                segment_ = 0;
                 return;
             }
+            Segment& seg = segments_[segment_];
+            if (!seg.text.empty()) {
+                out_.swap(seg.text);
+                seg.text.clear();
+                continue;
+            }
             const std::size_t want =
-                static_cast<std::size_t>(std::min<std::uint64_t>(file_remaining_, kFileChunk));
+                static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, kFileChunk));
             out_.resize(want);
-            const ssize_t n =
-                ::pread(file_fd_, out_.data(), want, static_cast<off_t>(file_offset_));
+            const ssize_t n = ::pread(file_fd_, out_.data(), want, static_cast<off_t>(seg.offset));
             if (n <= 0) {
                 KAHTTPD_LOG(error, "conn=%llu read of file failed while sending response",
                             static_cast<unsigned long long>(id_));
@@ -778,8 +1046,8 @@ void Connection::flush() noexcept {
                 return;
             }
             out_.resize(static_cast<std::size_t>(n));
-            file_offset_ += static_cast<std::uint64_t>(n);
-            file_remaining_ -= static_cast<std::uint64_t>(n);
+            seg.offset += static_cast<std::uint64_t>(n);
+            seg.length -= static_cast<std::uint64_t>(n);
             continue;
         }
         uv_buf_t b =
@@ -870,7 +1138,7 @@ void Connection::update_deadline() noexcept {
     const conf::Config& cfg = *worker_.shared().config;
     if (parser_.in_message()) {
         state_ = State::reading;
-        if (answered_) {
+        if (in_body_) {
             // Receiving a body: RequestReadTimeout body= applies between reads, so every
             // read that makes progress re-arms it.
             arm(Deadline::body, body_timeout_ms(cfg));

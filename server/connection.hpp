@@ -2,6 +2,7 @@
 
 #include "conf/sections.hpp"
 #include "parser/request_parser.hpp"
+#include "server/byte_ranges.hpp"
 #include "server/close_reason.hpp"
 #include "server/intrusive_list.hpp"
 #include "server/timer_wheel.hpp"
@@ -13,12 +14,15 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kahttpd::server {
 
 class Worker;
 struct HostContext;
 struct OpenedFile;
+struct TargetPath;
+enum class SymlinkPolicy : std::uint8_t;
 
 /// One accepted TCP connection and its HTTP/1.1 state machine.
 ///
@@ -71,12 +75,20 @@ class Connection {
     void pump() noexcept;
     void on_request() noexcept;
     void serve_file(const parser::Request& req, bool head) noexcept;
-    void respond_error(parser::Status status, std::string_view why, bool close_after) noexcept;
+    void respond_error(parser::Status status, std::string_view why, bool close_after,
+                       std::string_view extra_headers = {}) noexcept;
+    void serve_listing(const parser::Request& req, const TargetPath& target, const OpenedFile& dir,
+                       bool head) noexcept;
+    void serve_representation(const parser::Request& req, OpenedFile& file, SymlinkPolicy links,
+                              bool head) noexcept;
+    void send_file_ranges(OpenedFile& file, std::string_view boundary, std::uint64_t size,
+                          bool head, std::string_view part_type = {}) noexcept;
     bool serve_error_document(parser::Status status, const conf::ErrorDocument& doc) noexcept;
-    void append_body(const OpenedFile& file, std::uint64_t size) noexcept;
+    bool append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
     void write_head(parser::Status status, std::string_view content_type,
                     std::uint64_t content_length, std::string_view extra_headers) noexcept;
     void select_host(const parser::Request& req) noexcept;
+    std::uint64_t body_limit_for(const parser::Request& req) noexcept;
     const HostContext& host() const noexcept;
     const conf::Effective& settings() const noexcept;
     void flush() noexcept;
@@ -105,9 +117,17 @@ class Connection {
     std::string out_; // responses not yet written; out_[out_sent_..] is unsent
     std::size_t out_sent_ = 0;
     std::string stash_; // input received while parsing was paused
-    int file_fd_ = -1;  // a large file whose body is streaming after out_
-    std::uint64_t file_offset_ = 0;
-    std::uint64_t file_remaining_ = 0;
+    /// A piece of a streamed body: `text` (a multipart part header, or the closing
+    /// delimiter), then `length` bytes of the file from `offset`.
+    struct Segment {
+        std::string text;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
+    std::vector<Segment> segments_; // what to send from it, in order
+    std::size_t segment_ = 0;       // the one being sent
+    std::vector<ByteRange> ranges_; // ranges of the current response (capacity reused)
     std::uint64_t id_;
     std::array<std::uint8_t, 16> client_ip_{}; // IPv4 as ::ffff:a.b.c.d
     std::array<std::uint8_t, 16> local_ip_{};
@@ -123,8 +143,11 @@ class Connection {
     bool close_after_ = false; // close (gracefully) once the output is written
     bool reading_ = false;     // uv_read_start is in effect
     bool write_in_flight_ = false;
-    bool answered_ = false; // the current message's response is already queued
-    bool head_ = false;     // the request being answered is HEAD: no body
+    bool answered_ = false;       // the current message's response is already queued
+    bool head_ = false;           // the request being answered is HEAD: no body
+    bool expect_pending_ = false; // "Expect: 100-continue" with a body, not answered yet
+    bool expect_guard_ = false;   // the body was read already: no 100 or close for Expect
+    bool in_body_ = false;        // the head is complete and its body is being read
 };
 
 } // namespace kahttpd::server

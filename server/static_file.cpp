@@ -34,18 +34,66 @@ DocumentRoot::~DocumentRoot() {
     }
 }
 
-int DocumentRoot::open_beneath(const std::string& rel, int flags) const noexcept {
+int DocumentRoot::open_beneath(const std::string& rel, SymlinkPolicy symlinks) const noexcept {
+    constexpr std::uint64_t kBase = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    switch (symlinks) {
+    case SymlinkPolicy::follow:
+        return open_resolved(rel, kBase);
+    case SymlinkPolicy::refuse:
+        return open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS);
+    case SymlinkPolicy::if_owner_match: {
+        const int fd = open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS);
+        if (fd >= 0 || errno != ELOOP) {
+            return fd;
+        }
+        // A symlink on the way: allowed when every symlink is owned by the owner of what it
+        // points to (Apache's SymLinksIfOwnerMatch). Checked, then opened following links; a
+        // link swapped in between can still not leave the root (RESOLVE_BENEATH).
+        if (!symlink_owners_match(rel)) {
+            errno = EACCES;
+            return -1;
+        }
+        return open_resolved(rel, kBase);
+    }
+    }
+    return -1;
+}
+
+bool DocumentRoot::symlink_owners_match(const std::string& rel) const noexcept {
+    std::size_t end = 0;
+    while (end != std::string::npos) {
+        end = rel.find('/', end + 1);
+        const std::string prefix = rel.substr(0, end);
+        struct stat link_st {};
+        if (::fstatat(dirfd_, prefix.c_str(), &link_st, AT_SYMLINK_NOFOLLOW) != 0) {
+            return false;
+        }
+        if (S_ISLNK(link_st.st_mode)) {
+            struct stat target_st {};
+            if (::fstatat(dirfd_, prefix.c_str(), &target_st, 0) != 0 ||
+                target_st.st_uid != link_st.st_uid) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+int DocumentRoot::open_resolved(const std::string& rel, std::uint64_t resolve) const noexcept {
+    const int flags = O_RDONLY | O_NONBLOCK;
     const char* path = rel.empty() ? "." : rel.c_str();
     open_how how{};
     how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     const long fd = ::syscall(SYS_openat2, dirfd_, path, &how, sizeof how);
     if (fd >= 0 || errno != ENOSYS) {
         return static_cast<int>(fd);
     }
-    // Kernels before 5.6 lack openat2: open normally, then check where the descriptor really
-    // points. The lexical path is already confined, so only symlinks can lead out.
-    const int f = ::openat(dirfd_, path, flags | O_CLOEXEC);
+    // Kernels before 5.6 lack openat2: open normally (refusing a final symlink when the policy
+    // says so), then check where the descriptor really points. The lexical path is already
+    // confined, so only symlinks can lead out.
+    const int f = ::openat(dirfd_, path,
+                           flags | O_CLOEXEC | ((resolve & RESOLVE_NO_SYMLINKS) ? O_NOFOLLOW : 0));
     if (f < 0) {
         return f;
     }
@@ -85,14 +133,14 @@ Status status_for_errno(int err) noexcept {
 } // namespace
 
 OpenOutcome DocumentRoot::open(const TargetPath& target, const std::vector<std::string>& index,
-                               OpenedFile& out, Status& status) const {
+                               OpenedFile& out, Status& status, SymlinkPolicy symlinks) const {
     out.reset();
     if (dirfd_ < 0) {
         status = Status::not_found;
         return OpenOutcome::error;
     }
     // O_NONBLOCK: opening a FIFO must not block the worker; it is refused below anyway.
-    const int fd = open_beneath(target.path, O_RDONLY | O_NONBLOCK);
+    const int fd = open_beneath(target.path, symlinks);
     if (fd < 0) {
         status = status_for_errno(errno);
         return OpenOutcome::error;
@@ -104,6 +152,7 @@ OpenOutcome DocumentRoot::open(const TargetPath& target, const std::vector<std::
     }
     const auto slash = target.path.rfind('/');
     out.name = slash == std::string::npos ? target.path : target.path.substr(slash + 1);
+    out.rel = target.path;
     if (S_ISREG(out.st.st_mode)) {
         return OpenOutcome::file;
     }
@@ -111,31 +160,37 @@ OpenOutcome DocumentRoot::open(const TargetPath& target, const std::vector<std::
         status = Status::forbidden;
         return OpenOutcome::error;
     }
-    out.reset();
     if (!target.path.empty() && !target.trailing_slash) {
+        out.reset();
         return OpenOutcome::redirect_to_slash;
     }
+    OpenedFile index_file;
     std::string candidate;
     for (const auto& name : index) {
         candidate = target.path.empty() ? name : target.path + "/" + name;
-        const int f = open_beneath(candidate, O_RDONLY | O_NONBLOCK);
+        const int f = open_beneath(candidate, symlinks);
         if (f < 0) {
             if (errno == ENOENT) {
                 continue;
             }
             status = status_for_errno(errno);
+            out.reset();
             return OpenOutcome::error;
         }
-        out.fd = f;
-        if (::fstat(f, &out.st) != 0 || !S_ISREG(out.st.st_mode)) {
-            out.reset();
+        index_file.fd = f;
+        if (::fstat(f, &index_file.st) != 0 || !S_ISREG(index_file.st.st_mode)) {
+            index_file.reset();
             continue;
         }
+        out.reset();
+        out.fd = index_file.release();
+        out.st = index_file.st;
         out.name = name;
+        out.rel = candidate;
         return OpenOutcome::file;
     }
-    status = Status::forbidden; // a directory without an index file, and no listings
-    return OpenOutcome::error;
+    // A directory without an index file: `out` keeps the directory open for a listing.
+    return OpenOutcome::directory;
 }
 
 } // namespace kahttpd::server

@@ -51,7 +51,6 @@ constexpr std::array kDirectives{
     Entry{"LimitXMLRequestBody", ""},
     Entry{"MaxRangeOverlaps", ""},
     Entry{"MaxRangeReversals", ""},
-    Entry{"MaxRanges", ""},
     Entry{"MergeSlashes", ""},
     Entry{"MergeTrailers", ""},
     Entry{"Mutex", ""},

@@ -45,7 +45,7 @@ class ApacheStyleConfigTest(unittest.TestCase):
         r = c.request("/assets/app.css", headers={"Host": "site-a.test"})
         self.assertEqual(r.header("Cache-Control"), "public, max-age=3600")
         r = c.request("/notes.md", headers={"Host": "site-a.test"})
-        self.assertEqual(r.header("Content-Type"), "text/markdown")
+        self.assertEqual(r.header("Content-Type"), "text/markdown; charset=utf-8")
         r = c.request("/nope", headers={"Host": "site-a.test"})
         self.assertEqual(r.status, 404)
         self.assertEqual(r.body, b"custom A 404")

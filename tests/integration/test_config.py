@@ -165,7 +165,7 @@ class SectionsTest(unittest.TestCase):
             self.assertEqual(r.status, 403)
             self.assertEqual(r.body, b"Go away")
             r = c.request("/f.cst")
-            self.assertEqual(r.header("Content-Type"), "text/x-custom")
+            self.assertEqual(r.header("Content-Type"), "text/x-custom; charset=utf-8")
             self.assertEqual(r.header("Server"), "kahttpd")
             self.assertEqual(c.request("/t.txt").header("Content-Type"),
                              "text/plain; charset=utf-8")

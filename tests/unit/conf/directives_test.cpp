@@ -478,6 +478,17 @@ TEST_SUITE("conf") {
               at("EnableSendfile") + "expected On or Off, found \"yes\"");
     }
 
+    TEST_CASE("PrecompressedFiles takes On or Off; MaxRanges takes a count") {
+        CHECK(base_of("PrecompressedFiles off").precompressed_files->value == false);
+        CHECK(base_of("PrecompressedFiles On").precompressed_files->from == kFile + ":2");
+        CHECK(error_of("PrecompressedFiles maybe") ==
+              at("PrecompressedFiles") + "expected On or Off, found \"maybe\"");
+        CHECK(base_of("MaxRanges 0").max_ranges->value == 0);
+        CHECK(base_of("MaxRanges 20").max_ranges->value == 20);
+        CHECK(error_of("MaxRanges none").find("expected an integer from 0 to 65535") !=
+              std::string::npos);
+    }
+
     TEST_CASE("LimitRequestBody and DirectoryIndex at server level also fill the old fields") {
         const Config c = config_of("LimitRequestBody 1000\n"
                                    "DirectoryIndex a.html\n"
