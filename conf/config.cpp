@@ -1440,6 +1440,51 @@ class Loader {
         }
     }
 
+    void on_tcp_keepalive(const Context& c) {
+        if (const auto on = on_off_arg(c)) {
+            result_.config.tcp_keepalive = *on;
+        }
+    }
+
+    /// Whole seconds, as the kernel takes them (TCP_KEEPIDLE and TCP_KEEPINTVL: 1..32767).
+    std::optional<std::chrono::seconds> keepalive_seconds(const Context& c) {
+        if (const auto n = uint_arg(c, 1, 32767)) {
+            return std::chrono::seconds(*n);
+        }
+        return std::nullopt;
+    }
+
+    void on_tcp_keepalive_idle(const Context& c) {
+        if (const auto s = keepalive_seconds(c)) {
+            result_.config.tcp_keepalive_idle = *s;
+        }
+    }
+
+    void on_tcp_keepalive_interval(const Context& c) {
+        if (const auto s = keepalive_seconds(c)) {
+            result_.config.tcp_keepalive_interval = *s;
+        }
+    }
+
+    void on_tcp_keepalive_count(const Context& c) {
+        if (const auto n = uint_arg(c, 1, 127)) {
+            result_.config.tcp_keepalive_count = static_cast<std::uint32_t>(*n);
+        }
+    }
+
+    void on_tcp_user_timeout(const Context& c) {
+        if (!expect_one_arg(c)) {
+            return;
+        }
+        const auto d = parse_duration(c.args[0]);
+        if (!d || *d > kMaxDuration) {
+            error(c, "expected 0 (the kernel's default) or a duration up to 1h, found " +
+                         in_quotes(c.args[0]));
+            return;
+        }
+        result_.config.tcp_user_timeout = *d;
+    }
+
     void on_graceful_shutdown_timeout(const Context& c) {
         // 0 means close at once. Apache's 0 waits forever; kahttpd always bounds the wait so
         // that a stuck client cannot hold a restart hostage.
@@ -2112,6 +2157,11 @@ class Loader {
         Spec{"LogFormat", &Loader::on_log_format, Scope::server},
         Spec{"CustomLog", &Loader::on_custom_log, Scope::server},
         Spec{"MaxConnections", &Loader::on_max_connections, Scope::server},
+        Spec{"TCPKeepAlive", &Loader::on_tcp_keepalive, Scope::server},
+        Spec{"TCPKeepAliveIdle", &Loader::on_tcp_keepalive_idle, Scope::server},
+        Spec{"TCPKeepAliveInterval", &Loader::on_tcp_keepalive_interval, Scope::server},
+        Spec{"TCPKeepAliveCount", &Loader::on_tcp_keepalive_count, Scope::server},
+        Spec{"TCPUserTimeout", &Loader::on_tcp_user_timeout, Scope::server},
         Spec{"GracefulShutdownTimeout", &Loader::on_graceful_shutdown_timeout, Scope::server},
         Spec{"LoadModule", &Loader::on_load_module, Scope::server},
         Spec{"NameVirtualHost", &Loader::on_name_virtual_host, Scope::server},

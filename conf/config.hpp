@@ -73,6 +73,15 @@ struct Config {
     std::vector<CustomLog> custom_logs;
     std::uint32_t max_connections = 0; ///< MaxConnections, per server; 0 = unlimited
     std::chrono::milliseconds graceful_shutdown_timeout{10000};
+    /// TCP-level keepalive on accepted sockets (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT): off by
+    /// default; when on, the probe starts after 2 h idle, as RFC 1122 asks.
+    bool tcp_keepalive = false;
+    std::chrono::seconds tcp_keepalive_idle{7200};
+    std::chrono::seconds tcp_keepalive_interval{75};
+    std::uint32_t tcp_keepalive_count = 9;
+    /// TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the kernel drops the
+    /// connection; 0 = the kernel's default.
+    std::chrono::milliseconds tcp_user_timeout{0};
     std::map<std::string, std::string> defines; ///< Define and -D, for ${VAR}
 
     /// Directives, for `kahttpd -T`: where each server-wide value came from ("" = default),

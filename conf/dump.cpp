@@ -508,6 +508,12 @@ json server_json(const Config& c) {
     s["TypesConfig"] = entry(c.types_config.string(), src("TypesConfig"));
     s["Workers"] = entry(c.workers == 0 ? json("auto") : json(c.workers), src("Workers"));
     s["MaxConnections"] = entry(c.max_connections, src("MaxConnections"));
+    s["TCPKeepAlive"] = entry(c.tcp_keepalive, src("TCPKeepAlive"));
+    s["TCPKeepAliveIdle"] = entry(c.tcp_keepalive_idle.count(), src("TCPKeepAliveIdle"));
+    s["TCPKeepAliveInterval"] =
+        entry(c.tcp_keepalive_interval.count(), src("TCPKeepAliveInterval"));
+    s["TCPKeepAliveCount"] = entry(c.tcp_keepalive_count, src("TCPKeepAliveCount"));
+    s["TCPUserTimeout"] = duration_entry(c.tcp_user_timeout, src("TCPUserTimeout"));
     s["GracefulShutdownTimeout"] =
         duration_entry(c.graceful_shutdown_timeout, src("GracefulShutdownTimeout"));
     s["ServerTokens"] = entry(server_tokens_name(c.server_tokens), src("ServerTokens"));

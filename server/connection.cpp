@@ -22,6 +22,9 @@
 #include <span>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -188,6 +191,7 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
     }
     // Responses leave in whole writes; Nagle would only delay the last segment.
     uv_tcp_nodelay(&handle_, 1);
+    apply_tcp_options();
     start_read();
     // A new connection gets RequestReadTimeout header= for its first request head (nginx's
     // client_header_timeout plays the same role); KeepAliveTimeout only applies between
@@ -195,6 +199,48 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
     arm(Deadline::header, header_timeout_ms(*worker_.shared().config));
     KAHTTPD_LOG(debug, "conn=%llu client=%s accepted", static_cast<unsigned long long>(id_),
                 peer().c_str());
+}
+
+/// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
+void Connection::apply_tcp_options() noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) {
+        return;
+    }
+    auto set = [&](int level, int name, int value, const char* what) {
+        if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
+            KAHTTPD_LOG(warn, "conn=%llu setsockopt %s: %s", static_cast<unsigned long long>(id_),
+                        what, std::strerror(errno));
+        }
+    };
+    if (cfg.tcp_keepalive) {
+        set(SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE");
+        set(IPPROTO_TCP, TCP_KEEPIDLE, static_cast<int>(cfg.tcp_keepalive_idle.count()),
+            "TCP_KEEPIDLE");
+        set(IPPROTO_TCP, TCP_KEEPINTVL, static_cast<int>(cfg.tcp_keepalive_interval.count()),
+            "TCP_KEEPINTVL");
+        set(IPPROTO_TCP, TCP_KEEPCNT, static_cast<int>(cfg.tcp_keepalive_count), "TCP_KEEPCNT");
+    }
+    if (cfg.tcp_user_timeout.count() > 0) {
+        set(IPPROTO_TCP, TCP_USER_TIMEOUT, static_cast<int>(cfg.tcp_user_timeout.count()),
+            "TCP_USER_TIMEOUT");
+    }
+    if (log_enabled(LogLevel::debug)) {
+        // What the kernel holds now, read back (the integration test checks this line).
+        auto get = [&](int level, int name) {
+            int v = -1;
+            socklen_t len = sizeof v;
+            ::getsockopt(fd, level, name, &v, &len);
+            return v;
+        };
+        log_write(LogLevel::debug,
+                  "conn=%llu socket options: keepalive=%d idle=%d interval=%d count=%d "
+                  "user_timeout=%d",
+                  static_cast<unsigned long long>(id_), get(SOL_SOCKET, SO_KEEPALIVE),
+                  get(IPPROTO_TCP, TCP_KEEPIDLE), get(IPPROTO_TCP, TCP_KEEPINTVL),
+                  get(IPPROTO_TCP, TCP_KEEPCNT), get(IPPROTO_TCP, TCP_USER_TIMEOUT));
+    }
 }
 
 void Connection::close(CloseReason reason) noexcept {

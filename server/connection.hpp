@@ -69,6 +69,7 @@ class Connection {
     enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain };
 
     void start_read() noexcept;
+    void apply_tcp_options() noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     void consume(std::string_view input) noexcept;
     void consume_input(std::string_view input) noexcept;

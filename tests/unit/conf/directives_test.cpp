@@ -478,6 +478,30 @@ TEST_SUITE("conf") {
               at("EnableSendfile") + "expected On or Off, found \"yes\"");
     }
 
+    TEST_CASE("TCP keepalive directives: defaults, values and ranges") {
+        const Config d = config_of("");
+        CHECK_FALSE(d.tcp_keepalive);
+        CHECK(d.tcp_keepalive_idle.count() == 7200);
+        CHECK(d.tcp_keepalive_interval.count() == 75);
+        CHECK(d.tcp_keepalive_count == 9);
+        CHECK(d.tcp_user_timeout.count() == 0);
+        const Config c = config_of("TCPKeepAlive on\nTCPKeepAliveIdle 60\nTCPKeepAliveInterval 5\n"
+                                   "TCPKeepAliveCount 4\nTCPUserTimeout 1500ms\n");
+        CHECK(c.tcp_keepalive);
+        CHECK(c.tcp_keepalive_idle.count() == 60);
+        CHECK(c.tcp_keepalive_interval.count() == 5);
+        CHECK(c.tcp_keepalive_count == 4);
+        CHECK(c.tcp_user_timeout.count() == 1500);
+        CHECK(error_of("TCPKeepAliveIdle 0").find("expected an integer from 1 to 32767") !=
+              std::string::npos);
+        CHECK(error_of("TCPKeepAliveCount 500").find("expected an integer from 1 to 127") !=
+              std::string::npos);
+        CHECK(error_of("TCPKeepAlive maybe") ==
+              at("TCPKeepAlive") + "expected On or Off, found \"maybe\"");
+        CHECK(error_of("TCPUserTimeout soon").find("TCPUserTimeout: expected 0") !=
+              std::string::npos);
+    }
+
     TEST_CASE("PrecompressedFiles takes On or Off; MaxRanges takes a count") {
         CHECK(base_of("PrecompressedFiles off").precompressed_files->value == false);
         CHECK(base_of("PrecompressedFiles On").precompressed_files->from == kFile + ":2");

@@ -1,0 +1,46 @@
+"""TCPKeepAlive*, TCPUserTimeout: applied to accepted sockets, read back from the kernel."""
+
+import re
+import shutil
+import subprocess
+import unittest
+
+from kahttpd_fixture import Server
+
+
+def socket_options_line(srv):
+    """The server's debug line with the options it read back from the accepted socket. It is
+    written at accept, before the response, so once a response arrived it is there."""
+    m = re.search(r"socket options: (.*)", srv.stderr())
+    if not m:
+        raise AssertionError("no socket options line: " + srv.stderr())
+    return dict(kv.split("=") for kv in m.group(1).split())
+
+
+class TcpOptionsTest(unittest.TestCase):
+    def test_keepalive_options_are_applied(self):
+        conf = ("TCPKeepAlive On\nTCPKeepAliveIdle 100\nTCPKeepAliveInterval 10\n"
+                "TCPKeepAliveCount 3\nTCPUserTimeout 5s\n")
+        with Server(conf, files={"a.txt": "a"}, env={"KAHTTPD_LOG_LEVEL": "debug"}) as srv:
+            c = srv.connect()
+            self.assertEqual(c.request("/a.txt").status, 200)
+            opts = socket_options_line(srv)
+            self.assertEqual(opts, {"keepalive": "1", "idle": "100", "interval": "10",
+                                    "count": "3", "user_timeout": "5000"})
+            if shutil.which("ss"):
+                out = subprocess.run(["ss", "-tnoH", "state", "established",
+                                      f"( sport = :{srv.port} )"],
+                                     capture_output=True, text=True, timeout=5).stdout
+                self.assertIn("keepalive", out)
+
+    def test_keepalive_is_off_by_default(self):
+        with Server(files={"a.txt": "a"}, env={"KAHTTPD_LOG_LEVEL": "debug"}) as srv:
+            c = srv.connect()
+            self.assertEqual(c.request("/a.txt").status, 200)
+            opts = socket_options_line(srv)
+            self.assertEqual(opts["keepalive"], "0")
+            self.assertEqual(opts["user_timeout"], "0")
+
+
+if __name__ == "__main__":
+    unittest.main()
