@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -119,13 +120,46 @@ std::string server_version(conf::Config::ServerTokens tokens, bool with_os) {
 
 struct SignalContext {
     std::vector<std::unique_ptr<Worker>>* workers;
+    const conf::Config* config;
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    uv_signal_t sighup;
+    uv_signal_t sigusr1;
     bool stopping = false;
 };
 
+/// SIGUSR1: reopen the error log (after logrotate moved it). The new file takes the old
+/// descriptor's number with dup2, so every thread writes to it from its next line on.
+void reopen_logs(const conf::Config& config) noexcept {
+    if (config.error_log.empty() || config.error_log == "/dev/stderr") {
+        return;
+    }
+    const int fd =
+        ::open(config.error_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        KAHTTPD_LOG(error,
+                    "SIGUSR1: ErrorLog %s cannot be reopened: %s; still writing to the old file",
+                    config.error_log.c_str(), std::strerror(errno));
+        return;
+    }
+    ::dup3(fd, g_log_fd.load(), O_CLOEXEC);
+    ::close(fd);
+    KAHTTPD_LOG(info, "SIGUSR1: ErrorLog %s reopened", config.error_log.c_str());
+}
+
 void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
     auto* ctx = static_cast<SignalContext*>(handle->data);
+    if (signum == SIGUSR1) {
+        reopen_logs(*ctx->config);
+        return;
+    }
+    if (signum == SIGHUP) {
+        // Without this handler SIGHUP would end the process, which is not what an Apache user
+        // sending it expects. Reloading is not built yet: say so and keep serving.
+        KAHTTPD_LOG(warn, "caught SIGHUP: configuration reload is not supported yet; the "
+                          "running configuration stays (restart to apply changes)");
+        return;
+    }
     if (!ctx->stopping) {
         ctx->stopping = true;
         KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
@@ -134,8 +168,11 @@ void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
         }
     }
     // The signal handles are the main loop's only handles: closing them ends uv_run.
-    uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigint), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&ctx->sigterm), nullptr);
+    for (uv_signal_t* h : {&ctx->sigint, &ctx->sigterm, &ctx->sighup, &ctx->sigusr1}) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(h))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+        }
+    }
 }
 
 } // namespace
@@ -228,11 +265,16 @@ int run_server(const conf::Config& config) {
     uv_loop_init(&main_loop);
     SignalContext sig;
     sig.workers = &workers;
-    uv_signal_init(&main_loop, &sig.sigint);
-    uv_signal_init(&main_loop, &sig.sigterm);
-    sig.sigint.data = sig.sigterm.data = &sig;
-    uv_signal_start(&sig.sigint, &on_signal_cb, SIGINT);
-    uv_signal_start(&sig.sigterm, &on_signal_cb, SIGTERM);
+    sig.config = &config;
+    const std::pair<uv_signal_t*, int> signals[] = {{&sig.sigint, SIGINT},
+                                                    {&sig.sigterm, SIGTERM},
+                                                    {&sig.sighup, SIGHUP},
+                                                    {&sig.sigusr1, SIGUSR1}};
+    for (const auto& [handle, signum] : signals) {
+        uv_signal_init(&main_loop, handle);
+        handle->data = &sig;
+        uv_signal_start(handle, &on_signal_cb, signum);
+    }
 
     std::vector<int> results(nworkers, 0);
     std::vector<std::thread> threads;
