@@ -102,6 +102,17 @@ void append_html_escaped(std::string& out, std::string_view text) {
     }
 }
 
+/// Options FollowSymLinks / SymLinksIfOwnerMatch as an open policy.
+SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept {
+    if ((eff.options & conf::OptionsSpec::kFollowSymLinks) != 0) {
+        return SymlinkPolicy::follow;
+    }
+    if ((eff.options & conf::OptionsSpec::kSymLinksIfOwnerMatch) != 0) {
+        return SymlinkPolicy::if_owner_match;
+    }
+    return SymlinkPolicy::refuse;
+}
+
 /// The methods kahttpd serves, for OPTIONS and 405 responses.
 constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, OPTIONS\r\n";
 
@@ -394,7 +405,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
                 // A client waiting for "100 Continue" gets it now.
                 parser_.set_message_body_limit(body_limit_for(parser_.request()));
-                if (parser_.request().expect_continue()) {
+                if (parser_.request().expect_continue() && parser_.request().http_minor() >= 1) {
                     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
@@ -404,7 +415,8 @@ void Connection::consume_input(std::string_view input) noexcept {
             break;
         case ParseEvent::message_complete:
             if (!answered_) {
-                if (in_body_ && parser_.request().expect_continue()) {
+                if (in_body_ && parser_.request().expect_continue() &&
+                    parser_.request().http_minor() >= 1) {
                     // Its 100 Continue went out at head_complete.
                     expect_guard_ = true;
                 }
@@ -424,10 +436,17 @@ void Connection::consume_input(std::string_view input) noexcept {
                             static_cast<unsigned long long>(id_), peer().c_str(),
                             parser_.error_reason().data());
             } else {
-                KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request head",
+                KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request %s",
                             static_cast<unsigned long long>(id_), peer().c_str(),
-                            parser::code(parser_.error_status()), parser_.error_reason().data());
+                            parser::code(parser_.error_status()), parser_.error_reason().data(),
+                            in_body_ ? "body" : "head");
+                // Nothing of a previous request applies to this answer.
                 head_ = false;
+                expect_pending_ = false;
+                if (!in_body_) {
+                    host_ = nullptr;
+                    settings_ = nullptr;
+                }
                 respond_error(parser_.error_status(), parser_.error_reason(), true);
                 close_reason_ = CloseReason::parse_error;
             }
@@ -508,7 +527,9 @@ void Connection::on_request() noexcept {
         return;
     }
     // The 100 Continue decision; not for a chunked body that was read already.
-    expect_pending_ = req.expect_continue() && req.has_body() && !expect_guard_;
+    // RFC 9110 §10.1.1: Expect is ignored on HTTP/1.0.
+    expect_pending_ =
+        req.expect_continue() && req.has_body() && !expect_guard_ && req.http_minor() >= 1;
     if (method == HTTP_OPTIONS) {
         // RFC 9110 §9.3.7: the methods a static server allows, for a resource or for "*".
         write_head(Status::ok, {}, 0, kAllowHeader);
@@ -591,11 +612,7 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         return;
     }
     OpenedFile file;
-    const SymlinkPolicy links = (eff.options & conf::OptionsSpec::kFollowSymLinks) != 0
-                                    ? SymlinkPolicy::follow
-                                : (eff.options & conf::OptionsSpec::kSymLinksIfOwnerMatch) != 0
-                                    ? SymlinkPolicy::if_owner_match
-                                    : SymlinkPolicy::refuse;
+    const SymlinkPolicy links = symlink_policy(eff);
     switch (h.root->open(target, eff.directory_index, file, status, links)) {
     case OpenOutcome::error:
         if (status == Status::internal_error) {
@@ -719,6 +736,11 @@ void Connection::serve_representation(const parser::Request& req, OpenedFile& fi
                          static_cast<std::uint64_t>(file.st.st_mtim.tv_nsec);
         }
         format_etag(etag, std::span<const std::uint64_t>(parts, n));
+        if (coding != Coding::identity && etag.size() >= 2) {
+            // Each encoding is its own representation: without a suffix, variants created with
+            // the original's times (gzip -k) would share its strong tag.
+            etag.insert(etag.size() - 1, coding == Coding::br ? "-br" : "-gz");
+        }
         extra.append("ETag: ").append(etag).append("\r\n");
     }
     if (vary) {
@@ -958,9 +980,13 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
     }
     state_ = State::writing;
     (void)why;
+    std::string extra(extra_headers);
+    if (status == Status::method_not_allowed) {
+        extra = kAllowHeader;
+    }
     const conf::Effective& eff = settings();
     if (const auto it = eff.error_documents.find(static_cast<int>(parser::code(status)));
-        it != eff.error_documents.end() && serve_error_document(status, it->second)) {
+        it != eff.error_documents.end() && serve_error_document(status, it->second, extra)) {
         return;
     }
     const auto code = parser::code(status);
@@ -997,10 +1023,6 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
         body.append("</address>\n");
     }
     body.append("</body></html>\n");
-    std::string extra(extra_headers);
-    if (status == Status::method_not_allowed) {
-        extra = kAllowHeader;
-    }
     write_head(status, "text/html; charset=utf-8", body.size(), extra);
     if (!head_) {
         out_.append(body);
@@ -1010,18 +1032,19 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
 /// ErrorDocument: a message, a redirect (302, as Apache does for a full URL), or a local file
 /// served with the error status. False when the local file cannot be served (the built-in page
 /// is used then).
-bool Connection::serve_error_document(Status status, const conf::ErrorDocument& doc) noexcept {
+bool Connection::serve_error_document(Status status, const conf::ErrorDocument& doc,
+                                      std::string_view extra) noexcept {
     using Kind = conf::ErrorDocument::Kind;
     switch (doc.kind) {
     case Kind::text:
-        write_head(status, "text/html; charset=utf-8", doc.target.size(), {});
+        write_head(status, "text/html; charset=utf-8", doc.target.size(), extra);
         if (!head_) {
             out_.append(doc.target);
         }
         return true;
     case Kind::redirect: {
-        std::string location = "Location: ";
-        location.append(doc.target).append("\r\n");
+        std::string location(extra);
+        location.append("Location: ").append(doc.target).append("\r\n");
         write_head(Status::found, "text/html; charset=utf-8", 0, location);
         return true;
     }
@@ -1032,15 +1055,15 @@ bool Connection::serve_error_document(Status status, const conf::ErrorDocument& 
     OpenedFile file;
     Status open_status = Status::ok;
     if (resolve_target(doc.target, target) != Status::ok ||
-        host().root->open(target, settings().directory_index, file, open_status) !=
-            OpenOutcome::file ||
+        host().root->open(target, settings().directory_index, file, open_status,
+                          symlink_policy(settings())) != OpenOutcome::file ||
         static_cast<std::uint64_t>(file.st.st_size) > kInlineFileMax) {
         KAHTTPD_LOG(warn, "conn=%llu ErrorDocument %u %s cannot be served, using the built-in page",
                     static_cast<unsigned long long>(id_), parser::code(status), doc.target.c_str());
         return false;
     }
     const auto size = static_cast<std::uint64_t>(file.st.st_size);
-    write_head(status, worker_.shared().mime->lookup(file.name), size, {});
+    write_head(status, worker_.shared().mime->lookup(file.name), size, extra);
     if (!head_) {
         append_file_range(file.fd, 0, size);
     }
@@ -1077,8 +1100,10 @@ void Connection::flush() noexcept {
             }
             Segment& seg = segments_[segment_];
             if (!seg.text.empty()) {
-                out_.swap(seg.text);
-                seg.text.clear();
+                // Copied, not swapped: out_ keeps its chunk-sized buffer for the next read and
+                // the segment's small string is freed now, not at the end of the response.
+                out_.assign(seg.text);
+                std::string().swap(seg.text);
                 continue;
             }
             const std::size_t want =

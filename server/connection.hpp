@@ -84,7 +84,8 @@ class Connection {
                               bool head) noexcept;
     void send_file_ranges(OpenedFile& file, std::string_view boundary, std::uint64_t size,
                           bool head, std::string_view part_type = {}) noexcept;
-    bool serve_error_document(parser::Status status, const conf::ErrorDocument& doc) noexcept;
+    bool serve_error_document(parser::Status status, const conf::ErrorDocument& doc,
+                              std::string_view extra) noexcept;
     bool append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
     void write_head(parser::Status status, std::string_view content_type,
                     std::uint64_t content_length, std::string_view extra_headers) noexcept;

@@ -216,8 +216,14 @@ bool read_directory(int dir_fd, std::vector<DirEntry>& out) {
         if (name.empty() || name.front() == '.' || name.find('/') != std::string_view::npos) {
             continue;
         }
+        // Symlinks are listed by name only: their target may be outside the root or refused
+        // by the symlink options, so its size and time must not show.
         struct stat st {};
-        if (fstatat(own_fd, ent->d_name, &st, 0) != 0) {
+        if (fstatat(own_fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            continue;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            out.push_back({std::string(name), false, 0, 0});
             continue;
         }
         const bool is_dir = S_ISDIR(st.st_mode);

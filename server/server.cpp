@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -118,6 +119,31 @@ std::string server_version(conf::Config::ServerTokens tokens, bool with_os) {
     return "kahttpd";
 }
 
+std::uint64_t largest_body_limit(const conf::Config& config) {
+    std::uint64_t largest = config.limit_request_body;
+    bool unlimited = largest == 0;
+    auto consider = [&](const conf::DirSettings& d) {
+        if (d.limit_request_body) {
+            unlimited = unlimited || d.limit_request_body->value == 0;
+            largest = std::max(largest, d.limit_request_body->value);
+        }
+    };
+    auto consider_host = [&](const conf::VirtualHost& vh) {
+        consider(vh.base);
+        for (const auto& sec : vh.directories) {
+            consider(sec.settings);
+        }
+        for (const auto& sec : vh.locations) {
+            consider(sec.settings);
+        }
+    };
+    consider_host(config.main);
+    for (const auto& vh : config.vhosts) {
+        consider_host(vh);
+    }
+    return unlimited ? 0 : largest;
+}
+
 struct SignalContext {
     std::vector<std::unique_ptr<Worker>>* workers;
     const conf::Config* config;
@@ -193,7 +219,10 @@ int run_server(const conf::Config& config) {
     shared.limits.request_line = config.limit_request_line;
     shared.limits.field_size = config.limit_request_field_size;
     shared.limits.fields = config.limit_request_fields;
-    shared.limits.body = config.limit_request_body;
+    // The parser refuses a Content-Length body at the head against this limit, before the
+    // vhost and sections are known: so it is the largest LimitRequestBody anywhere (0 =
+    // unlimited wins); the per-section one is checked once the target is resolved.
+    shared.limits.body = largest_body_limit(config);
     shared.server_version = server_version(config.server_tokens, false);
     shared.server_header = "Server: " + server_version(config.server_tokens, true) + "\r\n";
     // The main server, then each vhost: open its document root and merge, once, the settings

@@ -97,7 +97,11 @@ void Worker::on_connection_freed(Connection& c) noexcept {
 // ---- timers ----------------------------------------------------------------------------------
 
 void Worker::schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept {
-    const std::uint64_t at = now_ms() + delay_ms + 1;
+    // From the current time, not the loop's cached one: uv_now() is taken when the poll
+    // returned, before this request was processed and answered, and a deadline counted from it
+    // could fire (by a fraction of a millisecond) before `delay_ms` had passed for the client.
+    // The +1 covers the truncation to whole milliseconds.
+    const std::uint64_t at = uv_hrtime() / 1000000 + delay_ms + 1;
     wheel_.schedule(entry, at);
     // Lazy re-arm (nginx's habit): the libuv timer moves only when this deadline comes before
     // the one it is already set for. A later wake-up finds nothing due and re-arms itself.

@@ -92,8 +92,9 @@ class Worker {
     /// Milliseconds of the loop's clock (uv_now).
     std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
 
-    /// Arms `entry` to fire `delay_ms` from now, never early: the deadline is rounded up by one
-    /// millisecond to cover the loop clock's truncation.
+    /// Arms `entry` to fire `delay_ms` from now (the monotonic clock read now, not the loop's
+    /// cached time), never early: the deadline is rounded up by one millisecond to cover the
+    /// clock's truncation.
     void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
 
     /// Called by a connection's close callback just before it is freed.

@@ -121,6 +121,57 @@ class RegressionTest(unittest.TestCase):
             c = srv.connect()
             self.assertEqual(c.request("/page.txt").status, 200)
 
+    def test_error_document_keeps_allow_and_content_range(self):
+        conf = "ErrorDocument 405 /err.html\nErrorDocument 416 /err.html\n"
+        with Server(conf, files={"err.html": "custom", "a.txt": "abc"}) as srv:
+            c = srv.connect()
+            c.send("DELETE /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (405, b"custom"))
+            self.assertEqual(r.header("Allow"), "GET, HEAD, OPTIONS")
+            r = c.request("/a.txt", headers={"Range": "bytes=10-20"})
+            self.assertEqual((r.status, r.body), (416, b"custom"))
+            self.assertEqual(r.header("Content-Range"), "bytes */3")
+
+    def test_expect_is_ignored_on_http10(self):
+        with Server(files={"a.txt": "abc"}) as srv:
+            c = srv.connect()
+            c.send("GET /a.txt HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n"
+                   "Connection: keep-alive\r\n\r\nxyz")
+            r = c.read_response()
+            self.assertEqual(r.status, 200)  # not a 100 first
+            self.assertEqual(r.body, b"abc")
+
+    def test_listing_does_not_show_symlink_targets(self):
+        with Server("Options +Indexes\n", files={"d/real.txt": "x" * 1234}) as srv:
+            os.symlink("/etc/passwd", os.path.join(srv.root, "d", "passwd-link"))
+            r = srv.connect().request("/d/", headers={"Accept": "application/json"})
+            entries = {e["name"]: e for e in __import__("json").loads(r.body)["entries"]}
+            self.assertIn("passwd-link", entries)
+            self.assertNotEqual(entries["passwd-link"].get("size"),
+                                os.stat("/etc/passwd").st_size)
+            self.assertEqual(entries["real.txt"]["size"], 1234)
+
+    def test_precompressed_variants_have_their_own_etag(self):
+        files = {"app.css": "body{}", "app.css.gz": b"\x1f\x8bgz", "app.css.br": b"brbr"}
+        with Server("FileETag MTime\n", files=files) as srv:
+            for name in files:  # same times for all three, as gzip -k leaves them
+                os.utime(os.path.join(srv.root, name), ns=(1700000000 * 10**9,) * 2)
+            c = srv.connect()
+            tags = {c.request("/app.css", headers={"Accept-Encoding": ae}).header("ETag")
+                    for ae in ("identity", "gzip", "br")}
+            self.assertEqual(len(tags), 3, tags)
+
+    def test_section_body_limit_above_the_main_one_applies_to_content_length(self):
+        conf = "LimitRequestBody 10\n<Location /big>\nLimitRequestBody 1000\n</Location>\n"
+        with Server(conf, files={"big/a.txt": "a", "a.txt": "a"}) as srv:
+            c = srv.connect()
+            c.send("GET /big/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" +
+                   "x" * 100)
+            self.assertEqual(c.read_response().status, 200)
+            c.send("GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+            self.assertEqual(c.read_response().status, 413)
+
     def test_shutdown_does_not_wait_for_the_body_of_an_answered_request(self):
         srv = Server(files={"page.txt": PAGE})
         try:
