@@ -77,31 +77,6 @@ std::string_view ip_text(const std::array<std::uint8_t, 16>& ip, char (&buf)[64]
     return buf;
 }
 
-/// HTML-escapes text that came from the client (the Host header in a signature).
-void append_html_escaped(std::string& out, std::string_view text) {
-    for (const char c : text) {
-        switch (c) {
-        case '&':
-            out.append("&amp;");
-            break;
-        case '<':
-            out.append("&lt;");
-            break;
-        case '>':
-            out.append("&gt;");
-            break;
-        case '"':
-            out.append("&quot;");
-            break;
-        case '\'':
-            out.append("&#39;");
-            break;
-        default:
-            out.push_back(c);
-        }
-    }
-}
-
 /// Options FollowSymLinks / SymLinksIfOwnerMatch as an open policy.
 SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept {
     if ((eff.options & conf::OptionsSpec::kFollowSymLinks) != 0) {
@@ -1006,17 +981,17 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
             }
         }
         body.append("<hr>\n<address>");
-        append_html_escaped(body, worker_.shared().server_version);
+        append_html(body, worker_.shared().server_version);
         body.append(" Server at ");
         const std::string& admin = h.vhost->server_admin.value;
         if (cfg.server_signature == conf::Config::ServerSignature::email && !admin.empty()) {
             body.append("<a href=\"mailto:");
-            append_html_escaped(body, admin);
+            append_html(body, admin);
             body.append("\">");
-            append_html_escaped(body, name);
+            append_html(body, name);
             body.append("</a>");
         } else {
-            append_html_escaped(body, name);
+            append_html(body, name);
         }
         body.append(" Port ");
         append_number(body, local_port_);

@@ -61,49 +61,6 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t& bad) n
     return j - i;
 }
 
-/// Appends `s` as HTML text or attribute content (inside double or single quotes).
-void append_html(std::string& out, std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        std::size_t bad = 0;
-        const std::size_t n = utf8_sequence(s, i, bad);
-        if (n == 0) {
-            out.append(kReplacement);
-            i += bad;
-            continue;
-        }
-        if (n > 1) {
-            out.append(s.substr(i, n));
-            i += n;
-            continue;
-        }
-        const char c = s[i++];
-        switch (c) {
-        case '&':
-            out.append("&amp;");
-            break;
-        case '<':
-            out.append("&lt;");
-            break;
-        case '>':
-            out.append("&gt;");
-            break;
-        case '"':
-            out.append("&quot;");
-            break;
-        case '\'':
-            out.append("&#39;");
-            break;
-        default:
-            // C0 controls and DEL would be parse errors (or vanish, for CR); show U+FFFD.
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-                out.append(kReplacement);
-            } else {
-                out.push_back(c);
-            }
-        }
-    }
-}
-
 /// Appends `s` as a JSON string, quotes included.
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -188,6 +145,48 @@ void append_short_date(std::string& out, std::time_t t) {
 }
 
 } // namespace
+
+void append_html(std::string& out, std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        std::size_t bad = 0;
+        const std::size_t n = utf8_sequence(s, i, bad);
+        if (n == 0) {
+            out.append(kReplacement);
+            i += bad;
+            continue;
+        }
+        if (n > 1) {
+            out.append(s.substr(i, n));
+            i += n;
+            continue;
+        }
+        const char c = s[i++];
+        switch (c) {
+        case '&':
+            out.append("&amp;");
+            break;
+        case '<':
+            out.append("&lt;");
+            break;
+        case '>':
+            out.append("&gt;");
+            break;
+        case '"':
+            out.append("&quot;");
+            break;
+        case '\'':
+            out.append("&#39;");
+            break;
+        default:
+            // C0 controls and DEL would be parse errors (or vanish, for CR); show U+FFFD.
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+                out.append(kReplacement);
+            } else {
+                out.push_back(c);
+            }
+        }
+    }
+}
 
 bool read_directory(int dir_fd, std::vector<DirEntry>& out) {
     out.clear();

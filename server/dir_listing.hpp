@@ -41,6 +41,11 @@ bool read_directory(int dir_fd, std::vector<DirEntry>& out);
 /// so neither CR, LF nor markup ever appears raw. Serve it as "text/html; charset=utf-8".
 std::string render_html(std::string_view url_path, const std::vector<DirEntry>& entries);
 
+/// Appends `s` as HTML text or attribute content (inside quotes): & < > " ' escaped, control
+/// characters and invalid UTF-8 shown as U+FFFD. For anything from the client or the file system
+/// that goes into a page.
+void append_html(std::string& out, std::string_view s);
+
 /// The same listing as JSON (RFC 8259), escaped by hand to keep server/ free of nlohmann:
 ///   {"path":"/url/","entries":[{"name":"a.txt","href":"a.txt","type":"file","size":12,
 ///    "mtime":"<IMF-fixdate>"},{"name":"sub","href":"sub/","type":"directory","mtime":"..."}]}
