@@ -154,6 +154,12 @@ OpenOutcome DocumentRoot::open(const TargetPath& target, const std::vector<std::
     out.name = slash == std::string::npos ? target.path : target.path.substr(slash + 1);
     out.rel = target.path;
     if (S_ISREG(out.st.st_mode)) {
+        if (target.trailing_slash) {
+            // "/file.txt/" names a directory that does not exist (Apache: 404).
+            out.reset();
+            status = Status::not_found;
+            return OpenOutcome::error;
+        }
         return OpenOutcome::file;
     }
     if (!S_ISDIR(out.st.st_mode)) {

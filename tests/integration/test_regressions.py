@@ -172,6 +172,12 @@ class RegressionTest(unittest.TestCase):
             c.send("GET /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
             self.assertEqual(c.read_response().status, 413)
 
+    def test_a_file_with_a_trailing_slash_is_404(self):
+        with Server(files={"a.txt": "abc"}) as srv:
+            c = srv.connect()
+            self.assertEqual(c.request("/a.txt/").status, 404)
+            self.assertEqual(c.request("/a.txt").body, b"abc")
+
     def test_shutdown_does_not_wait_for_the_body_of_an_answered_request(self):
         srv = Server(files={"page.txt": PAGE})
         try:
