@@ -187,6 +187,28 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
                 peer().c_str());
 }
 
+/// One access-log line for the response just queued (a no-op without CustomLog).
+void Connection::log_access(bool parsed) noexcept {
+    const std::uint64_t now_us = uv_hrtime() / 1000;
+    if (!worker_.shared().access_logs.empty()) {
+        char ip[64];
+        AccessRecord r;
+        r.client = ip_text(client_ip_, ip);
+        r.time = std::time(nullptr);
+        r.request = parsed ? &parser_.request() : nullptr;
+        r.status = last_status_;
+        r.body_bytes = last_body_bytes_;
+        r.duration_us =
+            request_start_us_ != 0 && now_us > request_start_us_ ? now_us - request_start_us_ : 0;
+        r.previous_requests = requests_ > 0 ? requests_ - 1 : 0;
+        r.keep_alive = !close_after_;
+        r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
+        r.server_name = host().vhost->server_name.value;
+        worker_.access_log(r);
+    }
+    request_start_us_ = 0;
+}
+
 /// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
 void Connection::apply_tcp_options() noexcept {
     const conf::Config& cfg = *worker_.shared().config;
@@ -368,6 +390,9 @@ void Connection::consume_input(std::string_view input) noexcept {
             }
             break;
         }
+        if (request_start_us_ == 0) {
+            request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
+        }
         const auto r = parser_.feed(input);
         input.remove_prefix(r.consumed);
         switch (r.event) {
@@ -386,6 +411,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 break;
             }
             on_request();
+            log_access(true);
             answered_ = true;
             break;
         case ParseEvent::message_complete:
@@ -396,6 +422,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                     expect_guard_ = true;
                 }
                 on_request();
+                log_access(true);
                 expect_guard_ = false;
             }
             answered_ = false;
@@ -424,6 +451,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 }
                 respond_error(parser_.error_status(), parser_.error_reason(), true);
                 close_reason_ = CloseReason::parse_error;
+                log_access(in_body_);
             }
             input = {};
             break;
@@ -893,6 +921,8 @@ void Connection::write_head(Status status, std::string_view content_type,
         expect_pending_ = false;
         out_.append("HTTP/1.1 100 Continue\r\n\r\n");
     }
+    last_status_ = parser::code(status);
+    last_body_bytes_ = head_ || status == Status::not_modified ? 0 : content_length;
     out_.append("HTTP/1.1 ");
     append_number(out_, parser::code(status));
     out_.push_back(' ');

@@ -70,6 +70,7 @@ class Connection {
 
     void start_read() noexcept;
     void apply_tcp_options() noexcept;
+    void log_access(bool parsed) noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     void consume(std::string_view input) noexcept;
     void consume_input(std::string_view input) noexcept;
@@ -145,11 +146,14 @@ class Connection {
     bool close_after_ = false; // close (gracefully) once the output is written
     bool reading_ = false;     // uv_read_start is in effect
     bool write_in_flight_ = false;
-    bool answered_ = false;       // the current message's response is already queued
-    bool head_ = false;           // the request being answered is HEAD: no body
-    bool expect_pending_ = false; // "Expect: 100-continue" with a body, not answered yet
-    bool expect_guard_ = false;   // the body was read already: no 100 or close for Expect
-    bool in_body_ = false;        // the head is complete and its body is being read
+    bool answered_ = false;              // the current message's response is already queued
+    bool head_ = false;                  // the request being answered is HEAD: no body
+    bool expect_pending_ = false;        // "Expect: 100-continue" with a body, not answered yet
+    bool expect_guard_ = false;          // the body was read already: no 100 or close for Expect
+    bool in_body_ = false;               // the head is complete and its body is being read
+    unsigned last_status_ = 0;           // status of the last response queued (access log)
+    std::uint64_t last_body_bytes_ = 0;  // its body length
+    std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)
 };
 
 } // namespace kahttpd::server

@@ -147,6 +147,7 @@ std::uint64_t largest_body_limit(const conf::Config& config) {
 struct SignalContext {
     std::vector<std::unique_ptr<Worker>>* workers;
     const conf::Config* config;
+    const std::vector<AccessLogSink>* access_logs;
     uv_signal_t sigint;
     uv_signal_t sigterm;
     uv_signal_t sighup;
@@ -154,9 +155,28 @@ struct SignalContext {
     bool stopping = false;
 };
 
-/// SIGUSR1: reopen the error log (after logrotate moved it). The new file takes the old
-/// descriptor's number with dup2, so every thread writes to it from its next line on.
-void reopen_logs(const conf::Config& config) noexcept {
+/// Opens `path` again and puts it in place of `fd` (dup3), so every thread writing to `fd`
+/// writes to the new file from its next write on. False (errno set) when it cannot be opened.
+bool reopen_onto(const std::string& path, int fd) noexcept {
+    const int fresh = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fresh < 0) {
+        return false;
+    }
+    ::dup3(fresh, fd, O_CLOEXEC);
+    ::close(fresh);
+    return true;
+}
+
+/// SIGUSR1: reopen the access logs and the error log (after logrotate moved them).
+void reopen_logs(const conf::Config& config,
+                 const std::vector<AccessLogSink>& access_logs) noexcept {
+    for (std::size_t i = 0; i < access_logs.size() && i < config.custom_logs.size(); ++i) {
+        if (access_logs[i].fd > STDERR_FILENO &&
+            !reopen_onto(config.custom_logs[i].target, access_logs[i].fd)) {
+            KAHTTPD_LOG(error, "SIGUSR1: CustomLog %s cannot be reopened: %s",
+                        config.custom_logs[i].target.c_str(), std::strerror(errno));
+        }
+    }
     if (config.error_log.empty() || config.error_log == "/dev/stderr") {
         return;
     }
@@ -176,7 +196,7 @@ void reopen_logs(const conf::Config& config) noexcept {
 void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
     auto* ctx = static_cast<SignalContext*>(handle->data);
     if (signum == SIGUSR1) {
-        reopen_logs(*ctx->config);
+        reopen_logs(*ctx->config, *ctx->access_logs);
         return;
     }
     if (signum == SIGHUP) {
@@ -242,6 +262,22 @@ int run_server(const conf::Config& config) {
                          !vh.directories.empty() || !vh.locations.empty();
         shared.hosts.push_back(std::move(h));
     };
+    for (const auto& log : config.custom_logs) {
+        int fd = -1;
+        if (log.target == "/dev/stdout") {
+            fd = STDOUT_FILENO;
+        } else if (log.target == "/dev/stderr") {
+            fd = STDERR_FILENO;
+        } else {
+            fd = ::open(log.target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        }
+        if (fd < 0) {
+            std::fprintf(stderr, "kahttpd: %s: CustomLog: cannot open %s: %s\n", log.from.c_str(),
+                         log.target.c_str(), std::strerror(errno));
+            return 1;
+        }
+        shared.access_logs.push_back(AccessLogSink{fd, AccessLogFormat(log.format)});
+    }
     add_host(config.main);
     for (const auto& vh : config.vhosts) {
         add_host(vh);
@@ -295,6 +331,7 @@ int run_server(const conf::Config& config) {
     SignalContext sig;
     sig.workers = &workers;
     sig.config = &config;
+    sig.access_logs = &shared.access_logs;
     const std::pair<uv_signal_t*, int> signals[] = {{&sig.sigint, SIGINT},
                                                     {&sig.sigterm, SIGTERM},
                                                     {&sig.sighup, SIGHUP},
@@ -335,6 +372,11 @@ int run_server(const conf::Config& config) {
     int rc = uv_loop_close(&main_loop);
     if (!config.pid_file.empty()) {
         ::unlink(config.pid_file.c_str());
+    }
+    for (const auto& sink : shared.access_logs) {
+        if (sink.fd > STDERR_FILENO) {
+            ::close(sink.fd);
+        }
     }
 
     WorkerStats total;

@@ -3,6 +3,8 @@
 #include "server/connection.hpp"
 #include "server/log.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 #include <unistd.h>
@@ -29,6 +31,9 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
     wheel_timer_.data = this;
     uv_timer_init(&loop_, &hard_stop_timer_);
     hard_stop_timer_.data = this;
+    uv_timer_init(&loop_, &log_timer_);
+    log_timer_.data = this;
+    log_buffers_.resize(shared_.access_logs.size());
 }
 
 Worker::~Worker() = default;
@@ -173,8 +178,54 @@ void Worker::maybe_finish() noexcept {
     }
 }
 
+void Worker::access_log(const AccessRecord& record) noexcept {
+    if (log_buffers_.empty()) {
+        return;
+    }
+    bool full = false;
+    for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
+        shared_.access_logs[i].format.append(log_buffers_[i], record);
+        full = full || log_buffers_[i].size() > 32 * 1024;
+    }
+    if (full) {
+        flush_access_logs();
+    } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&log_timer_))) {
+        uv_timer_start(&log_timer_, &Worker::on_log_timer_cb, 1000, 0);
+    }
+}
+
+void Worker::on_log_timer_cb(uv_timer_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->flush_access_logs();
+}
+
+void Worker::flush_access_logs() noexcept {
+    // A write to a regular file lands in the page cache without waiting for the disk; one
+    // write per buffer keeps lines whole (O_APPEND).
+    for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
+        std::string& buf = log_buffers_[i];
+        std::size_t done = 0;
+        while (done < buf.size()) {
+            const ssize_t n =
+                ::write(shared_.access_logs[i].fd, buf.data() + done, buf.size() - done);
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                KAHTTPD_LOG(error, "worker %u: access log write failed: %s", id_,
+                            std::strerror(errno));
+                break;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        buf.clear();
+    }
+    uv_timer_stop(&log_timer_);
+}
+
 void Worker::finish() noexcept {
     finished_ = true;
+    flush_access_logs();
+    uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&hard_stop_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);

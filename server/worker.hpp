@@ -3,6 +3,7 @@
 #include "conf/config.hpp"
 #include "conf/mime_types.hpp"
 #include "parser/request_parser.hpp"
+#include "server/access_log.hpp"
 #include "server/close_reason.hpp"
 #include "server/http_date.hpp"
 #include "server/intrusive_list.hpp"
@@ -31,6 +32,13 @@ struct HostContext {
     bool has_sections = false; ///< a section may apply: merge per request
 };
 
+/// One CustomLog: its open file (shared by the workers, O_APPEND so their writes never
+/// interleave within a line) and its compiled format.
+struct AccessLogSink {
+    int fd = -1;
+    AccessLogFormat format;
+};
+
 /// What every worker reads and nobody writes while serving: built by the main thread before
 /// the workers start and outliving them. (open_connections is the one shared counter.)
 struct SharedState {
@@ -38,8 +46,9 @@ struct SharedState {
     const conf::MimeTypes* mime = nullptr;
     parser::ParseLimits limits;
     std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
-    std::string server_header;      ///< "Server: ...\r\n" as ServerTokens asks
-    std::string server_version;     ///< "kahttpd/0.1.0", for ServerSignature
+    std::vector<AccessLogSink> access_logs; ///< one per CustomLog
+    std::string server_header;              ///< "Server: ...\r\n" as ServerTokens asks
+    std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
     /// Connections open in all workers, for MaxConnections.
     mutable std::atomic<std::uint32_t> open_connections{0};
 
@@ -97,6 +106,10 @@ class Worker {
     /// clock's truncation.
     void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
 
+    /// Buffers one access-log line per CustomLog. Lines reach the files when a buffer passes
+    /// 32 KiB, at least once a second, and when the worker stops: a clean stop loses none.
+    void access_log(const AccessRecord& record) noexcept;
+
     /// Called by a connection's close callback just before it is freed.
     void on_connection_freed(Connection& c) noexcept;
     void link(Connection& c) noexcept;
@@ -114,6 +127,8 @@ class Worker {
     static void on_async_cb(uv_async_t* handle) noexcept;
     static void on_wheel_timer_cb(uv_timer_t* handle) noexcept;
     static void on_hard_stop_cb(uv_timer_t* handle) noexcept;
+    static void on_log_timer_cb(uv_timer_t* handle) noexcept;
+    void flush_access_logs() noexcept;
 
     unsigned id_;
     const SharedState& shared_;
@@ -123,6 +138,8 @@ class Worker {
     uv_async_t stop_async_;
     uv_timer_t wheel_timer_;
     uv_timer_t hard_stop_timer_;
+    uv_timer_t log_timer_;
+    std::vector<std::string> log_buffers_;       // one per SharedState::access_logs
     std::uint64_t wheel_timer_due_ = UINT64_MAX; // when wheel_timer_ fires, if armed
     TimerWheel wheel_;
     IntrusiveList<Connection> connections_;

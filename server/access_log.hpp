@@ -1,0 +1,71 @@
+#pragma once
+
+#include "parser/request.hpp"
+
+#include <cstdint>
+#include <ctime>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kahttpd::server {
+
+/// What one access-log line describes. Views are valid only during the call.
+struct AccessRecord {
+    std::string_view client;                  ///< client IP as text
+    std::time_t time = 0;                     ///< when the response was produced
+    const parser::Request* request = nullptr; ///< null for a request that could not be parsed
+    unsigned status = 0;
+    std::uint64_t body_bytes = 0;        ///< bytes of body sent (0 for HEAD and 304)
+    std::uint64_t duration_us = 0;       ///< from the request's first byte to its response
+    std::uint32_t previous_requests = 0; ///< requests on this connection before this one
+    bool keep_alive = true;              ///< the connection stays open after this response
+    std::string_view close_reason;       ///< why it closes, when it does
+    std::string_view server_name;        ///< the vhost's ServerName
+};
+
+/// A compiled LogFormat: the format string cut into literal text and directives once at
+/// start-up, so writing a line is a walk over a small vector. "json" is kahttpd's own format:
+/// one JSON object per line.
+class AccessLogFormat {
+  public:
+    /// Compiles Apache's format codes: %h %l %u %t %r %s %>s %b %B %D %T %{ms}T %{us}T %k %X
+    /// %m %U %q %H %v %{NAME}i and %% plus kahttpd's %{close-reason}x; unknown codes are
+    /// written as "-". `format == "json"` selects the JSON lines format.
+    explicit AccessLogFormat(std::string_view format);
+
+    /// Appends one line (with its newline) for `r` to `out`.
+    void append(std::string& out, const AccessRecord& r) const;
+
+  private:
+    enum class Kind : std::uint8_t {
+        text,
+        client,
+        dash,
+        time,
+        request_line,
+        status,
+        bytes_clf,
+        bytes,
+        duration_us,
+        duration_s,
+        duration_ms,
+        keepalive_count,
+        connection_status,
+        method,
+        url_path,
+        query,
+        protocol,
+        server_name,
+        request_header,
+        close_reason
+    };
+    struct Piece {
+        Kind kind;
+        std::string text; ///< literal text, or the header name for request_header
+    };
+    bool json_ = false;
+    std::vector<Piece> pieces_;
+};
+
+} // namespace kahttpd::server
