@@ -1,5 +1,6 @@
 #include "conf/config.hpp"
 
+#include "tests/unit/conf/load_helpers.hpp"
 #include "tests/unit/conf/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -19,42 +20,14 @@ using kahttpd::conf::load_config_text;
 using kahttpd::conf::LoadResult;
 using kahttpd::conf::test::TempDir;
 using Strings = std::vector<std::string>;
+using kahttpd::conf::test::config_of;
+using kahttpd::conf::test::error_of;
+using kahttpd::conf::test::kFile;
+using kahttpd::conf::test::kName;
+using kahttpd::conf::test::load;
+using kahttpd::conf::test::messages;
 
-namespace {
-
-/// A config file name that does not exist: these tests touch no files unless they say so.
-const fs::path kName = "/srv/site/conf/httpd.conf";
-const std::string kFile = kName.string();
-
-Strings messages(const std::vector<ConfigError>& errors) {
-    Strings out;
-    for (const ConfigError& e : errors) {
-        out.push_back(e.to_string());
-    }
-    return out;
-}
-
-/// Loads `text` after a valid Listen on line 1, so that line N of `text` is line N+1.
-LoadResult load(const std::string& text) {
-    return load_config_text("Listen 8080\n" + text, kName);
-}
-
-/// Loads `text` (one directive, line 2) and returns its only error, or "" when none.
-std::string error_of(const std::string& text) {
-    const LoadResult r = load(text);
-    REQUIRE(r.errors.size() <= 1);
-    return r.errors.empty() ? "" : r.errors.front().to_string();
-}
-
-/// Loads `text` and returns the config, which must have loaded without errors.
-Config config_of(const std::string& text) {
-    const LoadResult r = load(text);
-    INFO(messages(r.errors));
-    REQUIRE(r.errors.empty());
-    return r.config;
-}
-
-} // namespace
+namespace {} // namespace
 
 TEST_SUITE("conf") {
 

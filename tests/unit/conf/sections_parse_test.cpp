@@ -2,6 +2,7 @@
 // <IfDefine>, their nesting and errors, ${VAR} substitution, and the shipped Apache-style
 // example. What the sections mean for a request is sections_test.cpp's business.
 #include "conf/config.hpp"
+#include "tests/unit/conf/load_helpers.hpp"
 #include "tests/unit/conf/temp_dir.hpp"
 
 #include <doctest/doctest.h>
@@ -24,38 +25,14 @@ using kahttpd::conf::Section;
 using kahttpd::conf::VirtualHost;
 using kahttpd::conf::test::TempDir;
 using Strings = std::vector<std::string>;
+using kahttpd::conf::test::config_of;
+using kahttpd::conf::test::error_of;
+using kahttpd::conf::test::kFile;
+using kahttpd::conf::test::kName;
+using kahttpd::conf::test::load;
+using kahttpd::conf::test::messages;
 
 namespace {
-
-const fs::path kName = "/srv/site/conf/httpd.conf";
-const std::string kFile = kName.string();
-
-Strings messages(const std::vector<ConfigError>& errors) {
-    Strings out;
-    for (const ConfigError& e : errors) {
-        out.push_back(e.to_string());
-    }
-    return out;
-}
-
-/// Loads `text` after a valid Listen on line 1, so that line N of `text` is line N+1.
-LoadResult load(const std::string& text, const Strings& defines = {}) {
-    return load_config_text("Listen 8080\n" + text, kName, defines);
-}
-
-std::string error_of(const std::string& text) {
-    const LoadResult r = load(text);
-    INFO(messages(r.errors));
-    REQUIRE(r.errors.size() <= 1);
-    return r.errors.empty() ? "" : r.errors.front().to_string();
-}
-
-Config config_of(const std::string& text, const Strings& defines = {}) {
-    const LoadResult r = load(text, defines);
-    INFO(messages(r.errors));
-    REQUIRE(r.errors.empty());
-    return r.config;
-}
 
 std::string line(int n) {
     return kFile + ":" + std::to_string(n);
