@@ -270,6 +270,19 @@ Effective VirtualHost::effective(const VirtualHost& main, std::string_view fs_pa
     return e;
 }
 
+bool VirtualHost::location_sets_require(const VirtualHost& main,
+                                        std::string_view url_path) const noexcept {
+    auto any = [&](const std::vector<Section>& sections) {
+        for (const Section& s : sections) {
+            if (s.settings.require && is_segment_prefix(s.match, url_path)) {
+                return true;
+            }
+        }
+        return false;
+    };
+    return any(main.locations) || (this != &main && any(locations));
+}
+
 bool VirtualHost::matches_name(std::string_view host) const noexcept {
     // An empty Host (HTTP/1.0) names nothing; without this check it would match every vhost
     // that has no ServerName.

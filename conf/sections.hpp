@@ -159,6 +159,10 @@ struct VirtualHost {
     Effective effective(const VirtualHost& main, std::string_view fs_path,
                         std::string_view url_path) const;
 
+    /// True when a <Location> section matching `url_path` (main server's or this vhost's) has
+    /// a Require line of its own. The status page is local-only unless one does.
+    bool location_sets_require(const VirtualHost& main, std::string_view url_path) const noexcept;
+
     /// True when `host` (lower case, no port, no trailing dot) is this vhost's ServerName or
     /// matches one of its ServerAlias patterns.
     bool matches_name(std::string_view host) const noexcept;

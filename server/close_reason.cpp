@@ -24,6 +24,8 @@ std::string_view to_string(CloseReason r) noexcept {
         return "client_requested";
     case CloseReason::server_shutdown:
         return "server_shutdown";
+    case CloseReason::reload:
+        return "reload";
     case CloseReason::io_error:
         return "io_error";
     case CloseReason::overload:

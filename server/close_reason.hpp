@@ -19,6 +19,7 @@ enum class CloseReason : std::uint8_t {
     keep_alive_off,   ///< KeepAlive Off
     client_requested, ///< "Connection: close", or HTTP/1.0 without keep-alive
     server_shutdown,  ///< SIGTERM/SIGINT drain
+    reload,           ///< SIGHUP: a new configuration's workers took over
     io_error,         ///< a read or write failed (other than reset)
     overload,         ///< MaxConnections reached: closed right after accept
     count_

@@ -258,6 +258,7 @@ void Connection::close(CloseReason reason) noexcept {
     state_ = State::closing;
     timer_.unlink();
     ++worker_.stats().closes[static_cast<std::size_t>(reason)];
+    worker_.stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
     KAHTTPD_LOG(debug, "conn=%llu closed: %s after %u requests",
                 static_cast<unsigned long long>(id_), to_string(reason).data(), requests_);
     // Pending writes and the shutdown request are cancelled (UV_ECANCELED) before the close
@@ -282,6 +283,12 @@ void Connection::on_server_drain() noexcept {
         }
         return;
     }
+    if (status_wait_) {
+        // The status page being gathered is the last response.
+        close_after_ = true;
+        close_reason_ = worker_.drain_reason();
+        return;
+    }
     if (!parser_.in_message() && !output_pending() && stash_.empty()) {
         // Idle, as far as this worker knows. A request may already be on the wire (in the
         // socket buffer, read in a later loop iteration): give it a short floor instead of
@@ -293,7 +300,7 @@ void Connection::on_server_drain() noexcept {
         // The response in progress is the last one. (A request still arriving gets
         // "Connection: close" from on_request, which checks draining().)
         close_after_ = true;
-        close_reason_ = CloseReason::server_shutdown;
+        close_reason_ = worker_.drain_reason();
     }
     if (answered_ && !output_pending()) {
         // Answered already, only its body is still coming: no need to wait for it.
@@ -352,6 +359,13 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         }
         return;
     }
+    if (state_ == State::idle && deadline_ == Deadline::idle && timer_.armed()) {
+        // The next request starts: how long the connection sat idle (the idle deadline was
+        // armed KeepAliveTimeout + 1 ms after the gap began; see Worker::schedule).
+        const std::uint64_t since = timer_.deadline() - idle_timeout_ms() - 1;
+        const std::uint64_t now = uv_hrtime() / 1000000;
+        worker_.stats().idle_gaps.add(kIdleGapBoundsMs, now > since ? now - since : 0);
+    }
     if (state_ == State::lingering) {
         linger_bytes_ += static_cast<std::uint64_t>(nread);
         if (linger_bytes_ > kLingerMaxBytes) {
@@ -381,7 +395,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 break; // the write failed and closed the connection
             }
         }
-        if (write_in_flight_ || file_fd_ >= 0) {
+        if (write_in_flight_ || file_fd_ >= 0 || status_wait_) {
             // Backpressure: keep the unparsed rest, stop reading until the output drains.
             stash_.assign(input);
             if (reading_) {
@@ -411,7 +425,9 @@ void Connection::consume_input(std::string_view input) noexcept {
                 break;
             }
             on_request();
-            log_access(true);
+            if (!status_wait_) {
+                log_access(true);
+            }
             answered_ = true;
             break;
         case ParseEvent::message_complete:
@@ -422,7 +438,9 @@ void Connection::consume_input(std::string_view input) noexcept {
                     expect_guard_ = true;
                 }
                 on_request();
-                log_access(true);
+                if (!status_wait_) {
+                    log_access(true);
+                }
                 expect_guard_ = false;
             }
             answered_ = false;
@@ -464,7 +482,7 @@ void Connection::consume_input(std::string_view input) noexcept {
 void Connection::pump() noexcept {
     while (state_ != State::closing) {
         flush();
-        if (state_ == State::closing || write_in_flight_) {
+        if (state_ == State::closing || write_in_flight_ || status_wait_) {
             return;
         }
         if (stash_.empty()) {
@@ -505,7 +523,7 @@ void Connection::on_request() noexcept {
         close_reason_ = CloseReason::keep_alive_off;
     } else if (worker_.draining()) {
         close_after_ = true;
-        close_reason_ = CloseReason::server_shutdown;
+        close_reason_ = worker_.drain_reason();
     } else if (cfg.max_keep_alive_requests != 0 && requests_ >= cfg.max_keep_alive_requests) {
         close_after_ = true;
         close_reason_ = CloseReason::max_requests;
@@ -609,6 +627,17 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         respond_error(Status::forbidden, "denied by Require", close_after_);
         return;
     }
+    if (eff.handler == "server-status") {
+        // Local clients only, unless a <Location> over it says who may see it.
+        static const conf::AccessRule kLocal{{{conf::AccessRule::Kind::local, {}}}};
+        if (!h.vhost->location_sets_require(worker_.shared().config->main, "/" + target.path) &&
+            !kLocal.allows(client_ip_, local_ip_)) {
+            respond_error(Status::forbidden, "server-status is for local clients", close_after_);
+            return;
+        }
+        serve_status(target);
+        return;
+    }
     if (eff.limit_request_body != 0 && req.content_length() &&
         *req.content_length() > eff.limit_request_body) {
         respond_error(Status::payload_too_large, "body larger than LimitRequestBody", true);
@@ -647,6 +676,70 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
         break;
     }
     serve_representation(req, file, links, head);
+}
+
+/// SetHandler server-status: asks every worker for its snapshot; the response is written by
+/// finish_status() once they have all answered. Until then the connection reads nothing more.
+void Connection::serve_status(const TargetPath& target) noexcept {
+    bool json = false;
+    unsigned refresh = 0;
+    std::string_view q = target.query;
+    while (!q.empty()) {
+        const std::size_t amp = q.find('&');
+        const std::string_view part = q.substr(0, amp);
+        if (part == "json" || part == "format=json") {
+            json = true;
+        } else if (part.starts_with("refresh=")) {
+            std::from_chars(part.data() + 8, part.data() + part.size(), refresh);
+            refresh = std::min(refresh, 3600u);
+        }
+        q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
+    }
+    status_wait_ = true;
+    arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
+    worker_.gather_status(id_, json, refresh);
+}
+
+void Connection::finish_status(const StatusReport& report, bool json, unsigned refresh) noexcept {
+    if (!status_wait_ || state_ == State::closing) {
+        return;
+    }
+    status_wait_ = false;
+    const std::string body =
+        json ? render_status_json(report) : render_status_html(report, refresh);
+    write_head(Status::ok, json ? "application/json" : "text/html; charset=utf-8", body.size(),
+               "Cache-Control: no-store\r\n");
+    if (!head_) {
+        out_.append(body);
+    }
+    log_access(true);
+    pump();
+}
+
+ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
+    static constexpr const char* kStates[] = {"reading", "writing", "idle", "lingering",
+                                              "closing"};
+    static constexpr const char* kDeadlines[] = {"", "header", "body", "send",
+                                                 "idle", "linger", "drain"};
+    ConnectionRow row;
+    row.id = id_;
+    row.client = peer();
+    row.state = kStates[static_cast<std::size_t>(state_)];
+    row.requests = requests_;
+    if (timer_.armed()) {
+        row.deadline = kDeadlines[static_cast<std::size_t>(deadline_)];
+        const std::uint64_t at = timer_.deadline();
+        row.deadline_ms = at > now_ms ? static_cast<std::int64_t>(at - now_ms) : 0;
+        if (state_ == State::idle && deadline_ == Deadline::idle) {
+            const std::uint64_t since = at - idle_timeout_ms() - 1;
+            row.idle_ms = now_ms > since ? static_cast<std::int64_t>(now_ms - since) : 0;
+        }
+    }
+    return row;
+}
+
+std::uint64_t Connection::idle_timeout_ms() const noexcept {
+    return static_cast<std::uint64_t>(worker_.shared().config->keep_alive_timeout.count());
 }
 
 /// A directory without index file: a listing with Options Indexes (HTML, or JSON for a client
@@ -1242,10 +1335,10 @@ void Connection::update_deadline() noexcept {
     }
     parser_.release_memory(kIdleBufferKeep);
     if (worker_.draining()) {
-        close(CloseReason::server_shutdown);
+        close(worker_.drain_reason());
         return;
     }
-    arm(Deadline::idle, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count()));
+    arm(Deadline::idle, idle_timeout_ms());
 }
 
 void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {
@@ -1287,7 +1380,7 @@ void Connection::on_timer() noexcept {
         close(close_reason_);
         return;
     case Deadline::drain:
-        close(CloseReason::server_shutdown);
+        close(worker_.drain_reason());
         return;
     }
 }

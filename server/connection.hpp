@@ -5,6 +5,7 @@
 #include "server/byte_ranges.hpp"
 #include "server/close_reason.hpp"
 #include "server/intrusive_list.hpp"
+#include "server/status.hpp"
 #include "server/timer_wheel.hpp"
 
 #include <uv.h>
@@ -61,6 +62,10 @@ class Connection {
     void on_server_drain() noexcept;
 
     State state() const noexcept { return state_; }
+    /// This connection as a row of the status page's table. `now_ms`: uv_hrtime() in ms.
+    ConnectionRow status_row(std::uint64_t now_ms) const;
+    /// The status report this connection asked for is ready (worker thread).
+    void finish_status(const StatusReport& report, bool json, unsigned refresh) noexcept;
     std::uint64_t id() const noexcept { return id_; }
 
     ListNode<Connection> node_{this}; ///< membership in the worker's list
@@ -77,6 +82,7 @@ class Connection {
     void pump() noexcept;
     void on_request() noexcept;
     void serve_file(const parser::Request& req, bool head) noexcept;
+    void serve_status(const TargetPath& target) noexcept;
     void respond_error(parser::Status status, std::string_view why, bool close_after,
                        std::string_view extra_headers = {}) noexcept;
     void serve_listing(const parser::Request& req, const TargetPath& target, const OpenedFile& dir,
@@ -103,6 +109,7 @@ class Connection {
     void update_deadline() noexcept;
     bool output_pending() const noexcept;
     std::string peer() const;
+    std::uint64_t idle_timeout_ms() const noexcept;
 
     static void on_alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
     static void on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -151,6 +158,7 @@ class Connection {
     bool expect_pending_ = false;        // "Expect: 100-continue" with a body, not answered yet
     bool expect_guard_ = false;          // the body was read already: no 100 or close for Expect
     bool in_body_ = false;               // the head is complete and its body is being read
+    bool status_wait_ = false;           // waiting for the workers' status snapshots
     unsigned last_status_ = 0;           // status of the last response queued (access log)
     std::uint64_t last_body_bytes_ = 0;  // its body length
     std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)

@@ -12,6 +12,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -233,7 +234,11 @@ int run_server(const conf::Config& config) {
         KAHTTPD_LOG(warn, "TypesConfig %s cannot be read; using the built-in media types",
                     config.types_config.c_str());
     }
+    StatusBoard board;
+    board.started_ms = uv_hrtime() / 1000000;
+    board.started_unix = static_cast<std::int64_t>(std::time(nullptr));
     SharedState shared;
+    shared.board = &board;
     shared.config = &config;
     shared.mime = &mime;
     shared.limits.request_line = config.limit_request_line;
@@ -342,6 +347,12 @@ int run_server(const conf::Config& config) {
         uv_signal_start(handle, &on_signal_cb, signum);
     }
 
+    {
+        std::lock_guard<std::mutex> lock(board.mutex);
+        for (auto& w : workers) {
+            board.workers.push_back(w.get());
+        }
+    }
     std::vector<int> results(nworkers, 0);
     std::vector<std::thread> threads;
     for (unsigned w = 0; w < nworkers; ++w) {
@@ -380,12 +391,12 @@ int run_server(const conf::Config& config) {
     }
 
     WorkerStats total;
+    {
+        std::lock_guard<std::mutex> lock(board.mutex);
+        board.workers.clear();
+    }
     for (const auto& w : workers) {
-        total.accepted += w->stats().accepted;
-        total.requests += w->stats().requests;
-        for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
-            total.closes[i] += w->stats().closes[i];
-        }
+        total.merge(w->stats());
     }
     KAHTTPD_LOG(info, "stopped: %llu connections, %llu requests",
                 static_cast<unsigned long long>(total.accepted),

@@ -162,6 +162,7 @@ std::size_t TimerWheel::run(std::uint64_t now) noexcept {
         const std::uint64_t lag = now - std::min(now, e->at_);
         stats_.lag_total_ms += lag;
         stats_.lag_max_ms = std::max(stats_.lag_max_ms, lag);
+        stats_.lag.add(kLagBoundsMs, lag);
         ++stats_.expirations;
         ++fired;
         e->cb_(*e, e->data_);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "server/histogram.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -58,12 +60,18 @@ class TimerWheel {
     static constexpr unsigned kLevels = 4;
     static constexpr std::uint64_t kSpan = std::uint64_t{1} << (kSlotBits * kLevels);
 
+    /// Bucket bounds (ms) of the firing-lag histogram: run time minus deadline.
+    static constexpr std::array<std::uint64_t, 11> kLagBoundsMs = {0,  1,   2,   5,   10,  20,
+                                                                   50, 100, 200, 500, 1000};
+    using LagHistogram = Histogram<kLagBoundsMs.size()>;
+
     /// Counters for the status page and benchmarks.
     struct Stats {
         std::uint64_t scheduled = 0;    ///< schedule() calls
         std::uint64_t expirations = 0;  ///< callbacks fired
         std::uint64_t lag_total_ms = 0; ///< sum over fired entries of (run time - deadline)
         std::uint64_t lag_max_ms = 0;
+        Histogram<kLagBoundsMs.size()> lag; ///< fired entries by lag, see kLagBoundsMs
     };
 
     explicit TimerWheel(std::uint64_t now) noexcept;

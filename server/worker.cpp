@@ -4,6 +4,7 @@
 #include "server/log.hpp"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -25,8 +26,8 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
       read_buffer_(kReadBufferSize) {
     loop_.data = this;
     listeners_.resize(listen_fds_.size());
-    uv_async_init(&loop_, &stop_async_, &Worker::on_async_cb);
-    stop_async_.data = this;
+    uv_async_init(&loop_, &wake_async_, &Worker::on_async_cb);
+    wake_async_.data = this;
     uv_timer_init(&loop_, &wheel_timer_);
     wheel_timer_.data = this;
     uv_timer_init(&loop_, &hard_stop_timer_);
@@ -38,8 +39,130 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
 
 Worker::~Worker() = default;
 
-void Worker::request_stop() noexcept {
-    uv_async_send(&stop_async_);
+void Worker::request_stop(bool reload) noexcept {
+    int none = 0;
+    stop_request_.compare_exchange_strong(none, reload ? 2 : 1);
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (inbox_open_) {
+        uv_async_send(&wake_async_);
+    }
+}
+
+bool Worker::post(std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (!inbox_open_) {
+        return false;
+    }
+    inbox_.push_back(std::move(task));
+    uv_async_send(&wake_async_);
+    return true;
+}
+
+namespace {
+
+/// One status request in flight: the snapshots arrive from the workers' threads.
+struct StatusQuery {
+    std::mutex mutex;
+    StatusReport report; // guarded by mutex until `pending` reaches 0
+    unsigned pending = 0;
+    Worker* origin = nullptr;
+    std::uint64_t conn_id = 0;
+    bool json = false;
+    unsigned refresh = 0;
+};
+
+void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot) {
+    {
+        std::lock_guard<std::mutex> lock(q->mutex);
+        if (snapshot != nullptr) {
+            q->report.workers.push_back(std::move(*snapshot));
+        }
+        if (--q->pending != 0) {
+            return;
+        }
+    }
+    // The last one in: back to the asking worker's thread. If it has finished, its connection
+    // is gone too and there is no one left to answer.
+    Worker* origin = q->origin;
+    origin->post([q, origin] {
+        std::sort(q->report.workers.begin(), q->report.workers.end(),
+                  [](const WorkerSnapshot& a, const WorkerSnapshot& b) {
+                      return a.generation != b.generation ? a.generation < b.generation
+                                                          : a.id < b.id;
+                  });
+        if (Connection* c = origin->find(q->conn_id)) {
+            c->finish_status(q->report, q->json, q->refresh);
+        }
+    });
+}
+
+} // namespace
+
+void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh) {
+    auto q = std::make_shared<StatusQuery>();
+    q->origin = this;
+    q->conn_id = conn_id;
+    q->json = json;
+    q->refresh = refresh;
+    StatusBoard& board = *shared_.board;
+    q->report.version = shared_.server_version;
+    q->report.started_unix = board.started_unix;
+    q->report.uptime_ms = uv_hrtime() / 1000000 - board.started_ms;
+    q->report.generation = board.generation.load();
+    q->report.reloads = board.reloads.load();
+    // Under the board's lock no worker can be destroyed, so every pointer stays valid while
+    // the tasks are posted; a worker that has finished refuses its task and counts as done.
+    std::lock_guard<std::mutex> lock(board.mutex);
+    q->report.retired = board.retired;
+    q->pending = static_cast<unsigned>(board.workers.size()) + 1; // +1: this loop's own hold
+    for (Worker* w : board.workers) {
+        if (!w->post([q, w] {
+                WorkerSnapshot s = w->snapshot();
+                contribute(q, &s);
+            })) {
+            contribute(q, nullptr);
+        }
+    }
+    contribute(q, nullptr); // release the hold: completes now if every worker already answered
+}
+
+Connection* Worker::find(std::uint64_t id) noexcept {
+    Connection* found = nullptr;
+    connections_.for_each([&](Connection& c) {
+        if (c.id() == id) {
+            found = &c;
+        }
+    });
+    return found;
+}
+
+WorkerSnapshot Worker::snapshot() const {
+    WorkerSnapshot s;
+    s.id = id_;
+    s.generation = shared_.generation;
+    s.retiring = retiring_;
+    s.stats = stats_;
+    const std::uint64_t now = uv_hrtime() / 1000000;
+    s.timers_armed = wheel_.armed();
+    s.timers_scheduled = wheel_.stats().scheduled;
+    s.timer_expirations = wheel_.stats().expirations;
+    s.timer_lag = wheel_.stats().lag;
+    s.timer_lag_max_ms = wheel_.stats().lag_max_ms;
+    // The ten whole seconds before this one.
+    const std::uint64_t second = now / 1000;
+    std::uint64_t fired = 0;
+    for (std::size_t i = 0; i < fired_per_s_.size(); ++i) {
+        if (fired_second_[i] + 10 >= second && fired_second_[i] < second) {
+            fired += fired_per_s_[i];
+        }
+    }
+    s.expirations_per_s = static_cast<double>(fired) / 10.0;
+    s.connections.reserve(connections_.size());
+    const_cast<IntrusiveList<Connection>&>(connections_).for_each([&](Connection& c) {
+        ++s.by_state[static_cast<std::size_t>(c.state())];
+        s.connections.push_back(c.status_row(now));
+    });
+    return s;
 }
 
 void Worker::start_listening() noexcept {
@@ -134,7 +257,18 @@ void Worker::on_wheel_timer_cb(uv_timer_t* handle) noexcept {
 
 void Worker::on_wheel_timer() noexcept {
     wheel_timer_due_ = UINT64_MAX;
-    wheel_.run(now_ms());
+    const std::uint64_t now = now_ms();
+    const std::size_t fired = wheel_.run(now);
+    if (fired != 0) {
+        // Per-second expiration counts for the status page's rate.
+        const std::uint64_t second = uv_hrtime() / 1000000000;
+        const std::size_t slot = second % fired_per_s_.size();
+        if (fired_second_[slot] != second) {
+            fired_second_[slot] = second;
+            fired_per_s_[slot] = 0;
+        }
+        fired_per_s_[slot] += fired;
+    }
     if (!finished_) {
         arm_wheel_timer();
     }
@@ -143,7 +277,21 @@ void Worker::on_wheel_timer() noexcept {
 // ---- stopping --------------------------------------------------------------------------------
 
 void Worker::on_async_cb(uv_async_t* handle) noexcept {
-    static_cast<Worker*>(handle->data)->on_stop();
+    static_cast<Worker*>(handle->data)->on_wake();
+}
+
+void Worker::on_wake() noexcept {
+    std::vector<std::function<void()>> tasks;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        tasks.swap(inbox_);
+    }
+    for (auto& task : tasks) {
+        task();
+    }
+    if (stop_request_.load() != 0) {
+        on_stop();
+    }
 }
 
 void Worker::on_stop() noexcept {
@@ -151,7 +299,10 @@ void Worker::on_stop() noexcept {
         return;
     }
     draining_ = true;
-    KAHTTPD_LOG(info, "worker %u: stopping, %zu connections open", id_, connections_.size());
+    retiring_ = stop_request_.load() == 2;
+    KAHTTPD_LOG(info, "worker %u: %s, %zu connections open", id_,
+                retiring_ ? "handing over to the reloaded configuration" : "stopping",
+                connections_.size());
     for (auto& l : listeners_) {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l))) {
             uv_close(reinterpret_cast<uv_handle_t*>(&l), nullptr);
@@ -169,7 +320,7 @@ void Worker::on_hard_stop_cb(uv_timer_t* handle) noexcept {
     auto* self = static_cast<Worker*>(handle->data);
     KAHTTPD_LOG(warn, "worker %u: shutdown deadline passed, closing %zu connections", self->id_,
                 self->connections_.size());
-    self->connections_.for_each([](Connection& c) { c.close(CloseReason::server_shutdown); });
+    self->connections_.for_each([self](Connection& c) { c.close(self->drain_reason()); });
 }
 
 void Worker::maybe_finish() noexcept {
@@ -224,11 +375,20 @@ void Worker::flush_access_logs() noexcept {
 
 void Worker::finish() noexcept {
     finished_ = true;
+    {
+        // Tasks posted from now on are refused; those already queued run at the wake-up that
+        // is still pending or are dropped with the loop (none of them owns a connection).
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        inbox_open_ = false;
+    }
+    // Tasks that were queued before the inbox closed still run (a status query waits for
+    // this worker's answer).
+    on_wake();
     flush_access_logs();
     uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&hard_stop_timer_), nullptr);
-    uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_async_), nullptr);
 }
 
 } // namespace kahttpd::server

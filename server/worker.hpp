@@ -8,6 +8,7 @@
 #include "server/http_date.hpp"
 #include "server/intrusive_list.hpp"
 #include "server/static_file.hpp"
+#include "server/status.hpp"
 #include "server/timer_wheel.hpp"
 
 #include <uv.h>
@@ -15,7 +16,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,8 @@ struct SharedState {
     std::vector<AccessLogSink> access_logs; ///< one per CustomLog
     std::string server_header;              ///< "Server: ...\r\n" as ServerTokens asks
     std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
+    StatusBoard* board = nullptr; ///< process-wide, for the status page
+    unsigned generation = 1;      ///< which configuration load this is (1 = the first)
     /// Connections open in all workers, for MaxConnections.
     mutable std::atomic<std::uint32_t> open_connections{0};
 
@@ -59,13 +64,6 @@ struct SharedState {
         }
         return hosts[static_cast<std::size_t>(&vh - config->vhosts.data()) + 1];
     }
-};
-
-/// Counters of one worker. Only its own thread writes them; readers sum them on demand.
-struct WorkerStats {
-    std::uint64_t accepted = 0;
-    std::uint64_t requests = 0;
-    CloseCounters closes{};
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.
@@ -86,8 +84,24 @@ class Worker {
     /// uv_loop_close() (0 when nothing leaked).
     int run() noexcept;
 
-    /// Asks the worker to drain and stop. Thread-safe (uv_async_send).
-    void request_stop() noexcept;
+    /// Asks the worker to drain and stop: on shutdown, or on reload (`reload`: a new
+    /// configuration's workers take over; connections close with CloseReason::reload).
+    /// Thread-safe.
+    void request_stop(bool reload = false) noexcept;
+
+    /// Runs `task` on this worker's thread soon. False when the worker has finished (the task
+    /// is dropped). Thread-safe.
+    bool post(std::function<void()> task);
+
+    /// Counters, connection states and the live connection table. Worker thread only.
+    WorkerSnapshot snapshot() const;
+
+    /// Gathers a status report from every worker (this one included, each on its own thread)
+    /// and hands it to connection `conn_id` of this worker when complete. Worker thread only.
+    void gather_status(std::uint64_t conn_id, bool json, unsigned refresh);
+
+    /// The open connection with this id, or nullptr. Worker thread only; O(connections).
+    Connection* find(std::uint64_t id) noexcept;
 
     // For connections (worker thread only).
     uv_loop_t* loop() noexcept { return &loop_; }
@@ -97,6 +111,10 @@ class Worker {
     const WorkerStats& stats() const noexcept { return stats_; }
     DateCache& date() noexcept { return date_; }
     bool draining() const noexcept { return draining_; }
+    /// Why connections close when the drain ends them (server_shutdown or reload).
+    CloseReason drain_reason() const noexcept {
+        return retiring_ ? CloseReason::reload : CloseReason::server_shutdown;
+    }
     char* read_buffer() noexcept { return read_buffer_.data(); }
     /// Milliseconds of the loop's clock (uv_now).
     std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
@@ -117,6 +135,7 @@ class Worker {
   private:
     void start_listening() noexcept;
     void on_connection(uv_stream_t* server, int status) noexcept;
+    void on_wake() noexcept;
     void on_stop() noexcept;
     void on_wheel_timer() noexcept;
     void arm_wheel_timer() noexcept;
@@ -135,7 +154,11 @@ class Worker {
     std::vector<int> listen_fds_;
     uv_loop_t loop_;
     std::vector<uv_tcp_t> listeners_;
-    uv_async_t stop_async_;
+    uv_async_t wake_async_; // tasks in inbox_, or a stop request
+    std::mutex inbox_mutex_;
+    std::vector<std::function<void()>> inbox_; // guarded by inbox_mutex_
+    bool inbox_open_ = true;                   // guarded by inbox_mutex_
+    std::atomic<int> stop_request_{0};         // 0 none, 1 shutdown, 2 reload
     uv_timer_t wheel_timer_;
     uv_timer_t hard_stop_timer_;
     uv_timer_t log_timer_;
@@ -147,7 +170,11 @@ class Worker {
     DateCache date_;
     WorkerStats stats_;
     std::uint64_t next_conn_id_ = 1;
+    // Timer expirations per second over the last 16 seconds (status page).
+    std::array<std::uint64_t, 16> fired_per_s_{};
+    std::array<std::uint64_t, 16> fired_second_{};
     bool draining_ = false;
+    bool retiring_ = false;
     bool finished_ = false;
 };
 
