@@ -205,8 +205,9 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
         append_number(out, r.duration_us);
         out.append(",\"keepalive_requests\":");
         append_number(out, r.previous_requests);
-        out.append(",\"connection\":");
-        append_json_string(out, r.keep_alive ? "+" : "-");
+        out.append(",\"connection\":\"");
+        out.push_back(r.keep_alive ? kPendingKeepAlive : kPendingClose);
+        out.push_back('"');
         out.append(",\"close_reason\":");
         append_json_string(out, r.keep_alive ? "" : r.close_reason);
         out.append(",\"host\":");
@@ -267,7 +268,7 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
             append_number(out, r.previous_requests);
             break;
         case Kind::connection_status:
-            out.push_back(r.keep_alive ? '+' : '-');
+            out.push_back(r.keep_alive ? kPendingKeepAlive : kPendingClose);
             break;
         case Kind::method:
             append_escaped(out, method.empty() ? "-" : method);
@@ -299,6 +300,16 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
         }
     }
     out.push_back('\n');
+}
+
+void resolve_connection_status(char* line, std::size_t size, bool aborted) noexcept {
+    for (std::size_t i = 0; i < size; ++i) {
+        if (line[i] == kPendingKeepAlive) {
+            line[i] = aborted ? 'X' : '+';
+        } else if (line[i] == kPendingClose) {
+            line[i] = aborted ? 'X' : '-';
+        }
+    }
 }
 
 } // namespace kahttpd::server

@@ -24,6 +24,16 @@ struct AccessRecord {
     std::string_view server_name;        ///< the vhost's ServerName
 };
 
+/// %X is not known when a line is formatted (the response may still be cut off): it is written
+/// as one of these bytes and resolved when the response has been sent completely ('+' or '-')
+/// or the connection ended first ('X'). Client text never carries them (control bytes are
+/// escaped), so a scan finds only placeholders.
+inline constexpr char kPendingKeepAlive = '\x01';
+inline constexpr char kPendingClose = '\x02';
+
+/// Replaces the %X placeholders in `line`: the decided '+'/'-', or 'X' when `aborted`.
+void resolve_connection_status(char* line, std::size_t size, bool aborted) noexcept;
+
 /// A compiled LogFormat: the format string cut into literal text and directives once at
 /// start-up, so writing a line is a walk over a small vector. "json" is kahttpd's own format:
 /// one JSON object per line.

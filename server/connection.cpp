@@ -204,7 +204,7 @@ void Connection::log_access(bool parsed) noexcept {
         r.keep_alive = !close_after_;
         r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
         r.server_name = host().vhost->server_name.value;
-        worker_.access_log(r);
+        worker_.access_log(r, log_pending_);
     }
     request_start_us_ = 0;
 }
@@ -257,6 +257,10 @@ void Connection::close(CloseReason reason) noexcept {
     }
     state_ = State::closing;
     timer_.unlink();
+    if (!log_pending_.empty()) {
+        // Responses that did not get out completely: their lines say 'X' for %X.
+        worker_.commit_access_log(log_pending_, output_pending());
+    }
     ++worker_.stats().closes[static_cast<std::size_t>(reason)];
     worker_.stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
     KAHTTPD_LOG(debug, "conn=%llu closed: %s after %u requests",
@@ -1181,6 +1185,9 @@ void Connection::flush() noexcept {
             out_.clear();
             out_sent_ = 0;
             if (file_fd_ < 0) {
+                if (!log_pending_.empty()) {
+                    worker_.commit_access_log(log_pending_, false); // all sent: + or -
+                }
                 return;
             }
             // Refill from the streamed body: the segment's text, then its file bytes in

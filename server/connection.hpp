@@ -127,6 +127,7 @@ class Connection {
     std::string out_; // responses not yet written; out_[out_sent_..] is unsent
     std::size_t out_sent_ = 0;
     std::string stash_; // input received while parsing was paused
+    std::string log_pending_; // access-log lines of responses not yet completely sent
     /// A piece of a streamed body: `text` (a multipart part header, or the closing
     /// delimiter), then `length` bytes of the file from `offset`.
     struct Segment {

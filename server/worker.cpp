@@ -329,15 +329,32 @@ void Worker::maybe_finish() noexcept {
     }
 }
 
-void Worker::access_log(const AccessRecord& record) noexcept {
-    if (log_buffers_.empty()) {
-        return;
-    }
-    bool full = false;
+void Worker::access_log(const AccessRecord& record, std::string& pending) noexcept {
+    // Framing per line: the sink's index (one byte), the line's length (four bytes), the line.
     for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
-        shared_.access_logs[i].format.append(log_buffers_[i], record);
-        full = full || log_buffers_[i].size() > 32 * 1024;
+        const std::size_t at = pending.size();
+        pending.push_back(static_cast<char>(i));
+        pending.append(4, '\0');
+        shared_.access_logs[i].format.append(pending, record);
+        const auto len = static_cast<std::uint32_t>(pending.size() - at - 5);
+        std::memcpy(pending.data() + at + 1, &len, 4);
     }
+}
+
+void Worker::commit_access_log(std::string& pending, bool aborted) noexcept {
+    bool full = false;
+    std::size_t at = 0;
+    while (at + 5 <= pending.size()) {
+        const auto sink = static_cast<std::size_t>(static_cast<unsigned char>(pending[at]));
+        std::uint32_t len = 0;
+        std::memcpy(&len, pending.data() + at + 1, 4);
+        char* line = pending.data() + at + 5;
+        resolve_connection_status(line, len, aborted);
+        log_buffers_[sink].append(line, len);
+        full = full || log_buffers_[sink].size() > 32 * 1024;
+        at += 5 + len;
+    }
+    pending.clear();
     if (full) {
         flush_access_logs();
     } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&log_timer_))) {

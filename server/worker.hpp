@@ -124,9 +124,12 @@ class Worker {
     /// clock's truncation.
     void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
 
-    /// Buffers one access-log line per CustomLog. Lines reach the files when a buffer passes
-    /// 32 KiB, at least once a second, and when the worker stops: a clean stop loses none.
-    void access_log(const AccessRecord& record) noexcept;
+    /// Formats one access-log line per CustomLog into `pending` (the connection's lines whose
+    /// response is not yet completely sent). commit_access_log() moves them to the worker's
+    /// buffers with %X resolved; those reach the files when a buffer passes 32 KiB, at least
+    /// once a second, and when the worker stops: a clean stop loses none.
+    void access_log(const AccessRecord& record, std::string& pending) noexcept;
+    void commit_access_log(std::string& pending, bool aborted) noexcept;
 
     /// Called by a connection's close callback just before it is freed.
     void on_connection_freed(Connection& c) noexcept;

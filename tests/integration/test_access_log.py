@@ -72,6 +72,33 @@ class AccessLogTest(unittest.TestCase):
             srv.stop(check=False)
             srv.cleanup()
 
+    def test_a_response_cut_off_by_the_client_is_logged_with_X(self):
+        srv = Server("", files={"big.bin": os.urandom(1 << 20) * 32, "a.txt": "hello"})
+        self.log = os.path.join(srv.tmp, "access.log")
+        with open(srv.conf, "a") as f:
+            f.write(f'CustomLog "{self.log}" "%>s %b %X"\nCustomLog "{self.log}.json" json\n')
+        try:
+            srv.start()
+            c = srv.connect()
+            c.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.assertTrue(c.sock.recv(4096).startswith(b"HTTP/1.1 200"))
+            c.close()  # 32 MiB cannot have left yet: unread data makes this a reset
+            # The server notices when its next write fails; a later request on another
+            # connection is answered in order after that on the single worker.
+            d = srv.connect()
+            self.assertEqual(d.request("/a.txt").status, 200)
+            d.close()
+            srv.stop()
+            lines = self.lines()
+            self.assertIn("200 33554432 X", lines)
+            self.assertIn("200 5 +", lines)
+            with open(self.log + ".json") as f:
+                records = [json.loads(l) for l in f]
+            self.assertEqual(sorted(r["connection"] for r in records), ["+", "X"])
+        finally:
+            srv.stop(check=False)
+            srv.cleanup()
+
     def test_every_response_has_its_line_after_a_clean_stop(self):
         srv = self.server("common")
         try:
