@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,29 +28,9 @@ void usage(std::FILE* out) {
                "  -S       print the virtual host map and exit\n"
                "  -v       print the version and exit\n"
                "  -h       print this help and exit\n"
-               "Signals: SIGTERM or SIGINT stop the server gracefully.\n",
+               "Signals: SIGTERM or SIGINT stop the server gracefully, SIGHUP reloads the\n"
+               "configuration, SIGUSR1 reopens the log files.\n",
                out);
-}
-
-using kahttpd::server::LogLevel;
-
-LogLevel to_log_level(kahttpd::conf::Config::LogLevel level) {
-    using L = kahttpd::conf::Config::LogLevel;
-    switch (level) {
-    case L::emerg:
-    case L::alert:
-    case L::crit:
-    case L::error:
-        return LogLevel::error;
-    case L::warn:
-        return LogLevel::warn;
-    case L::notice:
-    case L::info:
-        return LogLevel::info;
-    case L::debug:
-        return LogLevel::debug;
-    }
-    return LogLevel::warn;
 }
 
 } // namespace
@@ -81,7 +62,7 @@ int main(int argc, char** argv) {
         }
     }
 
-    const auto result = kahttpd::conf::load_config(file, defines);
+    auto result = kahttpd::conf::load_config(file, defines);
     for (const auto& w : result.warnings) {
         std::fprintf(stderr, "%s (warning)\n", w.to_string().c_str());
     }
@@ -110,16 +91,7 @@ int main(int argc, char** argv) {
         break;
     }
 
-    kahttpd::server::g_log_level = static_cast<int>(to_log_level(config.log_level));
-    if (const char* level = std::getenv("KAHTTPD_LOG_LEVEL")) {
-        // An override for debugging and tests, above LogLevel.
-        const std::string l = level;
-        const LogLevel v = l == "debug"   ? LogLevel::debug
-                           : l == "info"  ? LogLevel::info
-                           : l == "error" ? LogLevel::error
-                                          : LogLevel::warn;
-        kahttpd::server::g_log_level = static_cast<int>(v);
-    }
+    kahttpd::server::apply_log_settings(config);
     if (!config.error_log.empty() && config.error_log != "/dev/stderr") {
         const int fd =
             ::open(config.error_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -130,5 +102,20 @@ int main(int argc, char** argv) {
         }
         kahttpd::server::g_log_fd = fd;
     }
-    return kahttpd::server::run_server(config);
+    // SIGHUP reads the same file with the same -D names again.
+    auto reload = [file, defines](std::vector<std::string>& messages)
+        -> std::optional<kahttpd::conf::Config> {
+        auto again = kahttpd::conf::load_config(file, defines);
+        for (const auto& e : again.errors) {
+            messages.push_back(e.to_string());
+        }
+        if (!again.errors.empty()) {
+            return std::nullopt;
+        }
+        for (const auto& w : again.warnings) {
+            messages.push_back(w.to_string() + " (warning)");
+        }
+        return std::move(again.config);
+    };
+    return kahttpd::server::run_server(std::move(result.config), reload);
 }

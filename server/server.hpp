@@ -2,12 +2,29 @@
 
 #include "conf/config.hpp"
 
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace kahttpd::server {
+
+/// Reads the configuration again for a reload: the new one, or nullopt with the errors in
+/// `messages` (on success `messages` holds the warnings).
+using ConfigLoader = std::function<std::optional<conf::Config>(std::vector<std::string>& messages)>;
 
 /// Runs the server described by `config` until SIGINT or SIGTERM: binds every Listen address
 /// (one SO_REUSEPORT socket per worker), starts the workers, prints one "listening on" line per
-/// address to stdout, then drains and joins them. Returns the process exit code (0 on a clean
-/// stop, 1 when start-up failed). Main thread only.
-int run_server(const conf::Config& config);
+/// address to stdout, then drains and joins them. SIGHUP reloads through `reload`; SIGUSR1
+/// reopens the log files. Returns the process exit code (0 on a clean stop, 1 when start-up
+/// failed). Main thread only.
+int run_server(conf::Config config, ConfigLoader reload);
+
+/// Sets the error log's level from LogLevel (the KAHTTPD_LOG_LEVEL environment variable, when
+/// set, wins: a debugging override).
+void apply_log_settings(const conf::Config& config);
+
+/// Writes the process id to `path` (nothing when empty); failures are logged.
+void write_pid_file(const std::string& path);
 
 } // namespace kahttpd::server

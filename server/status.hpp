@@ -75,6 +75,8 @@ struct StatusBoard {
     std::int64_t started_unix = 0;    ///< wall clock at start
     std::atomic<unsigned> generation{1};
     std::atomic<std::uint64_t> reloads{0};
+    /// Connections open in every worker of every generation, for MaxConnections.
+    std::atomic<std::uint32_t> open_connections{0};
 
     std::mutex mutex;
     std::vector<Worker*> workers; ///< every worker whose thread is running

@@ -207,7 +207,7 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     }
     // Freed only by its own close callback (Connection::on_close_cb).
     auto* c = new Connection(*this, (static_cast<std::uint64_t>(id_) << 48) | next_conn_id_++);
-    const std::uint32_t open = shared_.open_connections.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t open = shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
     const std::uint32_t max = shared_.config->max_connections;
     c->start(server, max != 0 && open >= max);
 }
@@ -218,7 +218,7 @@ void Worker::link(Connection& c) noexcept {
 
 void Worker::on_connection_freed(Connection& c) noexcept {
     c.node_.unlink();
-    shared_.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    shared_.board->open_connections.fetch_sub(1, std::memory_order_relaxed);
     maybe_finish();
 }
 

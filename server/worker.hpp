@@ -43,7 +43,8 @@ struct AccessLogSink {
 };
 
 /// What every worker reads and nobody writes while serving: built by the main thread before
-/// the workers start and outliving them. (open_connections is the one shared counter.)
+/// the workers start and outliving them. One per configuration generation (a reload builds a
+/// new one while the old one's workers finish).
 struct SharedState {
     const conf::Config* config = nullptr;
     const conf::MimeTypes* mime = nullptr;
@@ -54,8 +55,6 @@ struct SharedState {
     std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
     StatusBoard* board = nullptr; ///< process-wide, for the status page
     unsigned generation = 1;      ///< which configuration load this is (1 = the first)
-    /// Connections open in all workers, for MaxConnections.
-    mutable std::atomic<std::uint32_t> open_connections{0};
 
     /// The context of a vhost returned by Config::select_vhost.
     const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {

@@ -1,0 +1,55 @@
+"""contrib/kahttpd.service: systemd accepts it, and what it runs works with this build."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from kahttpd_fixture import BIN
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+UNIT = os.path.join(ROOT, "contrib", "kahttpd.service")
+
+
+def unit_for_this_build():
+    """The unit with the installed paths pointed at this build and the shipped config."""
+    with open(UNIT) as f:
+        text = f.read()
+    return (text.replace("/usr/local/sbin/kahttpd", BIN)
+                .replace("/etc/kahttpd/httpd.conf", os.path.join(ROOT, "conf", "httpd.conf")))
+
+
+class SystemdUnitTest(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
+    def test_systemd_analyze_verify_is_clean(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "kahttpd.service")
+            with open(path, "w") as f:
+                f.write(unit_for_this_build())
+            r = subprocess.run(["systemd-analyze", "verify", path], capture_output=True,
+                               text=True, timeout=60)
+            # verify exits 0 on some warnings: any line about the unit counts as a failure.
+            about_unit = [l for l in (r.stdout + r.stderr).splitlines() if "kahttpd" in l]
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(about_unit, [])
+
+    def test_reload_checks_then_sends_sighup_and_stop_outlasts_the_drain(self):
+        text = unit_for_this_build()
+        settings = re.findall(r"^(\w+)=(.*)$", text, re.M)
+        reloads = [v for k, v in settings if k == "ExecReload"]
+        self.assertEqual(len(reloads), 2)
+        # The configuration check the reload runs first passes on the shipped config.
+        check = subprocess.run(reloads[0].split(), capture_output=True, text=True, timeout=30)
+        self.assertEqual(check.returncode, 0, check.stderr)
+        self.assertIn("Syntax OK", check.stdout)
+        self.assertIn("-HUP $MAINPID", reloads[1])
+        values = dict(settings)
+        self.assertIn(values["Type"], ("simple", "exec"))
+        self.assertGreaterEqual(int(values["LimitNOFILE"]), 65536)
+        self.assertGreater(int(values["TimeoutStopSec"]), 10)  # GracefulShutdownTimeout 10 s
+
+
+if __name__ == "__main__":
+    unittest.main()
