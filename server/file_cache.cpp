@@ -29,9 +29,9 @@ void append_number(std::string& out, std::uint64_t v) {
 /// ctime catches a rewrite whose mtime was set back (utime cannot set ctime).
 bool same_file(const struct stat& a, const struct stat& b) noexcept {
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-           a.st_mode == b.st_mode && a.st_uid == b.st_uid &&
-           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-           a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+           a.st_mode == b.st_mode && a.st_uid == b.st_uid && a.st_mtim.tv_sec == b.st_mtim.tv_sec &&
+           a.st_mtim.tv_nsec == b.st_mtim.tv_nsec && a.st_ctim.tv_sec == b.st_ctim.tv_sec &&
+           a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
 }
 
 /// Reads the whole file into `out`; false on a short read.
@@ -66,13 +66,12 @@ FileEntry::~FileEntry() {
 
 bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
                       const conf::Effective& eff, SymlinkPolicy symlinks,
-                      const conf::MimeTypes& mime, std::string_view server_header,
-                      bool in_memory) {
+                      const conf::MimeTypes& mime, std::string_view server_header, bool in_memory) {
     root = &document_root;
     rel = file.rel;
     name = file.name;
     links = symlinks;
-    settings = merged ? merged.get() : &eff;
+    settings = &eff;
     reps[kIdentity].exists = true;
     reps[kIdentity].fd = file.release();
     reps[kIdentity].st = file.st;
@@ -205,12 +204,11 @@ bool FileEntry::still_valid() const noexcept {
 }
 
 std::size_t FileEntry::cost() const noexcept {
+    // The merged settings an entry may adopt after it is cached are not counted: the cost must
+    // not change while it is cached.
     std::size_t n = sizeof(FileEntry) + key.size() + rel.size() + name.size() + type.size();
     for (const FileRep& r : reps) {
         n += r.body.size() + r.etag.size() + r.validators.size() + r.fields.size() + r.head.size();
-    }
-    if (merged) {
-        n += sizeof(conf::Effective);
     }
     return n;
 }

@@ -25,11 +25,11 @@ constexpr std::uint64_t kFileInlineMax = 64 * 1024;
 /// One representation of a file: the file itself, or its `.br` / `.gz` variant beside it.
 struct FileRep {
     bool exists = false;
-    int fd = -1;        ///< open unless the body is held in memory (closed by ~FileEntry)
-    struct stat st {};  ///< as found when the entry was built
+    int fd = -1;       ///< open unless the body is held in memory (closed by ~FileEntry)
+    struct stat st {}; ///< as found when the entry was built
     bool in_memory = false;
-    std::string body;   ///< the whole file when in_memory
-    std::string etag;   ///< the ETag value ("" with FileETag None)
+    std::string body; ///< the whole file when in_memory
+    std::string etag; ///< the ETag value ("" with FileETag None)
     /// Header lines of a 304: Last-Modified, ETag, Vary.
     std::string validators;
     /// Header lines of a 200/206 after Content-Length: validators, Content-Encoding,
@@ -60,7 +60,8 @@ struct FileEntry {
     ~FileEntry();
 
     /// Fills the entry from `file` (a regular file just opened beneath `root`, whose descriptor
-    /// it takes over): looks for the variants (PrecompressedFiles, same symlink policy),
+    /// it takes over), for the settings `eff` (which must outlive the entry, or be handed to
+    /// `merged`): looks for the variants (PrecompressedFiles, same symlink policy),
     /// formats validators and type, and with `in_memory` reads files up to kFileInlineMax into
     /// memory (and closes their descriptors). False (with errno) when a read fails.
     bool build(const DocumentRoot& root, OpenedFile& file, const conf::Effective& eff,
@@ -80,8 +81,10 @@ struct FileEntry {
     std::string rel;  ///< path beneath the root of the file served (the index file for a dir)
     std::string name; ///< its last segment
     SymlinkPolicy links = SymlinkPolicy::follow;
-    const conf::Effective* settings = nullptr; ///< the host's base, or `merged`
-    std::unique_ptr<conf::Effective> merged;   ///< merged <Directory>/<Location> settings
+    const conf::Effective* settings = nullptr; ///< the settings it was built with (`eff`)
+    /// The merged <Directory>/<Location> settings `settings` points to, when the cache owns
+    /// them (the host's base settings outlive every entry).
+    std::unique_ptr<conf::Effective> merged;
     std::string type;                          ///< Content-Type value, charset included
     FileRep reps[3];                           ///< by Coding
     bool vary = false;                         ///< a variant exists: Vary: Accept-Encoding
@@ -197,8 +200,8 @@ class FileCache {
     Limits limits_{};
     const void* owner_ = nullptr;
     std::unordered_map<std::string_view, FileEntry*, Hash> map_; // keys point into entries
-    FileEntry* lru_front_ = nullptr; // least recently used
-    FileEntry* lru_back_ = nullptr;  // most recently used
+    FileEntry* lru_front_ = nullptr;                             // least recently used
+    FileEntry* lru_back_ = nullptr;                              // most recently used
     std::uint64_t bytes_ = 0;
     std::uint32_t fds_ = 0;
     Stats stats_;

@@ -678,8 +678,8 @@ TEST_SUITE("conf") {
         CHECK(error_of("FileCacheValid 3601") ==
               a + "expected 0 (check on every request) or seconds or <n>ms up to 1h, found "
                   "\"3601\"");
-        CHECK(error_of("<Directory /x>\nFileCacheValid 1\n</Directory>").find(
-                  "FileCacheValid: not allowed inside <Directory>") != std::string::npos);
+        CHECK(error_of("<Directory /x>\nFileCacheValid 1\n</Directory>")
+                  .find("FileCacheValid: not allowed inside <Directory>") != std::string::npos);
     }
 
     TEST_CASE("Define and UnDefine") {
