@@ -1485,6 +1485,61 @@ class Loader {
         result_.config.tcp_user_timeout = *d;
     }
 
+    /// FileCacheSize: bytes with an optional K, M or G suffix (powers of 1024, any case).
+    void on_file_cache_size(const Context& c) {
+        if (!expect_one_arg(c)) {
+            return;
+        }
+        std::string_view text = c.args[0];
+        std::uint64_t unit = 1;
+        if (!text.empty()) {
+            switch (detail::to_lower(text.back())) {
+            case 'k':
+                unit = 1ull << 10;
+                break;
+            case 'm':
+                unit = 1ull << 20;
+                break;
+            case 'g':
+                unit = 1ull << 30;
+                break;
+            default:
+                break;
+            }
+            if (unit != 1) {
+                text.remove_suffix(1);
+            }
+        }
+        constexpr std::uint64_t kMax = 64ull << 30;
+        const auto n = parse_uint(text);
+        if (!n || *n > kMax / unit) {
+            error(c, "expected 0 (no cache) or bytes with an optional K, M or G suffix, up to "
+                     "64G, found " +
+                         in_quotes(c.args[0]));
+            return;
+        }
+        result_.config.file_cache_size = *n * unit;
+    }
+
+    void on_file_cache_entries(const Context& c) {
+        if (const auto n = uint_arg(c, 1, 1000000)) {
+            result_.config.file_cache_entries = static_cast<std::uint32_t>(*n);
+        }
+    }
+
+    void on_file_cache_valid(const Context& c) {
+        if (!expect_one_arg(c)) {
+            return;
+        }
+        const auto d = parse_duration(c.args[0]);
+        if (!d || *d > kMaxDuration) {
+            error(c, "expected 0 (check on every request) or seconds or <n>ms up to 1h, found " +
+                         in_quotes(c.args[0]));
+            return;
+        }
+        result_.config.file_cache_valid = *d;
+    }
+
     void on_graceful_shutdown_timeout(const Context& c) {
         // 0 means close at once. Apache's 0 waits forever; kahttpd always bounds the wait so
         // that a stuck client cannot hold a restart hostage.
@@ -2163,6 +2218,9 @@ class Loader {
         Spec{"TCPKeepAliveCount", &Loader::on_tcp_keepalive_count, Scope::server},
         Spec{"TCPUserTimeout", &Loader::on_tcp_user_timeout, Scope::server},
         Spec{"GracefulShutdownTimeout", &Loader::on_graceful_shutdown_timeout, Scope::server},
+        Spec{"FileCacheSize", &Loader::on_file_cache_size, Scope::server},
+        Spec{"FileCacheEntries", &Loader::on_file_cache_entries, Scope::server},
+        Spec{"FileCacheValid", &Loader::on_file_cache_valid, Scope::server},
         Spec{"LoadModule", &Loader::on_load_module, Scope::server},
         Spec{"NameVirtualHost", &Loader::on_name_virtual_host, Scope::server},
         Spec{"Define", &Loader::on_define, Scope::anywhere},

@@ -73,6 +73,13 @@ struct Config {
     std::vector<CustomLog> custom_logs;
     std::uint32_t max_connections = 0; ///< MaxConnections, per server; 0 = unlimited
     std::chrono::milliseconds graceful_shutdown_timeout{10000};
+    /// The open-file cache of each worker (kahttpd's; see docs/configuration.md):
+    /// FileCacheSize, bytes per worker (0 disables the cache); FileCacheEntries, entries per
+    /// worker; FileCacheValid, how long a cached file is trusted before it is checked again
+    /// with stat (0 = on every request).
+    std::uint64_t file_cache_size = 16u << 20;
+    std::uint32_t file_cache_entries = 4096;
+    std::chrono::milliseconds file_cache_valid{1000};
     /// TCP-level keepalive on accepted sockets (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT): off by
     /// default; when on, the probe starts after 2 h idle, as RFC 1122 asks.
     bool tcp_keepalive = false;

@@ -516,6 +516,9 @@ json server_json(const Config& c) {
     s["TCPUserTimeout"] = duration_entry(c.tcp_user_timeout, src("TCPUserTimeout"));
     s["GracefulShutdownTimeout"] =
         duration_entry(c.graceful_shutdown_timeout, src("GracefulShutdownTimeout"));
+    s["FileCacheSize"] = entry(c.file_cache_size, src("FileCacheSize"));
+    s["FileCacheEntries"] = entry(c.file_cache_entries, src("FileCacheEntries"));
+    s["FileCacheValid"] = duration_entry(c.file_cache_valid, src("FileCacheValid"));
     s["ServerTokens"] = entry(server_tokens_name(c.server_tokens), src("ServerTokens"));
     s["ServerSignature"] = entry(server_signature_name(c.server_signature), src("ServerSignature"));
     s["PidFile"] =

@@ -3,6 +3,7 @@
 #include "server/byte_ranges.hpp"
 #include "server/content_coding.hpp"
 #include "server/dir_listing.hpp"
+#include "server/file_cache.hpp"
 #include "server/log.hpp"
 #include "server/response_headers.hpp"
 #include "server/static_file.hpp"
@@ -20,10 +21,13 @@
 #include <ctime>
 #include <memory>
 #include <span>
+#include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,8 +40,11 @@ namespace {
 
 /// Files up to this size are read into the output buffer and leave with the header in one
 /// write; larger ones stream in chunks of kFileChunk after it.
-constexpr std::uint64_t kInlineFileMax = 64 * 1024;
+constexpr std::uint64_t kInlineFileMax = kFileInlineMax;
 constexpr std::size_t kFileChunk = 256 * 1024;
+/// Longest request key (host index and raw path) the open-file cache is asked about; longer
+/// paths are served without it.
+constexpr std::size_t kMaxCacheKey = 512;
 /// Parsing of pipelined requests pauses once this much output is waiting.
 constexpr std::size_t kOutputHighWater = 64 * 1024;
 /// An idle connection keeps an output buffer only up to this capacity.
@@ -108,6 +115,32 @@ void append_number(std::string& out, std::uint64_t v) {
     char buf[24];
     const auto r = std::to_chars(buf, buf + sizeof buf, v);
     out.append(buf, r.ptr);
+}
+
+/// The calling worker's open-file cache, set up for `shared` (FileCacheSize, FileCacheEntries,
+/// FileCacheValid). Entries hold descriptors only for files too large to keep in memory; they
+/// may take at most a quarter of the descriptor limit, shared among the workers.
+FileCache& file_cache_for(const SharedState& shared) noexcept {
+    FileCache& cache = FileCache::for_this_thread();
+    if (cache.owner() != &shared) {
+        const conf::Config& cfg = *shared.config;
+        rlimit rl{};
+        std::uint64_t fds = 1024;
+        if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            fds = rl.rlim_cur;
+        }
+        const std::uint64_t workers = std::max<std::size_t>(
+            1, shared.config->workers != 0 ? shared.config->workers
+                                           : std::thread::hardware_concurrency());
+        FileCache::Limits limits;
+        limits.max_bytes = cfg.file_cache_size;
+        limits.max_entries = cfg.file_cache_entries;
+        limits.valid_ms = static_cast<std::uint64_t>(cfg.file_cache_valid.count());
+        limits.max_fds =
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(fds / 4 / workers, 65536));
+        cache.configure(limits, &shared);
+    }
+    return cache;
 }
 
 } // namespace
@@ -607,24 +640,50 @@ const conf::Effective& Connection::settings() const noexcept {
 }
 
 void Connection::serve_file(const parser::Request& req, bool head) noexcept {
-    TargetPath target;
-    Status status = resolve_target(req.target(), target);
-    if (status != Status::ok) {
-        respond_error(status, "bad request target", close_after_);
-        return;
-    }
+    const SharedState& shared = worker_.shared();
     const HostContext& h = host();
-    if (h.has_sections) {
-        // <Directory> and <Location> sections may apply: merge for this path.
-        std::string fs_path = h.root->path().native();
-        std::string url_path = "/";
-        url_path.append(target.path);
-        if (!target.path.empty()) {
-            fs_path.append("/").append(target.path);
+    // The open-file cache is keyed by the host and the path as sent (the query cut off):
+    // resolving a target is a pure function of it, so a hit needs no resolving, no merging of
+    // sections and no system call (but a stat once per FileCacheValid).
+    file_.reset();
+    FileCache& cache = file_cache_for(shared);
+    char key_buf[kMaxCacheKey];
+    std::string_view key;
+    FileEntry* hit = nullptr;
+    const std::uint64_t now_ms = worker_.now_ms();
+    if (cache.enabled() && !req.target().empty() && req.target()[0] == '/') {
+        const std::string_view raw = req.target().substr(0, req.target().find('?'));
+        const auto host_index = static_cast<std::uint16_t>(&h - shared.hosts.data());
+        if (raw.size() + sizeof host_index <= sizeof key_buf) {
+            std::memcpy(key_buf, &host_index, sizeof host_index);
+            std::memcpy(key_buf + sizeof host_index, raw.data(), raw.size());
+            key = std::string_view(key_buf, raw.size() + sizeof host_index);
+            hit = cache.find(key, now_ms);
         }
-        merged_ = std::make_unique<conf::Effective>(
-            h.vhost->effective(worker_.shared().config->main, fs_path, url_path));
-        settings_ = merged_.get();
+    }
+    TargetPath target;
+    Status status = Status::ok;
+    if (hit != nullptr) {
+        file_ = FileRef(hit);
+        settings_ = hit->settings;
+    } else {
+        status = resolve_target(req.target(), target);
+        if (status != Status::ok) {
+            respond_error(status, "bad request target", close_after_);
+            return;
+        }
+        if (h.has_sections) {
+            // <Directory> and <Location> sections may apply: merge for this path.
+            std::string fs_path = h.root->path().native();
+            std::string url_path = "/";
+            url_path.append(target.path);
+            if (!target.path.empty()) {
+                fs_path.append("/").append(target.path);
+            }
+            merged_ = std::make_unique<conf::Effective>(
+                h.vhost->effective(shared.config->main, fs_path, url_path));
+            settings_ = merged_.get();
+        }
     }
     const conf::Effective& eff = settings();
     if (!eff.require.any.empty() && !eff.require.allows(client_ip_, local_ip_)) {
@@ -645,6 +704,10 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     if (eff.limit_request_body != 0 && req.content_length() &&
         *req.content_length() > eff.limit_request_body) {
         respond_error(Status::payload_too_large, "body larger than LimitRequestBody", true);
+        return;
+    }
+    if (hit != nullptr) {
+        serve_representation(req, *hit, head);
         return;
     }
     OpenedFile file;
@@ -679,7 +742,24 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     case OpenOutcome::file:
         break;
     }
-    serve_representation(req, file, links, head);
+    // A directory's index file is cached only when it is the first DirectoryIndex name: the
+    // revalidation checks that file, so an earlier name appearing later would go unnoticed.
+    const bool cacheable =
+        !key.empty() && (file.rel == target.path || (!eff.directory_index.empty() &&
+                                                     file.name == eff.directory_index.front()));
+    auto entry = std::make_unique<FileEntry>();
+    entry->build(*h.root, file, eff, links, *shared.mime, shared.server_header, cacheable);
+    if (FileEntry* cached = cacheable ? cache.insert(key, entry, now_ms) : nullptr) {
+        if (h.has_sections) {
+            cached->merged = std::move(merged_); // settings_ points into it and stays valid
+        }
+        file_ = FileRef(cached);
+        serve_representation(req, *cached, head);
+        return;
+    }
+    // Not cached (the cache is off, or the entry does not fit): for this response only, so
+    // its descriptors are closed now (a streamed body has its own).
+    serve_representation(req, *entry, head);
 }
 
 /// SetHandler server-status: asks every worker for its snapshot; the response is written by
@@ -777,78 +857,27 @@ void Connection::serve_listing(const parser::Request& req, const TargetPath& tar
 
 /// A regular file: choose the representation (a precompressed variant), evaluate the
 /// preconditions, then answer 200, 206 (one range or multipart/byteranges), 304, 412 or 416.
-void Connection::serve_representation(const parser::Request& req, OpenedFile& file,
-                                      SymlinkPolicy links, bool head) noexcept {
-    const SharedState& shared = worker_.shared();
+void Connection::serve_representation(const parser::Request& req, const FileEntry& entry,
+                                      bool head) noexcept {
     const conf::Effective& eff = settings();
 
     // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles).
-    bool vary = false;
-    Coding coding = Coding::identity;
-    if (eff.precompressed_files) {
-        OpenedFile variants[2];
-        const char* suffixes[2] = {".br", ".gz"};
-        for (int i = 0; i < 2; ++i) {
-            const int fd = host().root->open_beneath(file.rel + suffixes[i], links);
-            if (fd < 0) {
-                continue;
-            }
-            variants[i].fd = fd;
-            if (::fstat(fd, &variants[i].st) != 0 || !S_ISREG(variants[i].st.st_mode)) {
-                variants[i].reset();
-            }
-        }
-        const bool have_br = variants[0].fd >= 0, have_gz = variants[1].fd >= 0;
-        vary = have_br || have_gz;
-        if (vary) {
-            coding = choose_coding(req.header("Accept-Encoding"), have_br, have_gz);
-            OpenedFile* chosen = coding == Coding::br     ? &variants[0]
-                                 : coding == Coding::gzip ? &variants[1]
-                                                          : nullptr;
-            if (chosen != nullptr) {
-                file.reset();
-                file.fd = chosen->release();
-                file.st = chosen->st; // name stays: the type is the original's
-            }
-        }
+    int chosen = FileEntry::kIdentity;
+    if (entry.vary) {
+        const Coding coding =
+            choose_coding(req.header("Accept-Encoding"), entry.reps[FileEntry::kBr].exists,
+                          entry.reps[FileEntry::kGzip].exists);
+        chosen = coding == Coding::br     ? FileEntry::kBr
+                 : coding == Coding::gzip ? FileEntry::kGzip
+                                          : FileEntry::kIdentity;
     }
-
     // Validators of the representation actually sent.
-    const auto size = static_cast<std::uint64_t>(file.st.st_size);
-    const std::time_t mtime = file.st.st_mtim.tv_sec;
-    char date[30];
-    std::string extra = "Last-Modified: ";
-    extra.append(format_http_date(mtime, date)).append("\r\n");
-    std::string etag;
-    if (eff.file_etag.parts != 0) {
-        // Strong, from the parts FileETag selects; the modification time in nanoseconds so two
-        // writes within one second still differ.
-        std::uint64_t parts[3];
-        std::size_t n = 0;
-        if (eff.file_etag.parts & conf::FileETagSpec::kINode) {
-            parts[n++] = static_cast<std::uint64_t>(file.st.st_ino);
-        }
-        if (eff.file_etag.parts & conf::FileETagSpec::kSize) {
-            parts[n++] = size;
-        }
-        if (eff.file_etag.parts & conf::FileETagSpec::kMTime) {
-            parts[n++] = static_cast<std::uint64_t>(file.st.st_mtim.tv_sec) * 1000000000ull +
-                         static_cast<std::uint64_t>(file.st.st_mtim.tv_nsec);
-        }
-        format_etag(etag, std::span<const std::uint64_t>(parts, n));
-        if (coding != Coding::identity && etag.size() >= 2) {
-            // Each encoding is its own representation: without a suffix, variants created with
-            // the original's times (gzip -k) would share its strong tag.
-            etag.insert(etag.size() - 1, coding == Coding::br ? "-br" : "-gz");
-        }
-        extra.append("ETag: ").append(etag).append("\r\n");
-    }
-    if (vary) {
-        extra.append("Vary: Accept-Encoding\r\n");
-    }
+    const FileRep& rep = entry.reps[chosen];
+    const auto size = rep.size();
+    const std::time_t mtime = rep.st.st_mtim.tv_sec;
     EntityTag current;
-    if (!etag.empty()) {
-        parse_entity_tag(etag, current);
+    if (!rep.etag.empty()) {
+        parse_entity_tag(rep.etag, current);
     }
 
     // RFC 9110 §13.2.2.
@@ -857,9 +886,9 @@ void Connection::serve_representation(const parser::Request& req, OpenedFile& fi
     conditions.if_none_match = req.header("If-None-Match");
     conditions.if_modified_since = req.header("If-Modified-Since");
     conditions.if_unmodified_since = req.header("If-Unmodified-Since");
-    switch (evaluate_preconditions(conditions, true, !etag.empty(), current, mtime)) {
+    switch (evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime)) {
     case Precondition::not_modified:
-        write_head(Status::not_modified, {}, 0, extra);
+        write_head(Status::not_modified, {}, 0, rep.validators);
         return;
     case Precondition::failed:
         respond_error(Status::precondition_failed, "precondition failed", close_after_);
@@ -867,39 +896,14 @@ void Connection::serve_representation(const parser::Request& req, OpenedFile& fi
     case Precondition::proceed:
         break;
     }
-
-    if (coding != Coding::identity) {
-        extra.append("Content-Encoding: ").append(coding_name(coding)).append("\r\n");
-    }
-    extra.append("Accept-Ranges: bytes\r\n");
-
-    // Content-Type: AddType first, then TypesConfig; AddDefaultCharset for text types.
-    std::string_view type = shared.mime->lookup(file.name);
-    if (!eff.add_types.empty()) {
-        const auto dot = file.name.rfind('.');
-        if (dot != std::string::npos && dot != 0) {
-            std::string ext = file.name.substr(dot + 1);
-            for (auto& c : ext) {
-                c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            }
-            if (const auto it = eff.add_types.find(ext); it != eff.add_types.end()) {
-                type = it->second;
-            }
-        }
-    }
-    std::string type_with_charset;
-    if (!eff.default_charset.empty() && type.substr(0, 5) == "text/" &&
-        type.find(';') == std::string_view::npos) {
-        type_with_charset.append(type).append("; charset=").append(eff.default_charset);
-        type = type_with_charset;
-    }
+    const std::string_view type = entry.type;
 
     // Ranges (RFC 9110 §14), only when If-Range (if any) still holds.
     ranges_.clear();
     RangeResult ranged = RangeResult::none;
     if (const auto range = req.header("Range")) {
         const auto if_range = req.header("If-Range");
-        if (!if_range || if_range_allows(*if_range, !etag.empty(), current, mtime)) {
+        if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, mtime)) {
             ranged = parse_ranges(*range, size, eff.max_ranges, ranges_);
         }
     }
@@ -912,16 +916,21 @@ void Connection::serve_representation(const parser::Request& req, OpenedFile& fi
         return;
     }
     if (ranged == RangeResult::none) {
-        write_head(Status::ok, type, size, extra);
-        send_file_ranges(file, {}, size, head);
+        if (!rep.head.empty() && !expect_pending_) {
+            write_cached_head(rep); // the common case: one copy of a prepared block
+        } else {
+            write_head(Status::ok, type, size, rep.fields);
+        }
+        send_file_ranges(rep, {}, size, head);
         return;
     }
+    std::string extra = rep.fields;
     if (ranges_.size() == 1) {
         extra.append("Content-Range: ");
         format_content_range(extra, ranges_[0], size);
         extra.append("\r\n");
         write_head(Status::partial_content, type, ranges_[0].last - ranges_[0].first + 1, extra);
-        send_file_ranges(file, {}, size, head);
+        send_file_ranges(rep, {}, size, head);
         return;
     }
     const std::string boundary = make_boundary();
@@ -929,13 +938,13 @@ void Connection::serve_representation(const parser::Request& req, OpenedFile& fi
     std::string multipart_type = "multipart/byteranges; boundary=";
     multipart_type.append(boundary);
     write_head(Status::partial_content, multipart_type, total, extra);
-    send_file_ranges(file, boundary, size, head, type);
+    send_file_ranges(rep, boundary, size, head, type);
 }
 
 /// The body of a file response: the whole file (ranges_ empty) or ranges_, as one range or as
 /// multipart parts with `boundary`. Small bodies are read into the output next to the header;
 /// larger ones stream after it.
-void Connection::send_file_ranges(OpenedFile& file, std::string_view boundary, std::uint64_t size,
+void Connection::send_file_ranges(const FileRep& rep, std::string_view boundary, std::uint64_t size,
                                   bool head, std::string_view part_type) noexcept {
     if (head) {
         return;
@@ -956,7 +965,9 @@ void Connection::send_file_ranges(OpenedFile& file, std::string_view boundary, s
             if (multipart) {
                 append_part_header(out_, boundary, part_type, r, size);
             }
-            if (!append_file_range(file.fd, r.first, r.last - r.first + 1)) {
+            if (rep.in_memory) {
+                out_.append(rep.body, r.first, r.last - r.first + 1);
+            } else if (!append_file_range(rep.fd, r.first, r.last - r.first + 1)) {
                 return;
             }
         }
@@ -965,7 +976,16 @@ void Connection::send_file_ranges(OpenedFile& file, std::string_view boundary, s
         }
         return;
     }
-    file_fd_ = file.release();
+    // The entry keeps its descriptor (it may be cached, or dropped while this body streams):
+    // the stream gets its own.
+    file_fd_ = rep.fd >= 0 ? ::fcntl(rep.fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (file_fd_ < 0) {
+        KAHTTPD_LOG(error, "conn=%llu cannot stream a file: %s",
+                    static_cast<unsigned long long>(id_), std::strerror(errno));
+        close_after_ = true;
+        close_reason_ = CloseReason::io_error;
+        return;
+    }
     segments_.clear();
     segment_ = 0;
     for (const auto& r : ranges_) {
@@ -1010,8 +1030,6 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 
 void Connection::write_head(Status status, std::string_view content_type,
                             std::uint64_t content_length, std::string_view extra_headers) noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
-    const parser::Request& req = parser_.request();
     if (expect_pending_) {
         // The request is accepted: tell the client to send its body (which is then read and
         // discarded), and answer right behind it.
@@ -1043,26 +1061,44 @@ void Connection::write_head(Status status, std::string_view content_type,
         out_.append("\r\n");
     }
     out_.append(extra_headers);
-    if (close_after_) {
-        out_.append("Connection: close\r\n");
-    } else {
-        if (req.http_minor() == 0) {
-            out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
-        }
-        out_.append("Keep-Alive: timeout=");
-        append_number(out_, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
-        if (cfg.max_keep_alive_requests != 0) {
-            out_.append(", max=");
-            append_number(out_, cfg.max_keep_alive_requests - requests_);
-        }
-        out_.append("\r\n");
-    }
+    append_connection_fields();
     if (const auto& rules = settings().headers; !rules.empty()) {
         std::string block = out_.substr(fields);
         const auto c = parser::code(status);
         apply_header_rules(block, rules, (c >= 200 && c < 300) || c == 304);
         out_.resize(fields);
         out_.append(block);
+    }
+    out_.append("\r\n");
+}
+
+/// The head of a 200 for a cached representation without Header rules: its prepared block with
+/// the current Date, then the persistence fields. Same bytes as write_head would produce.
+void Connection::write_cached_head(const FileRep& rep) noexcept {
+    last_status_ = 200;
+    last_body_bytes_ = head_ ? 0 : rep.size();
+    const std::size_t at = out_.size();
+    out_.append(rep.head);
+    std::memcpy(out_.data() + at + rep.date_at, worker_.date().get(std::time(nullptr)).data(), 29);
+    append_connection_fields();
+    out_.append("\r\n");
+}
+
+/// Connection / Keep-Alive (RFC 9112 §9.3), as decided for the current response.
+void Connection::append_connection_fields() noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    if (close_after_) {
+        out_.append("Connection: close\r\n");
+        return;
+    }
+    if (parser_.request().http_minor() == 0) {
+        out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
+    }
+    out_.append("Keep-Alive: timeout=");
+    append_number(out_, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
+    if (cfg.max_keep_alive_requests != 0) {
+        out_.append(", max=");
+        append_number(out_, cfg.max_keep_alive_requests - requests_);
     }
     out_.append("\r\n");
 }

@@ -4,6 +4,7 @@
 #include "parser/request_parser.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/close_reason.hpp"
+#include "server/file_cache.hpp"
 #include "server/intrusive_list.hpp"
 #include "server/status.hpp"
 #include "server/timer_wheel.hpp"
@@ -21,9 +22,7 @@ namespace kahttpd::server {
 
 class Worker;
 struct HostContext;
-struct OpenedFile;
 struct TargetPath;
-enum class SymlinkPolicy : std::uint8_t;
 
 /// One accepted TCP connection and its HTTP/1.1 state machine.
 ///
@@ -87,15 +86,17 @@ class Connection {
                        std::string_view extra_headers = {}) noexcept;
     void serve_listing(const parser::Request& req, const TargetPath& target, const OpenedFile& dir,
                        bool head) noexcept;
-    void serve_representation(const parser::Request& req, OpenedFile& file, SymlinkPolicy links,
+    void serve_representation(const parser::Request& req, const FileEntry& entry,
                               bool head) noexcept;
-    void send_file_ranges(OpenedFile& file, std::string_view boundary, std::uint64_t size,
+    void send_file_ranges(const FileRep& rep, std::string_view boundary, std::uint64_t size,
                           bool head, std::string_view part_type = {}) noexcept;
     bool serve_error_document(parser::Status status, const conf::ErrorDocument& doc,
                               std::string_view extra) noexcept;
     bool append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
     void write_head(parser::Status status, std::string_view content_type,
                     std::uint64_t content_length, std::string_view extra_headers) noexcept;
+    void write_cached_head(const FileRep& rep) noexcept;
+    void append_connection_fields() noexcept;
     void select_host(const parser::Request& req) noexcept;
     std::uint64_t body_limit_for(const parser::Request& req) noexcept;
     const HostContext& host() const noexcept;
@@ -146,6 +147,8 @@ class Connection {
     const HostContext* host_ = nullptr;         // the vhost of the current request
     const conf::Effective* settings_ = nullptr; // its effective settings (Directory/Location)
     std::unique_ptr<conf::Effective> merged_;   // storage when sections apply
+    FileRef file_;                              // the file of the current response (pinned:
+                                                // settings_ may point into it)
     std::uint64_t linger_bytes_ = 0;
     std::uint32_t requests_ = 0; // requests started on this connection
     State state_ = State::reading;

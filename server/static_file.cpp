@@ -35,14 +35,32 @@ DocumentRoot::~DocumentRoot() {
 }
 
 int DocumentRoot::open_beneath(const std::string& rel, SymlinkPolicy symlinks) const noexcept {
+    return open_with(rel, symlinks, O_RDONLY | O_NONBLOCK);
+}
+
+bool DocumentRoot::stat_beneath(const std::string& rel, SymlinkPolicy symlinks,
+                                struct stat& st) const noexcept {
+    const int fd = open_with(rel, symlinks, O_PATH);
+    if (fd < 0) {
+        return false;
+    }
+    const bool ok = ::fstat(fd, &st) == 0;
+    const int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return ok;
+}
+
+int DocumentRoot::open_with(const std::string& rel, SymlinkPolicy symlinks,
+                            int flags) const noexcept {
     constexpr std::uint64_t kBase = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     switch (symlinks) {
     case SymlinkPolicy::follow:
-        return open_resolved(rel, kBase);
+        return open_resolved(rel, kBase, flags);
     case SymlinkPolicy::refuse:
-        return open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS);
+        return open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS, flags);
     case SymlinkPolicy::if_owner_match: {
-        const int fd = open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS);
+        const int fd = open_resolved(rel, kBase | RESOLVE_NO_SYMLINKS, flags);
         if (fd >= 0 || errno != ELOOP) {
             return fd;
         }
@@ -53,7 +71,7 @@ int DocumentRoot::open_beneath(const std::string& rel, SymlinkPolicy symlinks) c
             errno = EACCES;
             return -1;
         }
-        return open_resolved(rel, kBase);
+        return open_resolved(rel, kBase, flags);
     }
     }
     return -1;
@@ -79,8 +97,9 @@ bool DocumentRoot::symlink_owners_match(const std::string& rel) const noexcept {
     return true;
 }
 
-int DocumentRoot::open_resolved(const std::string& rel, std::uint64_t resolve) const noexcept {
-    const int flags = O_RDONLY | O_NONBLOCK;
+int DocumentRoot::open_resolved(const std::string& rel, std::uint64_t resolve,
+                                int flags) const noexcept {
+    // O_PATH (revalidation) admits no other flag but O_CLOEXEC with openat2.
     const char* path = rel.empty() ? "." : rel.c_str();
     open_how how{};
     how.flags = static_cast<std::uint64_t>(flags | O_CLOEXEC);

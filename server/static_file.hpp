@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 namespace kahttpd::server {
@@ -67,8 +68,17 @@ class DocumentRoot {
     /// root; ELOOP: a symlink the policy refuses; EACCES: owner mismatch).
     int open_beneath(const std::string& rel, SymlinkPolicy symlinks) const noexcept;
 
+    /// stat(2) of `rel` beneath the root under the symlink policy, resolved exactly as
+    /// open_beneath resolves it (openat2 with O_PATH, so nothing is opened for reading and a
+    /// path that would leave the root fails). False with errno on failure. For the open-file
+    /// cache's revalidation.
+    bool stat_beneath(const std::string& rel, SymlinkPolicy symlinks,
+                      struct stat& st) const noexcept;
+
   private:
-    int open_resolved(const std::string& rel, std::uint64_t resolve) const noexcept;
+    int open_with(const std::string& rel, SymlinkPolicy symlinks, int flags) const noexcept;
+    int open_resolved(const std::string& rel, std::uint64_t resolve,
+                      int flags = O_RDONLY | O_NONBLOCK) const noexcept;
     bool symlink_owners_match(const std::string& rel) const noexcept;
 
     std::filesystem::path root_;

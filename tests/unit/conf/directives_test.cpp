@@ -644,6 +644,44 @@ TEST_SUITE("conf") {
               a + "expected seconds or <n>ms, found \"soon\"");
     }
 
+    TEST_CASE("FileCacheSize takes bytes with K, M or G, 0 to 64G") {
+        CHECK(Config{}.file_cache_size == 16u << 20);
+        CHECK(config_of("FileCacheSize 0").file_cache_size == 0);
+        CHECK(config_of("FileCacheSize 4096").file_cache_size == 4096);
+        CHECK(config_of("FileCacheSize 512k").file_cache_size == 512u << 10);
+        CHECK(config_of("FileCacheSize 64M").file_cache_size == 64u << 20);
+        CHECK(config_of("FileCacheSize 64G").file_cache_size == 64ull << 30);
+        const std::string expected =
+            "expected 0 (no cache) or bytes with an optional K, M or G suffix, up to 64G, found ";
+        const std::string a = at("FileCacheSize");
+        CHECK(error_of("FileCacheSize 65G") == a + expected + "\"65G\"");
+        CHECK(error_of("FileCacheSize 1T") == a + expected + "\"1T\"");
+        CHECK(error_of("FileCacheSize M") == a + expected + "\"M\"");
+        CHECK(error_of("FileCacheSize -1") == a + expected + "\"-1\"");
+        CHECK(error_of("FileCacheSize") == a + "expected one argument, found none");
+        CHECK(config_of("FileCacheSize 1M").sources.at("FileCacheSize") == kFile + ":2");
+    }
+
+    TEST_CASE("FileCacheEntries takes 1 to 1000000") {
+        CHECK(Config{}.file_cache_entries == 4096);
+        CHECK(config_of("FileCacheEntries 1").file_cache_entries == 1);
+        CHECK(error_of("FileCacheEntries 0") ==
+              at("FileCacheEntries") + "expected an integer from 1 to 1000000, found \"0\"");
+    }
+
+    TEST_CASE("FileCacheValid takes 0 (every request) to 1h") {
+        CHECK(Config{}.file_cache_valid == 1s);
+        CHECK(config_of("FileCacheValid 0").file_cache_valid == 0ms);
+        CHECK(config_of("FileCacheValid 250ms").file_cache_valid == 250ms);
+        CHECK(config_of("FileCacheValid 3600").file_cache_valid == 1h);
+        const std::string a = at("FileCacheValid");
+        CHECK(error_of("FileCacheValid 3601") ==
+              a + "expected 0 (check on every request) or seconds or <n>ms up to 1h, found "
+                  "\"3601\"");
+        CHECK(error_of("<Directory /x>\nFileCacheValid 1\n</Directory>")
+                  .find("FileCacheValid: not allowed inside <Directory>") != std::string::npos);
+    }
+
     TEST_CASE("Define and UnDefine") {
         const Config c = config_of("Define A\nDefine B \"two words\"\nDefine C 3\nUnDefine C\n");
         CHECK(c.defines == std::map<std::string, std::string>{{"A", ""}, {"B", "two words"}});

@@ -228,6 +228,10 @@ TEST_SUITE("conf") {
         CHECK(s["Workers"]["value"] == "auto");
         CHECK(s["MaxConnections"]["value"] == 0);
         CHECK(s["GracefulShutdownTimeout"]["value"] == "10s");
+        CHECK(s["FileCacheSize"]["value"] == 16 << 20);
+        CHECK(s["FileCacheEntries"]["value"] == 4096);
+        CHECK(s["FileCacheValid"]["value"] == "1s");
+        CHECK(s["FileCacheValid"]["value_ms"] == 1000);
         CHECK(s["ServerTokens"]["value"] == "Full");
         CHECK(s["ServerSignature"]["value"] == "Off");
         CHECK(s["PidFile"] == json{{"value", "/run/kahttpd.pid"}, {"from", at(10)}});
@@ -255,6 +259,9 @@ TEST_SUITE("conf") {
                                       "Workers",
                                       "MaxConnections",
                                       "GracefulShutdownTimeout",
+                                      "FileCacheSize",
+                                      "FileCacheEntries",
+                                      "FileCacheValid",
                                       "ServerTokens",
                                       "ServerSignature",
                                       "PidFile",

@@ -1,0 +1,285 @@
+"""The open-file cache (FileCacheSize, FileCacheEntries, FileCacheValid): changes on disk are
+seen after FileCacheValid, a cached entry never serves anything outside the root, and a cached
+response is byte for byte what the uncached path sends.
+
+No test sleeps for the server: a change is awaited by asking again until it shows, within a
+bounded time, so a server that never revalidates fails.
+"""
+
+import os
+import re
+import select
+import socket
+import textwrap
+import time
+import unittest
+
+from kahttpd_fixture import Server
+
+SECRET = b"TOP-SECRET-OUTSIDE-ROOT"
+MTIME = 1700000000
+SMALL = os.urandom(3000)
+BIG = os.urandom(3 * 1024 * 1024 + 123)
+HUGE_SIZE = 8 * 1024 * 1024  # more than the socket buffers hold (tcp_wmem max is 4 MiB)
+
+
+def without_date(raw_head):
+    return re.sub(rb"\r\nDate: [^\r]*", b"", raw_head)
+
+
+class CacheTest(unittest.TestCase):
+    def serve(self, directives="", files=None):
+        """Every file gets the modification time MTIME, so two servers send the same
+        validators; tests ask many times on one connection (MaxKeepAliveRequests 0)."""
+        srv = Server(files=files)
+        try:
+            for dirpath, dirnames, filenames in os.walk(srv.root):
+                for name in dirnames + filenames:
+                    os.utime(os.path.join(dirpath, name), (MTIME, MTIME))
+            with open(srv.conf, "a") as f:
+                f.write("MaxKeepAliveRequests 0\n")
+                f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
+            srv.start()
+        except BaseException:
+            srv.cleanup()
+            raise
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def connect(self, srv):
+        c = srv.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def until(self, c, path, done, what, timeout=5.0):
+        """Asks for `path` on `c` until done(response); returns that response. Bounded."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = c.request(path)
+            if done(r):
+                return r
+            if time.monotonic() > deadline:
+                self.fail("%s: not seen within %ss (last: %r)" % (what, timeout, r))
+
+
+# --------------------------------------------------------------------------------------------
+class Revalidation(CacheTest):
+    def test_a_modified_file_is_seen_after_file_cache_valid(self):
+        srv = self.serve("FileCacheValid 200ms\n", files={"a.txt": "one\n"})
+        c = self.connect(srv)
+        first = c.request("/a.txt")
+        self.assertEqual(first.body, b"one\n")
+        self.assertEqual(c.request("/a.txt").body, b"one\n")  # from the cache
+        srv.write("a.txt", "two, and longer\n")
+        r = self.until(c, "/a.txt", lambda r: r.body != b"one\n", "the new content")
+        self.assertEqual(r.body, b"two, and longer\n")
+        self.assertEqual(r.header("Content-Length"), "16")
+        self.assertNotEqual(r.header("ETag"), first.header("ETag"))
+
+    def test_file_cache_valid_0_sees_every_change_at_once(self):
+        srv = self.serve("FileCacheValid 0\n", files={"a.txt": "one\n"})
+        c = self.connect(srv)
+        for i in range(5):
+            body = ("version %d " % i) * (i + 1)
+            srv.write("a.txt", body)
+            self.assertEqual(c.request("/a.txt").body, body.encode())
+
+    def test_a_deleted_file_is_404_after_revalidation(self):
+        srv = self.serve("FileCacheValid 0\n", files={"gone.txt": "here\n", "stays.txt": "x"})
+        c = self.connect(srv)
+        self.assertEqual(c.request("/gone.txt").status, 200)
+        os.remove(os.path.join(srv.root, "gone.txt"))
+        self.assertEqual(c.request("/gone.txt").status, 404)
+        self.assertEqual(c.request("/stays.txt").status, 200)
+
+    def test_a_deleted_file_is_404_within_file_cache_valid(self):
+        srv = self.serve("FileCacheValid 100ms\n", files={"gone.txt": "here\n"})
+        c = self.connect(srv)
+        self.assertEqual(c.request("/gone.txt").status, 200)
+        os.remove(os.path.join(srv.root, "gone.txt"))
+        self.until(c, "/gone.txt", lambda r: r.status == 404, "the 404")
+
+    def test_a_file_replaced_by_a_symlink_out_of_the_root_is_never_served(self):
+        for valid in ("0", "100ms", "1"):
+            with self.subTest(FileCacheValid=valid):
+                srv = self.serve("FileCacheValid %s\n" % valid, files={"page.html": "<p>in</p>"})
+                secret = os.path.join(srv.tmp, "secret.txt")
+                with open(secret, "wb") as f:
+                    f.write(SECRET)
+                c = self.connect(srv)
+                self.assertEqual(c.request("/page.html").status, 200)
+                path = os.path.join(srv.root, "page.html")
+                os.remove(path)
+                os.symlink(secret, path)
+                seen = []
+
+                def refused(r):
+                    seen.append(r)
+                    self.assertNotIn(SECRET, r.body)
+                    return r.status == 403
+
+                self.until(c, "/page.html", refused, "the 403", timeout=5.0)
+                self.assertTrue(all(r.status in (200, 403) for r in seen))
+
+    def test_a_directory_index_is_revalidated(self):
+        srv = self.serve("FileCacheValid 0\nOptions +Indexes\n",
+                         files={"d/index.html": "<p>index</p>", "d/other.txt": "x"})
+        c = self.connect(srv)
+        self.assertEqual(c.request("/d/").body, b"<p>index</p>")
+        self.assertEqual(c.request("/d/").body, b"<p>index</p>")
+        os.remove(os.path.join(srv.root, "d", "index.html"))
+        r = c.request("/d/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(b"other.txt", r.body)  # the listing now
+
+    def test_an_earlier_directory_index_name_appearing_is_seen(self):
+        srv = self.serve("FileCacheValid 0\nDirectoryIndex index.html index.txt\n",
+                         files={"d/index.txt": "second"})
+        c = self.connect(srv)
+        self.assertEqual(c.request("/d/").body, b"second")
+        self.assertEqual(c.request("/d/").body, b"second")
+        srv.write("d/index.html", "first")
+        self.assertEqual(c.request("/d/").body, b"first")
+
+
+# --------------------------------------------------------------------------------------------
+class SameBytes(CacheTest):
+    """A cached response is what the uncached path (FileCacheSize 0) sends, Date aside."""
+
+    FILES = {"s.css": "body { color: red }\n" * 20, "s.css.gz": b"\x1f\x8b fake gzip",
+             "page.html": "<p>page</p>\n", "data.bin": SMALL, "big.bin": BIG,
+             "sub/index.html": "<p>sub</p>"}
+    REQUESTS = [
+        ("/page.html", "GET", {}),
+        ("/page.html", "HEAD", {}),
+        ("/data.bin", "GET", {}),
+        ("/data.bin", "GET", {"Range": "bytes=10-99"}),
+        ("/data.bin", "GET", {"Range": "bytes=-5000"}),
+        ("/big.bin", "GET", {}),
+        ("/big.bin", "HEAD", {}),
+        ("/big.bin", "GET", {"Range": "bytes=1000000-2000000"}),
+        ("/s.css", "GET", {}),
+        ("/s.css", "GET", {"Accept-Encoding": "gzip"}),
+        ("/s.css", "GET", {"Accept-Encoding": "br, gzip", "Range": "bytes=0-3"}),
+        ("/sub/", "GET", {}),
+        ("/sub/?q=1", "GET", {}),
+        ("/page.html?x", "GET", {}),
+        ("/page.html", "GET", {"Connection": "close"}),
+    ]
+
+    def responses(self, directives):
+        srv = self.serve(directives, files=self.FILES)
+        c = self.connect(srv)
+        out = []
+        for path, method, headers in self.REQUESTS * 2:  # the second round hits the cache
+            if c is None:
+                c = self.connect(srv)
+            r = c.request(path, method=method, headers=headers)
+            out.append((path, method, headers, without_date(r.raw_head), r.body))
+            if headers.get("Connection") == "close":
+                c = None
+        # Conditionals with the validators just received.
+        etag = re.search(rb"ETag: ([^\r]*)", out[0][3]).group(1).decode()
+        c = self.connect(srv)
+        for headers in ({"If-None-Match": etag}, {"If-Match": '"nope"'},
+                        {"If-Modified-Since": "Sun, 06 Nov 2033 08:49:37 GMT"}):
+            for _ in range(2):
+                r = c.request("/page.html", headers=headers)
+                out.append(("/page.html", "GET", headers, without_date(r.raw_head), r.body))
+                if r.header("Connection") == "close":
+                    c = self.connect(srv)
+        return out
+
+    def check_same(self, extra):
+        cached = self.responses(extra)
+        uncached = self.responses(extra + "FileCacheSize 0\n")
+        self.assertEqual(len(cached), len(uncached))
+        for a, b in zip(cached, uncached):
+            self.assertEqual(a, b, a[:3])
+
+    def test_cached_and_uncached_responses_are_identical(self):
+        self.check_same("")
+
+    def test_identical_with_other_keep_alive_settings(self):
+        self.check_same("MaxKeepAliveRequests 0\nKeepAliveTimeout 7\n")
+
+    def test_identical_with_header_rules_and_sections(self):
+        self.check_same("""\
+            Header set X-Site kahttpd
+            <Directory "@ROOT@/sub">
+                Header set X-Sub yes
+                FileETag None
+                AddDefaultCharset utf-8
+            </Directory>
+            """)
+
+    def test_http_1_0_keep_alive_is_echoed_on_a_hit(self):
+        srv = self.serve(files={"a.txt": "a"})
+        c = self.connect(srv)
+        for _ in range(3):
+            r = c.request("/a.txt", headers={"Connection": "keep-alive"}, version="HTTP/1.0")
+            self.assertEqual(r.header("Connection"), "keep-alive")
+            self.assertEqual(r.body, b"a")
+
+
+# --------------------------------------------------------------------------------------------
+class PerRequestChecks(CacheTest):
+    def test_sections_give_each_path_its_settings_on_hits_too(self):
+        srv = self.serve("""\
+            <Directory "@ROOT@/plain">
+                FileETag None
+            </Directory>
+            """, files={"plain/a.txt": "a", "tagged/a.txt": "a"})
+        c = self.connect(srv)
+        for _ in range(3):
+            self.assertIsNone(c.request("/plain/a.txt").header("ETag"))
+            self.assertIsNotNone(c.request("/tagged/a.txt").header("ETag"))
+
+    def test_require_is_checked_on_every_hit(self):
+        srv = self.serve("""\
+            <Directory "@ROOT@/private">
+                Require ip 127.0.0.1
+            </Directory>
+            """, files={"private/a.txt": "private"})
+        allowed = self.connect(srv)
+        self.assertEqual(allowed.request("/private/a.txt").status, 200)
+        self.assertEqual(allowed.request("/private/a.txt").status, 200)  # cached now
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.2", 0))
+        except OSError:
+            s.close()
+            self.skipTest("127.0.0.2 is not usable here")
+        s.settimeout(5)
+        s.connect(("127.0.0.1", srv.port))
+        s.sendall(b"GET /private/a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        self.assertTrue(data.startswith(b"HTTP/1.1 403 "), data[:100])
+
+    def test_cache_disabled_serves_and_sees_changes_at_once(self):
+        srv = self.serve("FileCacheSize 0\n", files={"a.txt": "one"})
+        c = self.connect(srv)
+        self.assertEqual(c.request("/a.txt").body, b"one")
+        srv.write("a.txt", "two!")
+        self.assertEqual(c.request("/a.txt").body, b"two!")
+        os.remove(os.path.join(srv.root, "a.txt"))
+        self.assertEqual(c.request("/a.txt").status, 404)
+
+    def test_more_files_than_entries(self):
+        files = {"f%d.txt" % i: "file %d\n" % i for i in range(40)}
+        srv = self.serve("FileCacheEntries 8\nFileCacheSize 64K\n", files=files)
+        c = self.connect(srv)
+        for _ in range(3):
+            for name, body in files.items():
+                self.assertEqual(c.request("/" + name).body, body.encode())
+
+
+if __name__ == "__main__":
+    unittest.main()
