@@ -588,6 +588,12 @@ void Connection::on_request() noexcept {
     // RFC 9110 §10.1.1: Expect is ignored on HTTP/1.0.
     expect_pending_ =
         req.expect_continue() && req.has_body() && !expect_guard_ && req.http_minor() >= 1;
+    if (method != HTTP_GET && method != HTTP_HEAD && !allowed_by_require(req)) {
+        // Access control comes before the method, as in Apache: a denied resource is 403
+        // whatever is asked of it.
+        respond_error(Status::forbidden, "denied by Require", close_after_);
+        return;
+    }
     if (method == HTTP_OPTIONS) {
         // RFC 9110 §9.3.7: the methods a static server allows, for a resource or for "*".
         write_head(Status::ok, {}, 0, kAllowHeader);
@@ -600,6 +606,24 @@ void Connection::on_request() noexcept {
         return;
     }
     serve_file(req, method == HTTP_HEAD);
+}
+
+/// Require for the request's target, outside the file-serving path (OPTIONS, 405). "*" and
+/// targets that do not resolve are judged by the host's base settings.
+bool Connection::allowed_by_require(const parser::Request& req) noexcept {
+    const HostContext& h = host();
+    TargetPath target;
+    const conf::AccessRule* rule = &h.base.require;
+    conf::Effective merged;
+    if (h.has_sections && resolve_target(req.target(), target) == Status::ok) {
+        std::string fs_path = h.root->path().native();
+        if (!target.path.empty()) {
+            fs_path.append("/").append(target.path);
+        }
+        merged = h.vhost->effective(worker_.shared().config->main, fs_path, "/" + target.path);
+        rule = &merged.require;
+    }
+    return rule->any.empty() || rule->allows(client_ip_, local_ip_);
 }
 
 void Connection::select_host(const parser::Request& req) noexcept {

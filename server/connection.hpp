@@ -98,6 +98,7 @@ class Connection {
     void write_cached_head(const FileRep& rep) noexcept;
     void append_connection_fields() noexcept;
     void select_host(const parser::Request& req) noexcept;
+    bool allowed_by_require(const parser::Request& req) noexcept;
     std::uint64_t body_limit_for(const parser::Request& req) noexcept;
     const HostContext& host() const noexcept;
     const conf::Effective& settings() const noexcept;

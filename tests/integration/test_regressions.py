@@ -178,6 +178,20 @@ class RegressionTest(unittest.TestCase):
             self.assertEqual(c.request("/a.txt/").status, 404)
             self.assertEqual(c.request("/a.txt").body, b"abc")
 
+    def test_options_and_405_obey_require(self):
+        srv = Server(files={"pub/a.txt": "a", "private/b.txt": "b"})
+        with open(srv.conf, "a") as f:
+            f.write(f'<Directory "{srv.root}/private">\n    Require all denied\n</Directory>\n')
+        with srv:
+            c = srv.connect()
+            self.assertEqual(c.request("/private/b.txt", method="OPTIONS").status, 403)
+            self.assertEqual(c.request("/private/b.txt", method="DELETE").status, 403)
+            self.assertEqual(c.request("/private/b.txt").status, 403)
+            r = c.request("/pub/a.txt", method="OPTIONS")
+            self.assertEqual((r.status, r.header("Allow")), (200, "GET, HEAD, OPTIONS"))
+            self.assertEqual(c.request("/pub/a.txt", method="DELETE").status, 405)
+            self.assertEqual(c.request("*", method="OPTIONS").status, 200)
+
     def test_shutdown_does_not_wait_for_the_body_of_an_answered_request(self):
         srv = Server(files={"page.txt": PAGE})
         try:
