@@ -378,7 +378,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
     if (nread < 0) {
         if (state_ == State::lingering) {
             close(close_reason_);
-        } else if (nread == UV_EOF && output_pending()) {
+        } else if (nread == UV_EOF && (output_pending() || status_wait_)) {
             // The client half-closed after its last request: finish the responses, then close
             // (an incomplete request after them is dropped).
             close_after_ = true;
@@ -519,8 +519,15 @@ void Connection::consume_input(std::string_view input) noexcept {
 void Connection::pump() noexcept {
     while (state_ != State::closing) {
         flush();
-        if (state_ == State::closing || write_in_flight_ || status_wait_) {
+        if (state_ == State::closing || write_in_flight_) {
             return;
+        }
+        if (status_wait_) {
+            if (!status_ready_) {
+                return; // the snapshots are still coming
+            }
+            emit_status();
+            continue;
         }
         if (stash_.empty()) {
             after_output();
@@ -812,16 +819,25 @@ void Connection::finish_status(const StatusReport& report, bool json, unsigned r
     if (!status_wait_ || state_ == State::closing) {
         return;
     }
+    auto ready = std::make_unique<PendingStatus>();
+    ready->json = json;
+    ready->body = json ? render_status_json(report) : render_status_html(report, refresh);
+    status_ready_ = std::move(ready);
+    // Responses queued before it may still be on their way (a write in flight owns out_):
+    // pump() queues the page once they are out.
+    pump();
+}
+
+/// Queues the status page gathered for the waiting request (output must be idle).
+void Connection::emit_status() noexcept {
+    const std::unique_ptr<PendingStatus> ready = std::move(status_ready_);
     status_wait_ = false;
-    const std::string body =
-        json ? render_status_json(report) : render_status_html(report, refresh);
-    write_head(Status::ok, json ? "application/json" : "text/html; charset=utf-8", body.size(),
-               "Cache-Control: no-store\r\n");
+    write_head(Status::ok, ready->json ? "application/json" : "text/html; charset=utf-8",
+               ready->body.size(), "Cache-Control: no-store\r\n");
     if (!head_) {
-        out_.append(body);
+        out_.append(ready->body);
     }
     log_access(true);
-    pump();
 }
 
 ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
@@ -1261,7 +1277,7 @@ void Connection::flush() noexcept {
                 file_fd_ = -1;
                 segments_.clear();
                 segment_ = 0;
-                return;
+                continue; // all sent: commit the access-log lines above
             }
             Segment& seg = segments_[segment_];
             if (!seg.text.empty()) {

@@ -82,6 +82,7 @@ class Connection {
     void on_request() noexcept;
     void serve_file(const parser::Request& req, bool head) noexcept;
     void serve_status(const TargetPath& target) noexcept;
+    void emit_status() noexcept;
     void respond_error(parser::Status status, std::string_view why, bool close_after,
                        std::string_view extra_headers = {}) noexcept;
     void serve_listing(const parser::Request& req, const TargetPath& target, const OpenedFile& dir,
@@ -130,6 +131,11 @@ class Connection {
     std::size_t out_sent_ = 0;
     std::string stash_; // input received while parsing was paused
     std::string log_pending_; // access-log lines of responses not yet completely sent
+    struct PendingStatus {
+        std::string body;
+        bool json = false;
+    };
+    std::unique_ptr<PendingStatus> status_ready_; // gathered, waiting for earlier output
     /// A piece of a streamed body: `text` (a multipart part header, or the closing
     /// delimiter), then `length` bytes of the file from `offset`.
     struct Segment {

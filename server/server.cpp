@@ -216,7 +216,14 @@ class Server {
 
   private:
     std::unique_ptr<Generation> build(std::unique_ptr<conf::Config> config, std::string& err);
-    bool bind_listeners(const conf::Config& config, unsigned nworkers, std::string& err);
+    /// What one bind_listeners() call added, so a failure later in build() can take it back.
+    struct BindUndo {
+        std::size_t had = 0;                                   // listeners_ before the call
+        std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
+    };
+    bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
+                        std::string& err);
+    void undo_bind(const BindUndo& undo);
     void start(Generation& gen);
     void on_signal(int signum);
     void reload();
@@ -242,24 +249,27 @@ class Server {
     bool reap_closed_ = false; // guarded by reap_mutex_
     std::array<uv_signal_t, 4> signals_;
     bool stopping_ = false;
+    int exit_status_ = 0; // non-zero when a reaped generation's loop did not close cleanly
     std::string pid_file_;
 };
 
 /// Makes sure every Listen address of `config` has at least `nworkers` sockets. New addresses
 /// and extra sockets are bound now; on failure everything bound by this call is closed again.
-bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, std::string& err) {
-    std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd index)
-    const std::size_t had = listeners_.size();
-    auto undo = [&] {
-        for (auto [li, from] : added) {
-            auto& fds = listeners_[li].fds;
-            for (std::size_t i = from; i < fds.size(); ++i) {
-                ::close(fds[i]);
-            }
-            fds.resize(from);
+void Server::undo_bind(const BindUndo& undo) {
+    for (auto [li, from] : undo.added) {
+        auto& fds = listeners_[li].fds;
+        for (std::size_t i = from; i < fds.size(); ++i) {
+            ::close(fds[i]);
         }
-        listeners_.resize(had);
-    };
+        fds.resize(from);
+    }
+    listeners_.resize(undo.had);
+}
+
+bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
+                            std::string& err) {
+    undo.had = listeners_.size();
+    auto& added = undo.added;
     for (const auto& addr : config.listen) {
         const std::string key = listener_key(addr);
         auto it = std::find_if(listeners_.begin(), listeners_.end(),
@@ -278,7 +288,7 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, std::
                       (addr.host.empty() ? std::string("*") : addr.host) + ":" +
                       std::to_string(addr.port) + ": " + why;
                 added.emplace_back(li, from);
-                undo();
+                undo_bind(undo);
                 return false;
             }
             listeners_[li].fds.push_back(fd);
@@ -358,7 +368,8 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config,
     }
     // Bind everything before starting anything, so a busy port stops the start (or the
     // reload) cleanly.
-    if (!bind_listeners(cfg, nworkers, err)) {
+    BindUndo bound;
+    if (!bind_listeners(cfg, nworkers, bound, err)) {
         return nullptr;
     }
     // Worker w serves socket k of each of its addresses when k % nworkers == w: with fewer
@@ -379,6 +390,11 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config,
                         for (int f : fds) {
                             ::close(f);
                         }
+                        // The workers built so far close their duplicates; sockets bound
+                        // for this attempt must not stay in the SO_REUSEPORT group with no
+                        // one accepting.
+                        gen->workers.clear();
+                        undo_bind(bound);
                         return nullptr;
                     }
                     fds.push_back(fd);
@@ -402,14 +418,8 @@ void Server::start(Generation& gen) {
     for (std::size_t w = 0; w < gen.workers.size(); ++w) {
         gen.threads.emplace_back([this, &gen, w] {
             Worker& worker = *gen.workers[w];
+            // (Its final counters went to the board when it finished.)
             gen.results[w] = worker.run();
-            {
-                // Its stats are final: keep them for the status page's totals, and take it
-                // off the list before anyone can post to it again.
-                std::lock_guard<std::mutex> lock(board_.mutex);
-                board_.retired.merge(worker.stats());
-                std::erase(board_.workers, &worker);
-            }
             std::lock_guard<std::mutex> lock(reap_mutex_);
             gen.running.fetch_sub(1);
             if (!reap_closed_) {
@@ -429,6 +439,9 @@ void Server::reap() {
         }
         for (auto& t : gen.threads) {
             t.join();
+        }
+        for (int r : gen.results) {
+            exit_status_ |= r;
         }
         KAHTTPD_LOG(info, "configuration generation %u finished its connections", gen.number);
         it = retiring_.erase(it);
@@ -489,6 +502,34 @@ void Server::reopen_logs() {
     KAHTTPD_LOG(info, "SIGUSR1: ErrorLog %s reopened", error_log.c_str());
 }
 
+/// A reload changed ErrorLog. A file replaces a file in place (dup3, as for SIGUSR1); going
+/// from stderr to a file gets a new descriptor, so stderr itself (where CustomLog /dev/stderr
+/// may write) is never taken over. Going back to stderr leaves the old file's descriptor open:
+/// another thread may be writing through it at this moment.
+void switch_error_log(const std::string& path) {
+    const bool to_stderr = path.empty() || path == "/dev/stderr";
+    const int current = g_log_fd.load();
+    if (to_stderr) {
+        g_log_fd.store(STDERR_FILENO);
+        return;
+    }
+    if (current > STDERR_FILENO) {
+        if (!reopen_onto(path, current)) {
+            KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to the "
+                               "old one",
+                        path.c_str(), std::strerror(errno));
+        }
+        return;
+    }
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to stderr",
+                    path.c_str(), std::strerror(errno));
+        return;
+    }
+    g_log_fd.store(fd);
+}
+
 /// SIGHUP: read the configuration again. A bad one is reported and changes nothing. A good
 /// one gets new workers on the same listening sockets; the old workers stop accepting, finish
 /// the requests in flight with "Connection: close", close their idle connections and end.
@@ -517,10 +558,8 @@ void Server::reload() {
     }
     const conf::Config& cfg = *gen->config;
     apply_log_settings(cfg);
-    if (cfg.error_log != current_->config->error_log && !cfg.error_log.empty() &&
-        cfg.error_log != "/dev/stderr" && !reopen_onto(cfg.error_log, g_log_fd.load())) {
-        KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to the old one",
-                    cfg.error_log.c_str(), std::strerror(errno));
+    if (cfg.error_log != current_->config->error_log) {
+        switch_error_log(cfg.error_log);
     }
     if (cfg.pid_file != pid_file_) {
         if (!pid_file_.empty()) {
@@ -627,7 +666,7 @@ int Server::run(conf::Config config) {
     std::fflush(stdout);
 
     uv_run(&loop_, UV_RUN_DEFAULT);
-    int rc = 0;
+    int rc = exit_status_;
     auto join = [&rc](Generation& gen) {
         for (auto& t : gen.threads) {
             t.join();

@@ -37,7 +37,23 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
     log_buffers_.resize(shared_.access_logs.size());
 }
 
-Worker::~Worker() = default;
+Worker::~Worker() {
+    if (ran_) {
+        return; // run() closed every handle and the loop
+    }
+    // Built but never started (a reload that failed half-way): give back the descriptors.
+    for (int fd : listen_fds_) {
+        ::close(fd);
+    }
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wake_async_),
+                           reinterpret_cast<uv_handle_t*>(&wheel_timer_),
+                           reinterpret_cast<uv_handle_t*>(&hard_stop_timer_),
+                           reinterpret_cast<uv_handle_t*>(&log_timer_)}) {
+        uv_close(h, nullptr);
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
 
 void Worker::request_stop(bool reload) noexcept {
     int none = 0;
@@ -62,6 +78,7 @@ namespace {
 
 /// One status request in flight: the snapshots arrive from the workers' threads.
 struct StatusQuery {
+    StatusBoard* board = nullptr;
     std::mutex mutex;
     StatusReport report; // guarded by mutex until `pending` reaches 0
     unsigned pending = 0;
@@ -81,9 +98,15 @@ void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot)
             return;
         }
     }
-    // The last one in: back to the asking worker's thread. If it has finished, its connection
-    // is gone too and there is no one left to answer.
+    // The last one in: back to the asking worker's thread. If it has finished (and may be
+    // freed by now: a reload), its connection is gone too and there is no one left to answer.
+    // The board's lock keeps a registered worker alive while the task is posted.
     Worker* origin = q->origin;
+    std::lock_guard<std::mutex> lock(q->board->mutex);
+    if (std::find(q->board->workers.begin(), q->board->workers.end(), origin) ==
+        q->board->workers.end()) {
+        return;
+    }
     origin->post([q, origin] {
         std::sort(q->report.workers.begin(), q->report.workers.end(),
                   [](const WorkerSnapshot& a, const WorkerSnapshot& b) {
@@ -110,18 +133,27 @@ void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh) {
     q->report.uptime_ms = uv_hrtime() / 1000000 - board.started_ms;
     q->report.generation = board.generation.load();
     q->report.reloads = board.reloads.load();
-    // Under the board's lock no worker can be destroyed, so every pointer stays valid while
-    // the tasks are posted; a worker that has finished refuses its task and counts as done.
-    std::lock_guard<std::mutex> lock(board.mutex);
-    q->report.retired = board.retired;
-    q->pending = static_cast<unsigned>(board.workers.size()) + 1; // +1: this loop's own hold
-    for (Worker* w : board.workers) {
-        if (!w->post([q, w] {
-                WorkerSnapshot s = w->snapshot();
-                contribute(q, &s);
-            })) {
-            contribute(q, nullptr);
+    q->board = &board;
+    unsigned refused = 0;
+    {
+        // Under the board's lock no worker can be destroyed, so every pointer stays valid
+        // while the tasks are posted; a worker that has finished refuses its task and counts
+        // as done.
+        std::lock_guard<std::mutex> lock(board.mutex);
+        q->report.retired = board.retired;
+        q->pending = static_cast<unsigned>(board.workers.size()) + 1; // +1: our own hold
+        for (Worker* w : board.workers) {
+            if (!w->post([q, w] {
+                    WorkerSnapshot s = w->snapshot();
+                    contribute(q, &s);
+                })) {
+                ++refused;
+            }
         }
+    }
+    // Outside the lock (contribute takes it to post the completion).
+    for (unsigned i = 0; i < refused; ++i) {
+        contribute(q, nullptr);
     }
     contribute(q, nullptr); // release the hold: completes now if every worker already answered
 }
@@ -183,6 +215,7 @@ void Worker::start_listening() noexcept {
 }
 
 int Worker::run() noexcept {
+    ran_ = true;
     start_listening();
     uv_run(&loop_, UV_RUN_DEFAULT);
     const int rc = uv_loop_close(&loop_);
@@ -206,7 +239,10 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
         return;
     }
     // Freed only by its own close callback (Connection::on_close_cb).
-    auto* c = new Connection(*this, (static_cast<std::uint64_t>(id_) << 48) | next_conn_id_++);
+    // Unique in the process: generation, worker, then a counter (2^40 per worker).
+    const std::uint64_t id = (static_cast<std::uint64_t>(shared_.generation & 0xffff) << 48) |
+                             (static_cast<std::uint64_t>(id_ & 0xff) << 40) | next_conn_id_++;
+    auto* c = new Connection(*this, id);
     const std::uint32_t open = shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
     const std::uint32_t max = shared_.config->max_connections;
     c->start(server, max != 0 && open >= max);
@@ -392,6 +428,14 @@ void Worker::flush_access_logs() noexcept {
 
 void Worker::finish() noexcept {
     finished_ = true;
+    {
+        // Final counters go to the board's totals in the same step that takes this worker off
+        // the list, so a status page never misses them or counts them twice.
+        StatusBoard& board = *shared_.board;
+        std::lock_guard<std::mutex> lock(board.mutex);
+        board.retired.merge(stats_);
+        std::erase(board.workers, this);
+    }
     {
         // Tasks posted from now on are refused; those already queued run at the wake-up that
         // is still pending or are dropped with the loop (none of them owns a connection).

@@ -178,6 +178,7 @@ class Worker {
     bool draining_ = false;
     bool retiring_ = false;
     bool finished_ = false;
+    bool ran_ = false; // run() was called (it owns the teardown from then on)
 };
 
 } // namespace kahttpd::server

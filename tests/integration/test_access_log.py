@@ -5,6 +5,7 @@ import json
 import os
 import re
 import signal
+import time
 import unittest
 
 from kahttpd_fixture import Server, request_once
@@ -95,6 +96,28 @@ class AccessLogTest(unittest.TestCase):
             with open(self.log + ".json") as f:
                 records = [json.loads(l) for l in f]
             self.assertEqual(sorted(r["connection"] for r in records), ["+", "X"])
+        finally:
+            srv.stop(check=False)
+            srv.cleanup()
+
+    def test_a_streamed_response_is_logged_without_waiting_for_the_connection(self):
+        srv = Server("KeepAliveTimeout 30\n", files={"big.bin": os.urandom(300 * 1024)})
+        self.log = os.path.join(srv.tmp, "access.log")
+        with open(srv.conf, "a") as f:
+            f.write(f'CustomLog "{self.log}" "%U %>s %b %X"\n')
+        try:
+            srv.start()
+            c = srv.connect()
+            self.assertEqual(len(c.request("/big.bin").body), 300 * 1024)
+            # The line is due within the one-second flush; poll (bounded) while the
+            # connection stays open and idle.
+            deadline = time.monotonic() + 5
+            lines = []
+            while time.monotonic() < deadline and not lines:
+                lines = self.lines() if os.path.exists(self.log) else []
+                time.sleep(0.05)
+            self.assertEqual(lines, ["/big.bin 200 307200 +"])
+            self.assertTrue(c.is_open())
         finally:
             srv.stop(check=False)
             srv.cleanup()

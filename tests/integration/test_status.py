@@ -73,7 +73,8 @@ class StatusTest(unittest.TestCase):
             c = srv.connect()
             c.request("/a.txt")
             c.request("/a.txt")
-            s = get_status(srv)
+            # A connection the client closed is "closing" until its close callback has run.
+            s = poll_status(srv, lambda s: s["connections"]["open"] == 2)
             # 5 closed connections + the open one + the status connection; each of the five
             # made one request, the open one two, the status request is the last.
             self.assertEqual(s["accepted"], 7)
@@ -176,6 +177,51 @@ class StatusTest(unittest.TestCase):
             self.assertEqual(c.request("/a.txt").body, b"a" * 10)
             self.assertEqual(c.request("/server-statusx").status, 404)
             self.assertEqual(c.request("/server-status/sub?json").status, 200)
+
+
+class StatusReviewRegressionTest(unittest.TestCase):
+    def test_half_closed_client_still_gets_the_status_page(self):
+        # What `nc -N` and many health checkers do: the request, then shutdown(SHUT_WR).
+        with status_server(workers=2) as srv:
+            for _ in range(5):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"GET /server-status?json HTTP/1.1\r\nHost: x\r\n\r\n")
+                s.shutdown(socket.SHUT_WR)
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                s.close()
+                head, body = data.split(b"\r\n\r\n", 1)
+                self.assertTrue(head.startswith(b"HTTP/1.1 200"), head)
+                self.assertIn("requests", json.loads(body))
+
+    def test_status_behind_large_pipelined_responses_is_not_lost(self):
+        # The page can be ready while earlier responses are still being written; it must be
+        # queued after them, not into the buffer being written.
+        import os
+        import time
+        with status_server(files={"f.bin": os.urandom(60 * 1024)}) as srv:
+            for k in range(1, 99):  # below MaxKeepAliveRequests 100
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(("127.0.0.1", srv.port))
+                s.settimeout(5)
+                s.sendall(b"GET /f.bin HTTP/1.1\r\nHost: x\r\n\r\n" * k +
+                          b"GET /server-status?json HTTP/1.1\r\nHost: x\r\n\r\n"
+                          b"GET /f.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                time.sleep(0.01)  # not synchronisation: a slow reader, so writes back up
+                data = b""
+                while True:
+                    chunk = s.recv(1 << 20)
+                    if not chunk:
+                        break
+                    data += chunk
+                s.close()
+                self.assertEqual(data.count(b"HTTP/1.1 200"), k + 2, "k=%d" % k)
+                self.assertEqual(data.count(b"application/json"), 1, "k=%d" % k)
 
 
 class StatusShutdownTest(unittest.TestCase):
