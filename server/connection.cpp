@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +43,10 @@ namespace {
 /// write; larger ones stream in chunks of kFileChunk after it.
 constexpr std::uint64_t kInlineFileMax = kFileInlineMax;
 constexpr std::size_t kFileChunk = 256 * 1024;
+/// With sendfile: when the socket is full, this much of the file goes through uv_write (read
+/// into user space) so that libuv tells when the socket is writable again; sendfile goes on
+/// from there. Small, because these bytes are copied.
+constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
 /// Longest request key (host index and raw path) the open-file cache is asked about; longer
 /// paths are served without it.
 constexpr std::size_t kMaxCacheKey = 512;
@@ -889,6 +894,7 @@ void Connection::send_file_ranges(const FileRep& rep, std::string_view boundary,
         close_reason_ = CloseReason::io_error;
         return;
     }
+    sendfile_ = settings().enable_sendfile;
     segments_.clear();
     segment_ = 0;
     for (const auto& r : ranges_) {
@@ -1147,8 +1153,41 @@ void Connection::flush() noexcept {
                 std::string().swap(seg.text);
                 continue;
             }
+            std::size_t chunk = kFileChunk;
+            if (sendfile_) {
+                // From the page cache to the socket, never through user space. Only here, with
+                // nothing of out_ unsent and no uv_write in flight, so the bytes keep their
+                // order. The socket is non-blocking: when it is full, the next few bytes go
+                // through uv_write below instead, and its completion (the socket is writable
+                // again) brings flush() back here.
+                uv_os_fd_t sock = -1;
+                uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &sock);
+                auto offset = static_cast<off_t>(seg.offset);
+                const ssize_t n = ::sendfile(
+                    sock, file_fd_, &offset,
+                    static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, 1u << 30)));
+                if (n > 0) {
+                    seg.offset += static_cast<std::uint64_t>(n);
+                    seg.length -= static_cast<std::uint64_t>(n);
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                    close(CloseReason::client_closed);
+                    return;
+                }
+                if (n < 0 && errno != EAGAIN) {
+                    // A file sendfile cannot read from: read/write for the rest of the body.
+                    sendfile_ = false;
+                    continue;
+                }
+                // EAGAIN, or 0 (the file shrank: the read below finds it).
+                chunk = kSendfileWaitChunk;
+            }
             const std::size_t want =
-                static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, kFileChunk));
+                static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, chunk));
             out_.resize(want);
             const ssize_t n = ::pread(file_fd_, out_.data(), want, static_cast<off_t>(seg.offset));
             if (n <= 0) {
