@@ -14,7 +14,9 @@ import socket
 import textwrap
 import time
 import unittest
+from unittest import mock
 
+import kahttpd_fixture
 from kahttpd_fixture import Server
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT"
@@ -362,6 +364,60 @@ class Sendfile(CacheTest):
 
     def test_a_client_that_stops_reading_stalls_nobody_with_read_write(self):
         self.slow_reader("EnableSendfile Off\n")
+
+
+# --------------------------------------------------------------------------------------------
+class Allocations(CacheTest):
+    """The keep-alive small-file path allocates nothing per request once the file is cached:
+    kahttpd_alloc_count (the server with a counting operator new, built next to kahttpd)
+    prints its total at exit, and 3N requests may not cost more than N by over a constant."""
+
+    ALLOC_BIN = os.path.join(os.path.dirname(kahttpd_fixture.BIN), "kahttpd_alloc_count")
+
+    def allocations(self, requests, directives):
+        self.assertTrue(os.path.exists(self.ALLOC_BIN), self.ALLOC_BIN + " was not built")
+        srv = Server(files={"small.txt": os.urandom(750).hex(), "index.html": "<p>index</p>"})
+        self.addCleanup(srv.cleanup)
+        with open(srv.conf, "a") as f:
+            f.write("MaxKeepAliveRequests 0\n")
+            f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
+        with mock.patch.object(kahttpd_fixture, "BIN", self.ALLOC_BIN):
+            srv.start()
+        try:
+            c = srv.connect()
+            for i in range(requests):
+                path = "/small.txt" if i % 2 == 0 else "/"
+                r = c.request(path, headers={"Accept-Encoding": "gzip, br"})
+                self.assertEqual(r.status, 200)
+            c.close()
+        finally:
+            srv.stop()
+        m = re.search(r"kahttpd_alloc_count: (\d+) allocations", srv.stderr())
+        self.assertIsNotNone(m, srv.stderr())
+        return int(m.group(1))
+
+    def check_constant(self, directives=""):
+        n = 100
+        once = self.allocations(n, directives)
+        thrice = self.allocations(3 * n, directives)
+        # One allocation per request would add 200; a few may come from timing (a read that
+        # splits a request, the Date formatted once more).
+        self.assertLess(thrice - once, 20, (once, thrice))
+
+    def test_no_allocation_per_request_on_a_cache_hit(self):
+        self.check_constant()
+
+    def test_no_allocation_per_request_with_directory_sections(self):
+        # As the shipped httpd.conf: the merged settings come from the cache too.
+        self.check_constant("""\
+            <Directory />
+                Require all denied
+            </Directory>
+            <Directory "@ROOT@">
+                Options FollowSymLinks
+                Require all granted
+            </Directory>
+            """)
 
 
 if __name__ == "__main__":
