@@ -1,5 +1,6 @@
 #include "server/connection.hpp"
 
+#include "server/buffer_pool.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/content_coding.hpp"
 #include "server/dir_listing.hpp"
@@ -939,6 +940,7 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 
 void Connection::write_head(Status status, std::string_view content_type,
                             std::uint64_t content_length, std::string_view extra_headers) noexcept {
+    BufferPool::for_this_thread().take(out_);
     if (expect_pending_) {
         // The request is accepted: tell the client to send its body (which is then read and
         // discarded), and answer right behind it.
@@ -986,6 +988,7 @@ void Connection::write_head(Status status, std::string_view content_type,
 void Connection::write_cached_head(const FileRep& rep) noexcept {
     last_status_ = 200;
     last_body_bytes_ = head_ ? 0 : rep.size();
+    BufferPool::for_this_thread().take(out_);
     const std::size_t at = out_.size();
     out_.append(rep.head);
     std::memcpy(out_.data() + at + rep.date_at, worker_.date().get(std::time(nullptr)).data(), 29);
@@ -1309,9 +1312,8 @@ void Connection::update_deadline() noexcept {
         // extend the keep-alive timeout.
         return;
     }
-    if (out_.capacity() > kIdleBufferKeep) {
-        std::string().swap(out_);
-    }
+    // An idle connection keeps no output buffer: it goes back to the worker's pool.
+    BufferPool::for_this_thread().give(out_);
     if (stash_.capacity() > kIdleBufferKeep) {
         std::string().swap(stash_);
     }
