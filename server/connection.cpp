@@ -1,5 +1,6 @@
 #include "server/connection.hpp"
 
+#include "server/buffer_pool.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/content_coding.hpp"
 #include "server/dir_listing.hpp"
@@ -28,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,6 +44,10 @@ namespace {
 /// write; larger ones stream in chunks of kFileChunk after it.
 constexpr std::uint64_t kInlineFileMax = kFileInlineMax;
 constexpr std::size_t kFileChunk = 256 * 1024;
+/// With sendfile: when the socket is full, this much of the file goes through uv_write (read
+/// into user space) so that libuv tells when the socket is writable again; sendfile goes on
+/// from there. Small, because these bytes are copied.
+constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
 /// Longest request key (host index and raw path) the open-file cache is asked about; longer
 /// paths are served without it.
 constexpr std::size_t kMaxCacheKey = 512;
@@ -1026,6 +1032,7 @@ void Connection::send_file_ranges(const FileRep& rep, std::string_view boundary,
         close_reason_ = CloseReason::io_error;
         return;
     }
+    sendfile_ = settings().enable_sendfile;
     segments_.clear();
     segment_ = 0;
     for (const auto& r : ranges_) {
@@ -1070,6 +1077,7 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 
 void Connection::write_head(Status status, std::string_view content_type,
                             std::uint64_t content_length, std::string_view extra_headers) noexcept {
+    BufferPool::for_this_thread().take(out_);
     if (expect_pending_) {
         // The request is accepted: tell the client to send its body (which is then read and
         // discarded), and answer right behind it.
@@ -1117,6 +1125,7 @@ void Connection::write_head(Status status, std::string_view content_type,
 void Connection::write_cached_head(const FileRep& rep) noexcept {
     last_status_ = 200;
     last_body_bytes_ = head_ ? 0 : rep.size();
+    BufferPool::for_this_thread().take(out_);
     const std::size_t at = out_.size();
     out_.append(rep.head);
     std::memcpy(out_.data() + at + rep.date_at, worker_.date().get(std::time(nullptr)).data(), 29);
@@ -1287,8 +1296,41 @@ void Connection::flush() noexcept {
                 std::string().swap(seg.text);
                 continue;
             }
+            std::size_t chunk = kFileChunk;
+            if (sendfile_) {
+                // From the page cache to the socket, never through user space. Only here, with
+                // nothing of out_ unsent and no uv_write in flight, so the bytes keep their
+                // order. The socket is non-blocking: when it is full, the next few bytes go
+                // through uv_write below instead, and its completion (the socket is writable
+                // again) brings flush() back here.
+                uv_os_fd_t sock = -1;
+                uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &sock);
+                auto offset = static_cast<off_t>(seg.offset);
+                const ssize_t n = ::sendfile(
+                    sock, file_fd_, &offset,
+                    static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, 1u << 30)));
+                if (n > 0) {
+                    seg.offset += static_cast<std::uint64_t>(n);
+                    seg.length -= static_cast<std::uint64_t>(n);
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+                    close(CloseReason::client_closed);
+                    return;
+                }
+                if (n < 0 && errno != EAGAIN) {
+                    // A file sendfile cannot read from: read/write for the rest of the body.
+                    sendfile_ = false;
+                    continue;
+                }
+                // EAGAIN, or 0 (the file shrank: the read below finds it).
+                chunk = kSendfileWaitChunk;
+            }
             const std::size_t want =
-                static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, kFileChunk));
+                static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, chunk));
             out_.resize(want);
             const ssize_t n = ::pread(file_fd_, out_.data(), want, static_cast<off_t>(seg.offset));
             if (n <= 0) {
@@ -1410,9 +1452,8 @@ void Connection::update_deadline() noexcept {
         // extend the keep-alive timeout.
         return;
     }
-    if (out_.capacity() > kIdleBufferKeep) {
-        std::string().swap(out_);
-    }
+    // An idle connection keeps no output buffer: it goes back to the worker's pool.
+    BufferPool::for_this_thread().give(out_);
     if (stash_.capacity() > kIdleBufferKeep) {
         std::string().swap(stash_);
     }

@@ -144,6 +144,7 @@ class Connection {
         std::uint64_t length = 0;
     };
     int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
+    bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
     std::vector<Segment> segments_; // what to send from it, in order
     std::size_t segment_ = 0;       // the one being sent
     std::vector<ByteRange> ranges_; // ranges of the current response (capacity reused)

@@ -1,6 +1,7 @@
-"""The open-file cache (FileCacheSize, FileCacheEntries, FileCacheValid): changes on disk are
-seen after FileCacheValid, a cached entry never serves anything outside the root, and a cached
-response is byte for byte what the uncached path sends.
+"""The open-file cache (FileCacheSize, FileCacheEntries, FileCacheValid) and sendfile
+(EnableSendfile): changes on disk are seen after FileCacheValid, a cached entry never serves
+anything outside the root, a cached response is byte for byte what the uncached path sends,
+sendfile and read/write bodies are identical, and a client that stops reading holds up nobody.
 
 No test sleeps for the server: a change is awaited by asking again until it shows, within a
 bounded time, so a server that never revalidates fails.
@@ -13,7 +14,9 @@ import socket
 import textwrap
 import time
 import unittest
+from unittest import mock
 
+import kahttpd_fixture
 from kahttpd_fixture import Server
 
 SECRET = b"TOP-SECRET-OUTSIDE-ROOT"
@@ -279,6 +282,142 @@ class PerRequestChecks(CacheTest):
         for _ in range(3):
             for name, body in files.items():
                 self.assertEqual(c.request("/" + name).body, body.encode())
+
+
+# --------------------------------------------------------------------------------------------
+class Sendfile(CacheTest):
+    """EnableSendfile On and Off deliver the same bytes."""
+
+    def bodies(self, directives):
+        srv = self.serve(directives, files={"big.bin": BIG})
+        c = self.connect(srv)
+        out = []
+        r = c.request("/big.bin")
+        self.assertEqual(r.body, BIG)
+        out.append(r.body)
+        r = c.request("/big.bin", headers={"Range": "bytes=100000-2999999"})
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.body, BIG[100000:3000000])
+        out.append(r.body)
+        r = c.request("/big.bin", headers={"Range": "bytes=0-99999,200000-700000,-70000"})
+        self.assertEqual(r.status, 206)
+        self.assertIn(b"multipart/byteranges", r.raw_head)
+        boundary = re.search(rb"boundary=([^\r;]+)", r.raw_head).group(1)
+        parts = r.body.split(b"--" + boundary)
+        datas = [p.split(b"\r\n\r\n", 1)[1][:-2] for p in parts[1:-1]]
+        self.assertEqual(datas, [BIG[:100000], BIG[200000:700001], BIG[-70000:]])
+        out.append(b"".join(datas))
+        h = c.request("/big.bin", method="HEAD")
+        self.assertEqual(h.header("Content-Length"), str(len(BIG)))
+        self.assertEqual(c.request("/big.bin").body, BIG)  # HEAD sent nothing more
+        return out
+
+    def test_sendfile_on_and_off_send_the_same_bytes(self):
+        self.assertEqual(self.bodies("EnableSendfile On\n"), self.bodies("EnableSendfile Off\n"))
+
+    def test_same_bytes_without_the_cache(self):
+        self.assertEqual(self.bodies("FileCacheSize 0\n"),
+                         self.bodies("FileCacheSize 0\nEnableSendfile Off\n"))
+
+    def slow_reader(self, directives):
+        srv = self.serve(directives)
+        huge = os.urandom(1 << 20) * (HUGE_SIZE >> 20)
+        srv.write("huge.bin", huge)
+        srv.write("small.txt", "small")
+        # A fixed receive buffer (set before connecting, so not autotuned) keeps the file larger
+        # than everything the two sockets can hold. Not smaller: with a window under two
+        # segments (64 KiB on loopback) Linux sends no window update when the reader catches
+        # up, and the transfer would crawl on persist probes.
+        stalled = socket.socket()
+        self.addCleanup(stalled.close)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+        stalled.settimeout(10)
+        stalled.connect(("127.0.0.1", srv.port))
+        stalled.sendall(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        # Wait until the server has filled the stalled client's socket: some response bytes are
+        # readable (the server is past the header and into the body).
+        r, _, _ = select.select([stalled], [], [], 5)
+        self.assertTrue(r, "no response started")
+        # Meanwhile the other clients are served, the large file included.
+        c = self.connect(srv)
+        for _ in range(3):
+            self.assertEqual(c.request("/small.txt").body, b"small")
+        r = c.request("/huge.bin", headers={"Range": "bytes=0-999999"})
+        self.assertEqual(r.body, huge[:1000000])
+        other = self.connect(srv)
+        self.assertEqual(len(other.request("/huge.bin").body), len(huge))
+        # The stalled client reads at last and gets every byte in order.
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += stalled.recv(65536)
+        head, rest = data.split(b"\r\n\r\n", 1)
+        self.assertIn(b"Content-Length: %d" % len(huge), head)
+        body = bytearray(rest)
+        while len(body) < len(huge):
+            chunk = stalled.recv(1 << 20)
+            self.assertTrue(chunk, "connection closed early")
+            body += chunk
+        self.assertEqual(bytes(body), huge)
+
+    def test_a_client_that_stops_reading_stalls_nobody_with_sendfile(self):
+        self.slow_reader("EnableSendfile On\n")
+
+    def test_a_client_that_stops_reading_stalls_nobody_with_read_write(self):
+        self.slow_reader("EnableSendfile Off\n")
+
+
+# --------------------------------------------------------------------------------------------
+class Allocations(CacheTest):
+    """The keep-alive small-file path allocates nothing per request once the file is cached:
+    kahttpd_alloc_count (the server with a counting operator new, built next to kahttpd)
+    prints its total at exit, and 3N requests may not cost more than N by over a constant."""
+
+    ALLOC_BIN = os.path.join(os.path.dirname(kahttpd_fixture.BIN), "kahttpd_alloc_count")
+
+    def allocations(self, requests, directives):
+        self.assertTrue(os.path.exists(self.ALLOC_BIN), self.ALLOC_BIN + " was not built")
+        srv = Server(files={"small.txt": os.urandom(750).hex(), "index.html": "<p>index</p>"})
+        self.addCleanup(srv.cleanup)
+        with open(srv.conf, "a") as f:
+            f.write("MaxKeepAliveRequests 0\n")
+            f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
+        with mock.patch.object(kahttpd_fixture, "BIN", self.ALLOC_BIN):
+            srv.start()
+        try:
+            c = srv.connect()
+            for i in range(requests):
+                path = "/small.txt" if i % 2 == 0 else "/"
+                r = c.request(path, headers={"Accept-Encoding": "gzip, br"})
+                self.assertEqual(r.status, 200)
+            c.close()
+        finally:
+            srv.stop()
+        m = re.search(r"kahttpd_alloc_count: (\d+) allocations", srv.stderr())
+        self.assertIsNotNone(m, srv.stderr())
+        return int(m.group(1))
+
+    def check_constant(self, directives=""):
+        n = 100
+        once = self.allocations(n, directives)
+        thrice = self.allocations(3 * n, directives)
+        # One allocation per request would add 200; a few may come from timing (a read that
+        # splits a request, the Date formatted once more).
+        self.assertLess(thrice - once, 20, (once, thrice))
+
+    def test_no_allocation_per_request_on_a_cache_hit(self):
+        self.check_constant()
+
+    def test_no_allocation_per_request_with_directory_sections(self):
+        # As the shipped httpd.conf: the merged settings come from the cache too.
+        self.check_constant("""\
+            <Directory />
+                Require all denied
+            </Directory>
+            <Directory "@ROOT@">
+                Options FollowSymLinks
+                Require all granted
+            </Directory>
+            """)
 
 
 if __name__ == "__main__":
