@@ -266,6 +266,30 @@ class PerRequestChecks(CacheTest):
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 403 "), data[:100])
 
+    def test_each_virtual_host_has_its_own_entries(self):
+        srv = self.serve("""\
+            <VirtualHost *>
+                ServerName a.test
+                DocumentRoot "@ROOT@/a"
+            </VirtualHost>
+            <VirtualHost *>
+                ServerName b.test
+                DocumentRoot "@ROOT@/b"
+                Header set X-Site b
+            </VirtualHost>
+            """, files={"a/same.txt": "site A", "b/same.txt": "site B, longer",
+                        "a/index.html": "index A", "b/index.html": "index B"})
+        c = self.connect(srv)
+        for _ in range(3):
+            for host, path, body in (("a.test", "/same.txt", b"site A"),
+                                     ("b.test", "/same.txt", b"site B, longer"),
+                                     ("a.test", "/", b"index A"),
+                                     ("b.test", "/", b"index B"),
+                                     ("other.test", "/same.txt", b"site A")):
+                r = c.request(path, headers={"Host": host})
+                self.assertEqual(r.body, body, (host, path))
+                self.assertEqual(r.header("X-Site"), "b" if host == "b.test" else None)
+
     def test_cache_disabled_serves_and_sees_changes_at_once(self):
         srv = self.serve("FileCacheSize 0\n", files={"a.txt": "one"})
         c = self.connect(srv)
