@@ -188,7 +188,8 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
 }
 
 bool FileEntry::still_valid() const noexcept {
-    std::string path;
+    // Reused, so a check (on every hit with FileCacheValid 0) allocates nothing.
+    static thread_local std::string path;
     for (int i = kIdentity; i <= kGzip; ++i) {
         if (i != kIdentity && !settings->precompressed_files) {
             break;

@@ -400,7 +400,9 @@ class Allocations(CacheTest):
 
     def allocations(self, requests, directives):
         self.assertTrue(os.path.exists(self.ALLOC_BIN), self.ALLOC_BIN + " was not built")
-        srv = Server(files={"small.txt": os.urandom(750).hex(), "index.html": "<p>index</p>"})
+        # A name longer than std::string's inline buffer, so a copy of it would allocate.
+        srv = Server(files={"assets/a-longer-file-name.txt": os.urandom(750).hex(),
+                            "index.html": "<p>index</p>"})
         self.addCleanup(srv.cleanup)
         with open(srv.conf, "a") as f:
             f.write("MaxKeepAliveRequests 0\n")
@@ -410,7 +412,7 @@ class Allocations(CacheTest):
         try:
             c = srv.connect()
             for i in range(requests):
-                path = "/small.txt" if i % 2 == 0 else "/"
+                path = "/assets/a-longer-file-name.txt" if i % 2 == 0 else "/"
                 r = c.request(path, headers={"Accept-Encoding": "gzip, br"})
                 self.assertEqual(r.status, 200)
             c.close()
@@ -430,6 +432,9 @@ class Allocations(CacheTest):
 
     def test_no_allocation_per_request_on_a_cache_hit(self):
         self.check_constant()
+
+    def test_no_allocation_per_request_when_every_hit_is_checked(self):
+        self.check_constant("FileCacheValid 0\n")
 
     def test_no_allocation_per_request_with_directory_sections(self):
         # As the shipped httpd.conf: the merged settings come from the cache too.
