@@ -48,8 +48,8 @@ constexpr std::size_t kFileChunk = 256 * 1024;
 /// into user space) so that libuv tells when the socket is writable again; sendfile goes on
 /// from there. Small, because these bytes are copied.
 constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
-/// Longest request key (host index and raw path) the open-file cache is asked about; longer
-/// paths are served without it.
+/// Longest request key (host index, 8 bytes, and raw path) the open-file cache is asked about;
+/// longer paths are served without it.
 constexpr std::size_t kMaxCacheKey = 512;
 /// Parsing of pipelined requests pauses once this much output is waiting.
 constexpr std::size_t kOutputHighWater = 64 * 1024;
@@ -690,7 +690,7 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     const std::uint64_t now_ms = worker_.now_ms();
     if (cache.enabled() && !req.target().empty() && req.target()[0] == '/') {
         const std::string_view raw = req.target().substr(0, req.target().find('?'));
-        const auto host_index = static_cast<std::uint16_t>(&h - shared.hosts.data());
+        const std::size_t host_index = static_cast<std::size_t>(&h - shared.hosts.data());
         if (raw.size() + sizeof host_index <= sizeof key_buf) {
             std::memcpy(key_buf, &host_index, sizeof host_index);
             std::memcpy(key_buf + sizeof host_index, raw.data(), raw.size());
@@ -921,10 +921,7 @@ void Connection::serve_representation(const parser::Request& req, const FileEntr
     const FileRep& rep = entry.reps[chosen];
     const auto size = rep.size();
     const std::time_t mtime = rep.st.st_mtim.tv_sec;
-    EntityTag current;
-    if (!rep.etag.empty()) {
-        parse_entity_tag(rep.etag, current);
-    }
+    const EntityTag& current = rep.tag;
 
     // RFC 9110 §13.2.2.
     ConditionalHeaders conditions;

@@ -148,6 +148,8 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
                 r.etag.insert(r.etag.size() - 1, kETagSuffixes[i]);
             }
             r.validators.append("ETag: ").append(r.etag).append("\r\n");
+            // The entry never moves and `etag` never changes again, so the view stays valid.
+            parse_entity_tag(r.etag, r.tag);
         }
         if (vary) {
             r.validators.append("Vary: Accept-Encoding\r\n");
@@ -158,8 +160,9 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         }
         r.fields.append("Accept-Ranges: bytes\r\n");
 
-        if (eff.headers.empty()) {
+        if (eff.headers.empty() && in_memory) {
             // The head of a 200 as Connection::write_head would write it, Date left blank.
+            // Only worth it for an entry that is going to be cached.
             r.head.assign("HTTP/1.1 200 ");
             r.head.append(parser::reason_phrase(parser::Status::ok)).append("\r\n");
             r.head.append(server_header).append("Date: ");
@@ -185,7 +188,8 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
 }
 
 bool FileEntry::still_valid() const noexcept {
-    std::string path;
+    // Reused, so a check (on every hit with FileCacheValid 0) allocates nothing.
+    static thread_local std::string path;
     for (int i = kIdentity; i <= kGzip; ++i) {
         if (i != kIdentity && !settings->precompressed_files) {
             break;

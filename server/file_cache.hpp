@@ -2,6 +2,7 @@
 
 #include "conf/sections.hpp"
 #include "server/static_file.hpp"
+#include "server/validators.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -30,6 +31,7 @@ struct FileRep {
     bool in_memory = false;
     std::string body; ///< the whole file when in_memory
     std::string etag; ///< the ETag value ("" with FileETag None)
+    EntityTag tag;    ///< `etag` parsed (its opaque part points into `etag`)
     /// Header lines of a 304: Last-Modified, ETag, Vary.
     std::string validators;
     /// Header lines of a 200/206 after Content-Length: validators, Content-Encoding,
@@ -62,8 +64,9 @@ struct FileEntry {
     /// Fills the entry from `file` (a regular file just opened beneath `root`, whose descriptor
     /// it takes over), for the settings `eff` (which must outlive the entry, or be handed to
     /// `merged`): looks for the variants (PrecompressedFiles, same symlink policy),
-    /// formats validators and type, and with `in_memory` reads files up to kFileInlineMax into
-    /// memory (and closes their descriptors). False (with errno) when a read fails.
+    /// formats validators and type, and with `in_memory` (an entry to be cached) prepares the
+    /// 200 head and reads files up to kFileInlineMax into memory (closing their descriptors).
+    /// True; a file that cannot be read whole keeps its descriptor and is read per response.
     bool build(const DocumentRoot& root, OpenedFile& file, const conf::Effective& eff,
                SymlinkPolicy links, const conf::MimeTypes& mime, std::string_view server_header,
                bool in_memory);
@@ -85,9 +88,9 @@ struct FileEntry {
     /// The merged <Directory>/<Location> settings `settings` points to, when the cache owns
     /// them (the host's base settings outlive every entry).
     std::unique_ptr<conf::Effective> merged;
-    std::string type;                          ///< Content-Type value, charset included
-    FileRep reps[3];                           ///< by Coding
-    bool vary = false;                         ///< a variant exists: Vary: Accept-Encoding
+    std::string type;  ///< Content-Type value, charset included
+    FileRep reps[3];   ///< by Coding
+    bool vary = false; ///< a variant exists: Vary: Accept-Encoding
 
     // Cache bookkeeping.
     std::string key;

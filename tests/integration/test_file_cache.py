@@ -266,6 +266,30 @@ class PerRequestChecks(CacheTest):
         s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 403 "), data[:100])
 
+    def test_each_virtual_host_has_its_own_entries(self):
+        srv = self.serve("""\
+            <VirtualHost *>
+                ServerName a.test
+                DocumentRoot "@ROOT@/a"
+            </VirtualHost>
+            <VirtualHost *>
+                ServerName b.test
+                DocumentRoot "@ROOT@/b"
+                Header set X-Site b
+            </VirtualHost>
+            """, files={"a/same.txt": "site A", "b/same.txt": "site B, longer",
+                        "a/index.html": "index A", "b/index.html": "index B"})
+        c = self.connect(srv)
+        for _ in range(3):
+            for host, path, body in (("a.test", "/same.txt", b"site A"),
+                                     ("b.test", "/same.txt", b"site B, longer"),
+                                     ("a.test", "/", b"index A"),
+                                     ("b.test", "/", b"index B"),
+                                     ("other.test", "/same.txt", b"site A")):
+                r = c.request(path, headers={"Host": host})
+                self.assertEqual(r.body, body, (host, path))
+                self.assertEqual(r.header("X-Site"), "b" if host == "b.test" else None)
+
     def test_cache_disabled_serves_and_sees_changes_at_once(self):
         srv = self.serve("FileCacheSize 0\n", files={"a.txt": "one"})
         c = self.connect(srv)
@@ -376,7 +400,9 @@ class Allocations(CacheTest):
 
     def allocations(self, requests, directives):
         self.assertTrue(os.path.exists(self.ALLOC_BIN), self.ALLOC_BIN + " was not built")
-        srv = Server(files={"small.txt": os.urandom(750).hex(), "index.html": "<p>index</p>"})
+        # A name longer than std::string's inline buffer, so a copy of it would allocate.
+        srv = Server(files={"assets/a-longer-file-name.txt": os.urandom(750).hex(),
+                            "index.html": "<p>index</p>"})
         self.addCleanup(srv.cleanup)
         with open(srv.conf, "a") as f:
             f.write("MaxKeepAliveRequests 0\n")
@@ -386,7 +412,7 @@ class Allocations(CacheTest):
         try:
             c = srv.connect()
             for i in range(requests):
-                path = "/small.txt" if i % 2 == 0 else "/"
+                path = "/assets/a-longer-file-name.txt" if i % 2 == 0 else "/"
                 r = c.request(path, headers={"Accept-Encoding": "gzip, br"})
                 self.assertEqual(r.status, 200)
             c.close()
@@ -406,6 +432,9 @@ class Allocations(CacheTest):
 
     def test_no_allocation_per_request_on_a_cache_hit(self):
         self.check_constant()
+
+    def test_no_allocation_per_request_when_every_hit_is_checked(self):
+        self.check_constant("FileCacheValid 0\n")
 
     def test_no_allocation_per_request_with_directory_sections(self):
         # As the shipped httpd.conf: the merged settings come from the cache too.

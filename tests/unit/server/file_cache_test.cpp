@@ -119,6 +119,8 @@ TEST_SUITE("server") {
         CHECK(e->type == "text/plain");
         CHECK(rep.validators.starts_with("Last-Modified: "));
         CHECK(rep.validators.find("ETag: \"") != std::string::npos);
+        CHECK_FALSE(rep.tag.weak);
+        CHECK(rep.etag == std::string("\"").append(rep.tag.opaque).append("\""));
         CHECK(rep.fields.ends_with("Accept-Ranges: bytes\r\n"));
         CHECK(rep.head.starts_with("HTTP/1.1 200 OK\r\nServer: t\r\nDate: "));
         CHECK(rep.head.substr(rep.date_at, 29) == std::string(29, ' '));
