@@ -23,6 +23,30 @@ std::optional<std::string_view> Request::header(std::string_view name) const noe
     return std::nullopt;
 }
 
+std::optional<std::string_view> Request::header_list(std::string_view name,
+                                                     std::string& joined) const {
+    std::optional<std::string_view> first;
+    bool several = false;
+    for (const HeaderField& field : headers_) {
+        if (!detail::iequals(field.name, name)) {
+            continue;
+        }
+        if (!first) {
+            first = field.value;
+            continue;
+        }
+        if (!several) {
+            joined.assign(*first);
+            several = true;
+        }
+        joined.append(", ").append(field.value);
+    }
+    if (several) {
+        return std::string_view(joined);
+    }
+    return first;
+}
+
 void Request::clear() noexcept {
     // clear() on std::string and std::vector keeps capacity, so a connection that parses
     // request after request stops allocating once it has seen its largest head.

@@ -34,6 +34,11 @@ class Request {
     const std::vector<HeaderField>& headers() const noexcept { return headers_; }
     /// First field with this name (ASCII case-insensitive), if any.
     std::optional<std::string_view> header(std::string_view name) const noexcept;
+    /// A list-valued field (RFC 9110 §5.3): every line with this name, in order, joined with
+    /// ", ". One line is returned as is; several are joined into `joined` (the only case that
+    /// allocates).
+    std::optional<std::string_view> header_list(std::string_view name,
+                                                std::string& joined) const;
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless a "close" connection option is present;
     /// HTTP/1.0 persists only with a "keep-alive" connection option.

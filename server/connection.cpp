@@ -925,8 +925,9 @@ void Connection::serve_representation(const parser::Request& req, const FileEntr
 
     // RFC 9110 §13.2.2.
     ConditionalHeaders conditions;
-    conditions.if_match = req.header("If-Match");
-    conditions.if_none_match = req.header("If-None-Match");
+    std::string match_lines, none_match_lines; // only when a field is repeated
+    conditions.if_match = req.header_list("If-Match", match_lines);
+    conditions.if_none_match = req.header_list("If-None-Match", none_match_lines);
     conditions.if_modified_since = req.header("If-Modified-Since");
     conditions.if_unmodified_since = req.header("If-Unmodified-Since");
     switch (evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime)) {

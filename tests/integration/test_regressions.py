@@ -178,6 +178,21 @@ class RegressionTest(unittest.TestCase):
             self.assertEqual(c.request("/a.txt/").status, 404)
             self.assertEqual(c.request("/a.txt").body, b"abc")
 
+    def test_repeated_if_match_and_if_none_match_lines_are_one_list(self):
+        with Server(files={"a.txt": "abc"}) as srv:
+            c = srv.connect()
+            etag = c.request("/a.txt").header("ETag")
+            c.send(f'GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: "other"\r\n'
+                   f'If-None-Match: {etag}\r\n\r\n')
+            self.assertEqual(c.read_response().status, 304)
+            c.send(f'GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: "other"\r\n'
+                   f'If-Match: {etag}\r\n\r\n')
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (200, b"abc"))
+            c.send('GET /a.txt HTTP/1.1\r\nHost: x\r\nIf-Match: "other"\r\n'
+                   'If-Match: "else"\r\n\r\n')
+            self.assertEqual(c.read_response().status, 412)
+
     def test_options_and_405_obey_require(self):
         srv = Server(files={"pub/a.txt": "a", "private/b.txt": "b"})
         with open(srv.conf, "a") as f:
