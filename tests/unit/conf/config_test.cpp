@@ -868,7 +868,11 @@ TEST_SUITE("conf") {
         CHECK(c.types_config == "/etc/mime.types");
         CHECK(c.workers == 0);
         CHECK(c.vhosts.empty());
-        CHECK(c.main.locations.empty());
+        REQUIRE(c.main.locations.size() == 1);
+        CHECK(c.main.locations[0].match == "/server-status");
+        CHECK(c.main.locations[0].settings.handler->value == "server-status");
+        CHECK(c.main.locations[0].settings.require->value.any.at(0).kind ==
+              kahttpd::conf::AccessRule::Kind::local);
         REQUIRE(c.main.directories.size() == 2);
         CHECK(c.main.directories[0].match == "/");
         CHECK(c.main.directories[0].settings.require->value.any.at(0).kind ==
