@@ -1,6 +1,11 @@
 #pragma once
 
+#include "parser/request_parser.hpp"
+
+#include <uv.h>
+
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,6 +58,56 @@ class BufferPool {
     /// Capacity of a std::string's inline storage: such a buffer holds no memory of its own.
     static constexpr std::size_t kSmall = 15;
     std::vector<std::string> free_;
+};
+
+/// The parts of a connection needed only while it is doing something (a request arriving, a
+/// response leaving, the lingering close): the parser and libuv's write and shutdown requests,
+/// about 620 bytes plus the parser's buffers. An idle keep-alive connection gives them back.
+struct ConnectionBusy {
+    explicit ConnectionBusy(const parser::ParseLimits& limits) : parser(limits) {}
+    parser::RequestParser parser;
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+};
+
+/// ConnectionBusy objects recycled within one worker thread, so the keep-alive path does not
+/// allocate: at most kMaxPooled are kept, each with parser buffers of at most 16 KiB.
+/// All objects of one pool share the parse limits of the worker's configuration (a reload
+/// starts new threads, hence new pools).
+class BusyPool {
+  public:
+    static constexpr std::size_t kMaxPooled = 256;
+    static constexpr std::size_t kKeepBytes = 16 * 1024;
+
+    static BusyPool& for_this_thread() noexcept {
+        static thread_local BusyPool pool;
+        return pool;
+    }
+
+    std::unique_ptr<ConnectionBusy> take(const parser::ParseLimits& limits) {
+        if (free_.empty()) {
+            return std::make_unique<ConnectionBusy>(limits);
+        }
+        std::unique_ptr<ConnectionBusy> b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+
+    /// Takes back an object whose parser is between messages.
+    void give(std::unique_ptr<ConnectionBusy> b) noexcept {
+        if (free_.size() >= kMaxPooled) {
+            return; // freed
+        }
+        b->parser.release_memory(kKeepBytes);
+        b->parser.reset();
+        free_.push_back(std::move(b));
+    }
+
+    std::size_t size() const noexcept { return free_.size(); }
+
+  private:
+    BusyPool() { free_.reserve(kMaxPooled); }
+    std::vector<std::unique_ptr<ConnectionBusy>> free_;
 };
 
 } // namespace kahttpd::server

@@ -152,11 +152,8 @@ FileCache& file_cache_for(const SharedState& shared) noexcept {
 } // namespace
 
 Connection::Connection(Worker& worker, std::uint64_t id) noexcept
-    : worker_(worker), timer_(&Connection::on_timer_cb, this), parser_(worker.shared().limits),
-      id_(id) {
+    : worker_(worker), timer_(&Connection::on_timer_cb, this), id_(id) {
     handle_.data = this;
-    write_req_.data = this;
-    shutdown_req_.data = this;
 }
 
 Connection::~Connection() {
@@ -234,7 +231,7 @@ void Connection::log_access(bool parsed) noexcept {
         AccessRecord r;
         r.client = ip_text(client_ip_, ip);
         r.time = std::time(nullptr);
-        r.request = parsed ? &parser_.request() : nullptr;
+        r.request = parsed ? &busy().parser.request() : nullptr;
         r.status = last_status_;
         r.body_bytes = last_body_bytes_;
         r.duration_us =
@@ -332,7 +329,7 @@ void Connection::on_server_drain() noexcept {
         close_reason_ = worker_.drain_reason();
         return;
     }
-    if (!parser_.in_message() && !output_pending() && stash_.empty()) {
+    if (!in_message() && !output_pending() && stash_.empty()) {
         // Idle, as far as this worker knows. A request may already be on the wire (in the
         // socket buffer, read in a later loop iteration): give it a short floor instead of
         // cutting it. If it arrives, it is answered with "Connection: close".
@@ -352,6 +349,21 @@ void Connection::on_server_drain() noexcept {
 }
 
 // ---- reading ---------------------------------------------------------------------------------
+
+ConnectionBusy& Connection::busy() noexcept {
+    if (!busy_) {
+        busy_ = BusyPool::for_this_thread().take(worker_.shared().limits);
+        busy_->write_req.data = this;
+        busy_->shutdown_req.data = this;
+    }
+    return *busy_;
+}
+
+void Connection::release_busy() noexcept {
+    if (busy_ && !write_in_flight_ && state_ != State::lingering && !in_message()) {
+        BusyPool::for_this_thread().give(std::move(busy_));
+    }
+}
 
 void Connection::start_read() noexcept {
     if (!reading_ && state_ != State::closing) {
@@ -450,19 +462,20 @@ void Connection::consume_input(std::string_view input) noexcept {
         if (request_start_us_ == 0) {
             request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
         }
-        const auto r = parser_.feed(input);
+        const auto r = busy().parser.feed(input);
         input.remove_prefix(r.consumed);
         switch (r.event) {
         case ParseEvent::need_more:
             break;
         case ParseEvent::head_complete:
             in_body_ = true;
-            if (parser_.request().chunked()) {
+            if (busy().parser.request().chunked()) {
                 // A chunked body has no announced length: answer once it has been read, so a
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
                 // A client waiting for "100 Continue" gets it now.
-                parser_.set_message_body_limit(body_limit_for(parser_.request()));
-                if (parser_.request().expect_continue() && parser_.request().http_minor() >= 1) {
+                busy().parser.set_message_body_limit(body_limit_for(busy().parser.request()));
+                if (busy().parser.request().expect_continue() &&
+                    busy().parser.request().http_minor() >= 1) {
                     out_.append("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
@@ -475,8 +488,8 @@ void Connection::consume_input(std::string_view input) noexcept {
             break;
         case ParseEvent::message_complete:
             if (!answered_) {
-                if (in_body_ && parser_.request().expect_continue() &&
-                    parser_.request().http_minor() >= 1) {
+                if (in_body_ && busy().parser.request().expect_continue() &&
+                    busy().parser.request().http_minor() >= 1) {
                     // Its 100 Continue went out at head_complete.
                     expect_guard_ = true;
                 }
@@ -497,12 +510,12 @@ void Connection::consume_input(std::string_view input) noexcept {
                 close_reason_ = CloseReason::parse_error;
                 KAHTTPD_LOG(info, "conn=%llu client=%s %s while reading request body",
                             static_cast<unsigned long long>(id_), peer().c_str(),
-                            parser_.error_reason().data());
+                            busy().parser.error_reason().data());
             } else {
                 KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request %s",
                             static_cast<unsigned long long>(id_), peer().c_str(),
-                            parser::code(parser_.error_status()), parser_.error_reason().data(),
-                            in_body_ ? "body" : "head");
+                            parser::code(busy().parser.error_status()),
+                            busy().parser.error_reason().data(), in_body_ ? "body" : "head");
                 // Nothing of a previous request applies to this answer.
                 head_ = false;
                 expect_pending_ = false;
@@ -510,7 +523,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                     host_ = nullptr;
                     settings_ = nullptr;
                 }
-                respond_error(parser_.error_status(), parser_.error_reason(), true);
+                respond_error(busy().parser.error_status(), busy().parser.error_reason(), true);
                 close_reason_ = CloseReason::parse_error;
                 log_access(in_body_);
             }
@@ -552,7 +565,7 @@ void Connection::pump() noexcept {
 // ---- requests --------------------------------------------------------------------------------
 
 void Connection::on_request() noexcept {
-    const parser::Request& req = parser_.request();
+    const parser::Request& req = busy().parser.request();
     const conf::Config& cfg = *worker_.shared().config;
     // The head is complete: its deadline is over. Every way out of pump() arms the next one
     // (send, linger, header, body or idle), so the connection is never left without one.
@@ -847,9 +860,8 @@ void Connection::emit_status() noexcept {
 }
 
 ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
-    static constexpr const char* kStates[] = {"reading", "writing", "idle", "lingering",
-                                              "closing"};
-    static constexpr const char* kDeadlines[] = {"", "header", "body", "send",
+    static constexpr const char* kStates[] = {"reading", "writing", "idle", "lingering", "closing"};
+    static constexpr const char* kDeadlines[] = {"",     "header", "body", "send",
                                                  "idle", "linger", "drain"};
     ConnectionRow row;
     row.id = id_;
@@ -1138,7 +1150,7 @@ void Connection::append_connection_fields() noexcept {
         out_.append("Connection: close\r\n");
         return;
     }
-    if (parser_.request().http_minor() == 0) {
+    if (busy().parser.request().http_minor() == 0) {
         out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
     }
     out_.append("Keep-Alive: timeout=");
@@ -1186,7 +1198,7 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
         const HostContext& h = host();
         std::string name = h.vhost->server_name.value;
         if (host_ != nullptr) {
-            if (const auto hv = parser_.request().header("Host")) {
+            if (const auto hv = busy().parser.request().header("Host")) {
                 name = conf::normalize_host(*hv);
             }
         }
@@ -1356,7 +1368,7 @@ void Connection::flush() noexcept {
         }
         // The socket is full: hand the rest to libuv, which waits for writability. out_ must
         // not change until on_write.
-        const int rc = uv_write(&write_req_, stream, &b, 1, &Connection::on_write_cb);
+        const int rc = uv_write(&busy().write_req, stream, &b, 1, &Connection::on_write_cb);
         if (rc != 0) {
             close(CloseReason::io_error);
             return;
@@ -1401,7 +1413,7 @@ void Connection::after_output() noexcept {
 void Connection::start_linger() noexcept {
     state_ = State::lingering;
     stash_.clear();
-    const int rc = uv_shutdown(&shutdown_req_, reinterpret_cast<uv_stream_t*>(&handle_),
+    const int rc = uv_shutdown(&busy().shutdown_req, reinterpret_cast<uv_stream_t*>(&handle_),
                                &Connection::on_shutdown_cb);
     if (rc != 0) {
         close(close_reason_);
@@ -1428,7 +1440,7 @@ void Connection::arm(Deadline kind, std::uint64_t delay_ms) noexcept {
 /// Picks the deadline that fits what the connection is waiting for now.
 void Connection::update_deadline() noexcept {
     const conf::Config& cfg = *worker_.shared().config;
-    if (parser_.in_message()) {
+    if (in_message()) {
         state_ = State::reading;
         if (in_body_) {
             // Receiving a body: RequestReadTimeout body= applies between reads, so every
@@ -1445,6 +1457,7 @@ void Connection::update_deadline() noexcept {
         return; // the first request's header deadline, armed at accept, still runs
     }
     state_ = State::idle;
+    release_busy();
     if (deadline_ == Deadline::idle) {
         // Already idle: bytes that start no request (llhttp skips empty lines) must not
         // extend the keep-alive timeout.
@@ -1455,7 +1468,6 @@ void Connection::update_deadline() noexcept {
     if (stash_.capacity() > kIdleBufferKeep) {
         std::string().swap(stash_);
     }
-    parser_.release_memory(kIdleBufferKeep);
     if (worker_.draining()) {
         close(worker_.drain_reason());
         return;
@@ -1477,7 +1489,7 @@ void Connection::on_timer() noexcept {
     case Deadline::header:
         KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
                     static_cast<unsigned long long>(id_), peer().c_str());
-        if (parser_.in_message() && !output_pending()) {
+        if (in_message() && !output_pending()) {
             // Apache answers 408 here; the response is best effort before the close.
             head_ = false;
             respond_error(Status::request_timeout, "request head timeout", true);

@@ -2,6 +2,7 @@
 
 #include "conf/sections.hpp"
 #include "parser/request_parser.hpp"
+#include "server/buffer_pool.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/close_reason.hpp"
 #include "server/file_cache.hpp"
@@ -73,6 +74,9 @@ class Connection {
     enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain };
 
     void start_read() noexcept;
+    ConnectionBusy& busy() noexcept; // acquires from the worker's pool when needed
+    void release_busy() noexcept;    // back to the pool (idle, nothing in flight)
+    bool in_message() const noexcept { return busy_ && busy_->parser.in_message(); }
     void apply_tcp_options() noexcept;
     void log_access(bool parsed) noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -122,14 +126,12 @@ class Connection {
     static void on_timer_cb(TimerEntry& entry, void* data) noexcept;
 
     uv_tcp_t handle_;
-    uv_write_t write_req_;
-    uv_shutdown_t shutdown_req_;
     Worker& worker_;
     TimerEntry timer_;
-    parser::RequestParser parser_;
-    std::string out_; // responses not yet written; out_[out_sent_..] is unsent
+    std::unique_ptr<ConnectionBusy> busy_; // parser and write/shutdown requests; null when idle
+    std::string out_;                      // responses not yet written; out_[out_sent_..] is unsent
     std::size_t out_sent_ = 0;
-    std::string stash_; // input received while parsing was paused
+    std::string stash_;       // input received while parsing was paused
     std::string log_pending_; // access-log lines of responses not yet completely sent
     struct PendingStatus {
         std::string body;

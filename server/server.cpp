@@ -10,14 +10,14 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cstdlib>
-#include <optional>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -201,8 +201,10 @@ std::string listener_key(const conf::ListenAddr& a) {
 std::string announced_address(const Listener& l) {
     const std::string& host = l.addr.host;
     const bool v6 = host.find(':') != std::string::npos;
-    return (host.empty() ? std::string("*") : v6 ? "[" + host + "]" : host) + ":" +
-           std::to_string(l.port);
+    return (host.empty() ? std::string("*")
+            : v6         ? "[" + host + "]"
+                         : host) +
+           ":" + std::to_string(l.port);
 }
 
 class Server {
@@ -218,7 +220,7 @@ class Server {
     std::unique_ptr<Generation> build(std::unique_ptr<conf::Config> config, std::string& err);
     /// What one bind_listeners() call added, so a failure later in build() can take it back.
     struct BindUndo {
-        std::size_t had = 0;                                   // listeners_ before the call
+        std::size_t had = 0;                                    // listeners_ before the call
         std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
     };
     bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
@@ -298,8 +300,7 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
     return true;
 }
 
-std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config,
-                                          std::string& err) {
+std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, std::string& err) {
     auto gen = std::make_unique<Generation>();
     gen->number = current_ ? current_->number + 1 : 1;
     gen->config = std::move(config);
@@ -334,8 +335,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config,
             fd = ::open(log.target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         }
         if (fd < 0) {
-            err = log.from + ": CustomLog: cannot open " + log.target + ": " +
-                  std::strerror(errno);
+            err = log.from + ": CustomLog: cannot open " + log.target + ": " + std::strerror(errno);
             return nullptr;
         }
         shared.access_logs.push_back(AccessLogSink{fd, AccessLogFormat(log.format)});
@@ -515,8 +515,9 @@ void switch_error_log(const std::string& path) {
     }
     if (current > STDERR_FILENO) {
         if (!reopen_onto(path, current)) {
-            KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to the "
-                               "old one",
+            KAHTTPD_LOG(error,
+                        "reload: ErrorLog %s cannot be opened: %s; still writing to the "
+                        "old one",
                         path.c_str(), std::strerror(errno));
         }
         return;
@@ -540,8 +541,9 @@ void Server::reload() {
         for (const auto& m : messages) {
             KAHTTPD_LOG(error, "reload: %s", m.c_str());
         }
-        KAHTTPD_LOG(error, "reload failed: the configuration has errors; still serving with "
-                           "the running one (generation %u)",
+        KAHTTPD_LOG(error,
+                    "reload failed: the configuration has errors; still serving with "
+                    "the running one (generation %u)",
                     current_->number);
         return;
     }
@@ -551,8 +553,9 @@ void Server::reload() {
     std::string err;
     auto gen = build(std::make_unique<conf::Config>(std::move(*loaded)), err);
     if (!gen) {
-        KAHTTPD_LOG(error, "reload failed: %s; still serving with the running configuration "
-                           "(generation %u)",
+        KAHTTPD_LOG(error,
+                    "reload failed: %s; still serving with the running configuration "
+                    "(generation %u)",
                     err.c_str(), current_->number);
         return;
     }
@@ -582,8 +585,9 @@ void Server::reload() {
     for (const Listener& l : listeners_) {
         KAHTTPD_LOG(info, "reload: listening on %s", announced_address(l).c_str());
     }
-    KAHTTPD_LOG(warn, "reloaded the configuration: generation %u with %zu workers; the previous "
-                      "workers finish their requests and close their connections",
+    KAHTTPD_LOG(warn,
+                "reloaded the configuration: generation %u with %zu workers; the previous "
+                "workers finish their requests and close their connections",
                 current_->number, current_->workers.size());
 }
 
@@ -594,8 +598,7 @@ void Server::on_signal(int signum) {
     }
     if (signum == SIGHUP) {
         if (!stopping_) {
-            KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s",
-                        current_->config->config_file.c_str());
+            KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s", current_->config->config_file.c_str());
             reload();
         }
         return;

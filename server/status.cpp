@@ -59,7 +59,8 @@ std::uint64_t percentile(const TimerLagHistogram& h, double p, std::uint64_t max
     for (std::size_t i = 0; i < h.counts.size(); ++i) {
         seen += h.counts[i];
         if (seen >= want) {
-            return i < TimerWheel::kLagBoundsMs.size() ? std::min(TimerWheel::kLagBoundsMs[i], max) : max;
+            return i < TimerWheel::kLagBoundsMs.size() ? std::min(TimerWheel::kLagBoundsMs[i], max)
+                                                       : max;
         }
     }
     return max;
@@ -191,8 +192,8 @@ std::string render_status_json(const StatusReport& r) {
                            {"open", w.connections.size()},
                            {"timers_armed", w.timers_armed}});
         for (const ConnectionRow& c : w.connections) {
-            json row = {{"id", c.id},         {"worker", w.id},          {"client", c.client},
-                        {"state", c.state},   {"requests", c.requests},  {"deadline", c.deadline}};
+            json row = {{"id", c.id},       {"worker", w.id},         {"client", c.client},
+                        {"state", c.state}, {"requests", c.requests}, {"deadline", c.deadline}};
             row["idle_ms"] = c.idle_ms >= 0 ? json(c.idle_ms) : json(nullptr);
             row["deadline_in_ms"] = c.deadline_ms >= 0 ? json(c.deadline_ms) : json(nullptr);
             table.push_back(std::move(row));
@@ -225,8 +226,8 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
     h += "<h2>Connections</h2>\n<table><tr><th>open</th><th>reading</th><th>writing</th>"
          "<th>idle keep-alive</th><th>closing</th><th>accepted</th><th>requests</th>"
          "<th>requests per connection</th></tr>\n<tr>";
-    for (std::uint64_t v : {st.open, st.reading, st.writing, st.idle, st.closing,
-                            t.stats.accepted, t.stats.requests}) {
+    for (std::uint64_t v : {st.open, st.reading, st.writing, st.idle, st.closing, t.stats.accepted,
+                            t.stats.requests}) {
         h += "<td>" + std::to_string(v) + "</td>";
     }
     h += "<td>" + fixed(reuse_ratio(t.stats), 2) + "</td></tr></table>\n";
@@ -253,8 +254,8 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
          "<th>expirations</th><th>expirations/s</th><th>lag p50 ms</th><th>lag p99 ms</th>"
          "<th>lag max ms</th></tr>\n<tr><td>" +
          std::to_string(t.armed) + "</td><td>" + std::to_string(t.scheduled) + "</td><td>" +
-         std::to_string(t.expirations) + "</td><td>" + fixed(t.expirations_per_s, 1) +
-         "</td><td>" + std::to_string(percentile(t.lag, 0.50, t.lag_max)) + "</td><td>" +
+         std::to_string(t.expirations) + "</td><td>" + fixed(t.expirations_per_s, 1) + "</td><td>" +
+         std::to_string(percentile(t.lag, 0.50, t.lag_max)) + "</td><td>" +
          std::to_string(percentile(t.lag, 0.99, t.lag_max)) + "</td><td>" +
          std::to_string(t.lag_max) + "</td></tr></table>\n";
 

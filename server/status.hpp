@@ -71,8 +71,8 @@ struct WorkerSnapshot {
 /// The registry of live workers is guarded by `mutex`; the totals of workers that have
 /// finished (after a reload) are folded into `retired` so the totals never go backwards.
 struct StatusBoard {
-    std::uint64_t started_ms = 0;     ///< uv_hrtime() at start, in ms
-    std::int64_t started_unix = 0;    ///< wall clock at start
+    std::uint64_t started_ms = 0;  ///< uv_hrtime() at start, in ms
+    std::int64_t started_unix = 0; ///< wall clock at start
     std::atomic<unsigned> generation{1};
     std::atomic<std::uint64_t> reloads{0};
     /// Connections open in every worker of every generation, for MaxConnections.

@@ -3,8 +3,8 @@
 #include "server/connection.hpp"
 #include "server/log.hpp"
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 
@@ -243,7 +243,8 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     const std::uint64_t id = (static_cast<std::uint64_t>(shared_.generation & 0xffff) << 48) |
                              (static_cast<std::uint64_t>(id_ & 0xff) << 40) | next_conn_id_++;
     auto* c = new Connection(*this, id);
-    const std::uint32_t open = shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t open =
+        shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
     const std::uint32_t max = shared_.config->max_connections;
     c->start(server, max != 0 && open >= max);
 }
