@@ -55,7 +55,7 @@ mkdir -p "$OUT"
 rm -rf "$OUT/raw"
 rm -f "$OUT"/runs.jsonl "$OUT"/meta.json "$OUT"/scenarios.txt "$OUT"/latest.{json,md,png} \
     "$OUT"/instructions.json "$OUT"/idle.{json,md} "$OUT"/idle.stderr.log \
-    "$OUT"/timer_wheel.json "$OUT"/*.stderr.log "$OUT"/*.error.log
+    "$OUT"/timer_wheel.{json,txt} "$OUT"/*.stderr.log "$OUT"/*.error.log
 
 start=$SECONDS
 phase_start=$SECONDS
