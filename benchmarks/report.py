@@ -179,6 +179,28 @@ def timer_rows(timer):
     return out
 
 
+def write_json(path, doc):
+    """doc as indented JSON, except its "runs": one compact line per run, which keeps the file
+    small enough to keep a run's results in git (benchmarks/results/)."""
+    def trim(v):
+        if isinstance(v, float):
+            return round(v, 3)
+        if isinstance(v, dict):
+            return {k: trim(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [trim(x) for x in v]
+        return v
+    runs = [trim(dict(r, raw=os.path.basename(r["raw"]),
+                      tcp={k: n for k, n in (r.get("tcp") or {}).items() if n}))
+            for r in doc.get("runs", [])]
+    text = json.dumps(trim({k: v for k, v in doc.items() if k != "runs"}), indent=2)
+    lines = ",\n".join("    " + json.dumps(r, separators=(",", ":")) for r in runs)
+    text = text[:-2] + ',\n  "runs": [\n' + lines + "\n  ]\n}\n"
+    json.loads(text)  # still one valid document
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -220,11 +242,9 @@ def main():
         "instructions": instructions,
         "idle": idle,
         "timer_wheel": timer,
-        "runs": [{k: v for k, v in r.items()} for r in runs],
+        "runs": runs,
     }
-    with open(os.path.join(out, "latest.json"), "w") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(out, "latest.json"), doc)
 
     # ---- tables
     main_head = ["scenario", "kahttpd req/s", "p50 ms", "p99 ms", "errors"] + \
