@@ -13,7 +13,7 @@
 //                      it includes the entry's re-arm and its share of cascades between levels.
 //                      S=0: entries are armed in the order they sit in memory, so the wheel's
 //                      list walks are sequential; S=1: deadlines are dealt in random order, so
-//                      each expiration touches a random entry, which at 1M entries (48 MB) is a
+//                      each expiration touches a random entry, which at 1M entries (56 MB) is a
 //                      cache miss: that difference is memory, not the wheel's algorithm.
 //
 // Built only with -DKAHTTPD_BUILD_BENCH=ON (make bench); never part of CTest.
