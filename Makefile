@@ -6,7 +6,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONF ?= conf/httpd.conf
 
-.PHONY: all deps configure build run test check-config bench format clean
+.PHONY: all deps configure build run test check-config bench bench-quick format clean
 
 all: build
 
@@ -28,9 +28,18 @@ check-config: build
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
-bench: build
+# kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
+# the peers and tools (Debian packages), build Release with the benchmark programs
+# (-DKAHTTPD_BUILD_BENCH=ON), run every part and print the tables (build/bench/latest.*).
+# bench takes under 15 minutes, bench-quick under 3.
+bench bench-quick:
 	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
-	bash benchmarks/run.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DKAHTTPD_BUILD_BENCH=ON >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd minimal_server timer_wheel_bench
+	BENCH_OUT=$(abspath $(BUILD_DIR))/bench KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    MINIMAL=$(abspath $(BUILD_DIR))/benchmarks/minimal_server \
+	    TIMER_BENCH=$(abspath $(BUILD_DIR))/benchmarks/timer_wheel_bench \
+	    bash benchmarks/bench.sh $(if $(filter bench-quick,$@),quick,full)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

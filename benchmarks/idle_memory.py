@@ -1,25 +1,27 @@
 #!/usr/bin/env python3
-"""Idle keep-alive connections: memory per connection and keep-alive timeout accuracy,
-kahttpd next to nginx. Standard library only.
+"""Idle keep-alive connections: memory per connection and keep-alive timeout accuracy, for
+kahttpd, nginx, h2o and lighttpd (the servers and their tuning: servers.py). Standard library
+only.
 
-1. Memory: the server runs with a long keep-alive timeout. The script opens N connections
-   (IDLE_CONNECTIONS, default 10000) in batches, sends one GET on each and reads the whole
-   response, so each one is a real idle keep-alive connection, then reads the server's RSS
-   (VmRSS of /proc/PID/status; nginx: its worker) before and after:
+1. Memory: each server in turn runs with a long keep-alive timeout (300 s). The script opens N
+   connections (IDLE_CONNECTIONS, default 10000) in batches, sends one GET on each and reads the
+   whole response, so each one is a real idle keep-alive connection, then reads the server's
+   RSS (VmRSS of /proc/PID/status; nginx: its worker) before and after:
    bytes per idle connection = (RSS after - RSS before) / N. Kernel socket buffers are not
    part of RSS, so this is the server's own per-connection state (plus allocator slack).
-2. Timeout accuracy: the server runs with KeepAliveTimeout 1 (nginx: keepalive_timeout 1s).
-   The script opens M connections (IDLE_TIMEOUT_CONNECTIONS, default 100), their requests
-   spread over one second, and measures for each the time from the end of the response to
-   the server's close (EOF or reset): min / median / max, in ms. 1000 ms is exact.
+2. Timeout accuracy: every server runs with a keep-alive timeout of IDLE_TIMEOUT_SECONDS (5),
+   all at once (they are idle but for these connections, so they do not disturb each other).
+   The script opens M connections to each (IDLE_TIMEOUT_CONNECTIONS, default 100), their
+   requests spread over one second, and measures for each the time from the end of the response
+   to the server's close (EOF or reset): min / median / max, in ms. 5000 ms is exact.
 
    python3 benchmarks/idle_memory.py
-   IDLE_CONNECTIONS=2000 python3 benchmarks/idle_memory.py
+   IDLE_CONNECTIONS=2000 IDLE_TIMEOUT_SECONDS=1 python3 benchmarks/idle_memory.py
 
 Servers: one worker each, pinned to CPU 0 (BENCH_SERVER_CPU); this client pinned to CPU 1
-(BENCH_CLIENT_CPU). Results: stdout and build/bench/idle.{json,md} (BENCH_OUT). Every step
-has a deadline; the servers this script starts are stopped by PID on exit. It fails only
-when a server cannot start.
+(BENCH_CLIENT_CPU); BENCH_SERVERS picks some of kahttpd nginx h2o lighttpd. Results: stdout and
+build/bench/idle.{json,md} (BENCH_OUT). Every step has a deadline; the servers this script
+starts are stopped by PID on exit. It fails only when a server cannot start.
 """
 import datetime
 import errno
@@ -31,144 +33,33 @@ import shutil
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KAHTTPD = os.environ.get("KAHTTPD", os.path.join(ROOT, "build", "server", "kahttpd"))
-NGINX = os.environ.get("NGINX", shutil.which("nginx") or "/usr/sbin/nginx")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import servers  # noqa: E402
+
+ROOT = servers.ROOT
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "build", "bench"))
 N_IDLE = int(os.environ.get("IDLE_CONNECTIONS", "10000"))
 N_TIMEOUT = int(os.environ.get("IDLE_TIMEOUT_CONNECTIONS", "100"))
+TIMEOUT_S = int(os.environ.get("IDLE_TIMEOUT_SECONDS", "5"))
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
+# The minimal server has no keep-alive timeout, so it has no place here.
+NAMES = [n for n in os.environ.get("BENCH_SERVERS", "kahttpd nginx h2o lighttpd").split()
+         if n != "minimal"]
 BATCH = 100            # connections opened at once (kahttpd's listen backlog is 511)
 STEP_DEADLINE = 120.0  # seconds for any one step
 TOTAL_DEADLINE = 600   # seconds for the whole script
 
 children = []  # Popen objects we started
+Failure = servers.Failure
 
 
 def log(msg):
     print(f"idle: {msg}", file=sys.stderr, flush=True)
-
-
-class Failure(Exception):
-    pass
-
-
-# ------------------------------------------------------------------------------ servers
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def alive(p):
-    return p.poll() is None
-
-
-def stop(p):
-    if p is None or p.poll() is not None:
-        return
-    p.terminate()  # by PID
-    try:
-        p.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait(timeout=5)
-
-
-def can_connect(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
-
-
-def start_kahttpd(work, docroot, keepalive_timeout, logf):
-    conf = os.path.join(work, f"kahttpd-ka{keepalive_timeout}.conf")
-    with open(conf, "w") as f:
-        f.write(f'Listen 127.0.0.1:0\nDocumentRoot "{docroot}"\nWorkers 1\nKeepAlive On\n'
-                f"KeepAliveTimeout {keepalive_timeout}\nMaxKeepAliveRequests 0\n"
-                "TypesConfig /etc/mime.types\n")
-    p = subprocess.Popen(["taskset", "-c", SERVER_CPU, KAHTTPD, "-f", conf],
-                         stdout=subprocess.PIPE, stderr=logf, text=True)
-    children.append(p)
-    sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if sel.select(timeout=0.2):
-            line = p.stdout.readline()
-            if not line:
-                break
-            if line.startswith("kahttpd: listening on 127.0.0.1:"):
-                port = int(line.split("127.0.0.1:", 1)[1].split()[0])
-                sel.close()
-                return p, port, p.pid
-        if not alive(p):
-            break
-    stop(p)
-    raise Failure("kahttpd did not start")
-
-
-def start_nginx(work, docroot, keepalive_timeout, nofile):
-    prefix = os.path.join(work, f"nginx-ka{keepalive_timeout}")
-    os.makedirs(os.path.join(prefix, "tmp"), exist_ok=True)
-    for attempt in range(3):
-        port = free_port()
-        conf = os.path.join(prefix, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-worker_rlimit_nofile {nofile};
-events {{ worker_connections {nofile - 32}; use epoll; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout {keepalive_timeout}s;
-    types {{ text/html html; application/octet-stream bin; }}
-    default_type application/octet-stream;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    server {{ listen 127.0.0.1:{port}; root {docroot}; index index.html; }}
-}}
-""")
-        p = subprocess.Popen(["taskset", "-c", SERVER_CPU, NGINX, "-p", prefix + "/", "-c", conf,
-                              "-e", os.path.join(prefix, "error.log"), "-g", "daemon off;"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        children.append(p)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and alive(p):
-            workers = nginx_workers(p.pid)
-            if workers and can_connect(port):
-                return p, port, workers[0]
-            time.sleep(0.1)
-        stop(p)
-        log(f"nginx did not start on port {port} (attempt {attempt + 1})")
-    raise Failure("nginx did not start")
-
-
-def nginx_workers(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-    except OSError:
-        return []
 
 
 def rss_bytes(pid):
@@ -187,10 +78,13 @@ def request_bytes(port, path):
 
 
 class Conn:
-    __slots__ = ("sock", "state", "buf", "need", "t_resp", "t_close", "status", "t_start")
+    __slots__ = ("sock", "req", "server", "state", "buf", "need", "t_resp", "t_close", "status",
+                 "t_start")
 
-    def __init__(self, sock):
+    def __init__(self, sock, req, server):
         self.sock = sock
+        self.req = req
+        self.server = server
         self.state = "connecting"
         self.buf = b""
         self.need = None
@@ -220,43 +114,42 @@ def response_complete(c):
     return len(c.buf) >= c.need
 
 
-def drive(conns, port, path, deadline, sel, until):
+def mark_closed(c, sel, pending):
+    c.state = "closed"
+    c.t_close = time.monotonic()
+    sel.unregister(c.sock)
+    pending.discard(c)
+
+
+def drive(conns, deadline, sel, until):
     """Runs the connect/send/read state machine of conns until every one is in a state in
-    `until` or closed, or the deadline passes."""
-    req = request_bytes(port, path)
+    `until` or closed, or the deadline passes. Returns the connections still pending."""
     pending = {c for c in conns if c.state not in until and c.state != "closed"}
     while pending and time.monotonic() < deadline:
-        for key, ev in sel.select(timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
+        for key, _ in sel.select(timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
             c = key.data
             if c.state == "connecting":
                 err = c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
-                    c.state = "closed"
-                    sel.unregister(c.sock)
-                    pending.discard(c)
+                    mark_closed(c, sel, pending)
                     continue
                 try:
-                    c.sock.send(req)
+                    c.sock.send(c.req)
                 except OSError:
-                    c.state = "closed"
-                    sel.unregister(c.sock)
-                    pending.discard(c)
+                    mark_closed(c, sel, pending)
                     continue
                 c.state = "reading"
                 sel.modify(c.sock, selectors.EVENT_READ, c)
+                continue
+            try:
+                data = c.sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                mark_closed(c, sel, pending)
             elif c.state == "reading":
-                try:
-                    data = c.sock.recv(65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    c.state = "closed"
-                    c.t_close = time.monotonic()
-                    sel.unregister(c.sock)
-                    pending.discard(c)
-                    continue
                 c.buf += data
                 if response_complete(c):
                     c.t_resp = time.monotonic()
@@ -264,27 +157,15 @@ def drive(conns, port, path, deadline, sel, until):
                     c.state = "idle"
                     if "idle" in until:
                         pending.discard(c)
-            elif c.state == "idle":
-                try:
-                    data = c.sock.recv(65536)
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    data = b""
-                if not data:
-                    c.t_close = time.monotonic()
-                    c.state = "closed"
-                    sel.unregister(c.sock)
-                    pending.discard(c)
-                else:
-                    c.buf += data  # unexpected bytes after the response
+            else:
+                c.buf += data  # unexpected bytes after the response
     return pending
 
 
-def open_conn(port, sel):
+def open_conn(port, sel, path, server=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
-    c = Conn(s)
+    c = Conn(s, request_bytes(port, path), server)
     c.t_start = time.monotonic()
     rc = s.connect_ex(("127.0.0.1", port))
     if rc not in (0, errno.EINPROGRESS):
@@ -309,8 +190,8 @@ def close_all(conns, sel):
 def memory_test(name, pid, port, n):
     sel = selectors.DefaultSelector()
     # one warm-up request so first-use allocations are not counted per connection
-    warm = [open_conn(port, sel)]
-    drive(warm, port, "/index.html", time.monotonic() + 10, sel, {"idle"})
+    warm = [open_conn(port, sel, "/index.html")]
+    drive(warm, time.monotonic() + 10, sel, {"idle"})
     close_all(warm, sel)
     time.sleep(0.5)
     before = rss_bytes(pid)
@@ -319,13 +200,13 @@ def memory_test(name, pid, port, n):
     t0 = time.monotonic()
     deadline = t0 + STEP_DEADLINE
     while len(conns) < n and time.monotonic() < deadline:
-        batch = [open_conn(port, sel) for _ in range(min(BATCH, n - len(conns)))]
-        drive(batch, port, "/index.html", min(deadline, time.monotonic() + 30), sel, {"idle"})
+        batch = [open_conn(port, sel, "/index.html") for _ in range(min(BATCH, n - len(conns)))]
+        drive(batch, min(deadline, time.monotonic() + 30), sel, {"idle"})
         conns += batch
     opened = time.monotonic() - t0
     time.sleep(1.0)
     # anything the server closed in the meantime shows up as EOF now
-    drive(conns, port, "/index.html", time.monotonic() + 0.5, sel, set())
+    drive(conns, time.monotonic() + 0.5, sel, set())
     idle = [c for c in conns if c.state == "idle"]
     ok = [c for c in idle if c.status == 200]
     after = rss_bytes(pid)
@@ -350,41 +231,49 @@ def memory_test(name, pid, port, n):
     return res
 
 
-def timeout_test(name, port, m):
+def timeout_test(started, m, timeout_s):
+    """Keep-alive timeout accuracy of every server in `started` at once."""
     sel = selectors.DefaultSelector()
     conns = []
     t0 = time.monotonic()
-    deadline = t0 + 15
+    deadline = t0 + 1 + timeout_s + 10
     # spread the requests over one second, so a coarse timer shows up as spread
     for i in range(m):
         target = t0 + i / m
-        drive(conns, port, "/index.html", target, sel, set())
+        drive(conns, target, sel, set())
         time.sleep(max(0.0, target - time.monotonic()))
-        conns.append(open_conn(port, sel))
-    left = drive(conns, port, "/index.html", deadline, sel, set())
+        for srv in started:
+            conns.append(open_conn(srv.port, sel, "/index.html", srv.name))
+    left = drive(conns, deadline, sel, set())
     close_all(conns, sel)
     sel.close()
-    delays = [(c.t_close - c.t_resp) * 1000 for c in conns if c.t_resp and c.t_close]
-    never = len(left)
-    no_response = sum(1 for c in conns if c.t_resp is None)
-    res = {
-        "server": name,
-        "connections": m,
-        "closed_after_response": len(delays),
-        "not_closed_within_deadline": never,
-        "no_response": no_response,
-        "min_ms": round(min(delays), 1) if delays else None,
-        "median_ms": round(statistics.median(delays), 1) if delays else None,
-        "max_ms": round(max(delays), 1) if delays else None,
-    }
-    log(f"{name}: keep-alive timeout 1 s -> close after min {res['min_ms']} / median "
-        f"{res['median_ms']} / max {res['max_ms']} ms ({len(delays)}/{m} closed, "
-        f"{never} still open at the deadline, {no_response} without a response)")
-    return res
+    results = []
+    for srv in started:
+        mine = [c for c in conns if c.server == srv.name]
+        delays = [(c.t_close - c.t_resp) * 1000 for c in mine if c.t_resp and c.t_close]
+        never = sum(1 for c in left if c.server == srv.name)
+        no_response = sum(1 for c in mine if c.t_resp is None)
+        res = {
+            "server": srv.name,
+            "timeout_s": timeout_s,
+            "connections": m,
+            "closed_after_response": len(delays),
+            "not_closed_within_deadline": never,
+            "no_response": no_response,
+            "min_ms": round(min(delays), 1) if delays else None,
+            "median_ms": round(statistics.median(delays), 1) if delays else None,
+            "max_ms": round(max(delays), 1) if delays else None,
+        }
+        log(f"{srv.name}: keep-alive timeout {timeout_s} s -> close after min {res['min_ms']} / "
+            f"median {res['median_ms']} / max {res['max_ms']} ms ({len(delays)}/{m} closed, "
+            f"{never} still open at the deadline, {no_response} without a response)")
+        results.append(res)
+    return results
 
 
 def main():
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+
     def overall_deadline(*_):
         raise Failure("overall deadline passed")
     signal.signal(signal.SIGALRM, overall_deadline)
@@ -397,58 +286,62 @@ def main():
     except (ValueError, OSError):
         want = soft
     n = N_IDLE
-    if n + 256 > want:
-        n = max(100, want - 256)
+    # this client needs a descriptor per connection; lighttpd needs two (socket and file)
+    limit = want - 256 if "lighttpd" not in NAMES else min(want - 256, want // 2)
+    if n > limit:
+        n = max(100, limit)
         log(f"ulimit -n is {want}: opening {n} connections instead of {N_IDLE}")
     try:
         os.sched_setaffinity(0, {int(CLIENT_CPU)})
     except (OSError, ValueError):
         pass
 
-    if not os.access(KAHTTPD, os.X_OK):
-        raise Failure(f"no kahttpd binary at {KAHTTPD} (run 'make build' first)")
-    if not shutil.which(NGINX):
-        raise Failure("nginx not found (KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)")
+    for name in NAMES:
+        if not shutil.which(servers.program(name)):
+            raise Failure(f"{name} not found at {servers.program(name)} "
+                          "(make build; KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)")
 
     os.makedirs(OUT, exist_ok=True)
     work = tempfile.mkdtemp(prefix="kahttpd-idle.")
-    os.chmod(work, 0o755)  # nginx's worker runs as nobody when started by root
+    os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
     docroot = os.path.join(work, "www")
     os.makedirs(docroot)
     os.chmod(docroot, 0o755)
     with open(os.path.join(docroot, "index.html"), "w") as f:
         f.write("<!doctype html><html><body><p>idle</p></body></html>\n")
     os.chmod(os.path.join(docroot, "index.html"), 0o644)
-    klog = open(os.path.join(OUT, "idle.kahttpd.stderr.log"), "w")
+    errlog = open(os.path.join(OUT, "idle.stderr.log"), "w")
 
-    results = {"memory": [], "timeout": []}
+    def start(name, keepalive_s):
+        return servers.start(name, os.path.join(work, f"{name}-ka{keepalive_s}"), docroot,
+                             keepalive_s, want, cpu=SERVER_CPU, stderr=errlog,
+                             children=children)
+
+    results = {"memory": [], "timeout": [], "connections": n, "timeout_s": TIMEOUT_S}
     try:
-        for name in ("kahttpd", "nginx"):
-            if name == "kahttpd":
-                p, port, pid = start_kahttpd(work, docroot, 300, klog)
-            else:
-                p, port, pid = start_nginx(work, docroot, 300, want)
+        for name in NAMES:
+            srv = start(name, 300)
             try:
-                results["memory"].append(memory_test(name, pid, port, n))
-                if not alive(p):
-                    log(f"{name} exited during the memory test (status {p.returncode})")
+                pid = servers.serving_pid(name, srv.pid)
+                results["memory"].append(memory_test(name, pid, srv.port, n))
+                if not srv.alive():
+                    log(f"{name} exited during the memory test (status {srv.popen.returncode})")
             finally:
-                stop(p)
-            time.sleep(1)
-            if name == "kahttpd":
-                p, port, pid = start_kahttpd(work, docroot, 1, klog)
-            else:
-                p, port, pid = start_nginx(work, docroot, 1, want)
-            try:
-                results["timeout"].append(timeout_test(name, port, N_TIMEOUT))
-                if not alive(p):
-                    log(f"{name} exited during the timeout test (status {p.returncode})")
-            finally:
-                stop(p)
+                srv.stop()
+            time.sleep(0.5)
+        started = [start(name, TIMEOUT_S) for name in NAMES]
+        try:
+            results["timeout"] = timeout_test(started, N_TIMEOUT, TIMEOUT_S)
+            for srv in started:
+                if not srv.alive():
+                    log(f"{srv.name} exited during the timeout test")
+        finally:
+            for srv in started:
+                srv.stop()
     finally:
         for p in children:
-            stop(p)
-        klog.close()
+            servers.stop(p)
+        errlog.close()
         shutil.rmtree(work, ignore_errors=True)
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -456,29 +349,36 @@ def main():
     with open(os.path.join(OUT, "idle.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
+    text = markdown(results)
+    with open(os.path.join(OUT, "idle.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return 0
 
+
+def markdown(results):
     def num(v, unit=""):
         return "—" if v is None else f"{v:,}{unit}"
-    lines = [f"# Idle keep-alive connections — {now}", "",
-             "| server | idle connections | RSS before | RSS after | bytes / idle connection | RSS after closing |",
+    lines = [f"Idle keep-alive connections ({results['connections']:,} per server, one request "
+             "each; RSS of the process that holds them):", "",
+             "| server | idle connections | RSS before | RSS after | bytes / idle connection | "
+             "RSS after closing |",
              "|---|---:|---:|---:|---:|---:|"]
     for r in results["memory"]:
-        lines.append(f"| {r['server']} | {r['connections_idle']:,} of {r['connections_requested']:,} | "
-                     f"{r['rss_before']/2**20:.1f} MiB | {r['rss_after']/2**20:.1f} MiB | "
-                     f"{num(r['bytes_per_connection'])} | {r['rss_after_close']/2**20:.1f} MiB |")
-    lines += ["", "Keep-alive timeout 1 s: time from the end of the response to the server's close.", "",
-              "| server | connections closed | min | median | max | not closed after 15 s |",
+        lines.append(f"| {r['server']} | {r['connections_idle']:,} of "
+                     f"{r['connections_requested']:,} | {r['rss_before']/2**20:.1f} MiB | "
+                     f"{r['rss_after']/2**20:.1f} MiB | {num(r['bytes_per_connection'])} | "
+                     f"{r['rss_after_close']/2**20:.1f} MiB |")
+    lines += ["", f"Keep-alive timeout {results['timeout_s']} s: time from the end of the "
+              "response to the server's close, as the client sees it.", "",
+              "| server | connections closed | min | median | max | not closed in time |",
               "|---|---:|---:|---:|---:|---:|"]
     for r in results["timeout"]:
         lines.append(f"| {r['server']} | {r['closed_after_response']} of {r['connections']} | "
                      f"{num(r['min_ms'], ' ms')} | {num(r['median_ms'], ' ms')} | "
                      f"{num(r['max_ms'], ' ms')} | {r['not_closed_within_deadline']} |")
     lines.append("")
-    text = "\n".join(lines)
-    with open(os.path.join(OUT, "idle.md"), "w") as f:
-        f.write(text)
-    print(text)
-    return 0
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
@@ -489,4 +389,4 @@ if __name__ == "__main__":
         sys.exit(1)
     finally:
         for p in children:
-            stop(p)
+            servers.stop(p)

@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# kahttpd vs nginx, side by side, with wrk.
+# kahttpd next to nginx, h2o, lighttpd and a minimal epoll server, with wrk.
 #
-# Both servers serve the same temporary docroot with one worker pinned to CPU 0; wrk runs
-# with one thread pinned to CPU 1. Every scenario runs against kahttpd, then nginx, then
-# kahttpd ... for BENCH_ROUNDS rounds, and the medians go into a table (stdout) and into
-# build/bench/latest.{json,md} (and latest.png when matplotlib is installed).
+# Every server serves the same temporary docroot with one worker pinned to CPU 0, each with its
+# own generated configuration (benchmarks/servers.py) on a 127.0.0.1 port chosen at run time;
+# wrk runs with one thread pinned to CPU 1. Rounds are interleaved: every scenario runs against
+# kahttpd, nginx, h2o, lighttpd (and the minimal server where it takes part), then the next
+# scenario, for BENCH_ROUNDS rounds. Results: build/bench/runs.jsonl (one line per wrk run),
+# raw/ (wrk's output), meta.json, and unless BENCH_NO_REPORT=1 the report (report.py).
 #
-# It never fails on performance; it fails only when a server cannot be started.
+# It never fails on performance; it fails only when a server cannot be started (or does not
+# serve the docroot's files byte for byte).
 #
-#   make bench                      # build, install nginx-light/linux-perf if missing, run
-#   bash benchmarks/run.sh          # the same, on an existing build
+#   make bench / make bench-quick   everything (benchmarks/bench.sh), with the packages
+#   bash benchmarks/run.sh          only the wrk rounds, on an existing build
 #
 # Knobs (environment):
 #   BENCH_ROUNDS=3        rounds (each scenario runs once per server per round)
 #   BENCH_DURATION=5      seconds per wrk run
-#   BENCH_SCENARIOS=...   space-separated subset of scenario names (default: all; see below)
-#   BENCH_PAUSE=1         seconds of rest between two runs
+#   BENCH_SCENARIOS=...   space-separated scenario names (default: all but ka-128b; see below)
+#   BENCH_SERVERS=...     space-separated subset of: kahttpd nginx h2o lighttpd minimal
+#   BENCH_PAUSE=0.5       seconds of rest between two runs
 #   BENCH_OUT=build/bench where the results go
 #   BENCH_SERVER_CPU=0    CPU the servers are pinned to
 #   BENCH_CLIENT_CPU=1    CPU wrk is pinned to
 #   BENCH_NGINX_TCP_NOPUSH=on   nginx's tcp_nopush (on throttles nginx on pipelined small
 #                         responses; see benchmarks/README.md)
-#   KAHTTPD=build/server/kahttpd, NGINX=nginx, WRK=wrk   the programs
+#   KAHTTPD, NGINX, H2O, LIGHTTPD, MINIMAL, WRK, BENCH_PYTHON   the programs
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,80 +33,104 @@ cd "$ROOT"
 
 ROUNDS=${BENCH_ROUNDS:-3}
 DURATION=${BENCH_DURATION:-5}
-PAUSE=${BENCH_PAUSE:-1}
+PAUSE=${BENCH_PAUSE:-0.5}
 OUT=${BENCH_OUT:-$ROOT/build/bench}
 SERVER_CPU=${BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
-KAHTTPD=${KAHTTPD:-$ROOT/build/server/kahttpd}
-NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 WRK=${WRK:-$(command -v wrk || echo wrk)}
-NGINX_TCP_NOPUSH=${BENCH_NGINX_TCP_NOPUSH:-on}
 WRK_DIR=$ROOT/benchmarks/wrk
+SERVERS_PY=$ROOT/benchmarks/servers.py
+# Debian's Python, which has python3-matplotlib for the chart (a python3 earlier in PATH, such as
+# a pyenv one, would not).
+PYTHON=${BENCH_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 || echo python3)}
+read -r -a SERVERS <<<"${BENCH_SERVERS:-kahttpd nginx h2o lighttpd minimal}"
 
-# name | file | connections | mode (plain, close, pipeline) | description
+# name | file | connections | mode (plain, close, pipeline) | minimal takes part | description
+# The minimal server answers 1 KiB whatever the path, so it joins the 1 KiB scenarios only.
 SCENARIOS_ALL=(
-    "ka-1k|1k.bin|50|plain|keep-alive, 1 KiB, 50 connections"
-    "ka-128b|128b.bin|50|plain|keep-alive, 128 B, 50 connections"
-    "close-1k|1k.bin|50|close|Connection: close, 1 KiB, 50 connections"
-    "ka-64k|64k.bin|50|plain|keep-alive, 64 KiB, 50 connections"
-    "ka-1m|1m.bin|10|plain|keep-alive, 1 MiB, 10 connections"
-    "ka-1k-c1000|1k.bin|1000|plain|keep-alive, 1 KiB, 1000 connections"
-    "pipe16-1k|1k.bin|50|pipeline|pipelined 16 deep, 1 KiB, 50 connections"
+    "ka-1k|1k.bin|50|plain|yes|keep-alive, 1 KiB, 50 connections"
+    "close-1k|1k.bin|50|close|yes|Connection: close, 1 KiB, 50 connections"
+    "ka-64k|64k.bin|50|plain|no|keep-alive, 64 KiB, 50 connections"
+    "ka-1m|1m.bin|10|plain|no|keep-alive, 1 MiB, 10 connections"
+    "ka-1k-c1000|1k.bin|1000|plain|yes|keep-alive, 1 KiB, 1000 connections"
+    "pipe16-1k|1k.bin|50|pipeline|yes|pipelined 16 deep, 1 KiB, 50 connections"
+    "ka-128b|128b.bin|50|plain|no|keep-alive, 128 B, 50 connections"
 )
+DEFAULT_SCENARIOS="ka-1k close-1k ka-64k ka-1m ka-1k-c1000 pipe16-1k"
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
-[ -x "$KAHTTPD" ] || die "no kahttpd binary at $KAHTTPD (run 'make build' first)"
-command -v "$NGINX" >/dev/null 2>&1 || die "nginx not found (KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)"
 command -v "$WRK" >/dev/null 2>&1 || die "wrk not found (bash scripts/install-deps.sh)"
-command -v python3 >/dev/null 2>&1 || die "python3 not found"
+command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found"
+for s in "${SERVERS[@]}"; do
+    exe=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import servers; print(servers.program(sys.argv[2]))' \
+        "$ROOT/benchmarks" "$s") || die "unknown server '$s'"
+    command -v "$exe" >/dev/null 2>&1 ||
+        die "$s not found at $exe (make build / make bench; KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)"
+done
 
 SCENARIOS=()
-if [ -n "${BENCH_SCENARIOS:-}" ]; then
-    for want in $BENCH_SCENARIOS; do
-        found=0
-        for s in "${SCENARIOS_ALL[@]}"; do
-            if [ "${s%%|*}" = "$want" ]; then SCENARIOS+=("$s"); found=1; fi
-        done
-        [ $found = 1 ] || die "unknown scenario '$want' (known: $(printf '%s ' "${SCENARIOS_ALL[@]%%|*}"))"
+for want in ${BENCH_SCENARIOS:-$DEFAULT_SCENARIOS}; do
+    found=0
+    for s in "${SCENARIOS_ALL[@]}"; do
+        if [ "${s%%|*}" = "$want" ]; then SCENARIOS+=("$s"); found=1; fi
     done
-else
-    SCENARIOS=("${SCENARIOS_ALL[@]}")
-fi
+    [ $found = 1 ] || die "unknown scenario '$want' (known: $(printf '%s ' "${SCENARIOS_ALL[@]%%|*}"))"
+done
 
 # 1000 connections need more than the usual 1024 descriptors; the servers inherit this.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     log "warning: ulimit -n is $(ulimit -n); the 1000-connection scenario may see errors"
 fi
+NOFILE=$(ulimit -n)
+[ "$NOFILE" = unlimited ] && NOFILE=65536
 
 # ---------------------------------------------------------------------------------------
-# Processes we start, by PID, and the cleanup that kills exactly those.
-KAHTTPD_PID=""
-NGINX_PID=""
+# Processes we start, by PID, and the cleanup that stops exactly those.
+declare -A SPID=() SPORT=()
 PERF_PID=""
 WRK_PID=""
 WORK=""
 
+alive() {  # alive PID: running and not a zombie
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
+}
+
+stop_pid() {  # stop_pid PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaps our child
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        alive "$pid" || break
+        sleep 0.1
+    done
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+    wait "$pid" 2>/dev/null || true
+}
+
+stop_server() {  # stop_server NAME
+    local pid=${SPID[$1]:-}
+    if [ -n "$pid" ]; then stop_pid "$pid"; fi
+    SPID[$1]=""
+}
+
 cleanup() {
-    local pid
+    local name
     for pid in "$WRK_PID" "$PERF_PID"; do
         if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
     done
-    for pid in "$KAHTTPD_PID" "$NGINX_PID"; do
-        if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
-            for _ in $(seq 50); do
-                kill -0 "$pid" 2>/dev/null || break
-                # our own child: reap it so kill -0 stops seeing a zombie
-                wait "$pid" 2>/dev/null || true
-                sleep 0.1
-            done
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-    done
-    wait 2>/dev/null || true
-    if [ -n "$WORK" ] && [ -d "$WORK" ]; then rm -rf "$WORK"; fi
+    for name in "${!SPID[@]}"; do stop_server "$name"; done
+    if [ -n "$WORK" ] && [ -d "$WORK" ]; then
+        for name in nginx h2o lighttpd; do
+            if [ -s "$WORK/$name/error.log" ]; then
+                cat "$WORK/$name/error.log" >>"$OUT/$name.error.log" 2>/dev/null || true
+            fi
+        done
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -112,16 +140,15 @@ mkdir -p "$OUT"
 rm -rf "$OUT/raw"
 mkdir -p "$OUT/raw"
 : >"$OUT/runs.jsonl"
-: >"$OUT/kahttpd.stderr.log"
-: >"$OUT/nginx.error.log"
+for s in "${SERVERS[@]}"; do : >"$OUT/$s.stderr.log"; rm -f "$OUT/$s.error.log"; done
 
 WORK=$(mktemp -d /tmp/kahttpd-bench.XXXXXX)
-chmod 755 "$WORK"   # nginx's worker runs as nobody when started by root
+chmod 755 "$WORK"   # nginx's worker and h2o run as nobody when started by root
 DOCROOT=$WORK/www
-mkdir -p "$DOCROOT" "$WORK/nginx"
+mkdir -p "$DOCROOT"
 
 # ---------------------------------------------------------------------------------------
-# The docroot: the same bytes for both servers.
+# The docroot: the same bytes for every server.
 head -c 128 /dev/urandom >"$DOCROOT/128b.bin"
 head -c 1024 /dev/urandom >"$DOCROOT/1k.bin"
 head -c 65536 /dev/urandom >"$DOCROOT/64k.bin"
@@ -135,119 +162,62 @@ chmod 644 "$DOCROOT"/*
 
 # ---------------------------------------------------------------------------------------
 # Servers.
-cat >"$WORK/kahttpd.conf" <<EOF
-Listen 127.0.0.1:0
-DocumentRoot "$DOCROOT"
-DirectoryIndex index.html
-Workers 1
-KeepAlive On
-KeepAliveTimeout 5
-MaxKeepAliveRequests 0
-TypesConfig /etc/mime.types
-EOF
-
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 port_open() {  # port_open PORT: something accepts on 127.0.0.1:PORT
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-alive() {  # alive PID: running and not a zombie
-    local st
-    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-    [ -n "$st" ] && [ "$st" != Z ]
-}
-
-KAHTTPD_PORT=""
-start_kahttpd() {
-    local out=$WORK/kahttpd.out
-    : >"$out"
-    echo "--- kahttpd started $(date -u +%FT%TZ)" >>"$OUT/kahttpd.stderr.log"
-    taskset -c "$SERVER_CPU" "$KAHTTPD" -f "$WORK/kahttpd.conf" >"$out" 2>>"$OUT/kahttpd.stderr.log" &
-    KAHTTPD_PID=$!
-    for _ in $(seq 100); do
-        KAHTTPD_PORT=$(sed -n 's/^kahttpd: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$out" | head -n1)
-        [ -n "$KAHTTPD_PORT" ] && return 0
-        alive "$KAHTTPD_PID" || break
-        sleep 0.1
+descendants() {  # descendants PID: its children, grandchildren ... (nginx: the workers)
+    local kids k
+    kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
+    for k in $kids; do
+        echo "$k"
+        descendants "$k"
     done
-    tail -n 20 "$OUT/kahttpd.stderr.log" >&2 || true
-    die "kahttpd did not start (see $OUT/kahttpd.stderr.log)"
 }
 
-NOFILE=$(ulimit -n)
-[ "$NOFILE" = unlimited ] && NOFILE=65536
-NGINX_PORT=""
-start_nginx() {
-    local attempt
+# start_server NAME: starts it pinned to SERVER_CPU, sets SPID[NAME] and SPORT[NAME]. kahttpd
+# and minimal bind port 0 and print the port; the others get a port that was just free, and a
+# retry with another one if they cannot bind it.
+start_server() {
+    local name=$1 attempt port out argv
     for attempt in 1 2 3; do
-        NGINX_PORT=$(free_port)
-        mkdir -p "$WORK/nginx/tmp"
-        cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-worker_rlimit_nofile $NOFILE;
-events {
-    worker_connections $((NOFILE - 32));
-    use epoll;
-}
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush $NGINX_TCP_NOPUSH;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 5s;
-    server_tokens off;
-    types {
-        text/html html;
-        application/octet-stream bin;
-    }
-    default_type application/octet-stream;
-    client_body_temp_path $WORK/nginx/tmp/body;
-    proxy_temp_path $WORK/nginx/tmp/proxy;
-    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
-    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
-    scgi_temp_path $WORK/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $DOCROOT;
-        index index.html;
-    }
-}
-EOF
-        taskset -c "$SERVER_CPU" "$NGINX" -p "$WORK/nginx/" -c "$WORK/nginx/nginx.conf" \
-            -e "$WORK/nginx/error.log" -g 'daemon off;' >>"$OUT/nginx.error.log" 2>&1 &
-        NGINX_PID=$!
+        port=0
+        case $name in kahttpd | minimal) ;; *) port=$(free_port) ;; esac
+        mapfile -t argv < <("$PYTHON" "$SERVERS_PY" argv "$name" --work "$WORK/$name" \
+            --docroot "$DOCROOT" --port "$port" --keepalive 5 --nofile "$NOFILE")
+        [ ${#argv[@]} -gt 0 ] || die "no command line for $name"
+        out=$WORK/$name.out
+        : >"$out"
+        echo "--- $name started $(date -u +%FT%TZ)" >>"$OUT/$name.stderr.log"
+        taskset -c "$SERVER_CPU" "${argv[@]}" >"$out" 2>>"$OUT/$name.stderr.log" </dev/null &
+        SPID[$name]=$!
         for _ in $(seq 100); do
-            if port_open "$NGINX_PORT" && [ -n "$(nginx_workers)" ]; then return 0; fi
-            alive "$NGINX_PID" || break
+            if [ "$port" = 0 ]; then
+                port=$(sed -n "s/^$name: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$out" | head -n1)
+                port=${port:-0}
+            fi
+            if [ "$port" != 0 ] && port_open "$port" &&
+                { [ "$name" != nginx ] || [ -n "$(descendants "${SPID[$name]}")" ]; }; then
+                SPORT[$name]=$port
+                return 0
+            fi
+            alive "${SPID[$name]}" || break
             sleep 0.1
         done
-        kill "$NGINX_PID" 2>/dev/null || true
-        wait "$NGINX_PID" 2>/dev/null || true
-        NGINX_PID=""
-        log "nginx did not start on port $NGINX_PORT (attempt $attempt)"
-        cat "$WORK/nginx/error.log" >>"$OUT/nginx.error.log" 2>/dev/null || true
+        stop_server "$name"
+        log "$name did not start (attempt $attempt)"
     done
-    tail -n 20 "$OUT/nginx.error.log" >&2 || true
-    die "nginx did not start (see $OUT/nginx.error.log)"
-}
-
-nginx_workers() {
-    cat "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null || true
+    tail -n 20 "$OUT/$name.stderr.log" "$WORK/$name/error.log" >&2 2>/dev/null || true
+    die "$name did not start (see $OUT/$name.stderr.log)"
 }
 
 PIDS=()
-server_pids() {  # server_pids NAME: sets PIDS to the PIDs whose CPU time counts (nginx: master + workers)
-    if [ "$1" = kahttpd ]; then
-        PIDS=("$KAHTTPD_PID")
-    else
-        read -r -a PIDS <<<"$NGINX_PID $(nginx_workers)"
-    fi
+server_pids() {  # server_pids NAME: sets PIDS to the PIDs whose CPU time counts
+    read -r -a PIDS <<<"${SPID[$1]} $(descendants "${SPID[$1]}" | tr '\n' ' ')"
 }
 
 cpu_ticks() {  # cpu_ticks PID...: utime + stime, in clock ticks, summed
@@ -284,28 +254,36 @@ tcp_delta_json() {  # tcp_delta_json BEFORE AFTER: {"Name": after-before, ...}
         print "{" out "}" }'
 }
 
-# perf stat -e instructions works only where the PMU is exposed (not in most VMs).
+# perf stat -e instructions works only where the PMU is exposed (not in most VMs); where it does
+# not, instructions per request come from callgrind (instructions.py) instead.
 PERF_OK=0
 if command -v perf >/dev/null 2>&1; then
     first=$(perf stat -x, -e instructions -- true 2>&1 >/dev/null | grep -m1 'instructions' | cut -d, -f1 || true)
     if [[ "$first" =~ ^[0-9]+$ ]]; then PERF_OK=1; fi
 fi
 if [ $PERF_OK = 1 ]; then
-    log "perf: counting instructions per request"
+    log "perf: counting instructions per request during the wrk runs"
 else
-    log "perf: 'perf stat -e instructions' is not supported here; instructions/request skipped"
+    log "perf: 'perf stat -e instructions' is not supported here; instructions/request come from callgrind"
 fi
 
-start_kahttpd
-start_nginx
-log "kahttpd pid $KAHTTPD_PID on 127.0.0.1:$KAHTTPD_PORT; nginx pid $NGINX_PID (workers $(nginx_workers)) on 127.0.0.1:$NGINX_PORT"
+for s in "${SERVERS[@]}"; do start_server "$s"; done
+for s in "${SERVERS[@]}"; do
+    kids=$(descendants "${SPID[$s]}" | tr '\n' ' ')
+    log "$s: pid ${SPID[$s]}${kids:+ (children: ${kids% })} on 127.0.0.1:${SPORT[$s]}"
+done
 
-# Both servers must serve the same bytes, or the comparison is meaningless.
-for f in 128b.bin 1k.bin 64k.bin 1m.bin index.html; do
-    for port in "$KAHTTPD_PORT" "$NGINX_PORT"; do
-        if ! curl -sf --max-time 5 "http://127.0.0.1:$port/$f" | cmp -s - "$DOCROOT/$f"; then
-            log "warning: 127.0.0.1:$port/$f does not serve the file's bytes"
-        fi
+# Every server must serve the same bytes, or the comparison is meaningless; the minimal server
+# must at least answer 1 KiB.
+for s in "${SERVERS[@]}"; do
+    if [ "$s" = minimal ]; then
+        n=$(curl -sf --max-time 5 "http://127.0.0.1:${SPORT[$s]}/1k.bin" | wc -c)
+        [ "$n" = 1024 ] || die "minimal answered $n bytes instead of 1024"
+        continue
+    fi
+    for f in 128b.bin 1k.bin 64k.bin 1m.bin index.html; do
+        curl -sf --max-time 5 "http://127.0.0.1:${SPORT[$s]}/$f" | cmp -s - "$DOCROOT/$f" ||
+            die "$s (127.0.0.1:${SPORT[$s]}) does not serve /$f byte for byte"
     done
 done
 
@@ -316,22 +294,14 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     local name file conns mode
     IFS='|' read -r name file conns mode _ <<<"$spec"
 
-    if [ "$server" = kahttpd ]; then
-        if ! alive "$KAHTTPD_PID"; then
-            wait "$KAHTTPD_PID" 2>/dev/null && rc=0 || rc=$?
-            log "kahttpd (pid $KAHTTPD_PID) is gone (exit status $rc); restarting it"
-            echo "--- kahttpd pid $KAHTTPD_PID exited with status $rc before $name round $round" >>"$OUT/kahttpd.stderr.log"
-            start_kahttpd
-        fi
-    else
-        if ! alive "$NGINX_PID"; then
-            log "nginx (pid $NGINX_PID) is gone; restarting it"
-            wait "$NGINX_PID" 2>/dev/null || true
-            start_nginx
-        fi
+    if ! alive "${SPID[$server]}"; then
+        local rc=0
+        wait "${SPID[$server]}" 2>/dev/null || rc=$?
+        log "$server (pid ${SPID[$server]}) is gone (exit status $rc); restarting it"
+        echo "--- $server pid ${SPID[$server]} exited with status $rc before $name round $round" >>"$OUT/$server.stderr.log"
+        start_server "$server"
     fi
-    local port
-    if [ "$server" = kahttpd ]; then port=$KAHTTPD_PORT; else port=$NGINX_PORT; fi
+    local port=${SPORT[$server]}
     server_pids "$server"
     local url="http://127.0.0.1:$port/$file"
     local args=(-t1 "-c$conns" "-d${DURATION}s" --timeout 5s)
@@ -343,7 +313,7 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     local raw="$OUT/raw/$name.$server.r$round.txt"
     local perf_out="$OUT/raw/$name.$server.r$round.perf"
     local stderr_before
-    stderr_before=$(wc -l <"$OUT/kahttpd.stderr.log")
+    stderr_before=$(wc -l <"$OUT/$server.stderr.log")
 
     local t0 t1 c0 c1 wrk_rc=0
     if [ $PERF_OK = 1 ]; then
@@ -383,12 +353,9 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
         if [[ "$n" =~ ^[0-9]+$ ]]; then instructions=$n; fi
     fi
     local is_alive=true cpu_delta=$((c1 - c0))
-    if [ "$server" = kahttpd ]; then alive "$KAHTTPD_PID" || is_alive=false; else alive "$NGINX_PID" || is_alive=false; fi
+    alive "${SPID[$server]}" || is_alive=false
     if [ "$is_alive" = false ]; then cpu_delta=null; server_pct=null; other_pct=null; fi
-    local stderr_new=0
-    if [ "$server" = kahttpd ]; then
-        stderr_new=$(( $(wc -l <"$OUT/kahttpd.stderr.log") - stderr_before ))
-    fi
+    local stderr_new=$(( $(wc -l <"$OUT/$server.stderr.log") - stderr_before ))
 
     printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
         "$server" "$name" "$round" "$conns" "$mode" "$file" "$wrk_rc" "$cpu_delta" "$(getconf CLK_TCK)" \
@@ -419,34 +386,46 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
         log "round $round $name $server: the server died during the run (run not counted; see $raw)"
     fi
     if [ "$stderr_new" -gt 0 ]; then
-        log "round $round $name $server: $stderr_new new line(s) in $OUT/kahttpd.stderr.log"
+        log "round $round $name $server: $stderr_new new line(s) in $OUT/$server.stderr.log"
     fi
+}
+
+scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per line
+    local with_minimal s
+    IFS='|' read -r _ _ _ _ with_minimal _ <<<"$1"
+    for s in "${SERVERS[@]}"; do
+        if [ "$s" != minimal ] || [ "$with_minimal" = yes ]; then echo "$s"; fi
+    done
 }
 
 # ---------------------------------------------------------------------------------------
 # Warm-up (not recorded), then the interleaved rounds.
-for port in "$KAHTTPD_PORT" "$NGINX_PORT"; do
-    timeout 20 taskset -c "$CLIENT_CPU" "$WRK" -t1 -c50 -d1s "http://127.0.0.1:$port/1k.bin" >/dev/null 2>&1 || true
+for s in "${SERVERS[@]}"; do
+    timeout 20 taskset -c "$CLIENT_CPU" "$WRK" -t1 -c50 -d1s "http://127.0.0.1:${SPORT[$s]}/1k.bin" >/dev/null 2>&1 || true
 done
 
-total=$((ROUNDS * ${#SCENARIOS[@]} * 2))
-log "$total runs of ${DURATION}s (${ROUNDS} rounds x ${#SCENARIOS[@]} scenarios x 2 servers), about $(( total * (DURATION + PAUSE + 1) / 60 + 1 )) min"
+per_round=0
+for spec in "${SCENARIOS[@]}"; do per_round=$((per_round + $(scenario_servers "$spec" | wc -l))); done
+total=$((ROUNDS * per_round))
+log "$total wrk runs of ${DURATION}s (${ROUNDS} rounds x ${#SCENARIOS[@]} scenarios x up to ${#SERVERS[@]} servers), about $(awk -v t=$total -v d="$DURATION" -v p="$PAUSE" 'BEGIN { printf "%.1f", t * (d + p + 0.4) / 60 }') min"
 for round in $(seq "$ROUNDS"); do
     for spec in "${SCENARIOS[@]}"; do
-        for server in kahttpd nginx; do
+        for server in $(scenario_servers "$spec"); do
             run_one "$server" "$spec" "$round"
             sleep "$PAUSE"
         done
     done
 done
 
-cat "$WORK/nginx/error.log" >>"$OUT/nginx.error.log" 2>/dev/null || true
-
 # ---------------------------------------------------------------------------------------
-# Report.
-meta_json=$(python3 - "$NGINX" "$WRK" "$NGINX_TCP_NOPUSH" "$KAHTTPD" <<'EOF'
+# What ran where, for the report.
+"$PYTHON" - "$WRK" "$PERF_OK" "$ROUNDS" "$DURATION" "$OUT/meta.json" "${SERVERS[@]}" <<'EOF'
 import datetime, hashlib, json, os, platform, subprocess, sys
-def run(cmd):
+sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks"))
+import servers
+wrk, perf_ok, rounds, duration, out = sys.argv[1:6]
+names = sys.argv[6:]
+def first_line(cmd):
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
         return (p.stdout + p.stderr).strip().splitlines()[0]
@@ -459,22 +438,32 @@ try:
             cpu = l.split(":", 1)[1].strip(); break
 except OSError:
     pass
-print(json.dumps({
-    "nginx": run([sys.argv[1], "-v"]),
-    "wrk": run([sys.argv[2], "-v"]),
-    "kahttpd_commit": run(["git", "describe", "--always", "--dirty"]),
+kahttpd = servers.program("kahttpd")
+meta = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "servers": names,
+    "rounds": int(rounds),
+    "duration_s": float(duration),
+    "perf_instructions": perf_ok == "1",
+    "versions": {n: servers.version(n) for n in ("nginx", "h2o", "lighttpd") if n in names},
+    "wrk": first_line([wrk, "-v"]),
+    "kahttpd_commit": first_line(["git", "describe", "--always", "--dirty"]),
     "kernel": platform.release(),
+    "os": first_line(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]),
     "cpus": os.cpu_count(),
     "cpu_model": cpu,
-    "nginx_tcp_nopush": sys.argv[3],
+    "nginx_tcp_nopush": os.environ.get("BENCH_NGINX_TCP_NOPUSH", "on"),
     # the checkout may have moved on since the binary was built: say which binary ran
-    "kahttpd_binary_sha256": hashlib.sha256(open(sys.argv[4], "rb").read()).hexdigest()[:16],
+    "kahttpd_binary_sha256": hashlib.sha256(open(kahttpd, "rb").read()).hexdigest()[:16],
     "kahttpd_binary_built": datetime.datetime.fromtimestamp(
-        os.path.getmtime(sys.argv[4]), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-}))
+        os.path.getmtime(kahttpd), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+}
+with open(out, "w") as f:
+    json.dump(meta, f, indent=2)
+    f.write("\n")
 EOF
-)
-python3 "$ROOT/benchmarks/report.py" \
-    --runs "$OUT/runs.jsonl" --out "$OUT" --rounds "$ROUNDS" --duration "$DURATION" \
-    --perf "$PERF_OK" --meta "$meta_json" \
-    --scenarios "$(printf '%s\n' "${SCENARIOS[@]}")"
+printf '%s\n' "${SCENARIOS[@]}" >"$OUT/scenarios.txt"
+
+if [ "${BENCH_NO_REPORT:-0}" != 1 ]; then
+    "$PYTHON" "$ROOT/benchmarks/report.py" --out "$OUT"
+fi

@@ -13,7 +13,9 @@ packages=(
     python3 curl wrk                   # integration tests and smoke load
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
-    packages+=(nginx-light linux-perf)
+    # Peers (h2o, lighttpd, nginx), instruction counting (perf, else callgrind), the timer
+    # wheel micro-benchmark (Google Benchmark) and the chart (matplotlib).
+    packages+=(nginx-light h2o lighttpd linux-perf valgrind libbenchmark-dev python3-matplotlib)
 fi
 
 missing=()

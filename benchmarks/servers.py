@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""The benchmarked servers: their generated configurations and command lines, in one place.
+
+Used by run.sh (through the `argv` command below), idle_memory.py and instructions.py, so every
+part of the harness runs the same servers with the same tuning:
+
+  kahttpd   Workers 1, KeepAlive On, MaxKeepAliveRequests 0
+  nginx     worker_processes 1, sendfile on, tcp_nopush on (BENCH_NGINX_TCP_NOPUSH),
+            tcp_nodelay on, keepalive_requests 1000000, access_log off
+  h2o       num-threads 1, max-connections = descriptor limit, no access-log
+            (h2o 2.2 has no sendfile: it always reads files into its own buffers)
+  lighttpd  server.max-worker 0 (one process), network-backend sendfile, epoll,
+            max-keep-alive-requests 65535 (its maximum: the setting is 16 bits), no mod_accesslog
+  minimal   benchmarks/minimal/minimal_server.c: a fixed 1 KiB response, whatever the path
+
+All listen on 127.0.0.1 only, on a port chosen at run time: kahttpd and minimal bind port 0 and
+print the port they got; the others get a port that was just free (free_port()), and the caller
+retries with another one if the server cannot bind it. Each runs in the foreground as a child of
+the caller, which stops it by PID. Standard library only.
+
+  python3 benchmarks/servers.py argv NAME --work DIR --docroot DIR --port N --keepalive S \\
+          --nofile N [--single-process]
+prints the command line (one argument per line) after writing NAME's configuration under DIR.
+"""
+import argparse
+import os
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALL = ("kahttpd", "nginx", "h2o", "lighttpd", "minimal")
+PEERS = ("nginx", "h2o", "lighttpd", "minimal")
+# Servers that bind port 0 themselves and print "<name>: listening on 127.0.0.1:PORT".
+PRINTS_PORT = ("kahttpd", "minimal")
+
+
+def program(name):
+    """The executable of a server (environment KAHTTPD, NGINX, H2O, LIGHTTPD, MINIMAL)."""
+    defaults = {
+        "kahttpd": os.path.join(ROOT, "build", "server", "kahttpd"),
+        "nginx": shutil.which("nginx") or "/usr/sbin/nginx",
+        "h2o": shutil.which("h2o") or "/usr/bin/h2o",
+        "lighttpd": shutil.which("lighttpd") or "/usr/sbin/lighttpd",
+        "minimal": os.path.join(ROOT, "build", "benchmarks", "minimal_server"),
+    }
+    return os.environ.get(name.upper(), defaults[name])
+
+
+def version(name):
+    """One line naming the server's version, or None."""
+    cmd = {"nginx": ["-v"], "h2o": ["--version"], "lighttpd": ["-v"]}.get(name)
+    if cmd is None:
+        return None
+    try:
+        p = subprocess.run([program(name)] + cmd, capture_output=True, text=True, timeout=10)
+        return (p.stdout + p.stderr).strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=False):
+    """Writes NAME's configuration under `work` (created) and returns its command line.
+
+    keepalive_s is the keep-alive idle timeout in seconds. single_process is for callgrind,
+    which follows one process: nginx then runs without a master (master_process off), and h2o
+    does not switch user.
+    """
+    os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
+    exe = program(name)
+    if name == "kahttpd":
+        conf = os.path.join(work, "kahttpd.conf")
+        with open(conf, "w") as f:
+            f.write(f"Listen 127.0.0.1:{port}\n"
+                    f'DocumentRoot "{docroot}"\n'
+                    "DirectoryIndex index.html\n"
+                    "Workers 1\n"
+                    "KeepAlive On\n"
+                    f"KeepAliveTimeout {keepalive_s}\n"
+                    "MaxKeepAliveRequests 0\n"
+                    "TypesConfig /etc/mime.types\n")
+        return [exe, "-f", conf]
+    if name == "nginx":
+        nopush = os.environ.get("BENCH_NGINX_TCP_NOPUSH", "on")
+        os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
+        conf = os.path.join(work, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+worker_rlimit_nofile {nofile};
+events {{
+    worker_connections {nofile - 32};
+    use epoll;
+}}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush {nopush};
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    keepalive_timeout {keepalive_s}s;
+    server_tokens off;
+    types {{
+        text/html html;
+        application/octet-stream bin;
+    }}
+    default_type application/octet-stream;
+    client_body_temp_path {work}/tmp/body;
+    proxy_temp_path {work}/tmp/proxy;
+    fastcgi_temp_path {work}/tmp/fastcgi;
+    uwsgi_temp_path {work}/tmp/uwsgi;
+    scgi_temp_path {work}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {docroot};
+        index index.html;
+    }}
+}}
+""")
+        globals_ = "daemon off;" + (" master_process off;" if single_process else "")
+        return [exe, "-p", work + "/", "-c", conf, "-e", os.path.join(work, "error.log"),
+                "-g", globals_]
+    if name == "h2o":
+        conf = os.path.join(work, "h2o.conf")
+        # Started by root, h2o switches to nobody; under callgrind (single_process) it stays
+        # root, since callgrind reopens its output file, created by root, at exit.
+        user = "user: root\n" if single_process and os.geteuid() == 0 else ""
+        with open(conf, "w") as f:
+            # http1-request-timeout is also the idle time allowed between keep-alive requests.
+            f.write(f"""{user}num-threads: 1
+max-connections: {nofile - 32}
+http1-request-timeout: {keepalive_s}
+error-log: {work}/error.log
+listen:
+  host: 127.0.0.1
+  port: {port}
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {docroot}
+        file.index: ['index.html']
+""")
+        return [exe, "-c", conf]
+    if name == "lighttpd":
+        conf = os.path.join(work, "lighttpd.conf")
+        # lighttpd reserves two descriptors per connection (the socket and a file).
+        with open(conf, "w") as f:
+            f.write(f"""server.document-root = "{docroot}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{work}/error.log"
+server.max-worker = 0
+server.max-fds = {nofile}
+server.max-connections = {nofile // 2}
+server.max-keep-alive-requests = 65535
+server.max-keep-alive-idle = {keepalive_s}
+server.network-backend = "sendfile"
+server.event-handler = "linux-sysepoll"
+server.tag = "lighttpd"
+index-file.names = ("index.html")
+mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
+""")
+        return [exe, "-D", "-f", conf]
+    if name == "minimal":
+        return [exe, str(port)]
+    raise ValueError(f"unknown server {name}")
+
+
+def descendants(pid):
+    """pid's children, grandchildren ... (nginx: its workers)."""
+    out = []
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(x) for x in f.read().split()]
+        except OSError:
+            kids = []
+        out += kids
+        todo += kids
+    return out
+
+
+def serving_pid(name, pid):
+    """The process whose memory holds the connections: nginx's worker, else the server."""
+    if name == "nginx":
+        kids = descendants(pid)
+        if kids:
+            return kids[0]
+    return pid
+
+
+class Failure(Exception):
+    pass
+
+
+class Started:
+    def __init__(self, name, popen, port, work):
+        self.name = name
+        self.popen = popen
+        self.port = port
+        self.work = work
+
+    @property
+    def pid(self):
+        return self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def stop(self, timeout=10.0):
+        stop(self.popen, timeout)
+
+
+def stop(p, timeout=10.0):
+    """SIGTERM to one process we started (by PID), then SIGKILL if it lingers."""
+    if p is None or p.poll() is not None:
+        return
+    p.terminate()
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait(timeout=5)
+
+
+def can_connect(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
+
+
+def start(name, work, docroot, keepalive_s, nofile, cpu=None, wrapper=(), stderr=None,
+          single_process=False, ready_timeout=10.0, children=None):
+    """Starts NAME in the foreground and waits until it accepts connections.
+
+    cpu pins it (taskset); wrapper is a command prefix (valgrind ...). children, a list, gets
+    the Popen at once, so the caller's cleanup can stop it whatever happens next.
+    """
+    prefix = (["taskset", "-c", str(cpu)] if cpu is not None else []) + list(wrapper)
+    for attempt in range(3):
+        port = 0 if name in PRINTS_PORT else free_port()
+        argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process)
+        # Only kahttpd and minimal write to stdout (one line: their port).
+        out = subprocess.PIPE if name in PRINTS_PORT else subprocess.DEVNULL
+        p = subprocess.Popen(prefix + argv, stdout=out, stderr=stderr, stdin=subprocess.DEVNULL,
+                             text=True)
+        if children is not None:
+            children.append(p)
+        deadline = time.monotonic() + ready_timeout
+        if name in PRINTS_PORT:
+            port = read_port(p, name, deadline)
+        while port and time.monotonic() < deadline and p.poll() is None:
+            if can_connect(port) and (name != "nginx" or single_process or descendants(p.pid)):
+                return Started(name, p, port, work)
+            time.sleep(0.05)
+        stop(p)
+        sys.stderr.write(f"servers: {name} did not start (attempt {attempt + 1})\n")
+    raise Failure(f"{name} did not start (see its error log under {work})")
+
+
+def read_port(p, name, deadline):
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
+    try:
+        while time.monotonic() < deadline:
+            if sel.select(timeout=0.2):
+                line = p.stdout.readline()
+                if not line:
+                    return 0
+                marker = f"{name}: listening on 127.0.0.1:"
+                if line.startswith(marker):
+                    return int(line[len(marker):].split()[0])
+            if p.poll() is not None:
+                return 0
+    finally:
+        sel.close()
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("argv", help="write NAME's configuration and print its command line")
+    a.add_argument("name", choices=ALL)
+    a.add_argument("--work", required=True)
+    a.add_argument("--docroot", required=True)
+    a.add_argument("--port", type=int, required=True)
+    a.add_argument("--keepalive", type=int, default=5)
+    a.add_argument("--nofile", type=int, default=1024)
+    a.add_argument("--single-process", action="store_true")
+    v = sub.add_parser("version", help="print the server's version line")
+    v.add_argument("name", choices=ALL)
+    args = ap.parse_args()
+    if args.cmd == "argv":
+        for arg in write_config(args.name, args.work, args.docroot, args.port, args.keepalive,
+                                args.nofile, args.single_process):
+            print(arg)
+    else:
+        print(version(args.name) or "")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
