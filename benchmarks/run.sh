@@ -19,6 +19,7 @@
 #   BENCH_DURATION=5      seconds per wrk run
 #   BENCH_SCENARIOS=...   space-separated scenario names (default: all but ka-128b; see below)
 #   BENCH_SERVERS=...     space-separated subset of: kahttpd nginx h2o lighttpd minimal
+#   BENCH_KAHTTPD_DIRECTIVES="EnableSendfile Off; FileCacheSize 0"   extra kahttpd directives
 #   BENCH_PAUSE=0.5       seconds of rest between two runs
 #   BENCH_OUT=build/bench where the results go
 #   BENCH_SERVER_CPU=0    CPU the servers are pinned to

@@ -91,6 +91,12 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
                     f"KeepAliveTimeout {keepalive_s}\n"
                     "MaxKeepAliveRequests 0\n"
                     "TypesConfig /etc/mime.types\n")
+            # Extra directives for experiments, e.g. "EnableSendfile Off" (one per line, "\n"
+            # or ";" between them).
+            extra = os.environ.get("BENCH_KAHTTPD_DIRECTIVES", "")
+            for line in extra.replace(";", "\n").splitlines():
+                if line.strip():
+                    f.write(line.strip() + "\n")
         return [exe, "-f", conf]
     if name == "nginx":
         nopush = os.environ.get("BENCH_NGINX_TCP_NOPUSH", "on")
