@@ -30,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1403,11 +1404,30 @@ void Connection::after_output() noexcept {
         return;
     }
     if (close_after_) {
+        if (close_reason_ == CloseReason::client_requested && nothing_more_to_read()) {
+            // The client asked for the close and sent nothing after its request: no byte can
+            // arrive to make the kernel answer with a reset, so the lingering close (a
+            // shutdown, a wait for the client's EOF, one more wake-up) buys nothing. The FIN
+            // follows the response out. (nginx's lingering_close behaves the same way.)
+            close(close_reason_);
+            return;
+        }
         start_linger();
         return;
     }
     start_read();
     update_deadline();
+}
+
+/// The request is read whole, nothing is stashed, and the socket holds no unread byte.
+bool Connection::nothing_more_to_read() noexcept {
+    if (in_message() || !stash_.empty()) {
+        return false;
+    }
+    uv_os_fd_t fd = -1;
+    int pending = 0;
+    return uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
+           ::ioctl(fd, FIONREAD, &pending) == 0 && pending == 0;
 }
 
 void Connection::start_linger() noexcept {

@@ -111,6 +111,7 @@ class Connection {
     void on_write(int status) noexcept;
     void after_output() noexcept;
     void start_linger() noexcept;
+    bool nothing_more_to_read() noexcept;
     void on_timer() noexcept;
     void arm(Deadline kind, std::uint64_t delay_ms) noexcept;
     void update_deadline() noexcept;
