@@ -1,6 +1,5 @@
 #include "server/connection.hpp"
 
-#include "server/buffer_pool.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/content_coding.hpp"
 #include "server/dir_listing.hpp"
@@ -28,9 +27,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,8 +53,6 @@ constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
 constexpr std::size_t kMaxCacheKey = 512;
 /// Parsing of pipelined requests pauses once this much output is waiting.
 constexpr std::size_t kOutputHighWater = 64 * 1024;
-/// An idle connection keeps an output buffer only up to this capacity.
-constexpr std::size_t kIdleBufferKeep = 16 * 1024;
 /// After the last response of a closing connection: how long and how much input is read and
 /// discarded before the socket is closed, so the client's unread bytes do not make the kernel
 /// answer with RST and destroy the response (RFC 9112 §9.6).
@@ -157,11 +154,7 @@ Connection::Connection(Worker& worker, std::uint64_t id) noexcept
     handle_.data = this;
 }
 
-Connection::~Connection() {
-    if (file_fd_ >= 0) {
-        ::close(file_fd_);
-    }
-}
+Connection::~Connection() {}
 
 std::string Connection::peer() const {
     sockaddr_storage ss{};
@@ -233,17 +226,18 @@ void Connection::log_access(bool parsed) noexcept {
         r.client = ip_text(client_ip_, ip);
         r.time = std::time(nullptr);
         r.request = parsed ? &busy().parser.request() : nullptr;
-        r.status = last_status_;
-        r.body_bytes = last_body_bytes_;
-        r.duration_us =
-            request_start_us_ != 0 && now_us > request_start_us_ ? now_us - request_start_us_ : 0;
+        r.status = busy().last_status_;
+        r.body_bytes = busy().last_body_bytes_;
+        r.duration_us = busy().request_start_us_ != 0 && now_us > busy().request_start_us_
+                            ? now_us - busy().request_start_us_
+                            : 0;
         r.previous_requests = requests_ > 0 ? requests_ - 1 : 0;
         r.keep_alive = !close_after_;
         r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
         r.server_name = host().vhost->server_name.value;
-        worker_.access_log(r, log_pending_);
+        worker_.access_log(r, busy().log_pending_);
     }
-    request_start_us_ = 0;
+    busy().request_start_us_ = 0;
 }
 
 /// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
@@ -294,9 +288,9 @@ void Connection::close(CloseReason reason) noexcept {
     }
     state_ = State::closing;
     timer_.unlink();
-    if (!log_pending_.empty()) {
+    if (busy_ && !busy_->log_pending_.empty()) {
         // Responses that did not get out completely: their lines say 'X' for %X.
-        worker_.commit_access_log(log_pending_, output_pending());
+        worker_.commit_access_log(busy().log_pending_, output_pending());
     }
     ++worker_.stats().closes[static_cast<std::size_t>(reason)];
     worker_.stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
@@ -330,7 +324,7 @@ void Connection::on_server_drain() noexcept {
         close_reason_ = worker_.drain_reason();
         return;
     }
-    if (!in_message() && !output_pending() && stash_.empty()) {
+    if (!in_message() && !output_pending() && (!busy_ || busy_->stash_.empty())) {
         // Idle, as far as this worker knows. A request may already be on the wire (in the
         // socket buffer, read in a later loop iteration): give it a short floor instead of
         // cutting it. If it arrives, it is answered with "Connection: close".
@@ -361,9 +355,14 @@ ConnectionBusy& Connection::busy() noexcept {
 }
 
 void Connection::release_busy() noexcept {
-    if (busy_ && !write_in_flight_ && state_ != State::lingering && !in_message()) {
-        BusyPool::for_this_thread().give(std::move(busy_));
+    if (!busy_ || write_in_flight_ || state_ == State::lingering || status_wait_ || in_message() ||
+        output_pending() || !busy_->stash_.empty()) {
+        return;
     }
+    if (!busy_->log_pending_.empty()) {
+        worker_.commit_access_log(busy_->log_pending_, false);
+    }
+    BusyPool::for_this_thread().give(std::move(busy_));
 }
 
 void Connection::start_read() noexcept {
@@ -423,8 +422,8 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         worker_.stats().idle_gaps.add(kIdleGapBoundsMs, now > since ? now - since : 0);
     }
     if (state_ == State::lingering) {
-        linger_bytes_ += static_cast<std::uint64_t>(nread);
-        if (linger_bytes_ > kLingerMaxBytes) {
+        busy().linger_bytes_ += static_cast<std::uint64_t>(nread);
+        if (busy().linger_bytes_ > kLingerMaxBytes) {
             close(close_reason_);
         }
         return;
@@ -440,44 +439,44 @@ void Connection::consume(std::string_view input) noexcept {
 /// Parses and answers the requests in `input` until it is used up, the connection decides to
 /// close, or backpressure stashes the rest. Does not write.
 void Connection::consume_input(std::string_view input) noexcept {
+    ConnectionBusy& b = busy();
     while (!input.empty() && state_ != State::closing) {
         if (close_after_) {
             // The last response is decided; what follows is never answered.
             break;
         }
-        if (out_.size() - out_sent_ > kOutputHighWater) {
+        if (b.out_.size() - b.out_sent_ > kOutputHighWater) {
             flush();
             if (state_ == State::closing) {
                 break; // the write failed and closed the connection
             }
         }
-        if (write_in_flight_ || file_fd_ >= 0 || status_wait_) {
+        if (write_in_flight_ || b.file_fd_ >= 0 || status_wait_) {
             // Backpressure: keep the unparsed rest, stop reading until the output drains.
-            stash_.assign(input);
+            b.stash_.assign(input);
             if (reading_) {
                 uv_read_stop(reinterpret_cast<uv_stream_t*>(&handle_));
                 reading_ = false;
             }
             break;
         }
-        if (request_start_us_ == 0) {
-            request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
+        if (b.request_start_us_ == 0) {
+            b.request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
         }
-        const auto r = busy().parser.feed(input);
+        const auto r = b.parser.feed(input);
         input.remove_prefix(r.consumed);
         switch (r.event) {
         case ParseEvent::need_more:
             break;
         case ParseEvent::head_complete:
             in_body_ = true;
-            if (busy().parser.request().chunked()) {
+            if (b.parser.request().chunked()) {
                 // A chunked body has no announced length: answer once it has been read, so a
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
                 // A client waiting for "100 Continue" gets it now.
-                busy().parser.set_message_body_limit(body_limit_for(busy().parser.request()));
-                if (busy().parser.request().expect_continue() &&
-                    busy().parser.request().http_minor() >= 1) {
-                    out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+                b.parser.set_message_body_limit(body_limit_for(b.parser.request()));
+                if (b.parser.request().expect_continue() && b.parser.request().http_minor() >= 1) {
+                    b.out_.append("HTTP/1.1 100 Continue\r\n\r\n");
                 }
                 break;
             }
@@ -489,8 +488,8 @@ void Connection::consume_input(std::string_view input) noexcept {
             break;
         case ParseEvent::message_complete:
             if (!answered_) {
-                if (in_body_ && busy().parser.request().expect_continue() &&
-                    busy().parser.request().http_minor() >= 1) {
+                if (in_body_ && b.parser.request().expect_continue() &&
+                    b.parser.request().http_minor() >= 1) {
                     // Its 100 Continue went out at head_complete.
                     expect_guard_ = true;
                 }
@@ -511,12 +510,12 @@ void Connection::consume_input(std::string_view input) noexcept {
                 close_reason_ = CloseReason::parse_error;
                 KAHTTPD_LOG(info, "conn=%llu client=%s %s while reading request body",
                             static_cast<unsigned long long>(id_), peer().c_str(),
-                            busy().parser.error_reason().data());
+                            b.parser.error_reason().data());
             } else {
                 KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request %s",
                             static_cast<unsigned long long>(id_), peer().c_str(),
-                            parser::code(busy().parser.error_status()),
-                            busy().parser.error_reason().data(), in_body_ ? "body" : "head");
+                            parser::code(b.parser.error_status()), b.parser.error_reason().data(),
+                            in_body_ ? "body" : "head");
                 // Nothing of a previous request applies to this answer.
                 head_ = false;
                 expect_pending_ = false;
@@ -524,7 +523,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                     host_ = nullptr;
                     settings_ = nullptr;
                 }
-                respond_error(busy().parser.error_status(), busy().parser.error_reason(), true);
+                respond_error(b.parser.error_status(), b.parser.error_reason(), true);
                 close_reason_ = CloseReason::parse_error;
                 log_access(in_body_);
             }
@@ -537,28 +536,29 @@ void Connection::consume_input(std::string_view input) noexcept {
 /// Writes what is queued and, each time the output drains, parses input stashed by
 /// backpressure; when nothing is left to do, moves on (read again, or close).
 void Connection::pump() noexcept {
+    ConnectionBusy& b = busy();
     while (state_ != State::closing) {
         flush();
         if (state_ == State::closing || write_in_flight_) {
             return;
         }
         if (status_wait_) {
-            if (!status_ready_) {
+            if (!b.status_ready_) {
                 return; // the snapshots are still coming
             }
             emit_status();
             continue;
         }
-        if (stash_.empty()) {
+        if (b.stash_.empty()) {
             after_output();
             return;
         }
         std::string pending;
-        pending.swap(stash_);
+        pending.swap(b.stash_);
         consume_input(pending);
-        if (stash_.empty()) {
-            stash_.swap(pending); // keep the capacity for the next time
-            stash_.clear();
+        if (b.stash_.empty()) {
+            b.stash_.swap(pending); // keep the capacity for the next time
+            b.stash_.clear();
         }
     }
 }
@@ -731,9 +731,9 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
             if (!target.path.empty()) {
                 fs_path.append("/").append(target.path);
             }
-            merged_ = std::make_unique<conf::Effective>(
+            busy().merged_ = std::make_unique<conf::Effective>(
                 h.vhost->effective(shared.config->main, fs_path, url_path));
-            settings_ = merged_.get();
+            settings_ = busy().merged_.get();
         }
     }
     const conf::Effective& eff = settings();
@@ -802,7 +802,7 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
     entry->build(*h.root, file, eff, links, *shared.mime, shared.server_header, cacheable);
     if (FileEntry* cached = cacheable ? cache.insert(key, entry, now_ms) : nullptr) {
         if (h.has_sections) {
-            cached->merged = std::move(merged_); // settings_ points into it and stays valid
+            cached->merged = std::move(busy().merged_); // settings_ points into it and stays valid
         }
         file_ = FileRef(cached);
         serve_representation(req, *cached, head);
@@ -839,10 +839,10 @@ void Connection::finish_status(const StatusReport& report, bool json, unsigned r
     if (!status_wait_ || state_ == State::closing) {
         return;
     }
-    auto ready = std::make_unique<PendingStatus>();
+    auto ready = std::make_unique<ConnectionBusy::PendingStatus>();
     ready->json = json;
     ready->body = json ? render_status_json(report) : render_status_html(report, refresh);
-    status_ready_ = std::move(ready);
+    busy().status_ready_ = std::move(ready);
     // Responses queued before it may still be on their way (a write in flight owns out_):
     // pump() queues the page once they are out.
     pump();
@@ -850,12 +850,12 @@ void Connection::finish_status(const StatusReport& report, bool json, unsigned r
 
 /// Queues the status page gathered for the waiting request (output must be idle).
 void Connection::emit_status() noexcept {
-    const std::unique_ptr<PendingStatus> ready = std::move(status_ready_);
+    const std::unique_ptr<ConnectionBusy::PendingStatus> ready = std::move(busy().status_ready_);
     status_wait_ = false;
     write_head(Status::ok, ready->json ? "application/json" : "text/html; charset=utf-8",
                ready->body.size(), "Cache-Control: no-store\r\n");
     if (!head_) {
-        out_.append(ready->body);
+        busy().out_.append(ready->body);
     }
     log_access(true);
 }
@@ -910,7 +910,7 @@ void Connection::serve_listing(const parser::Request& req, const TargetPath& tar
     write_head(Status::ok, json ? "application/json" : "text/html; charset=utf-8", body.size(),
                "Vary: Accept\r\n");
     if (!head) {
-        out_.append(body);
+        busy().out_.append(body);
     }
 }
 
@@ -956,12 +956,12 @@ void Connection::serve_representation(const parser::Request& req, const FileEntr
     const std::string_view type = entry.type;
 
     // Ranges (RFC 9110 §14), only when If-Range (if any) still holds.
-    ranges_.clear();
+    busy().ranges_.clear();
     RangeResult ranged = RangeResult::none;
     if (const auto range = req.header("Range")) {
         const auto if_range = req.header("If-Range");
         if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, mtime)) {
-            ranged = parse_ranges(*range, size, eff.max_ranges, ranges_);
+            ranged = parse_ranges(*range, size, eff.max_ranges, busy().ranges_);
         }
     }
     if (ranged == RangeResult::unsatisfiable) {
@@ -982,81 +982,82 @@ void Connection::serve_representation(const parser::Request& req, const FileEntr
         return;
     }
     std::string extra = rep.fields;
-    if (ranges_.size() == 1) {
+    if (busy().ranges_.size() == 1) {
         extra.append("Content-Range: ");
-        format_content_range(extra, ranges_[0], size);
+        format_content_range(extra, busy().ranges_[0], size);
         extra.append("\r\n");
-        write_head(Status::partial_content, type, ranges_[0].last - ranges_[0].first + 1, extra);
+        write_head(Status::partial_content, type,
+                   busy().ranges_[0].last - busy().ranges_[0].first + 1, extra);
         send_file_ranges(rep, {}, size, head);
         return;
     }
     const std::string boundary = make_boundary();
-    const std::uint64_t total = multipart_length(ranges_, boundary, type, size);
+    const std::uint64_t total = multipart_length(busy().ranges_, boundary, type, size);
     std::string multipart_type = "multipart/byteranges; boundary=";
     multipart_type.append(boundary);
     write_head(Status::partial_content, multipart_type, total, extra);
     send_file_ranges(rep, boundary, size, head, type);
 }
 
-/// The body of a file response: the whole file (ranges_ empty) or ranges_, as one range or as
-/// multipart parts with `boundary`. Small bodies are read into the output next to the header;
-/// larger ones stream after it.
+/// The body of a file response: the whole file (busy().ranges_ empty) or busy().ranges_, as one
+/// range or as multipart parts with `boundary`. Small bodies are read into the output next to the
+/// header; larger ones stream after it.
 void Connection::send_file_ranges(const FileRep& rep, std::string_view boundary, std::uint64_t size,
                                   bool head, std::string_view part_type) noexcept {
     if (head) {
         return;
     }
-    if (ranges_.empty()) {
-        ranges_.push_back(ByteRange{0, size == 0 ? 0 : size - 1});
+    if (busy().ranges_.empty()) {
+        busy().ranges_.push_back(ByteRange{0, size == 0 ? 0 : size - 1});
         if (size == 0) {
             return;
         }
     }
     std::uint64_t bytes = 0;
-    for (const auto& r : ranges_) {
+    for (const auto& r : busy().ranges_) {
         bytes += r.last - r.first + 1;
     }
     const bool multipart = !boundary.empty();
     if (bytes <= kInlineFileMax) {
-        for (const auto& r : ranges_) {
+        for (const auto& r : busy().ranges_) {
             if (multipart) {
-                append_part_header(out_, boundary, part_type, r, size);
+                append_part_header(busy().out_, boundary, part_type, r, size);
             }
             if (rep.in_memory) {
-                out_.append(rep.body, r.first, r.last - r.first + 1);
+                busy().out_.append(rep.body, r.first, r.last - r.first + 1);
             } else if (!append_file_range(rep.fd, r.first, r.last - r.first + 1)) {
                 return;
             }
         }
         if (multipart) {
-            append_closing_delimiter(out_, boundary);
+            append_closing_delimiter(busy().out_, boundary);
         }
         return;
     }
     // The entry keeps its descriptor (it may be cached, or dropped while this body streams):
     // the stream gets its own.
-    file_fd_ = rep.fd >= 0 ? ::fcntl(rep.fd, F_DUPFD_CLOEXEC, 0) : -1;
-    if (file_fd_ < 0) {
+    busy().file_fd_ = rep.fd >= 0 ? ::fcntl(rep.fd, F_DUPFD_CLOEXEC, 0) : -1;
+    if (busy().file_fd_ < 0) {
         KAHTTPD_LOG(error, "conn=%llu cannot stream a file: %s",
                     static_cast<unsigned long long>(id_), std::strerror(errno));
         close_after_ = true;
         close_reason_ = CloseReason::io_error;
         return;
     }
-    sendfile_ = settings().enable_sendfile;
-    segments_.clear();
-    segment_ = 0;
-    for (const auto& r : ranges_) {
-        Segment seg{{}, r.first, r.last - r.first + 1};
+    busy().sendfile_ = settings().enable_sendfile;
+    busy().segments_.clear();
+    busy().segment_ = 0;
+    for (const auto& r : busy().ranges_) {
+        ConnectionBusy::Segment seg{{}, r.first, r.last - r.first + 1};
         if (multipart) {
             append_part_header(seg.text, boundary, part_type, r, size);
         }
-        segments_.push_back(std::move(seg));
+        busy().segments_.push_back(std::move(seg));
     }
     if (multipart) {
-        Segment closing;
+        ConnectionBusy::Segment closing;
         append_closing_delimiter(closing.text, boundary);
-        segments_.push_back(std::move(closing));
+        busy().segments_.push_back(std::move(closing));
     }
 }
 
@@ -1064,12 +1065,12 @@ void Connection::send_file_ranges(const FileRep& rep, std::string_view boundary,
 /// header and body leave in one write. False (and the connection marked to close, since the
 /// header already promised the length) when the file came up short.
 bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept {
-    const std::size_t at = out_.size();
-    out_.resize(at + length);
+    const std::size_t at = busy().out_.size();
+    busy().out_.resize(at + length);
     std::size_t got = 0;
     while (got < length) {
-        const ssize_t n =
-            ::pread(fd, out_.data() + at + got, length - got, static_cast<off_t>(offset + got));
+        const ssize_t n = ::pread(fd, busy().out_.data() + at + got, length - got,
+                                  static_cast<off_t>(offset + got));
         if (n <= 0) {
             break;
         }
@@ -1078,7 +1079,7 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
     if (got < length) {
         KAHTTPD_LOG(error, "conn=%llu short read of a file while building a response",
                     static_cast<unsigned long long>(id_));
-        out_.resize(at + got);
+        busy().out_.resize(at + got);
         close_after_ = true;
         close_reason_ = CloseReason::io_error;
         return false;
@@ -1088,79 +1089,80 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 
 void Connection::write_head(Status status, std::string_view content_type,
                             std::uint64_t content_length, std::string_view extra_headers) noexcept {
-    BufferPool::for_this_thread().take(out_);
+    ConnectionBusy& b = busy();
     if (expect_pending_) {
         // The request is accepted: tell the client to send its body (which is then read and
         // discarded), and answer right behind it.
         expect_pending_ = false;
-        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+        b.out_.append("HTTP/1.1 100 Continue\r\n\r\n");
     }
-    last_status_ = parser::code(status);
-    last_body_bytes_ = head_ || status == Status::not_modified ? 0 : content_length;
-    out_.append("HTTP/1.1 ");
-    append_number(out_, parser::code(status));
-    out_.push_back(' ');
-    out_.append(parser::reason_phrase(status));
-    out_.append("\r\n");
-    const std::size_t fields = out_.size();
-    out_.append(worker_.shared().server_header);
-    out_.append("Date: ");
-    out_.append(worker_.date().get(std::time(nullptr)));
-    out_.append("\r\n");
+    b.last_status_ = parser::code(status);
+    b.last_body_bytes_ = head_ || status == Status::not_modified ? 0 : content_length;
+    b.out_.append("HTTP/1.1 ");
+    append_number(b.out_, parser::code(status));
+    b.out_.push_back(' ');
+    b.out_.append(parser::reason_phrase(status));
+    b.out_.append("\r\n");
+    const std::size_t fields = b.out_.size();
+    b.out_.append(worker_.shared().server_header);
+    b.out_.append("Date: ");
+    b.out_.append(worker_.date().get(std::time(nullptr)));
+    b.out_.append("\r\n");
     if (!content_type.empty()) {
-        out_.append("Content-Type: ");
-        out_.append(content_type);
-        out_.append("\r\n");
+        b.out_.append("Content-Type: ");
+        b.out_.append(content_type);
+        b.out_.append("\r\n");
     }
     if (status != Status::not_modified) {
         // A 304 has no body and describes the selected representation by its validators
         // only (RFC 9110 §15.4.5).
-        out_.append("Content-Length: ");
-        append_number(out_, content_length);
-        out_.append("\r\n");
+        b.out_.append("Content-Length: ");
+        append_number(b.out_, content_length);
+        b.out_.append("\r\n");
     }
-    out_.append(extra_headers);
+    b.out_.append(extra_headers);
     append_connection_fields();
     if (const auto& rules = settings().headers; !rules.empty()) {
-        std::string block = out_.substr(fields);
+        std::string block = b.out_.substr(fields);
         const auto c = parser::code(status);
         apply_header_rules(block, rules, (c >= 200 && c < 300) || c == 304);
-        out_.resize(fields);
-        out_.append(block);
+        b.out_.resize(fields);
+        b.out_.append(block);
     }
-    out_.append("\r\n");
+    b.out_.append("\r\n");
 }
 
 /// The head of a 200 for a cached representation without Header rules: its prepared block with
 /// the current Date, then the persistence fields. Same bytes as write_head would produce.
 void Connection::write_cached_head(const FileRep& rep) noexcept {
-    last_status_ = 200;
-    last_body_bytes_ = head_ ? 0 : rep.size();
-    BufferPool::for_this_thread().take(out_);
-    const std::size_t at = out_.size();
-    out_.append(rep.head);
-    std::memcpy(out_.data() + at + rep.date_at, worker_.date().get(std::time(nullptr)).data(), 29);
+    ConnectionBusy& b = busy();
+    b.last_status_ = 200;
+    b.last_body_bytes_ = head_ ? 0 : rep.size();
+    const std::size_t at = b.out_.size();
+    b.out_.append(rep.head);
+    std::memcpy(b.out_.data() + at + rep.date_at, worker_.date().get(std::time(nullptr)).data(),
+                29);
     append_connection_fields();
-    out_.append("\r\n");
+    b.out_.append("\r\n");
 }
 
 /// Connection / Keep-Alive (RFC 9112 §9.3), as decided for the current response.
 void Connection::append_connection_fields() noexcept {
     const conf::Config& cfg = *worker_.shared().config;
     if (close_after_) {
-        out_.append("Connection: close\r\n");
+        busy().out_.append("Connection: close\r\n");
         return;
     }
     if (busy().parser.request().http_minor() == 0) {
-        out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
+        busy().out_.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
     }
-    out_.append("Keep-Alive: timeout=");
-    append_number(out_, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
+    busy().out_.append("Keep-Alive: timeout=");
+    append_number(busy().out_, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
     if (cfg.max_keep_alive_requests != 0) {
-        out_.append(", max=");
-        append_number(out_, cfg.max_keep_alive_requests - requests_);
+        busy().out_.append(", max=");
+        append_number(busy().out_, cfg.max_keep_alive_requests - requests_);
     }
-    out_.append("\r\n");
+    busy().out_.append("\r\n");
 }
 
 void Connection::respond_error(Status status, std::string_view why, bool close_after,
@@ -1223,7 +1225,7 @@ void Connection::respond_error(Status status, std::string_view why, bool close_a
     body.append("</body></html>\n");
     write_head(status, "text/html; charset=utf-8", body.size(), extra);
     if (!head_) {
-        out_.append(body);
+        busy().out_.append(body);
     }
 }
 
@@ -1237,7 +1239,7 @@ bool Connection::serve_error_document(Status status, const conf::ErrorDocument& 
     case Kind::text:
         write_head(status, "text/html; charset=utf-8", doc.target.size(), extra);
         if (!head_) {
-            out_.append(doc.target);
+            busy().out_.append(doc.target);
         }
         return true;
     case Kind::redirect: {
@@ -1271,44 +1273,46 @@ bool Connection::serve_error_document(Status status, const conf::ErrorDocument& 
 // ---- writing ---------------------------------------------------------------------------------
 
 bool Connection::output_pending() const noexcept {
-    return write_in_flight_ || out_sent_ < out_.size() || file_fd_ >= 0;
+    return write_in_flight_ ||
+           (busy_ && (busy_->out_sent_ < busy_->out_.size() || busy_->file_fd_ >= 0));
 }
 
 void Connection::flush() noexcept {
+    ConnectionBusy& b = busy();
     auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
     while (!write_in_flight_ && state_ != State::closing) {
-        if (out_sent_ == out_.size()) {
-            out_.clear();
-            out_sent_ = 0;
-            if (file_fd_ < 0) {
-                if (!log_pending_.empty()) {
-                    worker_.commit_access_log(log_pending_, false); // all sent: + or -
+        if (b.out_sent_ == b.out_.size()) {
+            b.out_.clear();
+            b.out_sent_ = 0;
+            if (b.file_fd_ < 0) {
+                if (busy_ && !busy_->log_pending_.empty()) {
+                    worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
                 }
                 return;
             }
             // Refill from the streamed body: the segment's text, then its file bytes in
             // chunks of kFileChunk.
-            while (segment_ < segments_.size() && segments_[segment_].text.empty() &&
-                   segments_[segment_].length == 0) {
-                ++segment_;
+            while (b.segment_ < b.segments_.size() && b.segments_[b.segment_].text.empty() &&
+                   b.segments_[b.segment_].length == 0) {
+                ++b.segment_;
             }
-            if (segment_ == segments_.size()) {
-                ::close(file_fd_);
-                file_fd_ = -1;
-                segments_.clear();
-                segment_ = 0;
+            if (b.segment_ == b.segments_.size()) {
+                ::close(b.file_fd_);
+                b.file_fd_ = -1;
+                b.segments_.clear();
+                b.segment_ = 0;
                 continue; // all sent: commit the access-log lines above
             }
-            Segment& seg = segments_[segment_];
+            ConnectionBusy::Segment& seg = b.segments_[b.segment_];
             if (!seg.text.empty()) {
                 // Copied, not swapped: out_ keeps its chunk-sized buffer for the next read and
                 // the segment's small string is freed now, not at the end of the response.
-                out_.assign(seg.text);
+                b.out_.assign(seg.text);
                 std::string().swap(seg.text);
                 continue;
             }
             std::size_t chunk = kFileChunk;
-            if (sendfile_) {
+            if (b.sendfile_) {
                 // From the page cache to the socket, never through user space. Only here, with
                 // nothing of out_ unsent and no uv_write in flight, so the bytes keep their
                 // order. The socket is non-blocking: when it is full, the next few bytes go
@@ -1318,7 +1322,7 @@ void Connection::flush() noexcept {
                 uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &sock);
                 auto offset = static_cast<off_t>(seg.offset);
                 const ssize_t n = ::sendfile(
-                    sock, file_fd_, &offset,
+                    sock, b.file_fd_, &offset,
                     static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, 1u << 30)));
                 if (n > 0) {
                     seg.offset += static_cast<std::uint64_t>(n);
@@ -1334,7 +1338,7 @@ void Connection::flush() noexcept {
                 }
                 if (n < 0 && errno != EAGAIN) {
                     // A file sendfile cannot read from: read/write for the rest of the body.
-                    sendfile_ = false;
+                    b.sendfile_ = false;
                     continue;
                 }
                 // EAGAIN, or 0 (the file shrank: the read below finds it).
@@ -1342,24 +1346,25 @@ void Connection::flush() noexcept {
             }
             const std::size_t want =
                 static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, chunk));
-            out_.resize(want);
-            const ssize_t n = ::pread(file_fd_, out_.data(), want, static_cast<off_t>(seg.offset));
+            b.out_.resize(want);
+            const ssize_t n =
+                ::pread(b.file_fd_, b.out_.data(), want, static_cast<off_t>(seg.offset));
             if (n <= 0) {
                 KAHTTPD_LOG(error, "conn=%llu read of file failed while sending response",
                             static_cast<unsigned long long>(id_));
                 close(CloseReason::io_error);
                 return;
             }
-            out_.resize(static_cast<std::size_t>(n));
+            b.out_.resize(static_cast<std::size_t>(n));
             seg.offset += static_cast<std::uint64_t>(n);
             seg.length -= static_cast<std::uint64_t>(n);
             continue;
         }
-        uv_buf_t b =
-            uv_buf_init(out_.data() + out_sent_, static_cast<unsigned>(out_.size() - out_sent_));
-        const int n = uv_try_write(stream, &b, 1);
+        uv_buf_t buf = uv_buf_init(b.out_.data() + b.out_sent_,
+                                   static_cast<unsigned>(b.out_.size() - b.out_sent_));
+        const int n = uv_try_write(stream, &buf, 1);
         if (n > 0) {
-            out_sent_ += static_cast<std::size_t>(n);
+            b.out_sent_ += static_cast<std::size_t>(n);
             continue;
         }
         if (n != UV_EAGAIN && n != 0) {
@@ -1369,7 +1374,7 @@ void Connection::flush() noexcept {
         }
         // The socket is full: hand the rest to libuv, which waits for writability. out_ must
         // not change until on_write.
-        const int rc = uv_write(&busy().write_req, stream, &b, 1, &Connection::on_write_cb);
+        const int rc = uv_write(&b.write_req, stream, &buf, 1, &Connection::on_write_cb);
         if (rc != 0) {
             close(CloseReason::io_error);
             return;
@@ -1394,7 +1399,7 @@ void Connection::on_write(int status) noexcept {
                                                             : CloseReason::io_error);
         return;
     }
-    out_sent_ = out_.size();
+    busy().out_sent_ = busy().out_.size();
     pump();
 }
 
@@ -1421,7 +1426,7 @@ void Connection::after_output() noexcept {
 
 /// The request is read whole, nothing is stashed, and the socket holds no unread byte.
 bool Connection::nothing_more_to_read() noexcept {
-    if (in_message() || !stash_.empty()) {
+    if (in_message() || (busy_ && !busy_->stash_.empty())) {
         return false;
     }
     uv_os_fd_t fd = -1;
@@ -1432,7 +1437,7 @@ bool Connection::nothing_more_to_read() noexcept {
 
 void Connection::start_linger() noexcept {
     state_ = State::lingering;
-    stash_.clear();
+    busy().stash_.clear();
     const int rc = uv_shutdown(&busy().shutdown_req, reinterpret_cast<uv_stream_t*>(&handle_),
                                &Connection::on_shutdown_cb);
     if (rc != 0) {
@@ -1483,11 +1488,7 @@ void Connection::update_deadline() noexcept {
         // extend the keep-alive timeout.
         return;
     }
-    // An idle connection keeps no output buffer: it goes back to the worker's pool.
-    BufferPool::for_this_thread().give(out_);
-    if (stash_.capacity() > kIdleBufferKeep) {
-        std::string().swap(stash_);
-    }
+    // (Its busy state, buffers included, went back to the worker's pool above.)
     if (worker_.draining()) {
         close(worker_.drain_reason());
         return;

@@ -2,9 +2,9 @@
 
 #include "conf/sections.hpp"
 #include "parser/request_parser.hpp"
-#include "server/buffer_pool.hpp"
 #include "server/byte_ranges.hpp"
 #include "server/close_reason.hpp"
+#include "server/connection_busy.hpp"
 #include "server/file_cache.hpp"
 #include "server/intrusive_list.hpp"
 #include "server/status.hpp"
@@ -129,54 +129,28 @@ class Connection {
     uv_tcp_t handle_;
     Worker& worker_;
     TimerEntry timer_;
-    std::unique_ptr<ConnectionBusy> busy_; // parser and write/shutdown requests; null when idle
-    std::string out_;                      // responses not yet written; out_[out_sent_..] is unsent
-    std::size_t out_sent_ = 0;
-    std::string stash_;       // input received while parsing was paused
-    std::string log_pending_; // access-log lines of responses not yet completely sent
-    struct PendingStatus {
-        std::string body;
-        bool json = false;
-    };
-    std::unique_ptr<PendingStatus> status_ready_; // gathered, waiting for earlier output
-    /// A piece of a streamed body: `text` (a multipart part header, or the closing
-    /// delimiter), then `length` bytes of the file from `offset`.
-    struct Segment {
-        std::string text;
-        std::uint64_t offset = 0;
-        std::uint64_t length = 0;
-    };
-    int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
-    bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
-    std::vector<Segment> segments_; // what to send from it, in order
-    std::size_t segment_ = 0;       // the one being sent
-    std::vector<ByteRange> ranges_; // ranges of the current response (capacity reused)
+    std::unique_ptr<ConnectionBusy> busy_; // everything a request needs; null when idle
     std::uint64_t id_;
     std::array<std::uint8_t, 16> client_ip_{}; // IPv4 as ::ffff:a.b.c.d
     std::array<std::uint8_t, 16> local_ip_{};
     std::uint16_t local_port_ = 0;
     const HostContext* host_ = nullptr;         // the vhost of the current request
     const conf::Effective* settings_ = nullptr; // its effective settings (Directory/Location)
-    std::unique_ptr<conf::Effective> merged_;   // storage when sections apply
     FileRef file_;                              // the file of the current response (pinned:
                                                 // settings_ may point into it)
-    std::uint64_t linger_bytes_ = 0;
-    std::uint32_t requests_ = 0; // requests started on this connection
+    std::uint32_t requests_ = 0;                // requests started on this connection
     State state_ = State::reading;
     Deadline deadline_ = Deadline::none;
     CloseReason close_reason_ = CloseReason::client_closed; // valid once close_after_ is set
     bool close_after_ = false; // close (gracefully) once the output is written
     bool reading_ = false;     // uv_read_start is in effect
     bool write_in_flight_ = false;
-    bool answered_ = false;              // the current message's response is already queued
-    bool head_ = false;                  // the request being answered is HEAD: no body
-    bool expect_pending_ = false;        // "Expect: 100-continue" with a body, not answered yet
-    bool expect_guard_ = false;          // the body was read already: no 100 or close for Expect
-    bool in_body_ = false;               // the head is complete and its body is being read
-    bool status_wait_ = false;           // waiting for the workers' status snapshots
-    unsigned last_status_ = 0;           // status of the last response queued (access log)
-    std::uint64_t last_body_bytes_ = 0;  // its body length
-    std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)
+    bool answered_ = false;       // the current message's response is already queued
+    bool head_ = false;           // the request being answered is HEAD: no body
+    bool expect_pending_ = false; // "Expect: 100-continue" with a body, not answered yet
+    bool expect_guard_ = false;   // the body was read already: no 100 or close for Expect
+    bool in_body_ = false;        // the head is complete and its body is being read
+    bool status_wait_ = false;    // waiting for the workers' status snapshots
 };
 
 } // namespace kahttpd::server
