@@ -25,6 +25,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
@@ -362,6 +363,11 @@ void Connection::release_busy() noexcept {
     if (!busy_->log_pending_.empty()) {
         worker_.commit_access_log(busy_->log_pending_, false);
     }
+    // Per-request pointers go with it: settings_ may point into the busy object's merged
+    // settings, and an idle connection pins no cache entry.
+    host_ = nullptr;
+    settings_ = nullptr;
+    file_.reset();
     BusyPool::for_this_thread().give(std::move(busy_));
 }
 
@@ -442,7 +448,9 @@ void Connection::consume_input(std::string_view input) noexcept {
     ConnectionBusy& b = busy();
     while (!input.empty() && state_ != State::closing) {
         if (close_after_) {
-            // The last response is decided; what follows is never answered.
+            // The last response is decided; what follows is never answered (and the close
+            // must linger: the client is pipelining).
+            dropped_input_ = true;
             break;
         }
         if (b.out_.size() - b.out_sent_ > kOutputHighWater) {
@@ -1424,15 +1432,20 @@ void Connection::after_output() noexcept {
     update_deadline();
 }
 
-/// The request is read whole, nothing is stashed, and the socket holds no unread byte.
+/// Safe to close without lingering: the request was read whole, nothing is stashed or was
+/// dropped after it (a pipelining client), no byte waits to be read (FIONREAD), and every byte
+/// of the response has been acknowledged (SIOCOUTQ) — so nothing can arrive to make the kernel
+/// answer with a reset while part of the response is still unsent.
 bool Connection::nothing_more_to_read() noexcept {
-    if (in_message() || (busy_ && !busy_->stash_.empty())) {
+    if (in_message() || dropped_input_ || (busy_ && !busy_->stash_.empty())) {
         return false;
     }
     uv_os_fd_t fd = -1;
-    int pending = 0;
+    int unread = 0;
+    int unacked = 0;
     return uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
-           ::ioctl(fd, FIONREAD, &pending) == 0 && pending == 0;
+           ::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0 &&
+           ::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0;
 }
 
 void Connection::start_linger() noexcept {
@@ -1479,7 +1492,8 @@ void Connection::update_deadline() noexcept {
         return;
     }
     if (requests_ == 0) {
-        return; // the first request's header deadline, armed at accept, still runs
+        release_busy(); // (only empty lines so far)
+        return;         // the first request's header deadline, armed at accept, still runs
     }
     state_ = State::idle;
     release_busy();
@@ -1511,8 +1525,11 @@ void Connection::on_timer() noexcept {
         KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
                     static_cast<unsigned long long>(id_), peer().c_str());
         if (in_message() && !output_pending()) {
-            // Apache answers 408 here; the response is best effort before the close.
+            // Apache answers 408 here; the response is best effort before the close. Nothing
+            // of the previous request applies to it.
             head_ = false;
+            host_ = nullptr;
+            settings_ = nullptr;
             respond_error(Status::request_timeout, "request head timeout", true);
             close_reason_ = CloseReason::header_timeout;
             flush();

@@ -151,6 +151,7 @@ class Connection {
     bool expect_guard_ = false;   // the body was read already: no 100 or close for Expect
     bool in_body_ = false;        // the head is complete and its body is being read
     bool status_wait_ = false;    // waiting for the workers' status snapshots
+    bool dropped_input_ = false;  // input after the last answered request was dropped
 };
 
 } // namespace kahttpd::server

@@ -193,6 +193,52 @@ class RegressionTest(unittest.TestCase):
                    'If-Match: "else"\r\n\r\n')
             self.assertEqual(c.read_response().status, 412)
 
+    def test_header_timeout_after_an_idle_period_with_sections(self):
+        # The 408 used the previous request's merged settings, freed when the connection went
+        # idle (use after free under ASan). It must answer from the server's own settings.
+        conf = ('RequestReadTimeout header=300ms\n<Location /missing>\n  Header always set X-Sec yes\n'
+                '  ErrorDocument 408 "custom408"\n</Location>\n')
+        with Server(conf, files={"a.txt": "hello"}) as srv:
+            c = srv.connect()
+            c.send("GET /missing HTTP/1.1\r\nHost: x\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual((r.status, r.header("X-Sec")), (404, "yes"))
+            c.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n")  # never finished
+            r = c.read_response()
+            self.assertEqual(r.status, 408)
+            self.assertNotIn(b"custom408", r.body)
+            self.assertEqual(srv.connect().request("/a.txt").body, b"hello")
+
+    def test_connection_close_response_survives_bytes_sent_after_it(self):
+        # Closing at once after "Connection: close" is only safe when nothing more can come;
+        # a pipelined request, or bytes arriving while the response is still unsent, must not
+        # make the kernel reset the connection and drop the rest of the body.
+        size = 256 * 1024
+        with Server(files={"big.bin": b"z" * size, "a.txt": "a"}) as srv:
+            for late in (False, True):
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+                s.connect(("127.0.0.1", srv.port))
+                s.settimeout(10)
+                first = b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                extra = b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                got = b""
+                if late:
+                    s.sendall(first)
+                    got = s.recv(4096)  # the response has started: now the extra bytes
+                    s.sendall(extra)
+                else:
+                    s.sendall(first + extra)
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+                s.close()
+                head, _, body = got.partition(b"\r\n\r\n")
+                self.assertIn(b"Connection: close", head)
+                self.assertEqual(len(body), size, "late=%s" % late)
+
     def test_options_and_405_obey_require(self):
         srv = Server(files={"pub/a.txt": "a", "private/b.txt": "b"})
         with open(srv.conf, "a") as f:
