@@ -826,12 +826,15 @@ void Connection::serve_file(const parser::Request& req, bool head) noexcept {
 void Connection::serve_status(const TargetPath& target) noexcept {
     bool json = false;
     unsigned refresh = 0;
+    unsigned limit = 1000;
     std::string_view q = target.query;
     while (!q.empty()) {
         const std::size_t amp = q.find('&');
         const std::string_view part = q.substr(0, amp);
         if (part == "json" || part == "format=json") {
             json = true;
+        } else if (part.starts_with("limit=")) {
+            std::from_chars(part.data() + 6, part.data() + part.size(), limit);
         } else if (part.starts_with("refresh=")) {
             std::from_chars(part.data() + 8, part.data() + part.size(), refresh);
             refresh = std::min(refresh, 3600u);
@@ -840,7 +843,7 @@ void Connection::serve_status(const TargetPath& target) noexcept {
     }
     status_wait_ = true;
     arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
-    worker_.gather_status(id_, json, refresh);
+    worker_.gather_status(id_, json, refresh, limit);
 }
 
 void Connection::finish_status(const StatusReport& report, bool json, unsigned refresh) noexcept {

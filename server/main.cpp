@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
         kahttpd::server::g_log_fd = fd;
     }
     // SIGHUP reads the same file with the same -D names again.
-    auto reload = [file, defines](std::vector<std::string>& messages)
-        -> std::optional<kahttpd::conf::Config> {
+    auto reload = [file, defines](
+                      std::vector<std::string>& messages) -> std::optional<kahttpd::conf::Config> {
         auto again = kahttpd::conf::load_config(file, defines);
         for (const auto& e : again.errors) {
             messages.push_back(e.to_string());

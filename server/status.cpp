@@ -183,6 +183,7 @@ std::string render_status_json(const StatusReport& r) {
 
     json workers = json::array();
     json table = json::array();
+    bool truncated = false;
     for (const WorkerSnapshot& w : r.workers) {
         workers.push_back({{"id", w.id},
                            {"generation", w.generation},
@@ -192,6 +193,10 @@ std::string render_status_json(const StatusReport& r) {
                            {"open", w.connections.size()},
                            {"timers_armed", w.timers_armed}});
         for (const ConnectionRow& c : w.connections) {
+            if (table.size() >= r.table_limit) {
+                truncated = true;
+                break;
+            }
             json row = {{"id", c.id},       {"worker", w.id},         {"client", c.client},
                         {"state", c.state}, {"requests", c.requests}, {"deadline", c.deadline}};
             row["idle_ms"] = c.idle_ms >= 0 ? json(c.idle_ms) : json(nullptr);
@@ -200,7 +205,9 @@ std::string render_status_json(const StatusReport& r) {
         }
     }
     j["per_worker"] = std::move(workers);
+    truncated = truncated || table.size() < st.open;
     j["connection_table"] = std::move(table);
+    j["connection_table_truncated"] = truncated;
     return j.dump(2) + "\n";
 }
 
@@ -261,8 +268,12 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
 
     h += "<h2>Current connections</h2>\n<table><tr><th>id</th><th>worker</th><th>client</th>"
          "<th>state</th><th>requests</th><th>idle for</th><th>deadline</th><th>in</th></tr>\n";
+    std::size_t rows = 0;
     for (const WorkerSnapshot& w : r.workers) {
         for (const ConnectionRow& c : w.connections) {
+            if (rows++ >= r.table_limit) {
+                break;
+            }
             h += "<tr><td>" + std::to_string(c.id) + "</td><td>" + std::to_string(w.id) +
                  (w.retiring ? " (retiring)" : "") + "</td><td>";
             append_escaped(h, c.client);
@@ -275,7 +286,13 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
                  "</td></tr>\n";
         }
     }
-    h += "</table>\n</body></html>\n";
+    h += "</table>\n";
+    if (rows < st.open) {
+        h += "<p>" + std::to_string(std::min<std::uint64_t>(rows, r.table_limit)) + " of " +
+             std::to_string(st.open) + " connections shown (<a href=\"?limit=10000\">more</a>)" +
+             "</p>\n";
+    }
+    h += "</body></html>\n";
     return h;
 }
 

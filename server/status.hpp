@@ -90,6 +90,7 @@ struct StatusReport {
     unsigned generation = 0;
     std::uint64_t reloads = 0;
     std::string version;
+    unsigned table_limit = 1000; ///< most rows in the connection table (?limit=N)
     WorkerStats retired;
     std::vector<WorkerSnapshot> workers;
 };

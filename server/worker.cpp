@@ -121,12 +121,13 @@ void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot)
 
 } // namespace
 
-void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh) {
+void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh, unsigned limit) {
     auto q = std::make_shared<StatusQuery>();
     q->origin = this;
     q->conn_id = conn_id;
     q->json = json;
     q->refresh = refresh;
+    q->report.table_limit = limit;
     StatusBoard& board = *shared_.board;
     q->report.version = shared_.server_version;
     q->report.started_unix = board.started_unix;
@@ -143,8 +144,8 @@ void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh) {
         q->report.retired = board.retired;
         q->pending = static_cast<unsigned>(board.workers.size()) + 1; // +1: our own hold
         for (Worker* w : board.workers) {
-            if (!w->post([q, w] {
-                    WorkerSnapshot s = w->snapshot();
+            if (!w->post([q, w, limit] {
+                    WorkerSnapshot s = w->snapshot(limit);
                     contribute(q, &s);
                 })) {
                 ++refused;
@@ -168,7 +169,7 @@ Connection* Worker::find(std::uint64_t id) noexcept {
     return found;
 }
 
-WorkerSnapshot Worker::snapshot() const {
+WorkerSnapshot Worker::snapshot(std::size_t max_rows) const {
     WorkerSnapshot s;
     s.id = id_;
     s.generation = shared_.generation;
@@ -189,10 +190,12 @@ WorkerSnapshot Worker::snapshot() const {
         }
     }
     s.expirations_per_s = static_cast<double>(fired) / 10.0;
-    s.connections.reserve(connections_.size());
+    s.connections.reserve(std::min(connections_.size(), max_rows));
     const_cast<IntrusiveList<Connection>&>(connections_).for_each([&](Connection& c) {
         ++s.by_state[static_cast<std::size_t>(c.state())];
-        s.connections.push_back(c.status_row(now));
+        if (s.connections.size() < max_rows) {
+            s.connections.push_back(c.status_row(now));
+        }
     });
     return s;
 }

@@ -53,8 +53,8 @@ struct SharedState {
     std::vector<AccessLogSink> access_logs; ///< one per CustomLog
     std::string server_header;              ///< "Server: ...\r\n" as ServerTokens asks
     std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
-    StatusBoard* board = nullptr; ///< process-wide, for the status page
-    unsigned generation = 1;      ///< which configuration load this is (1 = the first)
+    StatusBoard* board = nullptr;           ///< process-wide, for the status page
+    unsigned generation = 1;                ///< which configuration load this is (1 = the first)
 
     /// The context of a vhost returned by Config::select_vhost.
     const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {
@@ -92,12 +92,13 @@ class Worker {
     /// is dropped). Thread-safe.
     bool post(std::function<void()> task);
 
-    /// Counters, connection states and the live connection table. Worker thread only.
-    WorkerSnapshot snapshot() const;
+    /// Counters, connection states and the live connection table (at most `max_rows` rows;
+    /// the states count every connection). Worker thread only.
+    WorkerSnapshot snapshot(std::size_t max_rows) const;
 
     /// Gathers a status report from every worker (this one included, each on its own thread)
     /// and hands it to connection `conn_id` of this worker when complete. Worker thread only.
-    void gather_status(std::uint64_t conn_id, bool json, unsigned refresh);
+    void gather_status(std::uint64_t conn_id, bool json, unsigned refresh, unsigned limit);
 
     /// The open connection with this id, or nullptr. Worker thread only; O(connections).
     Connection* find(std::uint64_t id) noexcept;

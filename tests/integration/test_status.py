@@ -114,6 +114,22 @@ class StatusTest(unittest.TestCase):
             self.assertGreaterEqual(s["timer_wheel"]["armed"], 2)
             c.close()
 
+    def test_limit_caps_the_connection_table_but_not_the_counts(self):
+        with status_server(workers=2) as srv:
+            idle = [srv.connect() for _ in range(3)]
+            for c in idle:
+                c.request("/a.txt")
+            c = srv.connect()
+            s = json.loads(c.request("/server-status?json&limit=2").body)
+            self.assertEqual(len(s["connection_table"]), 2)
+            self.assertTrue(s["connection_table_truncated"])
+            self.assertEqual(s["connections"]["idle"], 3)
+            s = json.loads(c.request("/server-status?json").body)
+            self.assertEqual(len(s["connection_table"]), s["connections"]["open"])
+            self.assertFalse(s["connection_table_truncated"])
+            html = c.request("/server-status?limit=1").body.decode()
+            self.assertIn("1 of 4 connections shown", html)
+
     def test_idle_timeout_close_is_counted_with_its_timer(self):
         with status_server(kat=1) as srv:
             before = get_status(srv)
