@@ -226,6 +226,10 @@ def main():
     instructions = load_json(args.instructions)
     idle = load_json(args.idle)
     timer = load_json(args.timer)
+    if isinstance(timer, dict) and isinstance(timer.get("context"), dict) \
+            and "executable" in timer["context"]:
+        # Where the build happened to live is not a result: keep the program's name only.
+        timer["context"]["executable"] = os.path.basename(timer["context"]["executable"])
     perf = bool(meta.get("perf_instructions"))
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 

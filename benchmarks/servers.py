@@ -189,16 +189,16 @@ mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 def descendants(pid):
     """pid's children, grandchildren ... (nginx: its workers)."""
     out = []
-    todo = [pid]
-    while todo:
-        p = todo.pop()
+    queue = [pid]
+    while queue:
+        p = queue.pop()
         try:
             with open(f"/proc/{p}/task/{p}/children") as f:
                 kids = [int(x) for x in f.read().split()]
         except OSError:
             kids = []
         out += kids
-        todo += kids
+        queue += kids
     return out
 
 

@@ -21,9 +21,10 @@ void append_clf_time(std::string& out, std::time_t t) {
     out.append(buf, n);
 }
 
-/// Text from the client in a log line: quotes, backslashes and control bytes escaped as Apache
-/// does (\" \\ \xNN), so a line can never be split or forged.
-void append_escaped(std::string& out, std::string_view s) {
+/// Quotes and backslashes escaped with a backslash, control bytes and bytes above 0x7f as
+/// `hex_prefix` and two hex digits: Apache's log escaping ("\\x") or JSON's ("\\u00", so the
+/// line stays valid JSON whatever the client sent). A line can never be split or forged.
+void append_escaped(std::string& out, std::string_view s, std::string_view hex_prefix = "\\x") {
     static constexpr char kHex[] = "0123456789abcdef";
     for (const char ch : s) {
         const auto c = static_cast<unsigned char>(ch);
@@ -31,7 +32,7 @@ void append_escaped(std::string& out, std::string_view s) {
             out.push_back('\\');
             out.push_back(ch);
         } else if (c < 0x20 || c >= 0x7f) {
-            out.append("\\x");
+            out.append(hex_prefix);
             out.push_back(kHex[c >> 4]);
             out.push_back(kHex[c & 15]);
         } else {
@@ -40,24 +41,10 @@ void append_escaped(std::string& out, std::string_view s) {
     }
 }
 
-/// JSON string content (RFC 8259); bytes above 0x7f are written as \u00XX so the line stays
-/// valid JSON whatever the client sent.
+/// A JSON string (RFC 8259), quotes included.
 void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (ch == '"' || ch == '\\') {
-            out.push_back('\\');
-            out.push_back(ch);
-        } else if (c < 0x20 || c >= 0x7f) {
-            out.append("\\u00");
-            out.push_back(kHex[c >> 4]);
-            out.push_back(kHex[c & 15]);
-        } else {
-            out.push_back(ch);
-        }
-    }
+    append_escaped(out, s, "\\u00");
     out.push_back('"');
 }
 

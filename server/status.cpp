@@ -1,5 +1,7 @@
 #include "server/status.hpp"
 
+#include "server/dir_listing.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -97,27 +99,6 @@ std::string bucket_label_ms(std::size_t i) {
         return "> " + std::to_string(b.back()) + " ms";
     }
     return "<= " + std::to_string(b[i]) + " ms";
-}
-
-void append_escaped(std::string& out, std::string_view s) {
-    for (char c : s) {
-        switch (c) {
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '&':
-            out += "&amp;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        default:
-            out += c;
-        }
-    }
 }
 
 std::string fixed(double v, int digits) {
@@ -224,7 +205,7 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
          "margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}"
          "th{background:#eee}td:first-child,th:first-child{text-align:left}</style>\n"
          "</head><body>\n<h1>kahttpd status</h1>\n<p>";
-    append_escaped(h, r.version);
+    append_html(h, r.version);
     h += " &mdash; up " + fixed(static_cast<double>(r.uptime_ms) / 1000.0, 1) + " s, " +
          std::to_string(t.current_workers) + " workers, configuration generation " +
          std::to_string(r.generation) + " (" + std::to_string(r.reloads) + " reloads). " +
@@ -276,7 +257,7 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
             }
             h += "<tr><td>" + std::to_string(c.id) + "</td><td>" + std::to_string(w.id) +
                  (w.retiring ? " (retiring)" : "") + "</td><td>";
-            append_escaped(h, c.client);
+            append_html(h, c.client);
             h += "</td><td>";
             h += c.state;
             h += "</td><td>" + std::to_string(c.requests) + "</td><td>" +
