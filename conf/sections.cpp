@@ -1,6 +1,7 @@
 #include "conf/sections.hpp"
 
 #include "conf/config.hpp"
+#include "parser/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -24,15 +25,8 @@ void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string
 
 namespace {
 
-char to_lower(char c) noexcept {
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return to_lower(x) == to_lower(y);
-           });
-}
+using text::iequals;
+using text::to_lower;
 
 using Ip = std::array<std::uint8_t, 16>;
 

@@ -1,6 +1,6 @@
 #include "parser/request.hpp"
 
-#include "parser/detail/ascii.hpp"
+#include "parser/text.hpp"
 
 #include <utility>
 
@@ -16,7 +16,7 @@ std::string_view Request::target() const noexcept {
 
 std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
     for (const HeaderField& field : headers_) {
-        if (detail::iequals(field.name, name)) {
+        if (text::iequals(field.name, name)) {
             return field.value;
         }
     }
@@ -28,7 +28,7 @@ std::optional<std::string_view> Request::header_list(std::string_view name,
     std::optional<std::string_view> first;
     bool several = false;
     for (const HeaderField& field : headers_) {
-        if (!detail::iequals(field.name, name)) {
+        if (!text::iequals(field.name, name)) {
             continue;
         }
         if (!first) {

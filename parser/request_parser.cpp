@@ -1,6 +1,6 @@
 #include "parser/request_parser.hpp"
 
-#include "parser/detail/ascii.hpp"
+#include "parser/text.hpp"
 
 #include <llhttp.h>
 
@@ -390,7 +390,7 @@ struct ParserCallbacks {
             const std::string& storage = s.request_.storage_;
             const std::string_view name =
                 std::string_view(storage).substr(storage.size() - s.name_len_);
-            if (!detail::is_token(name)) {
+            if (!text::is_token(name)) {
                 return fail(s, Violation::invalid_field_name);
             }
         }
@@ -423,7 +423,7 @@ struct ParserCallbacks {
         // llhttp drops leading OWS; trailing OWS is part of its span (RFC 9112 §5.1 says
         // to exclude both).
         std::uint32_t value_len = s.value_len_;
-        while (value_len > 0 && detail::is_ows(r.storage_[value_off + value_len - 1])) {
+        while (value_len > 0 && text::is_ows(r.storage_[value_off + value_len - 1])) {
             --value_len;
         }
         r.storage_.resize(value_off + value_len);
@@ -463,9 +463,9 @@ struct ParserCallbacks {
             unsigned chunked_count = 0;
             bool other_coding = false;
             for (const HeaderField& field : r.headers_) {
-                if (detail::iequals(field.name, "transfer-encoding")) {
-                    detail::for_each_list_element(field.value, [&](std::string_view coding) {
-                        if (detail::iequals(coding, "chunked")) {
+                if (text::iequals(field.name, "transfer-encoding")) {
+                    text::for_each_list_element(field.value, [&](std::string_view coding) {
+                        if (text::iequals(coding, "chunked")) {
                             ++chunked_count;
                         } else {
                             other_coding = true;
@@ -500,13 +500,13 @@ struct ParserCallbacks {
         bool keep_alive = false;
         bool expect_continue = false;
         for (const HeaderField& field : r.headers_) {
-            if (detail::iequals(field.name, "connection")) {
-                detail::for_each_list_element(field.value, [&](std::string_view option) {
-                    close = close || detail::iequals(option, "close");
-                    keep_alive = keep_alive || detail::iequals(option, "keep-alive");
+            if (text::iequals(field.name, "connection")) {
+                text::for_each_list_element(field.value, [&](std::string_view option) {
+                    close = close || text::iequals(option, "close");
+                    keep_alive = keep_alive || text::iequals(option, "keep-alive");
                 });
-            } else if (detail::iequals(field.name, "expect")) {
-                expect_continue = expect_continue || detail::iequals(field.value, "100-continue");
+            } else if (text::iequals(field.name, "expect")) {
+                expect_continue = expect_continue || text::iequals(field.value, "100-continue");
             }
         }
         bool persist = (r.http_minor_ >= 1) ? !close : (keep_alive && !close);

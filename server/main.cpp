@@ -1,8 +1,8 @@
 // kahttpd: command-line parsing only; the server lives in the kahttpd_server library.
 
 #include "conf/config.hpp"
-#include "server/log.hpp"
-#include "server/server.hpp"
+#include "server/io/server.hpp"
+#include "server/obs/log.hpp"
 
 #include <nlohmann/json.hpp>
 

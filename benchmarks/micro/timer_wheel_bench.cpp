@@ -18,7 +18,7 @@
 //
 // Built only with -DKAHTTPD_BUILD_BENCH=ON (make bench); never part of CTest.
 //   build/benchmarks/timer_wheel_bench --benchmark_min_time=0.2
-#include "server/timer_wheel.hpp"
+#include "server/util/timer_wheel.hpp"
 
 #include <algorithm>
 #include <cstdint>

@@ -1,5 +1,7 @@
 #include "conf/detail/apache_names.hpp"
 
+#include "parser/text.hpp"
+
 #include <algorithm>
 #include <array>
 
@@ -288,11 +290,7 @@ constexpr std::array kSections{
     Entry{"RequireNone", ""},
 };
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [&](char x, char y) { return lower(x) == lower(y); });
-}
+using text::iequals;
 
 template <std::size_t N>
 std::optional<std::string_view> find(const std::array<Entry, N>& table,

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "conf/sections.hpp"
+#include "parser/text.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -14,9 +15,9 @@ namespace kahttpd::conf::detail {
 // Small parsers shared by the configuration loader. Pure functions: no I/O, no shared state,
 // ASCII only (the locale never changes what a directive means).
 
-char to_lower(char c) noexcept;
+using text::iequals;
+using text::to_lower;
 std::string lower(std::string_view s);
-bool iequals(std::string_view a, std::string_view b) noexcept;
 
 /// `s` in double quotes, for "found ..." parts of messages.
 std::string in_quotes(std::string_view s);

@@ -1,6 +1,6 @@
 #include "parser/detail/head_scanner.hpp"
 
-#include "parser/detail/ascii.hpp"
+#include "parser/text.hpp"
 
 namespace kahttpd::parser::detail {
 
@@ -25,11 +25,11 @@ HeadScanner::Finding HeadScanner::scan(std::string_view bytes) noexcept {
                 phase_ = Phase::rest;
             } else {
                 ++method_len_;
-                method_is_token_ = method_is_token_ && is_tchar(c);
+                method_is_token_ = method_is_token_ && text::is_tchar(c);
             }
             break;
         case Phase::rest:
-            if (prev_ == '\n' && is_ows(c)) {
+            if (prev_ == '\n' && text::is_ows(c)) {
                 return {HeadFault::obs_fold, i};
             }
             break;
@@ -58,7 +58,7 @@ HeadScanner::MethodDecision HeadScanner::decide_method(std::string_view bytes,
             phase_ = Phase::rest;
             return {method_verdict(), i};
         }
-        if (!is_tchar(c)) {
+        if (!text::is_tchar(c)) {
             method_is_token_ = false;
             return {MethodVerdict::garbage, i};
         }

@@ -1,0 +1,137 @@
+#include "server/http/target_path.hpp"
+
+namespace kahttpd::server {
+
+using parser::Status;
+
+namespace {
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+} // namespace
+
+void percent_encode_path(std::string_view path, std::string& out) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (const char ch : path) {
+        const auto c = static_cast<unsigned char>(ch);
+        const bool plain =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            std::string_view("-._~!$&'()*+,;=:@/").find(ch) != std::string_view::npos;
+        if (plain) {
+            out.push_back(ch);
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        }
+    }
+}
+
+bool percent_decode(std::string_view in, std::string& out) {
+    out.clear();
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] != '%') {
+            out.push_back(in[i]);
+            continue;
+        }
+        if (i + 2 >= in.size()) {
+            return false;
+        }
+        const int hi = hex_value(in[i + 1]);
+        const int lo = hex_value(in[i + 2]);
+        if (hi < 0 || lo < 0) {
+            return false;
+        }
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+    }
+    return true;
+}
+
+Status resolve_target(std::string_view target, TargetPath& out) {
+    out.path.clear();
+    out.trailing_slash = false;
+    out.raw_path = {};
+    out.query = {};
+
+    // Absolute-form (RFC 9112 §3.2.2): drop "scheme://authority".
+    if (!target.empty() && target.front() != '/') {
+        const auto scheme_end = target.find("://");
+        if (scheme_end == std::string_view::npos) {
+            return Status::bad_request;
+        }
+        const auto path_start = target.find('/', scheme_end + 3);
+        target = path_start == std::string_view::npos ? std::string_view("/")
+                                                      : target.substr(path_start);
+    }
+    if (target.empty() || target.front() != '/') {
+        return Status::bad_request;
+    }
+    if (const auto q = target.find('?'); q != std::string_view::npos) {
+        out.query = target.substr(q + 1);
+        target = target.substr(0, q);
+    }
+    if (const auto f = target.find('#'); f != std::string_view::npos) {
+        target = target.substr(0, f);
+    }
+
+    out.raw_path = target;
+
+    // Check the raw path for encoded slashes before decoding merges them with real ones.
+    for (std::size_t i = 0; i + 2 < target.size(); ++i) {
+        if (target[i] == '%' && target[i + 1] == '2' &&
+            (target[i + 2] == 'f' || target[i + 2] == 'F')) {
+            return Status::not_found;
+        }
+    }
+    std::string decoded;
+    if (!percent_decode(target, decoded)) {
+        return Status::bad_request;
+    }
+    out.trailing_slash = decoded.size() > 1 && decoded.back() == '/';
+
+    // Walk the segments, building the normalised path in out.path.
+    std::size_t pos = 0;
+    while (pos < decoded.size()) {
+        const auto slash = decoded.find('/', pos);
+        const auto end = slash == std::string::npos ? decoded.size() : slash;
+        const std::string_view seg(decoded.data() + pos, end - pos);
+        pos = end + 1;
+        if (seg.find('\0') != std::string_view::npos || seg.find('\\') != std::string_view::npos) {
+            return Status::bad_request;
+        }
+        if (seg.empty() || seg == ".") {
+            continue;
+        }
+        if (seg == "..") {
+            if (out.path.empty()) {
+                return Status::bad_request; // would climb above the document root
+            }
+            const auto prev = out.path.rfind('/');
+            out.path.resize(prev == std::string::npos ? 0 : prev);
+            continue;
+        }
+        if (seg.front() == '.') {
+            return Status::not_found; // dotfiles and dot-directories are never served
+        }
+        if (!out.path.empty()) {
+            out.path.push_back('/');
+        }
+        out.path.append(seg);
+    }
+    return Status::ok;
+}
+
+} // namespace kahttpd::server

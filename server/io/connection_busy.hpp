@@ -1,0 +1,133 @@
+#pragma once
+
+#include "conf/sections.hpp"
+#include "parser/request_parser.hpp"
+#include "server/http/byte_ranges.hpp"
+
+#include <uv.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+/// The parts of a connection needed only while it is doing something (a request arriving, a
+/// response leaving, the lingering close): the parser, libuv's write and shutdown requests, the
+/// output and stash buffers, the streamed-body queue and the per-request bookkeeping. An idle
+/// keep-alive connection gives them back to its worker's BusyPool, so it holds only its
+/// Connection object. Members keep the names they had in Connection.
+struct ConnectionBusy {
+    /// A piece of a streamed body: `text` (a multipart part header, or the closing
+    /// delimiter), then `length` bytes of the file from `offset`.
+    struct Segment {
+        std::string text;
+        std::uint64_t offset = 0;
+        std::uint64_t length = 0;
+    };
+    /// A status page gathered while earlier output was still being written.
+    struct PendingStatus {
+        std::string body;
+        bool json = false;
+    };
+
+    explicit ConnectionBusy(const parser::ParseLimits& limits) : parser(limits) {}
+    ConnectionBusy(const ConnectionBusy&) = delete;
+    ConnectionBusy& operator=(const ConnectionBusy&) = delete;
+    ~ConnectionBusy() {
+        if (file_fd_ >= 0) {
+            ::close(file_fd_);
+        }
+    }
+
+    /// Back to the state of a fresh object, keeping buffers up to `keep` bytes.
+    void reset(std::size_t keep) noexcept {
+        parser.release_memory(keep);
+        parser.reset();
+        for (std::string* s : {&out_, &stash_, &log_pending_}) {
+            s->clear();
+            if (s->capacity() > keep) {
+                std::string().swap(*s);
+            }
+        }
+        out_sent_ = 0;
+        status_ready_.reset();
+        if (file_fd_ >= 0) {
+            ::close(file_fd_);
+            file_fd_ = -1;
+        }
+        sendfile_ = false;
+        segments_.clear();
+        segment_ = 0;
+        ranges_.clear();
+        merged_.reset();
+        linger_bytes_ = 0;
+        last_status_ = 0;
+        last_body_bytes_ = 0;
+        request_start_us_ = 0;
+    }
+
+    parser::RequestParser parser;
+    uv_write_t write_req;
+    uv_shutdown_t shutdown_req;
+    std::string out_; // responses not yet written; out_[out_sent_..] is unsent
+    std::size_t out_sent_ = 0;
+    std::string stash_;                           // input received while parsing was paused
+    std::string log_pending_;                     // access-log lines not yet completely sent
+    std::unique_ptr<PendingStatus> status_ready_; // gathered, waiting for earlier output
+    int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
+    bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
+    std::vector<Segment> segments_; // what to send from it, in order
+    std::size_t segment_ = 0;       // the one being sent
+    std::vector<ByteRange> ranges_; // ranges of the current response (capacity reused)
+    std::unique_ptr<conf::Effective> merged_; // settings storage when sections apply
+    std::uint64_t linger_bytes_ = 0;
+    unsigned last_status_ = 0;           // status of the last response queued (access log)
+    std::uint64_t last_body_bytes_ = 0;  // its body length
+    std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)
+};
+
+/// ConnectionBusy objects recycled within one worker thread, so the keep-alive path does not
+/// allocate: at most kMaxPooled are kept, each with buffers of at most kKeepBytes. All objects
+/// of one pool share the parse limits of the worker's configuration (a reload starts new
+/// threads, hence new pools).
+class BusyPool {
+  public:
+    static constexpr std::size_t kMaxPooled = 256;
+    static constexpr std::size_t kKeepBytes = 16 * 1024;
+
+    static BusyPool& for_this_thread() noexcept {
+        static thread_local BusyPool pool;
+        return pool;
+    }
+
+    std::unique_ptr<ConnectionBusy> take(const parser::ParseLimits& limits) {
+        if (free_.empty()) {
+            return std::make_unique<ConnectionBusy>(limits);
+        }
+        std::unique_ptr<ConnectionBusy> b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+    }
+
+    /// Takes back an object whose parser is between messages and whose output is all sent.
+    void give(std::unique_ptr<ConnectionBusy> b) noexcept {
+        if (free_.size() >= kMaxPooled) {
+            return; // freed
+        }
+        b->reset(kKeepBytes);
+        free_.push_back(std::move(b));
+    }
+
+    std::size_t size() const noexcept { return free_.size(); }
+
+  private:
+    BusyPool() { free_.reserve(kMaxPooled); }
+    std::vector<std::unique_ptr<ConnectionBusy>> free_;
+};
+
+} // namespace kahttpd::server

@@ -1,0 +1,759 @@
+#include "server/io/server.hpp"
+
+#include "conf/mime_types.hpp"
+#include "server/io/worker.hpp"
+#include "server/obs/log.hpp"
+#include "server/static/static_file.hpp"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+namespace {
+
+constexpr int kBacklog = 511;
+
+/// A bound, listening, non-blocking socket for `addr`, or -1 with a message in `err`.
+/// `port` is the port to bind (the kernel's choice for a ":0" address is passed back so every
+/// worker's socket shares it).
+int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, std::string& err) {
+    sockaddr_storage ss{};
+    socklen_t len = 0;
+    bool any6 = false;
+    std::string host = addr.host;
+    if (host.empty()) {
+        host = "::"; // every address, both families, as Apache's "Listen 8080"
+        any6 = true;
+    }
+    if (host.find(':') != std::string::npos) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        if (inet_pton(AF_INET6, host.c_str(), &a->sin6_addr) != 1) {
+            err = "not an IPv6 address";
+            return -1;
+        }
+        len = sizeof *a;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        if (inet_pton(AF_INET, host.c_str(), &a->sin_addr) != 1) {
+            err = "not an IPv4 address";
+            return -1;
+        }
+        len = sizeof *a;
+    }
+    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && any6) {
+        // No IPv6 on this host: fall back to every IPv4 address.
+        auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+        std::memset(&ss, 0, sizeof ss);
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        a->sin_addr.s_addr = htonl(INADDR_ANY);
+        len = sizeof *a;
+        any6 = false;
+        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0) {
+        err = std::strerror(errno);
+        return -1;
+    }
+    const int on = 1, off = 0;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    // One socket per worker on the same address; the kernel spreads connections across them.
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (any6) {
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, kBacklog) != 0) {
+        err = std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    if (port == 0) {
+        sockaddr_storage bound{};
+        socklen_t blen = sizeof bound;
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
+        port =
+            ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                              : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    }
+    return fd;
+}
+
+/// The product token for the Server header (`with_os`) or a signature, per ServerTokens.
+std::string server_version(conf::Config::ServerTokens tokens, bool with_os) {
+    using T = conf::Config::ServerTokens;
+    const std::string full = KAHTTPD_VERSION_STRING;
+    switch (tokens) {
+    case T::prod:
+        return "kahttpd";
+    case T::major:
+        return "kahttpd/" + full.substr(0, full.find('.'));
+    case T::minor:
+        return "kahttpd/" + full.substr(0, full.rfind('.'));
+    case T::min:
+        return "kahttpd/" + full;
+    case T::os:
+    case T::full:
+        return with_os ? "kahttpd/" + full + " (Unix)" : "kahttpd/" + full;
+    }
+    return "kahttpd";
+}
+
+std::uint64_t largest_body_limit(const conf::Config& config) {
+    std::uint64_t largest = config.limit_request_body;
+    bool unlimited = largest == 0;
+    auto consider = [&](const conf::DirSettings& d) {
+        if (d.limit_request_body) {
+            unlimited = unlimited || d.limit_request_body->value == 0;
+            largest = std::max(largest, d.limit_request_body->value);
+        }
+    };
+    auto consider_host = [&](const conf::VirtualHost& vh) {
+        consider(vh.base);
+        for (const auto& sec : vh.directories) {
+            consider(sec.settings);
+        }
+        for (const auto& sec : vh.locations) {
+            consider(sec.settings);
+        }
+    };
+    consider_host(config.main);
+    for (const auto& vh : config.vhosts) {
+        consider_host(vh);
+    }
+    return unlimited ? 0 : largest;
+}
+
+/// Opens `path` again and puts it in place of `fd` (dup3), so every thread writing to `fd`
+/// writes to the new file from its next write on. False (errno set) when it cannot be opened.
+bool reopen_onto(const std::string& path, int fd) noexcept {
+    const int fresh = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fresh < 0) {
+        return false;
+    }
+    ::dup3(fresh, fd, O_CLOEXEC);
+    ::close(fresh);
+    return true;
+}
+
+/// One configuration load and the workers serving it. A reload builds a new one; the old one
+/// stays alive (its Config, hosts and log files) until its last worker has finished.
+struct Generation {
+    unsigned number = 1;
+    std::unique_ptr<conf::Config> config;
+    conf::MimeTypes mime;
+    SharedState shared;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::vector<std::thread> threads;
+    std::vector<int> results;
+    std::atomic<unsigned> running{0}; ///< workers whose loop has not returned yet
+    bool retiring = false;
+
+    ~Generation() {
+        for (const auto& sink : shared.access_logs) {
+            if (sink.fd > STDERR_FILENO) {
+                ::close(sink.fd);
+            }
+        }
+    }
+};
+
+/// A Listen address and its sockets: one per worker slot, all bound to the same port with
+/// SO_REUSEPORT. The main thread keeps these; each worker gets dup()s of its share, so a
+/// worker that stops listening (at a reload) never closes a socket: connections waiting in its
+/// accept queue are taken by the new workers instead of being reset.
+struct Listener {
+    std::string key; ///< the address as configured ("127.0.0.1:0"), to match across reloads
+    conf::ListenAddr addr;
+    std::uint16_t port = 0; ///< the port actually bound (the kernel's choice for :0)
+    std::vector<int> fds;
+};
+
+std::string listener_key(const conf::ListenAddr& a) {
+    return a.host + "|" + std::to_string(a.port);
+}
+
+std::string announced_address(const Listener& l) {
+    const std::string& host = l.addr.host;
+    const bool v6 = host.find(':') != std::string::npos;
+    return (host.empty() ? std::string("*")
+            : v6         ? "[" + host + "]"
+                         : host) +
+           ":" + std::to_string(l.port);
+}
+
+class Server {
+  public:
+    Server(ConfigLoader reload) : reload_(std::move(reload)) {
+        board_.started_ms = uv_hrtime() / 1000000;
+        board_.started_unix = static_cast<std::int64_t>(std::time(nullptr));
+    }
+
+    int run(conf::Config config);
+
+  private:
+    std::unique_ptr<Generation> build(std::unique_ptr<conf::Config> config, std::string& err);
+    /// What one bind_listeners() call added, so a failure later in build() can take it back.
+    struct BindUndo {
+        std::size_t had = 0;                                    // listeners_ before the call
+        std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
+    };
+    bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
+                        std::string& err);
+    void undo_bind(const BindUndo& undo);
+    void start(Generation& gen);
+    void on_signal(int signum);
+    void reload();
+    void reopen_logs();
+    void reap();
+    void close_unused_listeners();
+
+    static void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
+        static_cast<Server*>(handle->data)->on_signal(signum);
+    }
+    static void on_reap_cb(uv_async_t* handle) noexcept {
+        static_cast<Server*>(handle->data)->reap();
+    }
+
+    ConfigLoader reload_;
+    StatusBoard board_;
+    std::vector<Listener> listeners_;
+    std::unique_ptr<Generation> current_;
+    std::vector<std::unique_ptr<Generation>> retiring_;
+    uv_loop_t loop_;
+    uv_async_t reap_async_; // a worker's loop has returned
+    std::mutex reap_mutex_;
+    bool reap_closed_ = false; // guarded by reap_mutex_
+    std::array<uv_signal_t, 4> signals_;
+    bool stopping_ = false;
+    int exit_status_ = 0; // non-zero when a reaped generation's loop did not close cleanly
+    std::string pid_file_;
+};
+
+/// Makes sure every Listen address of `config` has at least `nworkers` sockets. New addresses
+/// and extra sockets are bound now; on failure everything bound by this call is closed again.
+void Server::undo_bind(const BindUndo& undo) {
+    for (auto [li, from] : undo.added) {
+        auto& fds = listeners_[li].fds;
+        for (std::size_t i = from; i < fds.size(); ++i) {
+            ::close(fds[i]);
+        }
+        fds.resize(from);
+    }
+    listeners_.resize(undo.had);
+}
+
+bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
+                            std::string& err) {
+    undo.had = listeners_.size();
+    auto& added = undo.added;
+    for (const auto& addr : config.listen) {
+        const std::string key = listener_key(addr);
+        auto it = std::find_if(listeners_.begin(), listeners_.end(),
+                               [&](const Listener& l) { return l.key == key; });
+        if (it == listeners_.end()) {
+            listeners_.push_back(Listener{key, addr, addr.port, {}});
+            it = listeners_.end() - 1;
+        }
+        const auto li = static_cast<std::size_t>(it - listeners_.begin());
+        const std::size_t from = it->fds.size();
+        while (listeners_[li].fds.size() < nworkers) {
+            std::string why;
+            const int fd = open_listener(addr, listeners_[li].port, why);
+            if (fd < 0) {
+                err = addr.where + ": Listen: cannot listen on " +
+                      (addr.host.empty() ? std::string("*") : addr.host) + ":" +
+                      std::to_string(addr.port) + ": " + why;
+                added.emplace_back(li, from);
+                undo_bind(undo);
+                return false;
+            }
+            listeners_[li].fds.push_back(fd);
+        }
+        added.emplace_back(li, from);
+    }
+    return true;
+}
+
+std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, std::string& err) {
+    auto gen = std::make_unique<Generation>();
+    gen->number = current_ ? current_->number + 1 : 1;
+    gen->config = std::move(config);
+    const conf::Config& cfg = *gen->config;
+    bool fallback = false;
+    gen->mime = conf::MimeTypes::load(cfg.types_config, &fallback);
+    if (fallback) {
+        KAHTTPD_LOG(warn, "TypesConfig %s cannot be read; using the built-in media types",
+                    cfg.types_config.c_str());
+    }
+    SharedState& shared = gen->shared;
+    shared.board = &board_;
+    shared.generation = gen->number;
+    shared.config = &cfg;
+    shared.mime = &gen->mime;
+    shared.limits.request_line = cfg.limit_request_line;
+    shared.limits.field_size = cfg.limit_request_field_size;
+    shared.limits.fields = cfg.limit_request_fields;
+    // The parser refuses a Content-Length body at the head against this limit, before the
+    // vhost and sections are known: so it is the largest LimitRequestBody anywhere (0 =
+    // unlimited wins); the per-section one is checked once the target is resolved.
+    shared.limits.body = largest_body_limit(cfg);
+    shared.server_version = server_version(cfg.server_tokens, false);
+    shared.server_header = "Server: " + server_version(cfg.server_tokens, true) + "\r\n";
+    for (const auto& log : cfg.custom_logs) {
+        int fd = -1;
+        if (log.target == "/dev/stdout") {
+            fd = STDOUT_FILENO;
+        } else if (log.target == "/dev/stderr") {
+            fd = STDERR_FILENO;
+        } else {
+            fd = ::open(log.target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        }
+        if (fd < 0) {
+            err = log.from + ": CustomLog: cannot open " + log.target + ": " + std::strerror(errno);
+            return nullptr;
+        }
+        shared.access_logs.push_back(AccessLogSink{fd, AccessLogFormat(log.format)});
+    }
+    // The main server, then each vhost: open its document root and merge, once, the settings
+    // that apply when no <Directory>/<Location> section does.
+    auto add_host = [&](const conf::VirtualHost& vh) {
+        HostContext h;
+        h.vhost = &vh;
+        const auto& docroot =
+            vh.document_root.value.empty() ? cfg.document_root : vh.document_root.value;
+        h.root = std::make_unique<DocumentRoot>(docroot);
+        if (!h.root->ok()) {
+            KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); its requests will get 404",
+                        docroot.c_str(), std::strerror(errno));
+        }
+        h.base = vh.effective(cfg.main, docroot.native(), "/");
+        h.has_sections = !cfg.main.directories.empty() || !cfg.main.locations.empty() ||
+                         !vh.directories.empty() || !vh.locations.empty();
+        shared.hosts.push_back(std::move(h));
+    };
+    add_host(cfg.main);
+    for (const auto& vh : cfg.vhosts) {
+        add_host(vh);
+    }
+
+    unsigned nworkers = cfg.workers;
+    if (nworkers == 0) {
+        nworkers = std::max(1u, std::thread::hardware_concurrency());
+    }
+    // Bind everything before starting anything, so a busy port stops the start (or the
+    // reload) cleanly.
+    BindUndo bound;
+    if (!bind_listeners(cfg, nworkers, bound, err)) {
+        return nullptr;
+    }
+    // Worker w serves socket k of each of its addresses when k % nworkers == w: with fewer
+    // workers than before, the extra sockets (and their queued connections) are shared out.
+    for (unsigned w = 0; w < nworkers; ++w) {
+        std::vector<int> fds;
+        for (const auto& addr : cfg.listen) {
+            const std::string key = listener_key(addr);
+            for (const Listener& l : listeners_) {
+                if (l.key != key) {
+                    continue;
+                }
+                for (std::size_t k = w; k < l.fds.size(); k += nworkers) {
+                    const int fd = ::fcntl(l.fds[k], F_DUPFD_CLOEXEC, 0);
+                    if (fd < 0) {
+                        err = std::string("cannot duplicate a listening socket: ") +
+                              std::strerror(errno);
+                        for (int f : fds) {
+                            ::close(f);
+                        }
+                        // The workers built so far close their duplicates; sockets bound
+                        // for this attempt must not stay in the SO_REUSEPORT group with no
+                        // one accepting.
+                        gen->workers.clear();
+                        undo_bind(bound);
+                        return nullptr;
+                    }
+                    fds.push_back(fd);
+                }
+            }
+        }
+        gen->workers.push_back(std::make_unique<Worker>(w, gen->shared, std::move(fds)));
+    }
+    gen->results.assign(nworkers, 0);
+    return gen;
+}
+
+void Server::start(Generation& gen) {
+    {
+        std::lock_guard<std::mutex> lock(board_.mutex);
+        for (auto& w : gen.workers) {
+            board_.workers.push_back(w.get());
+        }
+    }
+    gen.running = static_cast<unsigned>(gen.workers.size());
+    for (std::size_t w = 0; w < gen.workers.size(); ++w) {
+        gen.threads.emplace_back([this, &gen, w] {
+            Worker& worker = *gen.workers[w];
+            // (Its final counters went to the board when it finished.)
+            gen.results[w] = worker.run();
+            std::lock_guard<std::mutex> lock(reap_mutex_);
+            gen.running.fetch_sub(1);
+            if (!reap_closed_) {
+                uv_async_send(&reap_async_);
+            }
+        });
+    }
+}
+
+/// Joins the threads of retiring generations whose workers have all finished, and frees them.
+void Server::reap() {
+    for (auto it = retiring_.begin(); it != retiring_.end();) {
+        Generation& gen = **it;
+        if (gen.running.load() != 0) {
+            ++it;
+            continue;
+        }
+        for (auto& t : gen.threads) {
+            t.join();
+        }
+        for (int r : gen.results) {
+            exit_status_ |= r;
+        }
+        KAHTTPD_LOG(info, "configuration generation %u finished its connections", gen.number);
+        it = retiring_.erase(it);
+    }
+    if (stopping_ && retiring_.empty()) {
+        // The last handle of the main loop: once every worker has returned, closing it ends
+        // uv_run. Under the lock, so no thread can signal a closed handle.
+        std::lock_guard<std::mutex> lock(reap_mutex_);
+        if (!reap_closed_ && current_->running.load() == 0) {
+            reap_closed_ = true;
+            uv_close(reinterpret_cast<uv_handle_t*>(&reap_async_), nullptr);
+        }
+    }
+}
+
+/// Closes the sockets of addresses the current configuration no longer lists. The old
+/// workers had their own duplicates, which they close when they stop listening.
+void Server::close_unused_listeners() {
+    std::erase_if(listeners_, [&](Listener& l) {
+        const bool used =
+            std::any_of(current_->config->listen.begin(), current_->config->listen.end(),
+                        [&](const conf::ListenAddr& a) { return listener_key(a) == l.key; });
+        if (!used) {
+            KAHTTPD_LOG(warn, "reload: no longer listening on %s", announced_address(l).c_str());
+            for (int fd : l.fds) {
+                ::close(fd);
+            }
+        }
+        return !used;
+    });
+}
+
+void Server::reopen_logs() {
+    auto reopen_sinks = [](const Generation& gen) {
+        const auto& logs = gen.config->custom_logs;
+        for (std::size_t i = 0; i < gen.shared.access_logs.size() && i < logs.size(); ++i) {
+            const int fd = gen.shared.access_logs[i].fd;
+            if (fd > STDERR_FILENO && !reopen_onto(logs[i].target, fd)) {
+                KAHTTPD_LOG(error, "SIGUSR1: CustomLog %s cannot be reopened: %s",
+                            logs[i].target.c_str(), std::strerror(errno));
+            }
+        }
+    };
+    reopen_sinks(*current_);
+    for (const auto& gen : retiring_) {
+        reopen_sinks(*gen);
+    }
+    const std::string& error_log = current_->config->error_log;
+    if (error_log.empty() || error_log == "/dev/stderr") {
+        return;
+    }
+    if (!reopen_onto(error_log, g_log_fd.load())) {
+        KAHTTPD_LOG(error,
+                    "SIGUSR1: ErrorLog %s cannot be reopened: %s; still writing to the old file",
+                    error_log.c_str(), std::strerror(errno));
+        return;
+    }
+    KAHTTPD_LOG(info, "SIGUSR1: ErrorLog %s reopened", error_log.c_str());
+}
+
+/// A reload changed ErrorLog. A file replaces a file in place (dup3, as for SIGUSR1); going
+/// from stderr to a file gets a new descriptor, so stderr itself (where CustomLog /dev/stderr
+/// may write) is never taken over. Going back to stderr leaves the old file's descriptor open:
+/// another thread may be writing through it at this moment.
+void switch_error_log(const std::string& path) {
+    const bool to_stderr = path.empty() || path == "/dev/stderr";
+    const int current = g_log_fd.load();
+    if (to_stderr) {
+        g_log_fd.store(STDERR_FILENO);
+        return;
+    }
+    if (current > STDERR_FILENO) {
+        if (!reopen_onto(path, current)) {
+            KAHTTPD_LOG(error,
+                        "reload: ErrorLog %s cannot be opened: %s; still writing to the "
+                        "old one",
+                        path.c_str(), std::strerror(errno));
+        }
+        return;
+    }
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to stderr",
+                    path.c_str(), std::strerror(errno));
+        return;
+    }
+    g_log_fd.store(fd);
+}
+
+/// SIGHUP: read the configuration again. A bad one is reported and changes nothing. A good
+/// one gets new workers on the same listening sockets; the old workers stop accepting, finish
+/// the requests in flight with "Connection: close", close their idle connections and end.
+void Server::reload() {
+    std::vector<std::string> messages;
+    std::optional<conf::Config> loaded = reload_ ? reload_(messages) : std::nullopt;
+    if (!loaded) {
+        for (const auto& m : messages) {
+            KAHTTPD_LOG(error, "reload: %s", m.c_str());
+        }
+        KAHTTPD_LOG(error,
+                    "reload failed: the configuration has errors; still serving with "
+                    "the running one (generation %u)",
+                    current_->number);
+        return;
+    }
+    for (const auto& m : messages) {
+        KAHTTPD_LOG(warn, "reload: %s", m.c_str());
+    }
+    std::string err;
+    auto gen = build(std::make_unique<conf::Config>(std::move(*loaded)), err);
+    if (!gen) {
+        KAHTTPD_LOG(error,
+                    "reload failed: %s; still serving with the running configuration "
+                    "(generation %u)",
+                    err.c_str(), current_->number);
+        return;
+    }
+    const conf::Config& cfg = *gen->config;
+    apply_log_settings(cfg);
+    if (cfg.error_log != current_->config->error_log) {
+        switch_error_log(cfg.error_log);
+    }
+    if (cfg.pid_file != pid_file_) {
+        if (!pid_file_.empty()) {
+            ::unlink(pid_file_.c_str());
+        }
+        pid_file_ = cfg.pid_file;
+        write_pid_file(pid_file_);
+    }
+    start(*gen);
+    std::unique_ptr<Generation> old = std::move(current_);
+    current_ = std::move(gen);
+    board_.generation = current_->number;
+    ++board_.reloads;
+    old->retiring = true;
+    for (auto& w : old->workers) {
+        w->request_stop(true);
+    }
+    retiring_.push_back(std::move(old));
+    close_unused_listeners();
+    for (const Listener& l : listeners_) {
+        KAHTTPD_LOG(info, "reload: listening on %s", announced_address(l).c_str());
+    }
+    KAHTTPD_LOG(warn,
+                "reloaded the configuration: generation %u with %zu workers; the previous "
+                "workers finish their requests and close their connections",
+                current_->number, current_->workers.size());
+}
+
+void Server::on_signal(int signum) {
+    if (signum == SIGUSR1) {
+        reopen_logs();
+        return;
+    }
+    if (signum == SIGHUP) {
+        if (!stopping_) {
+            KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s", current_->config->config_file.c_str());
+            reload();
+        }
+        return;
+    }
+    if (!stopping_) {
+        stopping_ = true;
+        KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+        for (auto& w : current_->workers) {
+            w->request_stop();
+        }
+        for (auto& gen : retiring_) {
+            for (auto& w : gen->workers) {
+                w->request_stop();
+            }
+        }
+        // New connections are refused from now on instead of waiting in a queue that no
+        // worker will accept from (each worker closes its own duplicate when it gets the stop).
+        for (auto& l : listeners_) {
+            for (int fd : l.fds) {
+                ::close(fd);
+            }
+        }
+        listeners_.clear();
+    }
+    // Signals are not handled any more (a second SIGTERM during the drain changes nothing);
+    // the reaper closes itself once every worker has returned, which ends uv_run.
+    for (uv_signal_t& h : signals_) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&h))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
+        }
+    }
+    reap();
+}
+
+int Server::run(conf::Config config) {
+    std::string err;
+    current_ = build(std::make_unique<conf::Config>(std::move(config)), err);
+    if (!current_) {
+        std::fprintf(stderr, "kahttpd: %s\n", err.c_str());
+        for (auto& l : listeners_) {
+            for (int fd : l.fds) {
+                ::close(fd);
+            }
+        }
+        return 1;
+    }
+    const conf::Config& cfg = *current_->config;
+
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &reap_async_, &Server::on_reap_cb);
+    reap_async_.data = this;
+    const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    for (std::size_t i = 0; i < signals_.size(); ++i) {
+        uv_signal_init(&loop_, &signals_[i]);
+        signals_[i].data = this;
+        uv_signal_start(&signals_[i], &Server::on_signal_cb, signums[i]);
+    }
+    start(*current_);
+    // The PID file exists before the server says it is ready, so whoever waits for the
+    // "listening" line can rely on it.
+    pid_file_ = cfg.pid_file;
+    write_pid_file(pid_file_);
+    for (const Listener& l : listeners_) {
+        std::printf("kahttpd: listening on %s (%zu workers, DocumentRoot %s)\n",
+                    announced_address(l).c_str(), current_->workers.size(),
+                    cfg.document_root.c_str());
+    }
+    std::fflush(stdout);
+
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    int rc = exit_status_;
+    auto join = [&rc](Generation& gen) {
+        for (auto& t : gen.threads) {
+            t.join();
+        }
+        for (int r : gen.results) {
+            rc |= r;
+        }
+    };
+    join(*current_);
+    for (auto& gen : retiring_) {
+        join(*gen);
+    }
+    rc |= uv_loop_close(&loop_);
+    if (!pid_file_.empty()) {
+        ::unlink(pid_file_.c_str());
+    }
+    for (auto& l : listeners_) {
+        for (int fd : l.fds) {
+            ::close(fd);
+        }
+    }
+    KAHTTPD_LOG(info, "stopped: %llu connections, %llu requests",
+                static_cast<unsigned long long>(board_.retired.accepted),
+                static_cast<unsigned long long>(board_.retired.requests));
+    retiring_.clear();
+    current_.reset();
+    if (rc != 0) {
+        KAHTTPD_LOG(error, "event loops did not close cleanly");
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace
+
+void write_pid_file(const std::string& path) {
+    if (path.empty()) {
+        return;
+    }
+    if (std::FILE* f = std::fopen(path.c_str(), "w")) {
+        std::fprintf(f, "%ld\n", static_cast<long>(::getpid()));
+        std::fclose(f);
+    } else {
+        KAHTTPD_LOG(error, "PidFile %s cannot be written: %s", path.c_str(), std::strerror(errno));
+    }
+}
+
+void apply_log_settings(const conf::Config& config) {
+    using L = conf::Config::LogLevel;
+    LogLevel level = LogLevel::warn;
+    switch (config.log_level) {
+    case L::emerg:
+    case L::alert:
+    case L::crit:
+    case L::error:
+        level = LogLevel::error;
+        break;
+    case L::warn:
+        level = LogLevel::warn;
+        break;
+    case L::notice:
+    case L::info:
+        level = LogLevel::info;
+        break;
+    case L::debug:
+        level = LogLevel::debug;
+        break;
+    }
+    if (const char* env = std::getenv("KAHTTPD_LOG_LEVEL")) {
+        // An override for debugging and tests, above LogLevel.
+        const std::string l = env;
+        level = l == "debug"   ? LogLevel::debug
+                : l == "info"  ? LogLevel::info
+                : l == "error" ? LogLevel::error
+                               : LogLevel::warn;
+    }
+    g_log_level = static_cast<int>(level);
+}
+
+int run_server(conf::Config config, ConfigLoader reload) {
+    // A write to a socket the client closed must fail with EPIPE, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+    Server server(std::move(reload));
+    return server.run(std::move(config));
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,459 @@
+#include "server/io/worker.hpp"
+
+#include "server/io/connection.hpp"
+#include "server/obs/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+namespace {
+
+std::uint64_t init_loop(uv_loop_t& loop) noexcept {
+    uv_loop_init(&loop);
+    return uv_now(&loop);
+}
+
+} // namespace
+
+Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds)
+    : id_(id), shared_(shared), listen_fds_(std::move(listen_fds)), wheel_(init_loop(loop_)),
+      read_buffer_(kReadBufferSize) {
+    loop_.data = this;
+    listeners_.resize(listen_fds_.size());
+    uv_async_init(&loop_, &wake_async_, &Worker::on_async_cb);
+    wake_async_.data = this;
+    uv_timer_init(&loop_, &wheel_timer_);
+    wheel_timer_.data = this;
+    uv_timer_init(&loop_, &hard_stop_timer_);
+    hard_stop_timer_.data = this;
+    uv_timer_init(&loop_, &log_timer_);
+    log_timer_.data = this;
+    log_buffers_.resize(shared_.access_logs.size());
+}
+
+Worker::~Worker() {
+    if (ran_) {
+        return; // run() closed every handle and the loop
+    }
+    // Built but never started (a reload that failed half-way): give back the descriptors.
+    for (int fd : listen_fds_) {
+        ::close(fd);
+    }
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wake_async_),
+                           reinterpret_cast<uv_handle_t*>(&wheel_timer_),
+                           reinterpret_cast<uv_handle_t*>(&hard_stop_timer_),
+                           reinterpret_cast<uv_handle_t*>(&log_timer_)}) {
+        uv_close(h, nullptr);
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
+
+void Worker::request_stop(bool reload) noexcept {
+    int none = 0;
+    stop_request_.compare_exchange_strong(none, reload ? 2 : 1);
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (inbox_open_) {
+        uv_async_send(&wake_async_);
+    }
+}
+
+bool Worker::post(std::function<void()> task) {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (!inbox_open_) {
+        return false;
+    }
+    inbox_.push_back(std::move(task));
+    uv_async_send(&wake_async_);
+    return true;
+}
+
+namespace {
+
+/// One status request in flight: the snapshots arrive from the workers' threads.
+struct StatusQuery {
+    StatusBoard* board = nullptr;
+    std::mutex mutex;
+    StatusReport report; // guarded by mutex until `pending` reaches 0
+    unsigned pending = 0;
+    Worker* origin = nullptr;
+    std::uint64_t conn_id = 0;
+    bool json = false;
+    unsigned refresh = 0;
+};
+
+void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot) {
+    {
+        std::lock_guard<std::mutex> lock(q->mutex);
+        if (snapshot != nullptr) {
+            q->report.workers.push_back(std::move(*snapshot));
+        }
+        if (--q->pending != 0) {
+            return;
+        }
+    }
+    // The last one in: back to the asking worker's thread. If it has finished (and may be
+    // freed by now: a reload), its connection is gone too and there is no one left to answer.
+    // The board's lock keeps a registered worker alive while the task is posted.
+    Worker* origin = q->origin;
+    std::lock_guard<std::mutex> lock(q->board->mutex);
+    if (std::find(q->board->workers.begin(), q->board->workers.end(), origin) ==
+        q->board->workers.end()) {
+        return;
+    }
+    origin->post([q, origin] {
+        std::sort(q->report.workers.begin(), q->report.workers.end(),
+                  [](const WorkerSnapshot& a, const WorkerSnapshot& b) {
+                      return a.generation != b.generation ? a.generation < b.generation
+                                                          : a.id < b.id;
+                  });
+        if (Connection* c = origin->find(q->conn_id)) {
+            c->finish_status(q->report, q->json, q->refresh);
+        }
+    });
+}
+
+} // namespace
+
+void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh, unsigned limit) {
+    auto q = std::make_shared<StatusQuery>();
+    q->origin = this;
+    q->conn_id = conn_id;
+    q->json = json;
+    q->refresh = refresh;
+    q->report.table_limit = limit;
+    StatusBoard& board = *shared_.board;
+    q->report.version = shared_.server_version;
+    q->report.started_unix = board.started_unix;
+    q->report.uptime_ms = uv_hrtime() / 1000000 - board.started_ms;
+    q->report.generation = board.generation.load();
+    q->report.reloads = board.reloads.load();
+    q->board = &board;
+    unsigned refused = 0;
+    {
+        // Under the board's lock no worker can be destroyed, so every pointer stays valid
+        // while the tasks are posted; a worker that has finished refuses its task and counts
+        // as done.
+        std::lock_guard<std::mutex> lock(board.mutex);
+        q->report.retired = board.retired;
+        q->pending = static_cast<unsigned>(board.workers.size()) + 1; // +1: our own hold
+        for (Worker* w : board.workers) {
+            if (!w->post([q, w, limit] {
+                    WorkerSnapshot s = w->snapshot(limit);
+                    contribute(q, &s);
+                })) {
+                ++refused;
+            }
+        }
+    }
+    // Outside the lock (contribute takes it to post the completion).
+    for (unsigned i = 0; i < refused; ++i) {
+        contribute(q, nullptr);
+    }
+    contribute(q, nullptr); // release the hold: completes now if every worker already answered
+}
+
+Connection* Worker::find(std::uint64_t id) noexcept {
+    Connection* found = nullptr;
+    connections_.for_each([&](Connection& c) {
+        if (c.id() == id) {
+            found = &c;
+        }
+    });
+    return found;
+}
+
+WorkerSnapshot Worker::snapshot(std::size_t max_rows) const {
+    WorkerSnapshot s;
+    s.id = id_;
+    s.generation = shared_.generation;
+    s.retiring = retiring_;
+    s.stats = stats_;
+    const std::uint64_t now = uv_hrtime() / 1000000;
+    s.timers_armed = wheel_.armed();
+    s.timers_scheduled = wheel_.stats().scheduled;
+    s.timer_expirations = wheel_.stats().expirations;
+    s.timer_lag = wheel_.stats().lag;
+    s.timer_lag_max_ms = wheel_.stats().lag_max_ms;
+    // The ten whole seconds before this one.
+    const std::uint64_t second = now / 1000;
+    std::uint64_t fired = 0;
+    for (std::size_t i = 0; i < fired_per_s_.size(); ++i) {
+        if (fired_second_[i] + 10 >= second && fired_second_[i] < second) {
+            fired += fired_per_s_[i];
+        }
+    }
+    s.expirations_per_s = static_cast<double>(fired) / 10.0;
+    s.connections.reserve(std::min(connections_.size(), max_rows));
+    const_cast<IntrusiveList<Connection>&>(connections_).for_each([&](Connection& c) {
+        ++s.by_state[static_cast<std::size_t>(c.state())];
+        if (s.connections.size() < max_rows) {
+            s.connections.push_back(c.status_row(now));
+        }
+    });
+    return s;
+}
+
+void Worker::start_listening() noexcept {
+    for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
+        uv_tcp_t& l = listeners_[i];
+        uv_tcp_init(&loop_, &l);
+        l.data = this;
+        int rc = uv_tcp_open(&l, listen_fds_[i]);
+        if (rc != 0) {
+            ::close(listen_fds_[i]); // not adopted by the handle, so still ours
+        } else {
+            rc = uv_listen(reinterpret_cast<uv_stream_t*>(&l), 511, &Worker::on_connection_cb);
+        }
+        if (rc != 0) {
+            KAHTTPD_LOG(error, "worker %u: cannot listen: %s", id_, uv_strerror(rc));
+        }
+    }
+}
+
+int Worker::run() noexcept {
+    ran_ = true;
+    start_listening();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    const int rc = uv_loop_close(&loop_);
+    if (rc != 0) {
+        KAHTTPD_LOG(error, "worker %u: uv_loop_close: %s (a handle was left open)", id_,
+                    uv_err_name(rc));
+    }
+    return rc;
+}
+
+void Worker::on_connection_cb(uv_stream_t* server, int status) noexcept {
+    static_cast<Worker*>(server->data)->on_connection(server, status);
+}
+
+void Worker::on_connection(uv_stream_t* server, int status) noexcept {
+    if (status < 0) {
+        KAHTTPD_LOG(warn, "worker %u: accept: %s", id_, uv_strerror(status));
+        return;
+    }
+    if (draining_) {
+        return;
+    }
+    // Freed only by its own close callback (Connection::on_close_cb).
+    // Unique in the process: generation, worker, then a counter (2^40 per worker).
+    const std::uint64_t id = (static_cast<std::uint64_t>(shared_.generation & 0xffff) << 48) |
+                             (static_cast<std::uint64_t>(id_ & 0xff) << 40) | next_conn_id_++;
+    auto* c = new Connection(*this, id);
+    const std::uint32_t open =
+        shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t max = shared_.config->max_connections;
+    c->start(server, max != 0 && open >= max);
+}
+
+void Worker::link(Connection& c) noexcept {
+    connections_.push_back(c.node_);
+}
+
+void Worker::on_connection_freed(Connection& c) noexcept {
+    c.node_.unlink();
+    shared_.board->open_connections.fetch_sub(1, std::memory_order_relaxed);
+    maybe_finish();
+}
+
+// ---- timers ----------------------------------------------------------------------------------
+
+void Worker::schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept {
+    // From the current time, not the loop's cached one: uv_now() is taken when the poll
+    // returned, before this request was processed and answered, and a deadline counted from it
+    // could fire (by a fraction of a millisecond) before `delay_ms` had passed for the client.
+    // The +1 covers the truncation to whole milliseconds.
+    const std::uint64_t at = uv_hrtime() / 1000000 + delay_ms + 1;
+    wheel_.schedule(entry, at);
+    // Lazy re-arm (nginx's habit): the libuv timer moves only when this deadline comes before
+    // the one it is already set for. A later wake-up finds nothing due and re-arms itself.
+    if (at < wheel_timer_due_) {
+        arm_wheel_timer();
+    }
+}
+
+void Worker::arm_wheel_timer() noexcept {
+    const auto next = wheel_.next_run();
+    if (!next) {
+        uv_timer_stop(&wheel_timer_);
+        wheel_timer_due_ = UINT64_MAX;
+        return;
+    }
+    const std::uint64_t now = now_ms();
+    const std::uint64_t delay = *next > now ? *next - now : 0;
+    wheel_timer_due_ = now + delay;
+    uv_timer_start(&wheel_timer_, &Worker::on_wheel_timer_cb, delay, 0);
+}
+
+void Worker::on_wheel_timer_cb(uv_timer_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->on_wheel_timer();
+}
+
+void Worker::on_wheel_timer() noexcept {
+    wheel_timer_due_ = UINT64_MAX;
+    const std::uint64_t now = now_ms();
+    const std::size_t fired = wheel_.run(now);
+    if (fired != 0) {
+        // Per-second expiration counts for the status page's rate.
+        const std::uint64_t second = uv_hrtime() / 1000000000;
+        const std::size_t slot = second % fired_per_s_.size();
+        if (fired_second_[slot] != second) {
+            fired_second_[slot] = second;
+            fired_per_s_[slot] = 0;
+        }
+        fired_per_s_[slot] += fired;
+    }
+    if (!finished_) {
+        arm_wheel_timer();
+    }
+}
+
+// ---- stopping --------------------------------------------------------------------------------
+
+void Worker::on_async_cb(uv_async_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->on_wake();
+}
+
+void Worker::on_wake() noexcept {
+    std::vector<std::function<void()>> tasks;
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        tasks.swap(inbox_);
+    }
+    for (auto& task : tasks) {
+        task();
+    }
+    if (stop_request_.load() != 0) {
+        on_stop();
+    }
+}
+
+void Worker::on_stop() noexcept {
+    if (draining_) {
+        return;
+    }
+    draining_ = true;
+    retiring_ = stop_request_.load() == 2;
+    KAHTTPD_LOG(info, "worker %u: %s, %zu connections open", id_,
+                retiring_ ? "handing over to the reloaded configuration" : "stopping",
+                connections_.size());
+    for (auto& l : listeners_) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&l))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(&l), nullptr);
+        }
+    }
+    connections_.for_each([](Connection& c) { c.on_server_drain(); });
+    // GracefulShutdownTimeout: the hard deadline of the drain.
+    const auto hard_ms = shared_.config->graceful_shutdown_timeout.count();
+    uv_timer_start(&hard_stop_timer_, &Worker::on_hard_stop_cb,
+                   static_cast<std::uint64_t>(hard_ms > 0 ? hard_ms : 0), 0);
+    maybe_finish();
+}
+
+void Worker::on_hard_stop_cb(uv_timer_t* handle) noexcept {
+    auto* self = static_cast<Worker*>(handle->data);
+    KAHTTPD_LOG(warn, "worker %u: shutdown deadline passed, closing %zu connections", self->id_,
+                self->connections_.size());
+    self->connections_.for_each([self](Connection& c) { c.close(self->drain_reason()); });
+}
+
+void Worker::maybe_finish() noexcept {
+    if (draining_ && !finished_ && connections_.empty()) {
+        finish();
+    }
+}
+
+void Worker::access_log(const AccessRecord& record, std::string& pending) noexcept {
+    // Framing per line: the sink's index (one byte), the line's length (four bytes), the line.
+    for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
+        const std::size_t at = pending.size();
+        pending.push_back(static_cast<char>(i));
+        pending.append(4, '\0');
+        shared_.access_logs[i].format.append(pending, record);
+        const auto len = static_cast<std::uint32_t>(pending.size() - at - 5);
+        std::memcpy(pending.data() + at + 1, &len, 4);
+    }
+}
+
+void Worker::commit_access_log(std::string& pending, bool aborted) noexcept {
+    bool full = false;
+    std::size_t at = 0;
+    while (at + 5 <= pending.size()) {
+        const auto sink = static_cast<std::size_t>(static_cast<unsigned char>(pending[at]));
+        std::uint32_t len = 0;
+        std::memcpy(&len, pending.data() + at + 1, 4);
+        char* line = pending.data() + at + 5;
+        resolve_connection_status(line, len, aborted);
+        log_buffers_[sink].append(line, len);
+        full = full || log_buffers_[sink].size() > 32 * 1024;
+        at += 5 + len;
+    }
+    pending.clear();
+    if (full) {
+        flush_access_logs();
+    } else if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&log_timer_))) {
+        uv_timer_start(&log_timer_, &Worker::on_log_timer_cb, 1000, 0);
+    }
+}
+
+void Worker::on_log_timer_cb(uv_timer_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->flush_access_logs();
+}
+
+void Worker::flush_access_logs() noexcept {
+    // A write to a regular file lands in the page cache without waiting for the disk; one
+    // write per buffer keeps lines whole (O_APPEND).
+    for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
+        std::string& buf = log_buffers_[i];
+        std::size_t done = 0;
+        while (done < buf.size()) {
+            const ssize_t n =
+                ::write(shared_.access_logs[i].fd, buf.data() + done, buf.size() - done);
+            if (n <= 0) {
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                KAHTTPD_LOG(error, "worker %u: access log write failed: %s", id_,
+                            std::strerror(errno));
+                break;
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        buf.clear();
+    }
+    uv_timer_stop(&log_timer_);
+}
+
+void Worker::finish() noexcept {
+    finished_ = true;
+    {
+        // Final counters go to the board's totals in the same step that takes this worker off
+        // the list, so a status page never misses them or counts them twice.
+        StatusBoard& board = *shared_.board;
+        std::lock_guard<std::mutex> lock(board.mutex);
+        board.retired.merge(stats_);
+        std::erase(board.workers, this);
+    }
+    {
+        // Tasks posted from now on are refused; those already queued run at the wake-up that
+        // is still pending or are dropped with the loop (none of them owns a connection).
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        inbox_open_ = false;
+    }
+    // Tasks that were queued before the inbox closed still run (a status query waits for
+    // this worker's answer).
+    on_wake();
+    flush_access_logs();
+    uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&hard_stop_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&wake_async_), nullptr);
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,185 @@
+#pragma once
+
+#include "conf/config.hpp"
+#include "conf/mime_types.hpp"
+#include "parser/request_parser.hpp"
+#include "server/http/close_reason.hpp"
+#include "server/http/http_date.hpp"
+#include "server/obs/access_log.hpp"
+#include "server/obs/status_page.hpp"
+#include "server/static/static_file.hpp"
+#include "server/util/intrusive_list.hpp"
+#include "server/util/timer_wheel.hpp"
+
+#include <uv.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace kahttpd::server {
+
+class Connection;
+
+/// One virtual host (or the main server) ready to serve: its document root opened, and the
+/// settings that apply when no <Directory>/<Location> section matches, merged once.
+struct HostContext {
+    const conf::VirtualHost* vhost = nullptr;
+    std::unique_ptr<DocumentRoot> root;
+    conf::Effective base;      ///< effective settings at the document root, no sections
+    bool has_sections = false; ///< a section may apply: merge per request
+};
+
+/// One CustomLog: its open file (shared by the workers, O_APPEND so their writes never
+/// interleave within a line) and its compiled format.
+struct AccessLogSink {
+    int fd = -1;
+    AccessLogFormat format;
+};
+
+/// What every worker reads and nobody writes while serving: built by the main thread before
+/// the workers start and outliving them. One per configuration generation (a reload builds a
+/// new one while the old one's workers finish).
+struct SharedState {
+    const conf::Config* config = nullptr;
+    const conf::MimeTypes* mime = nullptr;
+    parser::ParseLimits limits;
+    std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
+    std::vector<AccessLogSink> access_logs; ///< one per CustomLog
+    std::string server_header;              ///< "Server: ...\r\n" as ServerTokens asks
+    std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
+    StatusBoard* board = nullptr;           ///< process-wide, for the status page
+    unsigned generation = 1;                ///< which configuration load this is (1 = the first)
+
+    /// The context of a vhost returned by Config::select_vhost.
+    const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {
+        if (&vh == &config->main || config->vhosts.empty()) {
+            return hosts[0];
+        }
+        return hosts[static_cast<std::size_t>(&vh - config->vhosts.data()) + 1];
+    }
+};
+
+/// One event loop on one thread: its listening sockets, its connections, its timer wheel.
+/// Nothing on the request path is shared with other workers.
+class Worker {
+  public:
+    /// Size of the per-worker read buffer every read lands in (connections keep only the bytes
+    /// of an unfinished request, and only while parsing is paused).
+    static constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+    /// `listen_fds` are bound, listening, non-blocking sockets this worker now owns.
+    Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds);
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+    ~Worker();
+
+    /// The thread body: serves until stopped and every handle is closed. Returns the value of
+    /// uv_loop_close() (0 when nothing leaked).
+    int run() noexcept;
+
+    /// Asks the worker to drain and stop: on shutdown, or on reload (`reload`: a new
+    /// configuration's workers take over; connections close with CloseReason::reload).
+    /// Thread-safe.
+    void request_stop(bool reload = false) noexcept;
+
+    /// Runs `task` on this worker's thread soon. False when the worker has finished (the task
+    /// is dropped). Thread-safe.
+    bool post(std::function<void()> task);
+
+    /// Counters, connection states and the live connection table (at most `max_rows` rows;
+    /// the states count every connection). Worker thread only.
+    WorkerSnapshot snapshot(std::size_t max_rows) const;
+
+    /// Gathers a status report from every worker (this one included, each on its own thread)
+    /// and hands it to connection `conn_id` of this worker when complete. Worker thread only.
+    void gather_status(std::uint64_t conn_id, bool json, unsigned refresh, unsigned limit);
+
+    /// The open connection with this id, or nullptr. Worker thread only; O(connections).
+    Connection* find(std::uint64_t id) noexcept;
+
+    // For connections (worker thread only).
+    uv_loop_t* loop() noexcept { return &loop_; }
+    const SharedState& shared() const noexcept { return shared_; }
+    unsigned id() const noexcept { return id_; }
+    WorkerStats& stats() noexcept { return stats_; }
+    const WorkerStats& stats() const noexcept { return stats_; }
+    DateCache& date() noexcept { return date_; }
+    bool draining() const noexcept { return draining_; }
+    /// Why connections close when the drain ends them (server_shutdown or reload).
+    CloseReason drain_reason() const noexcept {
+        return retiring_ ? CloseReason::reload : CloseReason::server_shutdown;
+    }
+    char* read_buffer() noexcept { return read_buffer_.data(); }
+    /// Milliseconds of the loop's clock (uv_now).
+    std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
+
+    /// Arms `entry` to fire `delay_ms` from now (the monotonic clock read now, not the loop's
+    /// cached time), never early: the deadline is rounded up by one millisecond to cover the
+    /// clock's truncation.
+    void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
+
+    /// Formats one access-log line per CustomLog into `pending` (the connection's lines whose
+    /// response is not yet completely sent). commit_access_log() moves them to the worker's
+    /// buffers with %X resolved; those reach the files when a buffer passes 32 KiB, at least
+    /// once a second, and when the worker stops: a clean stop loses none.
+    void access_log(const AccessRecord& record, std::string& pending) noexcept;
+    void commit_access_log(std::string& pending, bool aborted) noexcept;
+
+    /// Called by a connection's close callback just before it is freed.
+    void on_connection_freed(Connection& c) noexcept;
+    void link(Connection& c) noexcept;
+
+  private:
+    void start_listening() noexcept;
+    void on_connection(uv_stream_t* server, int status) noexcept;
+    void on_wake() noexcept;
+    void on_stop() noexcept;
+    void on_wheel_timer() noexcept;
+    void arm_wheel_timer() noexcept;
+    void maybe_finish() noexcept;
+    void finish() noexcept;
+
+    static void on_connection_cb(uv_stream_t* server, int status) noexcept;
+    static void on_async_cb(uv_async_t* handle) noexcept;
+    static void on_wheel_timer_cb(uv_timer_t* handle) noexcept;
+    static void on_hard_stop_cb(uv_timer_t* handle) noexcept;
+    static void on_log_timer_cb(uv_timer_t* handle) noexcept;
+    void flush_access_logs() noexcept;
+
+    unsigned id_;
+    const SharedState& shared_;
+    std::vector<int> listen_fds_;
+    uv_loop_t loop_;
+    std::vector<uv_tcp_t> listeners_;
+    uv_async_t wake_async_; // tasks in inbox_, or a stop request
+    std::mutex inbox_mutex_;
+    std::vector<std::function<void()>> inbox_; // guarded by inbox_mutex_
+    bool inbox_open_ = true;                   // guarded by inbox_mutex_
+    std::atomic<int> stop_request_{0};         // 0 none, 1 shutdown, 2 reload
+    uv_timer_t wheel_timer_;
+    uv_timer_t hard_stop_timer_;
+    uv_timer_t log_timer_;
+    std::vector<std::string> log_buffers_;       // one per SharedState::access_logs
+    std::uint64_t wheel_timer_due_ = UINT64_MAX; // when wheel_timer_ fires, if armed
+    TimerWheel wheel_;
+    IntrusiveList<Connection> connections_;
+    std::vector<char> read_buffer_;
+    DateCache date_;
+    WorkerStats stats_;
+    std::uint64_t next_conn_id_ = 1;
+    // Timer expirations per second over the last 16 seconds (status page).
+    std::array<std::uint64_t, 16> fired_per_s_{};
+    std::array<std::uint64_t, 16> fired_second_{};
+    bool draining_ = false;
+    bool retiring_ = false;
+    bool finished_ = false;
+    bool ran_ = false; // run() was called (it owns the teardown from then on)
+};
+
+} // namespace kahttpd::server

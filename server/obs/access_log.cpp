@@ -1,0 +1,300 @@
+#include "server/obs/access_log.hpp"
+
+#include "parser/text.hpp"
+
+#include <cstdio>
+
+namespace kahttpd::server {
+
+namespace {
+
+using text::append_number;
+
+/// Apache's %t: "[21/Nov/2026:04:40:00 +0000]" (always UTC).
+void append_clf_time(std::string& out, std::time_t t) {
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    const std::size_t n = std::strftime(buf, sizeof buf, "[%d/%b/%Y:%H:%M:%S +0000]", &tm);
+    out.append(buf, n);
+}
+
+/// Quotes and backslashes escaped with a backslash, control bytes and bytes above 0x7f as
+/// `hex_prefix` and two hex digits: Apache's log escaping ("\\x") or JSON's ("\\u00", so the
+/// line stays valid JSON whatever the client sent). A line can never be split or forged.
+void append_escaped(std::string& out, std::string_view s, std::string_view hex_prefix = "\\x") {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (ch == '"' || ch == '\\') {
+            out.push_back('\\');
+            out.push_back(ch);
+        } else if (c < 0x20 || c >= 0x7f) {
+            out.append(hex_prefix);
+            out.push_back(kHex[c >> 4]);
+            out.push_back(kHex[c & 15]);
+        } else {
+            out.push_back(ch);
+        }
+    }
+}
+
+/// A JSON string (RFC 8259), quotes included.
+void append_json_string(std::string& out, std::string_view s) {
+    out.push_back('"');
+    append_escaped(out, s, "\\u00");
+    out.push_back('"');
+}
+
+std::string_view url_path_of(std::string_view target) {
+    return target.substr(0, target.find('?'));
+}
+
+std::string_view query_of(std::string_view target) {
+    const auto q = target.find('?');
+    return q == std::string_view::npos ? std::string_view() : target.substr(q);
+}
+
+} // namespace
+
+AccessLogFormat::AccessLogFormat(std::string_view format) {
+    if (format == "json") {
+        json_ = true;
+        return;
+    }
+    std::string text;
+    auto flush_text = [&] {
+        if (!text.empty()) {
+            pieces_.push_back({Kind::text, std::move(text)});
+            text.clear();
+        }
+    };
+    for (std::size_t i = 0; i < format.size(); ++i) {
+        if (format[i] != '%' || i + 1 == format.size()) {
+            text.push_back(format[i]);
+            continue;
+        }
+        ++i;
+        std::string arg;
+        if (format[i] == '{') {
+            const auto close = format.find('}', i);
+            if (close == std::string_view::npos) {
+                text.append(format.substr(i - 1));
+                break;
+            }
+            arg = std::string(format.substr(i + 1, close - i - 1));
+            i = close + 1;
+        }
+        if (i < format.size() && format[i] == '>') { // %>s: the final status, which is ours
+            ++i;
+        }
+        if (i >= format.size()) {
+            break;
+        }
+        const char code = format[i];
+        if (code == '%') {
+            text.push_back('%');
+            continue;
+        }
+        flush_text();
+        Kind kind = Kind::dash;
+        switch (code) {
+        case 'h':
+        case 'a':
+            kind = Kind::client;
+            break;
+        case 't':
+            kind = Kind::time;
+            break;
+        case 'r':
+            kind = Kind::request_line;
+            break;
+        case 's':
+            kind = Kind::status;
+            break;
+        case 'b':
+            kind = Kind::bytes_clf;
+            break;
+        case 'B':
+            kind = Kind::bytes;
+            break;
+        case 'D':
+            kind = Kind::duration_us;
+            break;
+        case 'T':
+            kind = arg == "ms"   ? Kind::duration_ms
+                   : arg == "us" ? Kind::duration_us
+                                 : Kind::duration_s;
+            break;
+        case 'k':
+            kind = Kind::keepalive_count;
+            break;
+        case 'X':
+            kind = Kind::connection_status;
+            break;
+        case 'm':
+            kind = Kind::method;
+            break;
+        case 'U':
+            kind = Kind::url_path;
+            break;
+        case 'q':
+            kind = Kind::query;
+            break;
+        case 'H':
+            kind = Kind::protocol;
+            break;
+        case 'v':
+            kind = Kind::server_name;
+            break;
+        case 'i':
+            kind = Kind::request_header;
+            break;
+        case 'x':
+            kind = arg == "close-reason" ? Kind::close_reason : Kind::dash;
+            break;
+        default: // %l, %u and everything kahttpd has no value for
+            kind = Kind::dash;
+            break;
+        }
+        pieces_.push_back({kind, kind == Kind::request_header ? arg : std::string()});
+    }
+    flush_text();
+}
+
+void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
+    const parser::Request* req = r.request;
+    const std::string_view method = req != nullptr ? req->method() : std::string_view();
+    const std::string_view target = req != nullptr ? req->target() : std::string_view();
+    char protocol[32] = "-";
+    if (req != nullptr) {
+        std::snprintf(protocol, sizeof protocol, "HTTP/%u.%u", req->http_major(),
+                      req->http_minor());
+    }
+    if (json_) {
+        out.append("{\"time\":");
+        append_number(out, static_cast<std::uint64_t>(r.time));
+        out.append(",\"client\":");
+        append_json_string(out, r.client);
+        out.append(",\"method\":");
+        append_json_string(out, method);
+        out.append(",\"target\":");
+        append_json_string(out, target);
+        out.append(",\"protocol\":");
+        append_json_string(out, req != nullptr ? std::string_view(protocol) : "");
+        out.append(",\"status\":");
+        append_number(out, r.status);
+        out.append(",\"bytes\":");
+        append_number(out, r.body_bytes);
+        out.append(",\"duration_us\":");
+        append_number(out, r.duration_us);
+        out.append(",\"keepalive_requests\":");
+        append_number(out, r.previous_requests);
+        out.append(",\"connection\":\"");
+        out.push_back(r.keep_alive ? kPendingKeepAlive : kPendingClose);
+        out.push_back('"');
+        out.append(",\"close_reason\":");
+        append_json_string(out, r.keep_alive ? "" : r.close_reason);
+        out.append(",\"host\":");
+        append_json_string(out, req != nullptr ? req->header("Host").value_or("") : "");
+        out.append(",\"user_agent\":");
+        append_json_string(out, req != nullptr ? req->header("User-Agent").value_or("") : "");
+        out.append("}\n");
+        return;
+    }
+    for (const auto& p : pieces_) {
+        switch (p.kind) {
+        case Kind::text:
+            out.append(p.text);
+            break;
+        case Kind::client:
+            out.append(r.client);
+            break;
+        case Kind::dash:
+            out.push_back('-');
+            break;
+        case Kind::time:
+            append_clf_time(out, r.time);
+            break;
+        case Kind::request_line:
+            if (req == nullptr) {
+                out.push_back('-');
+            } else {
+                append_escaped(out, method);
+                out.push_back(' ');
+                append_escaped(out, target);
+                out.push_back(' ');
+                out.append(protocol);
+            }
+            break;
+        case Kind::status:
+            append_number(out, r.status);
+            break;
+        case Kind::bytes_clf:
+            if (r.body_bytes == 0) {
+                out.push_back('-');
+            } else {
+                append_number(out, r.body_bytes);
+            }
+            break;
+        case Kind::bytes:
+            append_number(out, r.body_bytes);
+            break;
+        case Kind::duration_us:
+            append_number(out, r.duration_us);
+            break;
+        case Kind::duration_s:
+            append_number(out, r.duration_us / 1000000);
+            break;
+        case Kind::duration_ms:
+            append_number(out, r.duration_us / 1000);
+            break;
+        case Kind::keepalive_count:
+            append_number(out, r.previous_requests);
+            break;
+        case Kind::connection_status:
+            out.push_back(r.keep_alive ? kPendingKeepAlive : kPendingClose);
+            break;
+        case Kind::method:
+            append_escaped(out, method.empty() ? "-" : method);
+            break;
+        case Kind::url_path:
+            append_escaped(out, target.empty() ? "-" : url_path_of(target));
+            break;
+        case Kind::query:
+            append_escaped(out, query_of(target));
+            break;
+        case Kind::protocol:
+            out.append(protocol);
+            break;
+        case Kind::server_name:
+            append_escaped(out, r.server_name.empty() ? "-" : r.server_name);
+            break;
+        case Kind::request_header: {
+            const auto v = req != nullptr ? req->header(p.text) : std::nullopt;
+            if (v) {
+                append_escaped(out, *v);
+            } else {
+                out.push_back('-');
+            }
+            break;
+        }
+        case Kind::close_reason:
+            out.append(r.keep_alive || r.close_reason.empty() ? "-" : r.close_reason);
+            break;
+        }
+    }
+    out.push_back('\n');
+}
+
+void resolve_connection_status(char* line, std::size_t size, bool aborted) noexcept {
+    for (std::size_t i = 0; i < size; ++i) {
+        if (line[i] == kPendingKeepAlive) {
+            line[i] = aborted ? 'X' : '+';
+        } else if (line[i] == kPendingClose) {
+            line[i] = aborted ? 'X' : '-';
+        }
+    }
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,103 @@
+#pragma once
+
+#include "server/http/close_reason.hpp"
+#include "server/util/histogram.hpp"
+#include "server/util/timer_wheel.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace kahttpd::server {
+
+class Worker;
+
+/// Requests served by a connection, counted when it closes: 0, 1, 2, 3, 4 exactly, then
+/// powers of two (5-8, 9-16, ...), the last bucket 1025 and more.
+inline constexpr std::array<std::uint64_t, 13> kRequestsPerConnBounds = {
+    0, 1, 2, 3, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+/// Idle gaps between two requests on one connection, in milliseconds (upper bounds).
+inline constexpr std::array<std::uint64_t, 14> kIdleGapBoundsMs = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 60000};
+
+using RequestsPerConnHistogram = Histogram<kRequestsPerConnBounds.size()>;
+using IdleGapHistogram = Histogram<kIdleGapBoundsMs.size()>;
+using TimerLagHistogram = TimerWheel::LagHistogram;
+
+/// Counters of one worker. Only its own thread writes them; the status page reads them through
+/// a snapshot taken on that thread.
+struct WorkerStats {
+    std::uint64_t accepted = 0;
+    std::uint64_t requests = 0;
+    CloseCounters closes{};
+    RequestsPerConnHistogram requests_per_conn;
+    IdleGapHistogram idle_gaps;
+
+    void merge(const WorkerStats& o) noexcept;
+};
+
+/// One row of the live connection table.
+struct ConnectionRow {
+    std::uint64_t id = 0;
+    std::string client; ///< "IP:PORT"
+    const char* state = "";
+    const char* deadline = ""; ///< what the armed deadline is for ("idle", "header", ...)
+    std::uint32_t requests = 0;
+    std::int64_t idle_ms = -1;     ///< how long it has been idle; -1 when not idle
+    std::int64_t deadline_ms = -1; ///< time left before its deadline; -1 when none is armed
+};
+
+/// What one worker reports to the status page, taken on its own thread.
+struct WorkerSnapshot {
+    unsigned id = 0;
+    unsigned generation = 0;
+    bool retiring = false; ///< an older configuration's worker, finishing its connections
+    WorkerStats stats;
+    std::array<std::uint32_t, 5> by_state{}; ///< reading, writing, idle, lingering, closing
+    // Timer wheel.
+    std::uint64_t timers_armed = 0;
+    std::uint64_t timers_scheduled = 0;
+    std::uint64_t timer_expirations = 0;
+    double expirations_per_s = 0; ///< over the last 10 seconds
+    TimerLagHistogram timer_lag;
+    std::uint64_t timer_lag_max_ms = 0;
+    std::vector<ConnectionRow> connections;
+};
+
+/// Process-wide facts for the status page: outlives every configuration generation.
+/// The registry of live workers is guarded by `mutex`; the totals of workers that have
+/// finished (after a reload) are folded into `retired` so the totals never go backwards.
+struct StatusBoard {
+    std::uint64_t started_ms = 0;  ///< uv_hrtime() at start, in ms
+    std::int64_t started_unix = 0; ///< wall clock at start
+    std::atomic<unsigned> generation{1};
+    std::atomic<std::uint64_t> reloads{0};
+    /// Connections open in every worker of every generation, for MaxConnections.
+    std::atomic<std::uint32_t> open_connections{0};
+
+    std::mutex mutex;
+    std::vector<Worker*> workers; ///< every worker whose thread is running
+    WorkerStats retired;          ///< sums of workers that have finished
+};
+
+/// Everything gathered for one status request.
+struct StatusReport {
+    std::uint64_t uptime_ms = 0;
+    std::int64_t started_unix = 0;
+    unsigned generation = 0;
+    std::uint64_t reloads = 0;
+    std::string version;
+    unsigned table_limit = 1000; ///< most rows in the connection table (?limit=N)
+    WorkerStats retired;
+    std::vector<WorkerSnapshot> workers;
+};
+
+/// The report as JSON (every field is documented in docs/status.md).
+std::string render_status_json(const StatusReport& report);
+/// The report as an HTML page; `refresh` seconds > 0 adds a meta refresh.
+std::string render_status_html(const StatusReport& report, unsigned refresh);
+
+} // namespace kahttpd::server

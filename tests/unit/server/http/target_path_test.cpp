@@ -1,0 +1,85 @@
+#include "server/http/target_path.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using kahttpd::parser::Status;
+using kahttpd::server::percent_decode;
+using kahttpd::server::resolve_target;
+using kahttpd::server::TargetPath;
+
+TEST_SUITE("server") {
+
+    TEST_CASE("percent-decoding accepts valid escapes and refuses broken ones") {
+        std::string out;
+        CHECK(percent_decode("/a%20b%2Fc%7e", out));
+        CHECK(out == "/a b/c~");
+        CHECK_FALSE(percent_decode("/a%2", out));
+        CHECK_FALSE(percent_decode("/a%", out));
+        CHECK_FALSE(percent_decode("/a%zz", out));
+        CHECK_FALSE(percent_decode("%g0", out));
+    }
+
+    TEST_CASE("targets resolve to normalised paths under the root") {
+        TargetPath t;
+        SUBCASE("plain paths") {
+            REQUIRE(resolve_target("/css/style.css", t) == Status::ok);
+            CHECK(t.path == "css/style.css");
+            CHECK_FALSE(t.trailing_slash);
+        }
+        SUBCASE("the root") {
+            REQUIRE(resolve_target("/", t) == Status::ok);
+            CHECK(t.path.empty());
+        }
+        SUBCASE("query is split off and kept raw") {
+            REQUIRE(resolve_target("/a/b/?x=%41&y", t) == Status::ok);
+            CHECK(t.path == "a/b");
+            CHECK(t.trailing_slash);
+            CHECK(t.query == "x=%41&y");
+            CHECK(t.raw_path == "/a/b/");
+        }
+        SUBCASE("dot segments and empty segments are normalised") {
+            REQUIRE(resolve_target("/a/./b//c/../d", t) == Status::ok);
+            CHECK(t.path == "a/b/d");
+        }
+        SUBCASE("encoded characters are decoded") {
+            REQUIRE(resolve_target("/hello%20world.txt", t) == Status::ok);
+            CHECK(t.path == "hello world.txt");
+        }
+        SUBCASE("absolute-form keeps only the path") {
+            REQUIRE(resolve_target("http://example.com/x/y.html?q", t) == Status::ok);
+            CHECK(t.path == "x/y.html");
+            CHECK(t.query == "q");
+            REQUIRE(resolve_target("http://example.com", t) == Status::ok);
+            CHECK(t.path.empty());
+        }
+        SUBCASE(".. inside the tree is fine") {
+            REQUIRE(resolve_target("/a/../b", t) == Status::ok);
+            CHECK(t.path == "b");
+        }
+    }
+
+    TEST_CASE("targets that would leave the root or reveal hidden files are refused") {
+        TargetPath t;
+        CHECK(resolve_target("/../etc/passwd", t) == Status::bad_request);
+        CHECK(resolve_target("/a/../../etc/passwd", t) == Status::bad_request);
+        CHECK(resolve_target("/%2e%2e/etc/passwd", t) == Status::bad_request);
+        CHECK(resolve_target("/%2E%2E/%2e%2E/etc/passwd", t) == Status::bad_request);
+        CHECK(resolve_target("/..%2fetc/passwd", t) == Status::not_found);
+        CHECK(resolve_target("/a%2Fb", t) == Status::not_found);
+        CHECK(resolve_target("/a%00.html", t) == Status::bad_request);
+        CHECK(resolve_target("/..\\..\\etc\\passwd", t) == Status::bad_request);
+        CHECK(resolve_target("/a%5c..%5c..%5cetc", t) == Status::bad_request);
+        CHECK(resolve_target("/.htaccess", t) == Status::not_found);
+        CHECK(resolve_target("/.git/config", t) == Status::not_found);
+        CHECK(resolve_target("/a/.hidden/b", t) == Status::not_found);
+        CHECK(resolve_target("/a%ZZ", t) == Status::bad_request);
+        CHECK(resolve_target("relative/path", t) == Status::bad_request);
+        CHECK(resolve_target("*", t) == Status::bad_request);
+        // Double encoding decodes once: "%252e%252e" is the literal name "%2e%2e", not "..".
+        REQUIRE(resolve_target("/%252e%252e/etc/passwd", t) == Status::ok);
+        CHECK(t.path == "%2e%2e/etc/passwd");
+    }
+
+} // TEST_SUITE
