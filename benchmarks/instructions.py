@@ -20,7 +20,8 @@ instructions only: the kernel's part (TCP, sendfile copies, epoll) is not in it.
 
 Knobs: CALLGRIND_N1 (2000), CALLGRIND_N2 (12000), CALLGRIND_CONNECTIONS (4),
 BENCH_SERVERS (kahttpd nginx h2o lighttpd minimal), BENCH_OUT (build/bench),
-BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), VALGRIND (valgrind). Writes OUT/instructions.json.
+BENCH_SERVER_CPU (0), BENCH_CLIENT_CPU (1), VALGRIND (valgrind), CALLGRIND_KEEP (set: keep the
+callgrind outputs for callgrind_annotate). Writes OUT/instructions.json.
 Fails only when a server cannot start under valgrind.
 """
 import datetime
@@ -191,7 +192,10 @@ def main():
     finally:
         for p in children:
             servers.stop(p)
-        shutil.rmtree(work, ignore_errors=True)
+        if os.environ.get("CALLGRIND_KEEP"):
+            log(f"callgrind outputs kept in {work}/callgrind (callgrind_annotate them)")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
     doc = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),

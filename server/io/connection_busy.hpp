@@ -1,8 +1,9 @@
 #pragma once
 
-#include "conf/sections.hpp"
 #include "parser/request_parser.hpp"
-#include "server/http/byte_ranges.hpp"
+#include "server/http/response.hpp"
+#include "server/obs/status_page.hpp"
+#include "server/static/static_handler.hpp"
 
 #include <uv.h>
 
@@ -18,7 +19,8 @@ namespace kahttpd::server {
 
 /// The parts of a connection needed only while it is doing something (a request arriving, a
 /// response leaving, the lingering close): the parser, libuv's write and shutdown requests, the
-/// output and stash buffers, the streamed-body queue and the per-request bookkeeping. An idle
+/// output and stash buffers, the handler's Response and what it pins, the streamed-body queue
+/// and the per-request bookkeeping. An idle
 /// keep-alive connection gives them back to its worker's BusyPool, so it holds only its
 /// Connection object. Members keep the names they had in Connection.
 struct ConnectionBusy {
@@ -29,12 +31,6 @@ struct ConnectionBusy {
         std::uint64_t offset = 0;
         std::uint64_t length = 0;
     };
-    /// A status page gathered while earlier output was still being written.
-    struct PendingStatus {
-        std::string body;
-        bool json = false;
-    };
-
     explicit ConnectionBusy(const parser::ParseLimits& limits) : parser(limits) {}
     ConnectionBusy(const ConnectionBusy&) = delete;
     ConnectionBusy& operator=(const ConnectionBusy&) = delete;
@@ -48,14 +44,15 @@ struct ConnectionBusy {
     void reset(std::size_t keep) noexcept {
         parser.release_memory(keep);
         parser.reset();
-        for (std::string* s : {&out_, &stash_, &log_pending_}) {
+        // The response is reset for every request; only its page storage may have grown.
+        for (std::string* s : {&out_, &stash_, &log_pending_, &response.text_storage}) {
             s->clear();
             if (s->capacity() > keep) {
                 std::string().swap(*s);
             }
         }
         out_sent_ = 0;
-        status_ready_.reset();
+        scope.reset(); // an idle connection pins no cache entry
         if (file_fd_ >= 0) {
             ::close(file_fd_);
             file_fd_ = -1;
@@ -63,8 +60,6 @@ struct ConnectionBusy {
         sendfile_ = false;
         segments_.clear();
         segment_ = 0;
-        ranges_.clear();
-        merged_.reset();
         linger_bytes_ = 0;
         last_status_ = 0;
         last_body_bytes_ = 0;
@@ -76,15 +71,17 @@ struct ConnectionBusy {
     uv_shutdown_t shutdown_req;
     std::string out_; // responses not yet written; out_[out_sent_..] is unsent
     std::size_t out_sent_ = 0;
-    std::string stash_;                           // input received while parsing was paused
-    std::string log_pending_;                     // access-log lines not yet completely sent
-    std::unique_ptr<PendingStatus> status_ready_; // gathered, waiting for earlier output
+    std::string stash_;             // input received while parsing was paused
+    std::string log_pending_;       // access-log lines not yet completely sent
+    Response response;              // the handler's answer to the current request
+    ResponseScope scope;            // what it points into (cache entry, merged settings)
+    StatusQuery status_query;       // the status page being gathered (Phase::awaiting)
+    bool status_ready = false;      // ... its report has arrived, in `response`
+    bool status_expect = false;     // ... and its request waits for "100 Continue"
     int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
     bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
     std::vector<Segment> segments_; // what to send from it, in order
     std::size_t segment_ = 0;       // the one being sent
-    std::vector<ByteRange> ranges_; // ranges of the current response (capacity reused)
-    std::unique_ptr<conf::Effective> merged_; // settings storage when sections apply
     std::uint64_t linger_bytes_ = 0;
     unsigned last_status_ = 0;           // status of the last response queued (access log)
     std::uint64_t last_body_bytes_ = 0;  // its body length

@@ -77,7 +77,7 @@ bool Worker::post(std::function<void()> task) {
 namespace {
 
 /// One status request in flight: the snapshots arrive from the workers' threads.
-struct StatusQuery {
+struct StatusGather {
     StatusBoard* board = nullptr;
     std::mutex mutex;
     StatusReport report; // guarded by mutex until `pending` reaches 0
@@ -88,7 +88,7 @@ struct StatusQuery {
     unsigned refresh = 0;
 };
 
-void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot) {
+void contribute(const std::shared_ptr<StatusGather>& q, WorkerSnapshot* snapshot) {
     {
         std::lock_guard<std::mutex> lock(q->mutex);
         if (snapshot != nullptr) {
@@ -114,7 +114,7 @@ void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot)
                                                           : a.id < b.id;
                   });
         if (Connection* c = origin->find(q->conn_id)) {
-            c->finish_status(q->report, q->json, q->refresh);
+            c->finish_status(q->report);
         }
     });
 }
@@ -122,7 +122,7 @@ void contribute(const std::shared_ptr<StatusQuery>& q, WorkerSnapshot* snapshot)
 } // namespace
 
 void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh, unsigned limit) {
-    auto q = std::make_shared<StatusQuery>();
+    auto q = std::make_shared<StatusGather>();
     q->origin = this;
     q->conn_id = conn_id;
     q->json = json;

@@ -7,7 +7,7 @@
 #include "server/http/http_date.hpp"
 #include "server/obs/access_log.hpp"
 #include "server/obs/status_page.hpp"
-#include "server/static/static_file.hpp"
+#include "server/static/site.hpp"
 #include "server/util/intrusive_list.hpp"
 #include "server/util/timer_wheel.hpp"
 
@@ -26,15 +26,6 @@ namespace kahttpd::server {
 
 class Connection;
 
-/// One virtual host (or the main server) ready to serve: its document root opened, and the
-/// settings that apply when no <Directory>/<Location> section matches, merged once.
-struct HostContext {
-    const conf::VirtualHost* vhost = nullptr;
-    std::unique_ptr<DocumentRoot> root;
-    conf::Effective base;      ///< effective settings at the document root, no sections
-    bool has_sections = false; ///< a section may apply: merge per request
-};
-
 /// One CustomLog: its open file (shared by the workers, O_APPEND so their writes never
 /// interleave within a line) and its compiled format.
 struct AccessLogSink {
@@ -42,27 +33,15 @@ struct AccessLogSink {
     AccessLogFormat format;
 };
 
-/// What every worker reads and nobody writes while serving: built by the main thread before
-/// the workers start and outliving them. One per configuration generation (a reload builds a
-/// new one while the old one's workers finish).
-struct SharedState {
-    const conf::Config* config = nullptr;
-    const conf::MimeTypes* mime = nullptr;
+/// What every worker reads and nobody writes while serving: the Site the handlers see, plus
+/// what only the transport needs. Built by the main thread before the workers start and
+/// outliving them. One per configuration generation (a reload builds a new one while the old
+/// one's workers finish).
+struct SharedState : Site {
     parser::ParseLimits limits;
-    std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
     std::vector<AccessLogSink> access_logs; ///< one per CustomLog
-    std::string server_header;              ///< "Server: ...\r\n" as ServerTokens asks
-    std::string server_version;             ///< "kahttpd/0.1.0", for ServerSignature
     StatusBoard* board = nullptr;           ///< process-wide, for the status page
     unsigned generation = 1;                ///< which configuration load this is (1 = the first)
-
-    /// The context of a vhost returned by Config::select_vhost.
-    const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {
-        if (&vh == &config->main || config->vhosts.empty()) {
-            return hosts[0];
-        }
-        return hosts[static_cast<std::size_t>(&vh - config->vhosts.data()) + 1];
-    }
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.

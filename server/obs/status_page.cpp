@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 namespace kahttpd::server {
@@ -275,6 +277,36 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
     }
     h += "</body></html>\n";
     return h;
+}
+
+StatusQuery parse_status_query(std::string_view target) noexcept {
+    StatusQuery q;
+    const std::size_t mark = target.find('?');
+    std::string_view rest =
+        mark == std::string_view::npos ? std::string_view() : target.substr(mark + 1);
+    while (!rest.empty()) {
+        const std::size_t amp = rest.find('&');
+        const std::string_view part = rest.substr(0, amp);
+        if (part == "json" || part == "format=json") {
+            q.json = true;
+        } else if (part.starts_with("limit=")) {
+            std::from_chars(part.data() + 6, part.data() + part.size(), q.limit);
+        } else if (part.starts_with("refresh=")) {
+            std::from_chars(part.data() + 8, part.data() + part.size(), q.refresh);
+            q.refresh = std::min(q.refresh, 3600u);
+        }
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    }
+    return q;
+}
+
+void status_response(const StatusReport& report, const StatusQuery& query, Response& out) {
+    out.status = parser::Status::ok;
+    out.text_storage =
+        query.json ? render_status_json(report) : render_status_html(report, query.refresh);
+    out.content_type = query.json ? "application/json" : "text/html; charset=utf-8";
+    out.fields = "Cache-Control: no-store\r\n";
+    out.set_text_body();
 }
 
 } // namespace kahttpd::server

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "server/http/close_reason.hpp"
+#include "server/http/response.hpp"
 #include "server/util/histogram.hpp"
 #include "server/util/timer_wheel.hpp"
 
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kahttpd::server {
@@ -94,6 +96,23 @@ struct StatusReport {
     WorkerStats retired;
     std::vector<WorkerSnapshot> workers;
 };
+
+/// What a status request asks for: ?json (or ?format=json), ?refresh=N (at most 3600 s),
+/// ?limit=N rows of the connection table (default 1000).
+struct StatusQuery {
+    bool json = false;
+    unsigned refresh = 0;
+    unsigned limit = 1000;
+};
+
+/// The query of a request target ("/server-status?json&limit=5") read as a StatusQuery;
+/// unknown parts are ignored.
+StatusQuery parse_status_query(std::string_view target) noexcept;
+
+/// The status handler: the page for `report` as a Response (200, HTML or JSON, not cacheable).
+/// Like the static handler it returns a value and never touches a socket; the transport
+/// gathers the report first (Worker::gather_status).
+void status_response(const StatusReport& report, const StatusQuery& query, Response& out);
 
 /// The report as JSON (every field is documented in docs/status.md).
 std::string render_status_json(const StatusReport& report);

@@ -4,6 +4,7 @@
 #include "parser/status.hpp"
 #include "parser/text.hpp"
 #include "server/http/http_date.hpp"
+#include "server/http/response_head.hpp"
 #include "server/http/validators.hpp"
 
 #include <cerrno>
@@ -15,8 +16,6 @@
 namespace kahttpd::server {
 
 namespace {
-
-using text::append_number;
 
 constexpr const char* kSuffixes[3] = {"", ".br", ".gz"};
 constexpr std::string_view kCodingNames[3] = {"", "br", "gzip"};
@@ -61,7 +60,7 @@ FileEntry::~FileEntry() {
     }
 }
 
-bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
+void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
                       const conf::Effective& eff, SymlinkPolicy symlinks,
                       const conf::MimeTypes& mime, std::string_view server_header, bool in_memory) {
     root = &document_root;
@@ -158,19 +157,14 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         r.fields.append("Accept-Ranges: bytes\r\n");
 
         if (eff.headers.empty() && in_memory) {
-            // The head of a 200 as Connection::write_head would write it, Date left blank.
-            // Only worth it for an entry that is going to be cached.
-            r.head.assign("HTTP/1.1 200 ");
-            r.head.append(parser::reason_phrase(parser::Status::ok)).append("\r\n");
-            r.head.append(server_header).append("Date: ");
-            r.date_at = r.head.size();
-            r.head.append(29, ' ').append("\r\n");
-            if (!type.empty()) {
-                r.head.append("Content-Type: ").append(type).append("\r\n");
-            }
-            r.head.append("Content-Length: ");
-            append_number(r.head, size);
-            r.head.append("\r\n").append(r.fields);
+            // The head of a 200 from the one serialiser, Date left blank (29 characters, the
+            // connection writes the current one in). Only worth it for an entry that is going
+            // to be cached; with Header rules every head is built per response.
+            static constexpr std::string_view kNoDate = "                             ";
+            r.head.clear();
+            r.date_at = append_head(r.head, parser::Status::ok, server_header, kNoDate, type, size,
+                                    r.fields)
+                            .date_at;
         }
 
         if (in_memory && size <= kFileInlineMax) {
@@ -181,7 +175,6 @@ bool FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
             }
         }
     }
-    return true;
 }
 
 bool FileEntry::still_valid() const noexcept {
@@ -216,13 +209,11 @@ std::size_t FileEntry::cost() const noexcept {
 
 // ---- FileRef ---------------------------------------------------------------------------------
 
-void FileRef::reset() noexcept {
-    if (e_ != nullptr) {
-        if (--e_->refs == 0 && !e_->in_cache) {
-            delete e_;
-        }
-        e_ = nullptr;
+void FileRef::release() noexcept {
+    if (--e_->refs == 0 && !e_->in_cache) {
+        delete e_;
     }
+    e_ = nullptr;
 }
 
 // ---- FileCache -------------------------------------------------------------------------------

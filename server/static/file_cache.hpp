@@ -66,8 +66,8 @@ struct FileEntry {
     /// `merged`): looks for the variants (PrecompressedFiles, same symlink policy),
     /// formats validators and type, and with `in_memory` (an entry to be cached) prepares the
     /// 200 head and reads files up to kFileInlineMax into memory (closing their descriptors).
-    /// True; a file that cannot be read whole keeps its descriptor and is read per response.
-    bool build(const DocumentRoot& root, OpenedFile& file, const conf::Effective& eff,
+    /// A file that cannot be read whole keeps its descriptor and is read per response.
+    void build(const DocumentRoot& root, OpenedFile& file, const conf::Effective& eff,
                SymlinkPolicy links, const conf::MimeTypes& mime, std::string_view server_header,
                bool in_memory);
 
@@ -124,17 +124,23 @@ class FileRef {
     FileRef& operator=(const FileRef&) = delete;
     ~FileRef() { reset(); }
 
-    void reset() noexcept;
+    void reset() noexcept {
+        if (e_ != nullptr) {
+            release();
+        }
+    }
     FileEntry* get() const noexcept { return e_; }
     FileEntry* operator->() const noexcept { return e_; }
     explicit operator bool() const noexcept { return e_ != nullptr; }
 
   private:
+    void release() noexcept;
+
     FileEntry* e_ = nullptr;
 };
 
 /// The open-file cache of one worker (no locks: one per thread). Maps a key (host and request
-/// path, see Connection::serve_file) to a FileEntry; bounded in bytes and entries with LRU
+/// path, see handle_static) to a FileEntry; bounded in bytes and entries with LRU
 /// eviction; an entry is revalidated (FileEntry::still_valid) when it is found and its last
 /// check is `valid_ms` old or older, and dropped when its files changed or vanished.
 /// Thread: its worker's.

@@ -1,0 +1,381 @@
+// Connection, second half: writing and streaming, the end of a response (keep-alive or the
+// lingering close), deadlines, and what the status page sees. The first half (connection.cpp)
+// reads, frames and answers.
+
+#include "server/io/connection.hpp"
+#include "server/io/io_errors.hpp"
+#include "server/io/worker.hpp"
+#include "server/obs/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+using parser::Status;
+
+namespace {
+
+constexpr std::size_t kFileChunk = 256 * 1024;
+/// With sendfile: when the socket is full, this much of the file goes through uv_write (read
+/// into user space) so that libuv tells when the socket is writable again; sendfile goes on
+/// from there. Small, because these bytes are copied.
+constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
+/// After the last response of a closing connection: how long input is read and discarded
+/// before the socket is closed, so the client's unread bytes do not make the kernel answer
+/// with RST and destroy the response (RFC 9112 §9.6).
+constexpr std::uint64_t kLingerMs = 2000;
+
+} // namespace
+
+// ---- writing ---------------------------------------------------------------------------------
+
+bool Connection::output_pending() const noexcept {
+    return write_in_flight_ ||
+           (busy_ && (busy_->out_sent_ < busy_->out_.size() || busy_->file_fd_ >= 0));
+}
+
+/// Refills the empty output from the streamed body: the segment's text, then its file bytes in
+/// chunks of kFileChunk (or straight to the socket with sendfile). False when the connection
+/// closed.
+bool Connection::refill_from_file() noexcept {
+    ConnectionBusy& b = busy();
+    while (b.segment_ < b.segments_.size() && b.segments_[b.segment_].text.empty() &&
+           b.segments_[b.segment_].length == 0) {
+        ++b.segment_;
+    }
+    if (b.segment_ == b.segments_.size()) {
+        ::close(b.file_fd_);
+        b.file_fd_ = -1;
+        b.segments_.clear();
+        b.segment_ = 0;
+        return true;
+    }
+    ConnectionBusy::Segment& seg = b.segments_[b.segment_];
+    if (!seg.text.empty()) {
+        // Copied, not swapped: out_ keeps its chunk-sized buffer for the next read and the
+        // segment's small string is freed now, not at the end of the response.
+        b.out_.assign(seg.text);
+        std::string().swap(seg.text);
+        return true;
+    }
+    std::size_t chunk = kFileChunk;
+    if (b.sendfile_) {
+        // From the page cache to the socket, never through user space. Only here, with nothing
+        // of out_ unsent and no uv_write in flight, so the bytes keep their order. The socket
+        // is non-blocking: when it is full, the next few bytes go through uv_write instead,
+        // and its completion (the socket is writable again) brings flush() back here.
+        uv_os_fd_t sock = -1;
+        uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &sock);
+        auto offset = static_cast<off_t>(seg.offset);
+        const ssize_t n =
+            ::sendfile(sock, b.file_fd_, &offset,
+                       static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, 1u << 30)));
+        if (n > 0) {
+            seg.offset += static_cast<std::uint64_t>(n);
+            seg.length -= static_cast<std::uint64_t>(n);
+            return true;
+        }
+        if (n < 0 && errno == EINTR) {
+            return true;
+        }
+        if (n < 0 && close_reason_for(-errno) == CloseReason::client_closed) {
+            close(CloseReason::client_closed);
+            return false;
+        }
+        if (n < 0 && errno != EAGAIN) {
+            // A file sendfile cannot read from: read/write for the rest of the body.
+            b.sendfile_ = false;
+            return true;
+        }
+        // EAGAIN, or 0 (the file shrank: the read below finds it).
+        chunk = kSendfileWaitChunk;
+    }
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, chunk));
+    b.out_.resize(want);
+    const ssize_t n = ::pread(b.file_fd_, b.out_.data(), want, static_cast<off_t>(seg.offset));
+    if (n <= 0) {
+        KAHTTPD_LOG(error, "conn=%llu read of file failed while sending response",
+                    static_cast<unsigned long long>(id_));
+        close(CloseReason::io_error);
+        return false;
+    }
+    b.out_.resize(static_cast<std::size_t>(n));
+    seg.offset += static_cast<std::uint64_t>(n);
+    seg.length -= static_cast<std::uint64_t>(n);
+    return true;
+}
+
+void Connection::flush() noexcept {
+    ConnectionBusy& b = busy();
+    auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
+    while (!write_in_flight_ && phase_ != Phase::closing) {
+        if (b.out_sent_ == b.out_.size()) {
+            b.out_.clear();
+            b.out_sent_ = 0;
+            if (b.file_fd_ < 0) {
+                if (!b.log_pending_.empty()) {
+                    worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
+                }
+                return;
+            }
+            if (!refill_from_file()) {
+                return;
+            }
+            continue;
+        }
+        uv_buf_t buf = uv_buf_init(b.out_.data() + b.out_sent_,
+                                   static_cast<unsigned>(b.out_.size() - b.out_sent_));
+        const int n = uv_try_write(stream, &buf, 1);
+        if (n > 0) {
+            b.out_sent_ += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n != UV_EAGAIN && n != 0) {
+            close(close_reason_for(n));
+            return;
+        }
+        // The socket is full: hand the rest to libuv, which waits for writability. out_ must
+        // not change until on_write.
+        const int rc = uv_write(&b.write_req, stream, &buf, 1, &Connection::on_write_cb);
+        if (rc != 0) {
+            close(CloseReason::io_error);
+            return;
+        }
+        write_in_flight_ = true;
+        arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
+    }
+}
+
+void Connection::on_write_cb(uv_write_t* req, int status) noexcept {
+    static_cast<Connection*>(req->data)->on_write(status);
+}
+
+void Connection::on_write(int status) noexcept {
+    write_in_flight_ = false;
+    if (status == UV_ECANCELED || phase_ == Phase::closing) {
+        return; // closing: release only
+    }
+    if (status < 0) {
+        close(close_reason_for(status));
+        return;
+    }
+    busy().out_sent_ = busy().out_.size();
+    pump();
+}
+
+/// Everything queued is written (h2o's on_send_complete): close, or go back to reading.
+void Connection::on_send_complete() noexcept {
+    if (output_pending() || phase_ == Phase::closing || phase_ == Phase::lingering) {
+        return;
+    }
+    if (close_after_) {
+        if (close_reason_ == CloseReason::client_requested && nothing_more_to_read()) {
+            // The client asked for the close and sent nothing after its request: no byte can
+            // arrive to make the kernel answer with a reset, so the lingering close (a
+            // shutdown, a wait for the client's EOF, one more wake-up) buys nothing. The FIN
+            // follows the response out. (nginx's lingering_close behaves the same way.)
+            close(close_reason_);
+            return;
+        }
+        set_lingering_close();
+        return;
+    }
+    start_read();
+    update_deadline();
+}
+
+/// Safe to close without lingering: the request was read whole, nothing is stashed or was
+/// dropped after it (a pipelining client), no byte waits to be read (FIONREAD), and every byte
+/// of the response has been acknowledged (SIOCOUTQ) — so nothing can arrive to make the kernel
+/// answer with a reset while part of the response is still unsent.
+bool Connection::nothing_more_to_read() noexcept {
+    if (in_message() || dropped_input_ || (busy_ && !busy_->stash_.empty())) {
+        return false;
+    }
+    uv_os_fd_t fd = -1;
+    int unread = 0;
+    int unacked = 0;
+    return uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
+           ::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0 &&
+           ::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0;
+}
+
+/// nginx's ngx_http_set_lingering_close: shut the write side (a FIN after the last response)
+/// and read and discard input until the client's EOF, kLingerMs, or kLingerMaxBytes.
+void Connection::set_lingering_close() noexcept {
+    phase_ = Phase::lingering;
+    busy().stash_.clear();
+    const int rc = uv_shutdown(&busy().shutdown_req, reinterpret_cast<uv_stream_t*>(&handle_),
+                               &Connection::on_shutdown_cb);
+    if (rc != 0) {
+        close(close_reason_);
+        return;
+    }
+    start_read();
+    arm(Deadline::linger, kLingerMs);
+}
+
+void Connection::on_shutdown_cb(uv_shutdown_t* req, int status) noexcept {
+    auto* self = static_cast<Connection*>(req->data);
+    if (status < 0 && status != UV_ECANCELED && self->phase_ != Phase::closing) {
+        self->close(self->close_reason_);
+    }
+}
+
+/// nginx's ngx_http_set_keepalive: between requests, holding only the Connection itself (its
+/// busy state back in the worker's pool) and the idle deadline.
+void Connection::set_keepalive() noexcept {
+    phase_ = Phase::idle;
+    release_busy();
+    if (deadline_ == Deadline::idle) {
+        // Already idle: bytes that start no request (llhttp skips empty lines) must not
+        // extend the keep-alive timeout.
+        return;
+    }
+    if (worker_.draining()) {
+        close(worker_.drain_reason());
+        return;
+    }
+    arm(Deadline::idle, idle_timeout_ms());
+}
+
+// ---- deadlines -------------------------------------------------------------------------------
+
+void Connection::arm(Deadline kind, std::uint64_t delay_ms) noexcept {
+    deadline_ = kind;
+    worker_.schedule(timer_, delay_ms);
+}
+
+/// Picks the deadline that fits what the connection is waiting for now.
+void Connection::update_deadline() noexcept {
+    if (in_message()) {
+        if (phase_ == Phase::body || phase_ == Phase::answered) {
+            // Receiving a body: RequestReadTimeout body= applies between reads, so every
+            // read that makes progress re-arms it.
+            arm(Deadline::body, body_timeout_ms());
+        } else if (deadline_ != Deadline::header) {
+            // The head started arriving: it has RequestReadTimeout header= to complete,
+            // counted from now and not extended by later bytes (a trickle cannot hold it open).
+            arm(Deadline::header, header_timeout_ms());
+        }
+        return;
+    }
+    if (requests_ == 0) {
+        release_busy(); // (only empty lines so far)
+        return;         // the first request's header deadline, armed at accept, still runs
+    }
+    set_keepalive();
+}
+
+/// RequestReadTimeout header= and body=; 0 turns them off, and then the core Timeout still
+/// bounds the wait (as in Apache without mod_reqtimeout), so no connection is ever left
+/// without a deadline.
+std::uint64_t Connection::header_timeout_ms() const noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    const auto ms = cfg.request_read_timeout_header.count();
+    return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
+}
+
+std::uint64_t Connection::body_timeout_ms() const noexcept {
+    const conf::Config& cfg = *worker_.shared().config;
+    const auto ms = cfg.request_read_timeout_body.count();
+    return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
+}
+
+std::uint64_t Connection::idle_timeout_ms() const noexcept {
+    return static_cast<std::uint64_t>(worker_.shared().config->keep_alive_timeout.count());
+}
+
+void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {
+    static_cast<Connection*>(data)->on_timer();
+}
+
+void Connection::on_timer() noexcept {
+    char p[80];
+    switch (deadline_) {
+    case Deadline::none:
+        return;
+    case Deadline::idle:
+        close(CloseReason::idle_timeout);
+        return;
+    case Deadline::header:
+        KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
+                    static_cast<unsigned long long>(id_), peer(p).data());
+        if (in_message() && !output_pending()) {
+            // Apache answers 408 here; the response is best effort before the close. Nothing
+            // of the previous request applies to it.
+            head_ = false;
+            host_ = nullptr;
+            close_after_framing_lost(CloseReason::header_timeout);
+            respond_error(Status::request_timeout);
+            flush();
+            if (phase_ != Phase::closing && !write_in_flight_) {
+                set_lingering_close();
+            }
+            return;
+        }
+        close(CloseReason::header_timeout);
+        return;
+    case Deadline::body:
+        close(CloseReason::body_timeout);
+        return;
+    case Deadline::send:
+        KAHTTPD_LOG(info, "conn=%llu client=%s timed out while sending response",
+                    static_cast<unsigned long long>(id_), peer(p).data());
+        close(CloseReason::send_timeout);
+        return;
+    case Deadline::linger:
+        close(close_reason_);
+        return;
+    case Deadline::drain:
+        close(worker_.drain_reason());
+        return;
+    }
+}
+
+// ---- what the status page sees ---------------------------------------------------------------
+
+Connection::State Connection::state() const noexcept {
+    switch (phase_) {
+    case Phase::closing:
+        return State::closing;
+    case Phase::lingering:
+        return State::lingering;
+    case Phase::idle:
+        return State::idle;
+    case Phase::awaiting:
+        return State::writing;
+    default:
+        return output_pending() ? State::writing : State::reading;
+    }
+}
+
+ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
+    static constexpr const char* kStates[] = {"reading", "writing", "idle", "lingering", "closing"};
+    static constexpr const char* kDeadlines[] = {"",     "header", "body", "send",
+                                                 "idle", "linger", "drain"};
+    ConnectionRow row;
+    char p[80];
+    row.id = id_;
+    row.client = std::string(peer(p));
+    row.state = kStates[static_cast<std::size_t>(state())];
+    row.requests = requests_;
+    if (timer_.armed()) {
+        row.deadline = kDeadlines[static_cast<std::size_t>(deadline_)];
+        const std::uint64_t at = timer_.deadline();
+        row.deadline_ms = at > now_ms ? static_cast<std::int64_t>(at - now_ms) : 0;
+        if (phase_ == Phase::idle && deadline_ == Deadline::idle) {
+            const std::uint64_t since = at - idle_timeout_ms() - 1;
+            row.idle_ms = now_ms > since ? static_cast<std::int64_t>(now_ms - since) : 0;
+        }
+    }
+    return row;
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,139 @@
+// Error answers: ErrorDocument (a message, a redirect, a local file) or the built-in page.
+
+#include "parser/text.hpp"
+#include "server/http/html.hpp"
+#include "server/http/target_path.hpp"
+#include "server/obs/log.hpp"
+#include "server/static/file_cache.hpp"
+#include "server/static/static_handler.hpp"
+
+#include <unistd.h>
+
+namespace kahttpd::server {
+
+using parser::Status;
+
+namespace {
+
+constexpr std::string_view kHtml = "text/html; charset=utf-8";
+
+/// Reads the whole regular file `fd` of `size` bytes into `out`. False on a short read.
+bool read_all(int fd, std::uint64_t size, std::string& out) {
+    out.resize(size);
+    std::size_t got = 0;
+    while (got < size) {
+        const ssize_t n = ::pread(fd, out.data() + got, size - got, static_cast<off_t>(got));
+        if (n <= 0) {
+            return false;
+        }
+        got += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+/// ErrorDocument: a message, a redirect (302, as Apache does for a full URL), or a local file
+/// served with the error status. False when the local file cannot be served (the built-in page
+/// is used then).
+bool error_document(Status status, const conf::ErrorDocument& doc, const RequestInfo& info,
+                    const conf::Effective& settings, Response& out) {
+    using Kind = conf::ErrorDocument::Kind;
+    switch (doc.kind) {
+    case Kind::text:
+        out.content_type = kHtml;
+        out.body = Response::Body::text;
+        out.text = doc.target; // the configuration outlives the response
+        out.content_length = doc.target.size();
+        return true;
+    case Kind::redirect:
+        out.status = Status::found;
+        out.content_type = kHtml;
+        out.fields_storage.append("Location: ").append(doc.target).append("\r\n");
+        out.fields = out.fields_storage;
+        return true;
+    case Kind::local_url:
+        break;
+    }
+    TargetPath target;
+    OpenedFile file;
+    Status open_status = Status::ok;
+    const SymlinkPolicy links = symlink_policy(settings);
+    if (resolve_target(doc.target, target) != Status::ok ||
+        info.host->root->open(target, settings.directory_index, file, open_status, links) !=
+            OpenOutcome::file ||
+        static_cast<std::uint64_t>(file.st.st_size) > kFileInlineMax ||
+        !read_all(file.fd, static_cast<std::uint64_t>(file.st.st_size), out.text_storage)) {
+        KAHTTPD_LOG(warn, "conn=%llu ErrorDocument %u %s cannot be served, using the built-in page",
+                    static_cast<unsigned long long>(info.conn_id), parser::code(status),
+                    doc.target.c_str());
+        out.text_storage.clear();
+        return false;
+    }
+    out.content_type = info.site->mime->lookup(file.name);
+    out.set_text_body();
+    return true;
+}
+
+/// The built-in page: the status and, as ServerSignature asks, Apache's footer.
+void builtin_page(Status status, const parser::Request* req, const RequestInfo& info,
+                  Response& out) {
+    const auto code = parser::code(status);
+    const auto reason = parser::reason_phrase(status);
+    std::string& body = out.text_storage;
+    body.assign("<!DOCTYPE html>\n<html><head><title>");
+    text::append_number(body, code);
+    body.append(" ").append(reason).append("</title></head>\n<body><h1>");
+    body.append(reason).append("</h1>\n");
+    const conf::Config& cfg = *info.site->config;
+    if (cfg.server_signature != conf::Config::ServerSignature::off) {
+        // Apache's footer; the host name comes from the client, so it is escaped.
+        const HostContext& h = *info.host;
+        std::string name = h.vhost->server_name.value;
+        if (info.host_from_request && req != nullptr) {
+            if (const auto hv = req->header("Host")) {
+                name = conf::normalize_host(*hv);
+            }
+        }
+        body.append("<hr>\n<address>");
+        append_html(body, info.site->server_version);
+        body.append(" Server at ");
+        const std::string& admin = h.vhost->server_admin.value;
+        if (cfg.server_signature == conf::Config::ServerSignature::email && !admin.empty()) {
+            body.append("<a href=\"mailto:");
+            append_html(body, admin);
+            body.append("\">");
+            append_html(body, name);
+            body.append("</a>");
+        } else {
+            append_html(body, name);
+        }
+        body.append(" Port ");
+        text::append_number(body, info.local_port);
+        body.append("</address>\n");
+    }
+    body.append("</body></html>\n");
+    out.content_type = kHtml;
+    out.set_text_body();
+}
+
+} // namespace
+
+void error_response(Status status, const parser::Request* req, const RequestInfo& info,
+                    const conf::Effective& settings, Response& out, bool close,
+                    std::string_view extra) noexcept {
+    // Whatever the handler had started to answer is replaced.
+    out.reset();
+    out.status = status;
+    out.error = true;
+    out.close = close;
+    out.settings = &settings;
+    out.fields_storage.assign(status == Status::method_not_allowed ? kAllowHeader : extra);
+    out.fields = out.fields_storage;
+    if (const auto it = settings.error_documents.find(static_cast<int>(parser::code(status)));
+        it != settings.error_documents.end() &&
+        error_document(status, it->second, info, settings, out)) {
+        return;
+    }
+    builtin_page(status, req, info, out);
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "conf/config.hpp"
+#include "conf/mime_types.hpp"
+#include "server/static/static_file.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kahttpd::server {
+
+/// One virtual host (or the main server) ready to serve: its document root opened, and the
+/// settings that apply when no <Directory>/<Location> section matches, merged once.
+struct HostContext {
+    const conf::VirtualHost* vhost = nullptr;
+    std::unique_ptr<DocumentRoot> root;
+    conf::Effective base;      ///< effective settings at the document root, no sections
+    bool has_sections = false; ///< a section may apply: merge per request
+};
+
+/// What the handlers read of a configuration generation: built by the main thread before the
+/// workers start, read-only while they serve, outliving them. (io/'s SharedState extends it
+/// with what only the transport needs.)
+struct Site {
+    const conf::Config* config = nullptr;
+    const conf::MimeTypes* mime = nullptr;
+    std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
+    std::string server_header;      ///< "Server: ...\r\n" as ServerTokens asks
+    std::string server_version;     ///< "kahttpd/0.1.0", for ServerSignature
+
+    /// The context of a vhost returned by Config::select_vhost.
+    const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {
+        if (&vh == &config->main || config->vhosts.empty()) {
+            return hosts[0];
+        }
+        return hosts[static_cast<std::size_t>(&vh - config->vhosts.data()) + 1];
+    }
+};
+
+} // namespace kahttpd::server

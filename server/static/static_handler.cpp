@@ -1,0 +1,411 @@
+#include "server/static/static_handler.hpp"
+
+#include "parser/text.hpp"
+#include "server/http/byte_ranges.hpp"
+#include "server/http/content_coding.hpp"
+#include "server/http/target_path.hpp"
+#include "server/http/validators.hpp"
+#include "server/obs/log.hpp"
+#include "server/static/dir_listing.hpp"
+
+#include <llhttp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <sys/resource.h>
+
+namespace kahttpd::server {
+
+using parser::Status;
+
+namespace {
+
+/// Longest request key (host index, 8 bytes, and raw path) the open-file cache is asked about;
+/// longer paths are served without it.
+constexpr std::size_t kMaxCacheKey = 512;
+
+/// The settings of <Directory> and <Location> sections merged for `target` (the host has
+/// some); stored in `merged`.
+const conf::Effective& merge_sections(const RequestInfo& info, const TargetPath& target,
+                                      std::unique_ptr<conf::Effective>& merged) {
+    const HostContext& h = *info.host;
+    std::string fs_path = h.root->path().native();
+    std::string url_path = "/";
+    url_path.append(target.path);
+    if (!target.path.empty()) {
+        fs_path.append("/").append(target.path);
+    }
+    merged = std::make_unique<conf::Effective>(
+        h.vhost->effective(info.site->config->main, fs_path, url_path));
+    return *merged;
+}
+
+bool allowed(const conf::Effective& eff, const RequestInfo& info) noexcept {
+    return eff.require.any.empty() || eff.require.allows(*info.client_ip, *info.local_ip);
+}
+
+/// One request being answered: the request, what the transport told, and the answer.
+class Exchange {
+  public:
+    Exchange(const parser::Request& req, const RequestInfo& info, Response& out,
+             ResponseScope& scope) noexcept
+        : req_(req), info_(info), out_(out), scope_(scope) {
+        out_.settings = &info.host->base;
+    }
+
+    Route run() noexcept;
+
+  private:
+    const conf::Effective& settings() const noexcept { return *out_.settings; }
+    void error(Status status, bool close = false, std::string_view extra = {}) noexcept {
+        error_response(status, &req_, info_, settings(), out_, close, extra);
+    }
+    bool allowed_by_require() noexcept;
+    Route serve_file() noexcept;
+    void serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept;
+    void serve_representation(const FileEntry& entry) noexcept;
+
+    const parser::Request& req_;
+    const RequestInfo& info_;
+    Response& out_;
+    ResponseScope& scope_;
+};
+
+Route Exchange::run() noexcept {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
+    int hosts = 0;
+    for (const auto& field : req_.headers()) {
+        if (text::iequals(field.name, "host")) {
+            ++hosts;
+        }
+    }
+    if (hosts > 1 || (hosts == 0 && req_.http_minor() == 1)) {
+        error(Status::bad_request, true);
+        return Route::respond;
+    }
+    const auto method = static_cast<llhttp_method_t>(req_.method_id());
+    const bool get_or_head = method == HTTP_GET || method == HTTP_HEAD;
+    if (!get_or_head && !allowed_by_require()) {
+        // Access control comes before the method, as in Apache: a denied resource is 403
+        // whatever is asked of it.
+        error(Status::forbidden);
+        return Route::respond;
+    }
+    if (method == HTTP_OPTIONS) {
+        // RFC 9110 §9.3.7: the methods a static server allows, for a resource or for "*".
+        out_.fields = kAllowHeader;
+        return Route::respond;
+    }
+    if (!get_or_head) {
+        // Known to HTTP but not served here (TRACE included: it only echoes the request,
+        // which has no use on a static server and helps cross-site tracing).
+        error(Status::method_not_allowed);
+        return Route::respond;
+    }
+    return serve_file();
+}
+
+/// Require for the request's target, outside the file-serving path (OPTIONS, 405). "*" and
+/// targets that do not resolve are judged by the host's base settings.
+bool Exchange::allowed_by_require() noexcept {
+    const HostContext& h = *info_.host;
+    TargetPath target;
+    if (h.has_sections && resolve_target(req_.target(), target) == Status::ok) {
+        std::unique_ptr<conf::Effective> merged;
+        return allowed(merge_sections(info_, target, merged), info_);
+    }
+    return allowed(h.base, info_);
+}
+
+Route Exchange::serve_file() noexcept {
+    const Site& site = *info_.site;
+    const HostContext& h = *info_.host;
+    // The open-file cache is keyed by the host and the path as sent (the query cut off):
+    // resolving a target is a pure function of it, so a hit needs no resolving, no merging of
+    // sections and no system call (but a stat once per FileCacheValid).
+    FileCache& cache = file_cache_for(site);
+    char key_buf[kMaxCacheKey];
+    std::string_view key;
+    FileEntry* hit = nullptr;
+    if (cache.enabled() && !req_.target().empty() && req_.target()[0] == '/') {
+        const std::string_view raw = req_.target().substr(0, req_.target().find('?'));
+        const std::size_t host_index = static_cast<std::size_t>(&h - site.hosts.data());
+        if (raw.size() + sizeof host_index <= sizeof key_buf) {
+            std::memcpy(key_buf, &host_index, sizeof host_index);
+            std::memcpy(key_buf + sizeof host_index, raw.data(), raw.size());
+            key = std::string_view(key_buf, raw.size() + sizeof host_index);
+            hit = cache.find(key, info_.now_ms);
+        }
+    }
+    TargetPath target;
+    Status status = Status::ok;
+    if (hit != nullptr) {
+        scope_.file = FileRef(hit);
+        out_.settings = hit->settings;
+    } else {
+        status = resolve_target(req_.target(), target);
+        if (status != Status::ok) {
+            error(status);
+            return Route::respond;
+        }
+        if (h.has_sections) {
+            out_.settings = &merge_sections(info_, target, scope_.merged);
+        }
+    }
+    const conf::Effective& eff = settings();
+    if (!allowed(eff, info_)) {
+        error(Status::forbidden);
+        return Route::respond;
+    }
+    if (eff.handler == "server-status") {
+        // Local clients only, unless a <Location> over it says who may see it.
+        static const conf::AccessRule kLocal{{{conf::AccessRule::Kind::local, {}}}};
+        if (!h.vhost->location_sets_require(site.config->main, "/" + target.path) &&
+            !kLocal.allows(*info_.client_ip, *info_.local_ip)) {
+            error(Status::forbidden);
+            return Route::respond;
+        }
+        return Route::server_status;
+    }
+    if (eff.limit_request_body != 0 && req_.content_length() &&
+        *req_.content_length() > eff.limit_request_body) {
+        error(Status::payload_too_large, true);
+        return Route::respond;
+    }
+    if (hit != nullptr) {
+        serve_representation(*hit);
+        return Route::respond;
+    }
+    OpenedFile file;
+    const SymlinkPolicy links = symlink_policy(eff);
+    switch (h.root->open(target, eff.directory_index, file, status, links)) {
+    case OpenOutcome::error:
+        if (status == Status::internal_error) {
+            char peer[80];
+            KAHTTPD_LOG(error, "conn=%llu client=%s cannot open \"%s\": %s",
+                        static_cast<unsigned long long>(info_.conn_id),
+                        peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                        target.path.c_str(), std::strerror(errno));
+        }
+        // A 500 (typically EMFILE: out of descriptors) closes the connection, which gives a
+        // descriptor back instead of answering 500 on it for as long as the client stays.
+        error(status, status == Status::internal_error);
+        return Route::respond;
+    case OpenOutcome::redirect_to_slash: {
+        // Built from the normalised path, percent-encoded, never from the raw target: a raw
+        // "//host" would make the redirect leave the site.
+        std::string& location = out_.fields_storage;
+        location.assign("Location: /");
+        percent_encode_path(target.path, location);
+        location.append("/");
+        if (!target.query.empty()) {
+            location.append("?").append(target.query);
+        }
+        location.append("\r\n");
+        out_.status = Status::moved_permanently;
+        out_.content_type = "text/html; charset=utf-8";
+        out_.fields = location;
+        return Route::respond;
+    }
+    case OpenOutcome::directory:
+        serve_listing(target, file);
+        return Route::respond;
+    case OpenOutcome::file:
+        break;
+    }
+    // A directory's index file is cached only when it is the first DirectoryIndex name: the
+    // revalidation checks that file, so an earlier name appearing later would go unnoticed.
+    const bool cacheable =
+        !key.empty() && (file.rel == target.path || (!eff.directory_index.empty() &&
+                                                     file.name == eff.directory_index.front()));
+    auto entry = std::make_unique<FileEntry>();
+    entry->build(*h.root, file, eff, links, *site.mime, site.server_header, cacheable);
+    if (FileEntry* cached = cacheable ? cache.insert(key, entry, info_.now_ms) : nullptr) {
+        if (scope_.merged) {
+            cached->merged = std::move(scope_.merged); // settings point into it and stay valid
+        }
+        scope_.file = FileRef(cached);
+        serve_representation(*cached);
+        return Route::respond;
+    }
+    // Not cached (the cache is off, or the entry does not fit): for this response only, so
+    // its descriptors are closed when the response has been queued (a streamed body has its
+    // own).
+    scope_.uncached = std::move(entry);
+    serve_representation(*scope_.uncached);
+    return Route::respond;
+}
+
+/// A directory without index file: a listing with Options Indexes (HTML, or JSON for a client
+/// that asks for application/json), 403 without.
+void Exchange::serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept {
+    if ((settings().options & conf::OptionsSpec::kIndexes) == 0) {
+        error(Status::forbidden);
+        return;
+    }
+    std::vector<DirEntry> entries;
+    if (!read_directory(dir.fd, entries)) {
+        error(Status::forbidden);
+        return;
+    }
+    std::string url = "/";
+    url.append(target.path);
+    if (!target.path.empty()) {
+        url.push_back('/');
+    }
+    const auto accept = req_.header("Accept");
+    const bool json = accept && accept->find("application/json") != std::string_view::npos;
+    out_.text_storage = json ? render_json(url, entries) : render_html(url, entries);
+    out_.content_type = json ? "application/json" : "text/html; charset=utf-8";
+    out_.fields = "Vary: Accept\r\n";
+    out_.set_text_body();
+}
+
+/// A regular file: choose the representation (a precompressed variant), evaluate the
+/// preconditions, then answer 200, 206 (one range or multipart/byteranges), 304, 412 or 416.
+void Exchange::serve_representation(const FileEntry& entry) noexcept {
+    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles).
+    int chosen = FileEntry::kIdentity;
+    if (entry.vary) {
+        const Coding coding =
+            choose_coding(req_.header("Accept-Encoding"), entry.reps[FileEntry::kBr].exists,
+                          entry.reps[FileEntry::kGzip].exists);
+        chosen = coding == Coding::br     ? FileEntry::kBr
+                 : coding == Coding::gzip ? FileEntry::kGzip
+                                          : FileEntry::kIdentity;
+    }
+    // Validators of the representation actually sent.
+    const FileRep& rep = entry.reps[chosen];
+    const auto size = rep.size();
+    const std::time_t mtime = rep.st.st_mtim.tv_sec;
+    const EntityTag& current = rep.tag;
+
+    // RFC 9110 §13.2.2.
+    ConditionalHeaders conditions;
+    std::string match_lines, none_match_lines; // only when a field is repeated
+    conditions.if_match = req_.header_list("If-Match", match_lines);
+    conditions.if_none_match = req_.header_list("If-None-Match", none_match_lines);
+    conditions.if_modified_since = req_.header("If-Modified-Since");
+    conditions.if_unmodified_since = req_.header("If-Unmodified-Since");
+    switch (evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime)) {
+    case Precondition::not_modified:
+        out_.status = Status::not_modified;
+        out_.fields = rep.validators;
+        return;
+    case Precondition::failed:
+        error(Status::precondition_failed);
+        return;
+    case Precondition::proceed:
+        break;
+    }
+
+    // Ranges (RFC 9110 §14), only when If-Range (if any) still holds.
+    RangeResult ranged = RangeResult::none;
+    if (const auto range = req_.header("Range")) {
+        const auto if_range = req_.header("If-Range");
+        if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, mtime)) {
+            ranged = parse_ranges(*range, size, settings().max_ranges, out_.ranges);
+        }
+    }
+    if (ranged == RangeResult::unsatisfiable) {
+        out_.ranges.clear();
+        std::string content_range = "Content-Range: ";
+        format_unsatisfied_range(content_range, size);
+        content_range.append("\r\n");
+        error(Status::range_not_satisfiable, false, content_range);
+        return;
+    }
+    out_.content_type = entry.type;
+    out_.body = Response::Body::file;
+    out_.memory = rep.in_memory ? std::string_view(rep.body) : std::string_view();
+    out_.fd = rep.fd;
+    out_.file_size = size;
+    if (ranged == RangeResult::none) {
+        out_.ranges.clear();
+        out_.content_length = size;
+        out_.fields = rep.fields;
+        out_.prepared_head = rep.head; // the common case: one copy of a prepared block
+        out_.prepared_date_at = rep.date_at;
+        return;
+    }
+    out_.status = Status::partial_content;
+    std::string& fields = out_.fields_storage;
+    fields.assign(rep.fields);
+    if (out_.ranges.size() == 1) {
+        fields.append("Content-Range: ");
+        format_content_range(fields, out_.ranges[0], size);
+        fields.append("\r\n");
+        out_.fields = fields;
+        out_.content_length = out_.ranges[0].last - out_.ranges[0].first + 1;
+        return;
+    }
+    out_.fields = fields;
+    out_.boundary_storage = make_boundary();
+    out_.boundary = out_.boundary_storage;
+    out_.part_type = entry.type;
+    out_.content_length = multipart_length(out_.ranges, out_.boundary, entry.type, size);
+    out_.type_storage.assign("multipart/byteranges; boundary=").append(out_.boundary);
+    out_.content_type = out_.type_storage;
+}
+
+} // namespace
+
+SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept {
+    if ((eff.options & conf::OptionsSpec::kFollowSymLinks) != 0) {
+        return SymlinkPolicy::follow;
+    }
+    if ((eff.options & conf::OptionsSpec::kSymLinksIfOwnerMatch) != 0) {
+        return SymlinkPolicy::if_owner_match;
+    }
+    return SymlinkPolicy::refuse;
+}
+
+Route handle_static(const parser::Request& req, const RequestInfo& info, Response& out,
+                    ResponseScope& scope) noexcept {
+    return Exchange(req, info, out, scope).run();
+}
+
+const HostContext& select_vhost(const Site& site, const parser::Request& req,
+                                const IpBytes& local_ip, std::uint16_t local_port) noexcept {
+    const conf::Config& cfg = *site.config;
+    char ip[64];
+    const std::string host = conf::normalize_host(req.header("Host").value_or(""));
+    return site.host_for(cfg.select_vhost(ip_text(local_ip, ip), local_port, host));
+}
+
+std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info) noexcept {
+    const HostContext& h = *info.host;
+    TargetPath target;
+    if (!h.has_sections || resolve_target(req.target(), target) != Status::ok) {
+        return h.base.limit_request_body;
+    }
+    std::unique_ptr<conf::Effective> merged;
+    return merge_sections(info, target, merged).limit_request_body;
+}
+
+FileCache& configure_file_cache(const Site& site) noexcept {
+    FileCache& cache = FileCache::for_this_thread();
+    {
+        const conf::Config& cfg = *site.config;
+        rlimit rl{};
+        std::uint64_t fds = 1024;
+        if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            fds = rl.rlim_cur;
+        }
+        const std::uint64_t workers = std::max<std::size_t>(
+            1, cfg.workers != 0 ? cfg.workers : std::thread::hardware_concurrency());
+        FileCache::Limits limits;
+        limits.max_bytes = cfg.file_cache_size;
+        limits.max_entries = cfg.file_cache_entries;
+        limits.valid_ms = static_cast<std::uint64_t>(cfg.file_cache_valid.count());
+        limits.max_fds =
+            static_cast<std::uint32_t>(std::min<std::uint64_t>(fds / 4 / workers, 65536));
+        cache.configure(limits, &site);
+    }
+    return cache;
+}
+
+} // namespace kahttpd::server

@@ -1,0 +1,95 @@
+#pragma once
+
+#include "parser/request.hpp"
+#include "server/http/response.hpp"
+#include "server/static/file_cache.hpp"
+#include "server/static/site.hpp"
+#include "server/util/address.hpp"
+
+#include <cstdint>
+#include <memory>
+
+namespace kahttpd::server {
+
+/// What the transport knows about a request that a handler needs besides the request itself.
+/// Built by the connection for each request; the handler only reads it.
+struct RequestInfo {
+    const Site* site = nullptr;
+    const HostContext* host = nullptr; ///< the virtual host chosen for the request
+    /// The host was chosen from the request's Host field (error pages then name that host);
+    /// false for an answer made before a request was understood (a parse error, a timeout).
+    bool host_from_request = false;
+    const IpBytes* client_ip = nullptr; ///< the connection's addresses (it outlives the call)
+    const IpBytes* local_ip = nullptr;
+    std::uint16_t client_port = 0;
+    std::uint16_t local_port = 0;
+    std::uint64_t now_ms = 0;  ///< monotonic milliseconds (the open-file cache's clock)
+    std::uint64_t conn_id = 0; ///< for log lines: conn=ID client=IP:PORT
+};
+
+/// Keeps alive what a Response points into until the connection has queued it: the pinned
+/// cache entry, an entry built for this response only, the merged section settings.
+/// Lives beside the Response in the busy connection; reset for every request.
+struct ResponseScope {
+    FileRef file;
+    std::unique_ptr<FileEntry> uncached;
+    std::unique_ptr<conf::Effective> merged;
+
+    void reset() noexcept {
+        file.reset();
+        uncached.reset();
+        merged.reset();
+    }
+};
+
+/// How a request is answered: now (the Response is filled), or by another handler that needs
+/// the transport first (the status page gathers every worker's figures).
+enum class Route : std::uint8_t { respond, server_status };
+
+/// The static handler (h2o's lib/handler/file.c, Beast's handle_request): GET, HEAD and OPTIONS
+/// for files, directory listings and redirects under the host's DocumentRoot, with Require,
+/// preconditions (304/412), ranges (206/416), precompressed variants, ErrorDocument and the
+/// built-in error pages. Fills `out` (reset by the caller) and pins in `scope` what `out` points
+/// into. No socket I/O: the only system calls are the file system's (through the open-file
+/// cache, which is this thread's). The persistence decision is the transport's; the handler
+/// only asks for a close (out.close) when framing or a descriptor is at stake.
+Route handle_static(const parser::Request& req, const RequestInfo& info, Response& out,
+                    ResponseScope& scope) noexcept;
+
+/// An error answer made by the handler or by the transport (a parse error, a 408): the
+/// ErrorDocument of `settings` for the status, else the built-in page (Apache's footer when
+/// ServerSignature asks). `req` may be null (no request understood). `extra` header lines are
+/// kept (Allow, Content-Range); a 405 always gets its Allow. Sets out.error, and out.close when
+/// `close` is true; out.settings = &settings.
+void error_response(parser::Status status, const parser::Request* req, const RequestInfo& info,
+                    const conf::Effective& settings, Response& out, bool close = false,
+                    std::string_view extra = {}) noexcept;
+
+/// The virtual host for `req` (Host field, local address and port).
+const HostContext& select_vhost(const Site& site, const parser::Request& req,
+                                const IpBytes& local_ip, std::uint16_t local_port) noexcept;
+inline const HostContext& select_host(const Site& site, const parser::Request& req,
+                                      const IpBytes& local_ip, std::uint16_t local_port) noexcept {
+    return site.config->vhosts.empty() ? site.hosts[0]
+                                       : select_vhost(site, req, local_ip, local_port);
+}
+
+/// LimitRequestBody for the request's target (its vhost, Directory and Location sections), for
+/// a body whose length is not known up front.
+std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info) noexcept;
+
+/// The calling worker's open-file cache, set up for `site` (FileCacheSize, FileCacheEntries,
+/// FileCacheValid; a quarter of the descriptor limit shared among the workers).
+FileCache& configure_file_cache(const Site& site) noexcept;
+inline FileCache& file_cache_for(const Site& site) noexcept {
+    FileCache& cache = FileCache::for_this_thread();
+    return cache.owner() == &site ? cache : configure_file_cache(site);
+}
+
+/// Options FollowSymLinks / SymLinksIfOwnerMatch as an open policy.
+SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept;
+
+/// The methods kahttpd serves, for OPTIONS and 405 answers.
+inline constexpr std::string_view kAllowHeader = "Allow: GET, HEAD, OPTIONS\r\n";
+
+} // namespace kahttpd::server
