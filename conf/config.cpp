@@ -1,5 +1,6 @@
 #include "conf/config.hpp"
 
+#include "conf/detail/dir_merge.hpp"
 #include "conf/detail/loader.hpp"
 
 #include <algorithm>
@@ -44,12 +45,6 @@ std::pair<std::string, int> split_source(const Source& from) {
     }
     const auto line = parse_uint(std::string_view(from).substr(colon + 1));
     return {from.substr(0, colon), line ? static_cast<int>(*line) : 0};
-}
-
-/// Number of path segments: "/" is 0, "/srv" 1, "/srv/www" 2. <Directory> sections merge in
-/// this order, shallow first, as Apache's.
-std::size_t depth(const std::string& path) {
-    return path == "/" ? 0 : static_cast<std::size_t>(std::count(path.begin(), path.end(), '/'));
 }
 
 } // namespace
@@ -113,7 +108,7 @@ void Loader::finish(const std::string& main_display) {
         }
     }
     const auto by_depth = [](const Section& a, const Section& b) {
-        return depth(a.match) < depth(b.match);
+        return path_depth(a.match) < path_depth(b.match);
     };
     std::stable_sort(main.directories.begin(), main.directories.end(), by_depth);
     for (VirtualHost& v : c.vhosts) {

@@ -616,7 +616,8 @@ std::string vhost_map(const Config& config) {
 bool builtin_module(std::string_view name) noexcept {
     // Apache names a module by its source file ("mod_mime.c") or its identifier
     // ("mime_module"); <IfModule> takes either, case-sensitively. These are the modules
-    // whose features kahttpd has built in. mod_autoindex (listings are not built yet) and
+    // whose features kahttpd has built in. mod_autoindex (kahttpd's own listing for Options
+    // Indexes takes none of its directives, and <IfModule mod_autoindex.c> blocks hold them) and
     // mod_setenvif, among others, are deliberately absent.
     static constexpr auto kModules = std::to_array<std::string_view>({
         "core.c",           "core_module",       // core

@@ -69,21 +69,6 @@ bool is_segment_prefix(std::string_view prefix, std::string_view path) noexcept 
            path[prefix.size()] == '/';
 }
 
-/// Number of non-empty segments: "/" is 0, "/srv" is 1, "/srv/www" is 2.
-std::size_t path_depth(std::string_view path) noexcept {
-    std::size_t depth = 0;
-    bool in_segment = false;
-    for (char c : path) {
-        if (c == '/') {
-            in_segment = false;
-        } else if (!in_segment) {
-            in_segment = true;
-            ++depth;
-        }
-    }
-    return depth;
-}
-
 /// A matching <Directory> section with its sort key.
 struct DirMatch {
     const Section* section;
@@ -147,6 +132,20 @@ bool AccessRule::allows(const std::array<std::uint8_t, 16>& ip,
 }
 
 namespace detail {
+
+std::size_t path_depth(std::string_view path) noexcept {
+    std::size_t depth = 0;
+    bool in_segment = false;
+    for (char c : path) {
+        if (c == '/') {
+            in_segment = false;
+        } else if (!in_segment) {
+            in_segment = true;
+            ++depth;
+        }
+    }
+    return depth;
+}
 
 void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string_view fs_path,
                   std::string_view url_path, void (*visit)(void*, const DirSettings&), void* ctx) {

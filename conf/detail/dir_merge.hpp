@@ -63,6 +63,10 @@ inline void merge_layer(Effective& e, const DirSettings& s, EffectiveSources* fr
 #undef KAHTTPD_DIR_MERGE
 }
 
+/// Number of non-empty segments: "/" is 0, "/srv" is 1, "/srv/www" is 2. <Directory> sections
+/// merge in this order, shallow first, as Apache's. Defined in sections.cpp.
+std::size_t path_depth(std::string_view path) noexcept;
+
 /// Calls `visit(ctx, settings)` for every DirSettings that applies to a request for
 /// `fs_path`/`url_path` on `vhost`, in merge order (see VirtualHost::effective). Defined in
 /// sections.cpp.
