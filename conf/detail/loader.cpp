@@ -96,6 +96,24 @@ std::optional<std::string> read_whole_file(const fs::path& path, std::string& ou
     return std::nullopt;
 }
 
+const NamedBits* find_named(std::span<const NamedBits> names, std::string_view word) noexcept {
+    for (const NamedBits& n : names) {
+        if (iequals(n.name, word)) {
+            return &n;
+        }
+    }
+    return nullptr;
+}
+
+char take_sign(std::string_view& word) noexcept {
+    if (word.empty() || (word[0] != '+' && word[0] != '-')) {
+        return 0;
+    }
+    const char sign = word[0];
+    word.remove_prefix(1);
+    return sign;
+}
+
 std::string where(const Context& c) {
     return c.file + ":" + std::to_string(c.line);
 }
@@ -621,6 +639,21 @@ std::optional<milliseconds> Loader::duration_arg(const Context& c) {
     }
     if (*d < kMinDuration || *d > kMaxDuration) {
         error(c, "expected a duration from 1ms to 1h, found " + in_quotes(c.args[0]));
+        return std::nullopt;
+    }
+    return d;
+}
+
+/// 0 or a duration up to 1h, for the timeouts where 0 has a meaning of its own. `expected`
+/// says what 0 means ("expected 0 (close at once) or ..."); the value found is added to it.
+std::optional<milliseconds> Loader::zero_or_duration_arg(const Context& c,
+                                                         std::string_view expected) {
+    if (!expect_one_arg(c)) {
+        return std::nullopt;
+    }
+    const auto d = parse_duration(c.args[0]);
+    if (!d || *d > kMaxDuration) {
+        error(c, std::string(expected) + ", found " + in_quotes(c.args[0]));
         return std::nullopt;
     }
     return d;

@@ -46,6 +46,18 @@ fs::path file_identity(const fs::path& p);
 /// Reads a whole file into `out`; returns the reason on failure.
 std::optional<std::string> read_whole_file(const fs::path& path, std::string& out);
 
+/// A keyword and the flag bits it stands for (the words of Options and FileETag).
+struct NamedBits {
+    std::string_view name;
+    std::uint8_t bits;
+};
+
+/// The entry of `names` called `word` (ASCII case-insensitive), or nullptr.
+const NamedBits* find_named(std::span<const NamedBits> names, std::string_view word) noexcept;
+
+/// Removes a leading '+' or '-' from `word` and returns it; 0 when there is none.
+char take_sign(std::string_view& word) noexcept;
+
 /// One directive as the handlers see it.
 struct Context {
     const std::string& file; ///< as shown in messages
@@ -152,6 +164,7 @@ class Loader {
                                          std::string_view what);
     std::optional<std::uint64_t> uint_arg(const Context& c, std::uint64_t min, std::uint64_t max);
     std::optional<milliseconds> duration_arg(const Context& c);
+    std::optional<milliseconds> zero_or_duration_arg(const Context& c, std::string_view expected);
     std::optional<bool> on_off_arg(const Context& c);
     static std::optional<std::string> bad_define_name(std::string_view name);
     void include(const Context& c, bool optional);

@@ -14,17 +14,13 @@ void Loader::on_options(const Context& c) {
         error(c, "expected one or more options, found none");
         return;
     }
-    struct Option {
-        std::string_view name;
-        std::uint8_t bits;
-    };
     static constexpr std::array kOptions{
-        Option{"Indexes", OptionsSpec::kIndexes},
-        Option{"FollowSymLinks", OptionsSpec::kFollowSymLinks},
-        Option{"SymLinksIfOwnerMatch", OptionsSpec::kSymLinksIfOwnerMatch},
+        NamedBits{"Indexes", OptionsSpec::kIndexes},
+        NamedBits{"FollowSymLinks", OptionsSpec::kFollowSymLinks},
+        NamedBits{"SymLinksIfOwnerMatch", OptionsSpec::kSymLinksIfOwnerMatch},
         // Apache's All is every option but MultiViews; here that is all three.
-        Option{"All", OptionsSpec::kAll},
-        Option{"None", 0},
+        NamedBits{"All", OptionsSpec::kAll},
+        NamedBits{"None", 0},
     };
     static constexpr std::array<std::string_view, 5> kApacheOnly{
         "ExecCGI", "Includes", "IncludesNOEXEC", "MultiViews", "RunScripts"};
@@ -34,16 +30,14 @@ void Loader::on_options(const Context& c) {
     bool ok = true;
     for (const std::string& arg : c.args) {
         std::string_view word = arg;
-        const char action = !word.empty() && (word[0] == '+' || word[0] == '-') ? word[0] : 0;
+        const char action = take_sign(word);
         if (action != 0) {
-            word.remove_prefix(1);
             first_signed = first_signed.value_or(arg);
         } else {
             first_plain = first_plain.value_or(arg);
         }
-        const auto it = std::find_if(kOptions.begin(), kOptions.end(),
-                                     [&](const Option& o) { return iequals(o.name, word); });
-        if (it == kOptions.end()) {
+        const NamedBits* it = find_named(kOptions, word);
+        if (it == nullptr) {
             const bool apache = std::any_of(kApacheOnly.begin(), kApacheOnly.end(),
                                             [&](std::string_view a) { return iequals(a, word); });
             error(c, apache ? not_supported(word)

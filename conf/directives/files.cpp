@@ -1,6 +1,5 @@
 #include "conf/detail/loader.hpp"
 
-#include <algorithm>
 #include <array>
 
 // How static files are served and cached: EnableSendfile, FileETag, PrecompressedFiles,
@@ -51,16 +50,10 @@ void Loader::on_file_cache_entries(const Context& c) {
 }
 
 void Loader::on_file_cache_valid(const Context& c) {
-    if (!expect_one_arg(c)) {
-        return;
+    if (const auto d = zero_or_duration_arg(
+            c, "expected 0 (check on every request) or seconds or <n>ms up to 1h")) {
+        result_.config.file_cache_valid = *d;
     }
-    const auto d = parse_duration(c.args[0]);
-    if (!d || *d > kMaxDuration) {
-        error(c, "expected 0 (check on every request) or seconds or <n>ms up to 1h, found " +
-                     in_quotes(c.args[0]));
-        return;
-    }
-    result_.config.file_cache_valid = *d;
 }
 
 void Loader::on_file_etag(const Context& c) {
@@ -68,16 +61,12 @@ void Loader::on_file_etag(const Context& c) {
         error(c, "expected INode, MTime, Size, All or None, found none");
         return;
     }
-    struct Part {
-        std::string_view name;
-        std::uint8_t bits;
-    };
     static constexpr std::array kParts{
-        Part{"INode", FileETagSpec::kINode},
-        Part{"MTime", FileETagSpec::kMTime},
-        Part{"Size", FileETagSpec::kSize},
-        Part{"All", FileETagSpec::kINode | FileETagSpec::kMTime | FileETagSpec::kSize},
-        Part{"None", 0},
+        NamedBits{"INode", FileETagSpec::kINode},
+        NamedBits{"MTime", FileETagSpec::kMTime},
+        NamedBits{"Size", FileETagSpec::kSize},
+        NamedBits{"All", FileETagSpec::kINode | FileETagSpec::kMTime | FileETagSpec::kSize},
+        NamedBits{"None", 0},
     };
     // +/- forms change Apache's default (MTime Size), not the inherited value: the data
     // model keeps one absolute set per section.
@@ -87,13 +76,9 @@ void Loader::on_file_etag(const Context& c) {
     std::optional<std::string> first_plain;
     for (const std::string& arg : c.args) {
         std::string_view word = arg;
-        const char action = !word.empty() && (word[0] == '+' || word[0] == '-') ? word[0] : 0;
-        if (action != 0) {
-            word.remove_prefix(1);
-        }
-        const auto it = std::find_if(kParts.begin(), kParts.end(),
-                                     [&](const Part& p) { return iequals(p.name, word); });
-        if (it == kParts.end()) {
+        const char action = take_sign(word);
+        const NamedBits* it = find_named(kParts, word);
+        if (it == nullptr) {
             error(c, iequals(word, "Digest")
                          ? not_supported(word)
                          : "expected INode, MTime, Size, All or None, found " + in_quotes(arg));

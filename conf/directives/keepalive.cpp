@@ -141,16 +141,10 @@ void Loader::on_tcp_keepalive_count(const Context& c) {
 }
 
 void Loader::on_tcp_user_timeout(const Context& c) {
-    if (!expect_one_arg(c)) {
-        return;
+    if (const auto d =
+            zero_or_duration_arg(c, "expected 0 (the kernel's default) or a duration up to 1h")) {
+        result_.config.tcp_user_timeout = *d;
     }
-    const auto d = parse_duration(c.args[0]);
-    if (!d || *d > kMaxDuration) {
-        error(c, "expected 0 (the kernel's default) or a duration up to 1h, found " +
-                     in_quotes(c.args[0]));
-        return;
-    }
-    result_.config.tcp_user_timeout = *d;
 }
 
 } // namespace kahttpd::conf::detail
