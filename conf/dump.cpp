@@ -1,4 +1,5 @@
 #include "conf/config.hpp"
+#include "conf/detail/dir_merge.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -7,8 +8,10 @@
 #include <chrono>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -16,16 +19,6 @@
 #include <netinet/in.h>
 
 namespace kahttpd::conf {
-
-namespace detail {
-
-/// Defined in sections.cpp: visits the DirSettings layers of a request in merge order, the
-/// same walk VirtualHost::effective() makes. Used here to say where each effective value
-/// came from.
-void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string_view fs_path,
-                  std::string_view url_path, void (*visit)(void*, const DirSettings&), void* ctx);
-
-} // namespace detail
 
 namespace {
 
@@ -207,12 +200,6 @@ std::string_view error_document_kind(ErrorDocument::Kind k) {
     return "local_url";
 }
 
-json error_document_json(const ErrorDocument& doc, const Source& from) {
-    json j = entry(doc.target, from);
-    j["kind"] = error_document_kind(doc.kind);
-    return j;
-}
-
 std::string handler_text(const std::string& handler) {
     return handler.empty() ? "none" : handler;
 }
@@ -221,152 +208,146 @@ std::string charset_text(const std::string& charset) {
     return charset.empty() ? "Off" : charset;
 }
 
-/// The directives set directly in one section (or at server/vhost level); unset ones are
-/// left out, since they inherit.
-json dir_settings_json(const DirSettings& s) {
-    json j = json::object();
-    if (s.options) {
-        j["Options"] = entry(options_spec_text(s.options->value), s.options->from);
-    }
-    if (s.directory_index) {
-        j["DirectoryIndex"] = entry(s.directory_index->value, s.directory_index->from);
-    }
-    if (s.require) {
-        j["Require"] = entry(require_json(s.require->value), s.require->from);
-    }
-    if (!s.headers.empty()) {
-        j["Header"] = headers_json(s.headers);
-    }
-    if (!s.error_documents.empty()) {
-        json docs = json::object();
-        for (const auto& [code, doc] : s.error_documents) {
-            docs[std::to_string(code)] = error_document_json(doc.value, doc.from);
-        }
-        j["ErrorDocument"] = std::move(docs);
-    }
-    if (s.handler) {
-        j["SetHandler"] = entry(handler_text(s.handler->value), s.handler->from);
-    }
-    if (!s.add_types.empty()) {
-        json types = json::object();
-        for (const auto& [ext, type] : s.add_types) {
-            types[ext] = entry(type.value, type.from);
-        }
-        j["AddType"] = std::move(types);
-    }
-    if (s.default_charset) {
-        j["AddDefaultCharset"] =
-            entry(charset_text(s.default_charset->value), s.default_charset->from);
-    }
-    if (s.file_etag) {
-        j["FileETag"] = entry(etag_text(s.file_etag->value), s.file_etag->from);
-    }
-    if (s.enable_sendfile) {
-        j["EnableSendfile"] = entry(s.enable_sendfile->value, s.enable_sendfile->from);
-    }
-    if (s.limit_request_body) {
-        j["LimitRequestBody"] = entry(s.limit_request_body->value, s.limit_request_body->from);
-    }
-    if (s.precompressed_files) {
-        j["PrecompressedFiles"] = entry(s.precompressed_files->value, s.precompressed_files->from);
-    }
-    if (s.max_ranges) {
-        j["MaxRanges"] = entry(s.max_ranges->value, s.max_ranges->from);
-    }
+/// One tag per KAHTTPD_DIR_SETTINGS entry, so that a value's text may depend on its directive
+/// where its type does not say enough (SetHandler's "" is "none", AddDefaultCharset's "Off").
+enum class Field {
+#define KAHTTPD_DIR_FIELD(member, directive, kind, init) member,
+    KAHTTPD_DIR_SETTINGS(KAHTTPD_DIR_FIELD)
+#undef KAHTTPD_DIR_FIELD
+};
+template <Field F> using FieldTag = std::integral_constant<Field, F>;
+
+// How a value is shown: as plain JSON, except for these.
+template <Field F, typename T> json value_json(FieldTag<F>, const T& value) {
+    return value;
+}
+json value_json(FieldTag<Field::options>, const OptionsSpec& spec) {
+    return options_spec_text(spec);
+}
+json value_json(FieldTag<Field::options>, std::uint8_t set) {
+    return options_text(set);
+}
+json value_json(FieldTag<Field::require>, const AccessRule& rule) {
+    return require_json(rule);
+}
+json value_json(FieldTag<Field::headers>, const std::vector<HeaderRule>& headers) {
+    return headers_json(headers);
+}
+json value_json(FieldTag<Field::handler>, const std::string& handler) {
+    return handler_text(handler);
+}
+json value_json(FieldTag<Field::default_charset>, const std::string& charset) {
+    return charset_text(charset);
+}
+json value_json(FieldTag<Field::file_etag>, const FileETagSpec& spec) {
+    return etag_text(spec);
+}
+
+// An effective value: as in a section, except where the default needs words.
+template <Field F, typename T> json effective_value_json(FieldTag<F> field, const T& value) {
+    return value_json(field, value);
+}
+json effective_value_json(FieldTag<Field::require>, const AccessRule& rule) {
+    // No Require anywhere means every client is allowed, shown the way it would be written.
+    return rule.any.empty() ? json::array({"all granted"}) : require_json(rule);
+}
+
+// A value with its source: {"value", "from"}, and an ErrorDocument's kind.
+template <Field F, typename T>
+json sourced_json(FieldTag<F> field, const T& value, const Source& from) {
+    return entry(value_json(field, value), from);
+}
+json sourced_json(FieldTag<Field::error_documents>, const ErrorDocument& doc, const Source& from) {
+    json j = entry(doc.target, from);
+    j["kind"] = error_document_kind(doc.kind);
     return j;
 }
 
-/// Effective settings plus the directive each value came from ("" = default), built by the
-/// same layer walk as VirtualHost::effective().
+std::string key_text(int code) {
+    return std::to_string(code);
+}
+const std::string& key_text(const std::string& key) {
+    return key;
+}
+
+// A directive set directly in one level, by merge kind; unset ones are left out, since they
+// inherit.
+template <Field F, typename T>
+void put_set(json& j, const char* directive, FieldTag<F> field,
+             const std::optional<Setting<T>>& set) {
+    if (set) {
+        j[directive] = sourced_json(field, set->value, set->from);
+    }
+}
+template <Field F, typename T>
+void put_set(json& j, const char* directive, FieldTag<F> field, const std::vector<T>& set) {
+    if (!set.empty()) {
+        j[directive] = value_json(field, set);
+    }
+}
+template <Field F, typename K, typename V>
+void put_set(json& j, const char* directive, FieldTag<F> field,
+             const std::map<K, Setting<V>>& set) {
+    if (set.empty()) {
+        return;
+    }
+    json entries = json::object();
+    for (const auto& [key, e] : set) {
+        entries[key_text(key)] = sourced_json(field, e.value, e.from);
+    }
+    j[directive] = std::move(entries);
+}
+
+// An effective directive, set or default, by merge kind.
+template <Field F, typename T>
+void put_effective(json& j, const char* directive, FieldTag<F> field, const T& value,
+                   const Source& from) {
+    j[directive] = entry(effective_value_json(field, value), from);
+}
+template <Field F, typename T>
+void put_effective(json& j, const char* directive, FieldTag<F> field, const std::vector<T>& value,
+                   merge::InElements) {
+    j[directive] = value_json(field, value);
+}
+template <Field F, typename K, typename V>
+void put_effective(json& j, const char* directive, FieldTag<F> field, const std::map<K, V>& value,
+                   const std::map<K, Source>& from) {
+    json entries = json::object();
+    for (const auto& [key, v] : value) {
+        entries[key_text(key)] = sourced_json(field, v, from.at(key));
+    }
+    j[directive] = std::move(entries);
+}
+
+/// The directives set directly in one section (or at server/vhost level).
+json dir_settings_json(const DirSettings& s) {
+    json j = json::object();
+#define KAHTTPD_DIR_PUT(member, directive, kind, init)                                             \
+    put_set(j, directive, FieldTag<Field::member>{}, s.member);
+    KAHTTPD_DIR_SETTINGS(KAHTTPD_DIR_PUT)
+#undef KAHTTPD_DIR_PUT
+    return j;
+}
+
+/// Effective settings plus the directive each value came from, built by the same layer walk
+/// and merge as VirtualHost::effective().
 struct Traced {
     Effective e;
-    Source options, directory_index, require, handler, default_charset, file_etag, enable_sendfile,
-        limit_request_body, precompressed_files, max_ranges;
-    std::map<int, Source> error_documents;
-    std::map<std::string, Source> add_types;
+    detail::EffectiveSources from;
 };
 
 void trace_layer(void* ctx, const DirSettings& s) {
     Traced& t = *static_cast<Traced*>(ctx);
-    Effective& e = t.e;
-    if (s.options) {
-        e.options = s.options->value.apply(e.options);
-        t.options = s.options->from;
-    }
-    if (s.directory_index) {
-        e.directory_index = s.directory_index->value;
-        t.directory_index = s.directory_index->from;
-    }
-    if (s.require) {
-        e.require = s.require->value;
-        t.require = s.require->from;
-    }
-    e.headers.insert(e.headers.end(), s.headers.begin(), s.headers.end());
-    for (const auto& [code, doc] : s.error_documents) {
-        e.error_documents[code] = doc.value;
-        t.error_documents[code] = doc.from;
-    }
-    if (s.handler) {
-        e.handler = s.handler->value;
-        t.handler = s.handler->from;
-    }
-    for (const auto& [ext, type] : s.add_types) {
-        e.add_types[ext] = type.value;
-        t.add_types[ext] = type.from;
-    }
-    if (s.default_charset) {
-        e.default_charset = s.default_charset->value;
-        t.default_charset = s.default_charset->from;
-    }
-    if (s.file_etag) {
-        e.file_etag = s.file_etag->value;
-        t.file_etag = s.file_etag->from;
-    }
-    if (s.enable_sendfile) {
-        e.enable_sendfile = s.enable_sendfile->value;
-        t.enable_sendfile = s.enable_sendfile->from;
-    }
-    if (s.limit_request_body) {
-        e.limit_request_body = s.limit_request_body->value;
-        t.limit_request_body = s.limit_request_body->from;
-    }
-    if (s.precompressed_files) {
-        e.precompressed_files = s.precompressed_files->value;
-        t.precompressed_files = s.precompressed_files->from;
-    }
-    if (s.max_ranges) {
-        e.max_ranges = s.max_ranges->value;
-        t.max_ranges = s.max_ranges->from;
-    }
+    detail::merge_layer(t.e, s, &t.from);
 }
 
 /// Every effective directive, set or default, with its source.
 json effective_json(const Traced& t) {
-    const Effective& e = t.e;
     json j = json::object();
-    j["Options"] = entry(options_text(e.options), t.options);
-    j["DirectoryIndex"] = entry(e.directory_index, t.directory_index);
-    // No Require anywhere means every client is allowed, shown the way it would be written.
-    j["Require"] = entry(
-        e.require.any.empty() ? json::array({"all granted"}) : require_json(e.require), t.require);
-    j["Header"] = headers_json(e.headers);
-    json docs = json::object();
-    for (const auto& [code, doc] : e.error_documents) {
-        docs[std::to_string(code)] = error_document_json(doc, t.error_documents.at(code));
-    }
-    j["ErrorDocument"] = std::move(docs);
-    j["SetHandler"] = entry(handler_text(e.handler), t.handler);
-    json types = json::object();
-    for (const auto& [ext, type] : e.add_types) {
-        types[ext] = entry(type, t.add_types.at(ext));
-    }
-    j["AddType"] = std::move(types);
-    j["AddDefaultCharset"] = entry(charset_text(e.default_charset), t.default_charset);
-    j["FileETag"] = entry(etag_text(e.file_etag), t.file_etag);
-    j["EnableSendfile"] = entry(e.enable_sendfile, t.enable_sendfile);
-    j["LimitRequestBody"] = entry(e.limit_request_body, t.limit_request_body);
-    j["PrecompressedFiles"] = entry(e.precompressed_files, t.precompressed_files);
-    j["MaxRanges"] = entry(e.max_ranges, t.max_ranges);
+#define KAHTTPD_DIR_PUT(member, directive, kind, init)                                             \
+    put_effective(j, directive, FieldTag<Field::member>{}, t.e.member, t.from.member);
+    KAHTTPD_DIR_SETTINGS(KAHTTPD_DIR_PUT)
+#undef KAHTTPD_DIR_PUT
     return j;
 }
 
@@ -635,7 +616,8 @@ std::string vhost_map(const Config& config) {
 bool builtin_module(std::string_view name) noexcept {
     // Apache names a module by its source file ("mod_mime.c") or its identifier
     // ("mime_module"); <IfModule> takes either, case-sensitively. These are the modules
-    // whose features kahttpd has built in. mod_autoindex (listings are not built yet) and
+    // whose features kahttpd has built in. mod_autoindex (kahttpd's own listing for Options
+    // Indexes takes none of its directives, and <IfModule mod_autoindex.c> blocks hold them) and
     // mod_setenvif, among others, are deliberately absent.
     static constexpr auto kModules = std::to_array<std::string_view>({
         "core.c",           "core_module",       // core

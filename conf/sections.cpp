@@ -1,6 +1,7 @@
 #include "conf/sections.hpp"
 
 #include "conf/config.hpp"
+#include "conf/detail/dir_merge.hpp"
 #include "parser/text.hpp"
 
 #include <algorithm>
@@ -12,16 +13,6 @@
 #include <netinet/in.h>
 
 namespace kahttpd::conf {
-
-namespace detail {
-
-/// Calls `visit(ctx, settings)` for every DirSettings that applies to a request for
-/// `fs_path`/`url_path` on `vhost`, in merge order (see VirtualHost::effective). Shared with
-/// dump.cpp, which declares it again to report where each effective value came from.
-void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string_view fs_path,
-                  std::string_view url_path, void (*visit)(void*, const DirSettings&), void* ctx);
-
-} // namespace detail
 
 namespace {
 
@@ -76,61 +67,6 @@ bool is_segment_prefix(std::string_view prefix, std::string_view path) noexcept 
     }
     return prefix.empty() || prefix.back() == '/' || path.size() == prefix.size() ||
            path[prefix.size()] == '/';
-}
-
-/// Number of non-empty segments: "/" is 0, "/srv" is 1, "/srv/www" is 2.
-std::size_t path_depth(std::string_view path) noexcept {
-    std::size_t depth = 0;
-    bool in_segment = false;
-    for (char c : path) {
-        if (c == '/') {
-            in_segment = false;
-        } else if (!in_segment) {
-            in_segment = true;
-            ++depth;
-        }
-    }
-    return depth;
-}
-
-void apply(Effective& e, const DirSettings& s) {
-    if (s.options) {
-        e.options = s.options->value.apply(e.options);
-    }
-    if (s.directory_index) {
-        e.directory_index = s.directory_index->value;
-    }
-    if (s.require) {
-        e.require = s.require->value;
-    }
-    e.headers.insert(e.headers.end(), s.headers.begin(), s.headers.end());
-    for (const auto& [code, doc] : s.error_documents) {
-        e.error_documents[code] = doc.value;
-    }
-    if (s.handler) {
-        e.handler = s.handler->value;
-    }
-    for (const auto& [ext, type] : s.add_types) {
-        e.add_types[ext] = type.value;
-    }
-    if (s.default_charset) {
-        e.default_charset = s.default_charset->value;
-    }
-    if (s.file_etag) {
-        e.file_etag = s.file_etag->value;
-    }
-    if (s.enable_sendfile) {
-        e.enable_sendfile = s.enable_sendfile->value;
-    }
-    if (s.limit_request_body) {
-        e.limit_request_body = s.limit_request_body->value;
-    }
-    if (s.precompressed_files) {
-        e.precompressed_files = s.precompressed_files->value;
-    }
-    if (s.max_ranges) {
-        e.max_ranges = s.max_ranges->value;
-    }
 }
 
 /// A matching <Directory> section with its sort key.
@@ -197,6 +133,20 @@ bool AccessRule::allows(const std::array<std::uint8_t, 16>& ip,
 
 namespace detail {
 
+std::size_t path_depth(std::string_view path) noexcept {
+    std::size_t depth = 0;
+    bool in_segment = false;
+    for (char c : path) {
+        if (c == '/') {
+            in_segment = false;
+        } else if (!in_segment) {
+            in_segment = true;
+            ++depth;
+        }
+    }
+    return depth;
+}
+
 void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string_view fs_path,
                   std::string_view url_path, void (*visit)(void*, const DirSettings&), void* ctx) {
     const bool own = &vhost != &main;
@@ -260,7 +210,10 @@ Effective VirtualHost::effective(const VirtualHost& main, std::string_view fs_pa
     Effective e;
     detail::visit_layers(
         main, *this, fs_path, url_path,
-        [](void* ctx, const DirSettings& s) { apply(*static_cast<Effective*>(ctx), s); }, &e);
+        [](void* ctx, const DirSettings& s) {
+            detail::merge_layer(*static_cast<Effective*>(ctx), s, nullptr);
+        },
+        &e);
     return e;
 }
 

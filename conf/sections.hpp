@@ -46,6 +46,8 @@ struct IpNetwork {
 
     /// True when `ip` (16 bytes, IPv4 mapped as above) is inside the network.
     bool contains(const std::array<std::uint8_t, 16>& ip) const noexcept;
+
+    bool operator==(const IpNetwork&) const = default;
 };
 
 /// `Require` lines of one section. Several lines in one section: any may grant (Apache's
@@ -55,6 +57,8 @@ struct AccessRule {
     struct Requirement {
         Kind kind = Kind::all_granted;
         std::vector<IpNetwork> networks; ///< for Kind::ip
+
+        bool operator==(const Requirement&) const = default;
     };
     std::vector<Requirement> any;
 
@@ -63,6 +67,8 @@ struct AccessRule {
     /// address (`server_ip`), as Apache's `Require local`. An empty rule grants.
     bool allows(const std::array<std::uint8_t, 16>& ip,
                 const std::array<std::uint8_t, 16>& server_ip) const noexcept;
+
+    bool operator==(const AccessRule&) const = default;
 };
 
 /// One `Header [always] set|append|merge|unset|add NAME [VALUE]` directive.
@@ -73,6 +79,8 @@ struct HeaderRule {
     std::string name;
     std::string value; ///< empty for unset
     Source from;
+
+    bool operator==(const HeaderRule&) const = default;
 };
 
 /// `ErrorDocument CODE TARGET`: a local URL ("/404.html"), a full URL (redirect), or a text
@@ -81,31 +89,97 @@ struct ErrorDocument {
     enum class Kind : std::uint8_t { local_url, redirect, text };
     Kind kind = Kind::local_url;
     std::string target; ///< URL path, full URL, or message text
+
+    bool operator==(const ErrorDocument&) const = default;
 };
 
 /// `FileETag` components.
 struct FileETagSpec {
     static constexpr std::uint8_t kINode = 1, kMTime = 2, kSize = 4;
     std::uint8_t parts = kMTime | kSize; ///< Apache 2.4's default: MTime Size; 0 = None
+
+    bool operator==(const FileETagSpec&) const = default;
 };
 
-/// Directives that may appear at server level, in <VirtualHost>, <Directory> and <Location>.
-/// Every member is optional (unset = inherit); merge_into() applies one level over another.
+/// How a per-directory setting of an inner section combines with the one it inherits. Each
+/// kind fixes the member types the setting gets: `stored` in DirSettings (empty = inherit),
+/// `value` in Effective, and `source` for where `kahttpd -T` says the effective value came from.
+/// The merge itself is conf/detail/dir_merge.hpp's merge_layer().
+namespace merge {
+
+/// The inner value replaces the inherited one.
+template <typename T> struct Replace {
+    using stored = std::optional<Setting<T>>;
+    using value = T;
+    using source = Source;
+};
+
+/// `Options`: the inner spec's +/- (or its absolute set) applied over the inherited option bits
+/// (OptionsSpec::apply).
+struct Options {
+    using stored = std::optional<Setting<OptionsSpec>>;
+    using value = std::uint8_t;
+    using source = Source;
+};
+
+/// Nothing to trace apart from the value: each element carries its own `from`.
+struct InElements {};
+
+/// Rules that add up: the inner ones run after the inherited ones, outer first (`Header`).
+template <typename T> struct Append {
+    using stored = std::vector<T>;
+    using value = std::vector<T>;
+    using source = InElements;
+};
+
+/// A map merged key by key: an inner entry replaces the inherited one for the same key, the
+/// other inherited keys stay.
+template <typename K, typename V> struct PerKey {
+    using stored = std::map<K, Setting<V>>;
+    using value = std::map<K, V>;
+    using source = std::map<K, Source>;
+};
+/// By status code (`ErrorDocument`).
+template <typename V> using PerStatus = PerKey<int, V>;
+/// By file name extension, lower case without the dot (`AddType`).
+template <typename V> using PerExtension = PerKey<std::string, V>;
+
+} // namespace merge
+
+/// Every directive that may appear at server level, in <VirtualHost>, <Directory> and
+/// <Location>, declared once: X(member, "Directive", merge kind, Effective's initializer).
+/// DirSettings and Effective get one member each, and the merge (VirtualHost::effective), the
+/// trace of sources and the `-T` dump (dump.cpp) walk this list. Adding a per-directory
+/// directive: one line here, its handler and table row in the loader (conf/directives/), and
+/// an overload in dump.cpp when its value is not shown as plain JSON.
+///
+/// Values: `handler` is SetHandler's ("server-status" ...; "none"/"default-handler" = "", the
+/// static-file handler); `default_charset` is AddDefaultCharset's (Off = ""); `options` starts
+/// at Apache 2.4's default; `limit_request_body` 0 = unlimited (Apache's default is 1 GiB);
+/// `precompressed_files` (kahttpd's) serves foo.br / foo.gz beside foo when accepted;
+/// `max_ranges` 0 = unlimited, and more ranges than that get the whole file (Apache).
+#define KAHTTPD_DIR_SETTINGS(X)                                                                    \
+    X(options, "Options", merge::Options, {OptionsSpec::kFollowSymLinks})                          \
+    X(directory_index, "DirectoryIndex", merge::Replace<std::vector<std::string>>, {"index.html"}) \
+    X(require, "Require", merge::Replace<AccessRule>, {})                                          \
+    X(headers, "Header", merge::Append<HeaderRule>, {})                                            \
+    X(error_documents, "ErrorDocument", merge::PerStatus<ErrorDocument>, {})                       \
+    X(handler, "SetHandler", merge::Replace<std::string>, {})                                      \
+    X(add_types, "AddType", merge::PerExtension<std::string>, {})                                  \
+    X(default_charset, "AddDefaultCharset", merge::Replace<std::string>, {})                       \
+    X(file_etag, "FileETag", merge::Replace<FileETagSpec>, {})                                     \
+    X(enable_sendfile, "EnableSendfile", merge::Replace<bool>, {true})                             \
+    X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \
+    X(precompressed_files, "PrecompressedFiles", merge::Replace<bool>, {true})                     \
+    X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})
+
+/// The per-directory directives of one level (server, <VirtualHost>, <Directory> or
+/// <Location>), one member per KAHTTPD_DIR_SETTINGS entry. Every member is empty when unset
+/// (unset = inherit).
 struct DirSettings {
-    std::optional<Setting<OptionsSpec>> options;
-    std::optional<Setting<std::vector<std::string>>> directory_index;
-    std::optional<Setting<AccessRule>> require;
-    std::vector<HeaderRule> headers;                       ///< applied in order, outer first
-    std::map<int, Setting<ErrorDocument>> error_documents; ///< by status code
-    std::optional<Setting<std::string>> handler;           ///< SetHandler ("server-status" ...);
-                                                           ///< "none"/"default-handler" = ""
-    std::map<std::string, Setting<std::string>> add_types; ///< extension (lower case, no dot)
-    std::optional<Setting<std::string>> default_charset;   ///< AddDefaultCharset; Off = ""
-    std::optional<Setting<FileETagSpec>> file_etag;
-    std::optional<Setting<bool>> enable_sendfile;
-    std::optional<Setting<std::uint64_t>> limit_request_body; ///< 0 = unlimited
-    std::optional<Setting<bool>> precompressed_files;         ///< kahttpd's PrecompressedFiles
-    std::optional<Setting<std::uint32_t>> max_ranges;         ///< MaxRanges; 0 = unlimited
+#define KAHTTPD_DIR_MEMBER(member, directive, kind, init) kind::stored member;
+    KAHTTPD_DIR_SETTINGS(KAHTTPD_DIR_MEMBER)
+#undef KAHTTPD_DIR_MEMBER
 };
 
 /// A <Directory path> (absolute, normalised, no trailing slash) or <Location /prefix>.
@@ -115,22 +189,13 @@ struct Section {
     Source from;
 };
 
-/// The settings in effect for one request: every DirSettings member resolved. Produced by
-/// VirtualHost::effective(); cheap to copy for the common case of no sections.
+/// The settings in effect for one request: every KAHTTPD_DIR_SETTINGS entry resolved, starting
+/// from its initializer there. Produced by VirtualHost::effective(); cheap to copy for the
+/// common case of no sections. `require` empty = granted.
 struct Effective {
-    std::uint8_t options = OptionsSpec::kFollowSymLinks; ///< Apache 2.4 default
-    std::vector<std::string> directory_index{"index.html"};
-    AccessRule require; ///< empty = granted
-    std::vector<HeaderRule> headers;
-    std::map<int, ErrorDocument> error_documents;
-    std::string handler;
-    std::map<std::string, std::string> add_types;
-    std::string default_charset; ///< "" = none
-    FileETagSpec file_etag;
-    bool enable_sendfile = true;
-    std::uint64_t limit_request_body = 1073741824;
-    bool precompressed_files = true; ///< serve foo.br / foo.gz beside foo when accepted
-    std::uint32_t max_ranges = 200;  ///< more ranges than this: the whole file (Apache)
+#define KAHTTPD_DIR_MEMBER(member, directive, kind, init) kind::value member init;
+    KAHTTPD_DIR_SETTINGS(KAHTTPD_DIR_MEMBER)
+#undef KAHTTPD_DIR_MEMBER
 };
 
 /// The main server or one <VirtualHost>. Keep-alive, timeouts and limits of the request head

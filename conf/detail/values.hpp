@@ -16,6 +16,7 @@ namespace kahttpd::conf::detail {
 // ASCII only (the locale never changes what a directive means).
 
 using text::iequals;
+using text::is_token; ///< RFC 9110 section 5.6.2: a header name, a charset, a media type part
 using text::to_lower;
 std::string lower(std::string_view s);
 
@@ -47,9 +48,6 @@ std::optional<std::string_view> suggestion(std::string_view name, const Range& c
     }
     return std::nullopt;
 }
-
-/// An HTTP token (RFC 9110 section 5.6.2): a header name, a charset, a media type part.
-bool is_token(std::string_view s) noexcept;
 
 /// A non-negative decimal integer made of digits only: no sign, no blanks, no suffix.
 /// Values too large for 64 bits saturate so that the caller's range check rejects them.

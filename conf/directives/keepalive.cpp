@@ -1,0 +1,150 @@
+#include "conf/detail/loader.hpp"
+
+#include <limits>
+
+// Connection lifetime: KeepAlive*, Timeout, RequestReadTimeout, GracefulShutdownTimeout and
+// the TCP-level keepalive and user timeout.
+
+namespace kahttpd::conf::detail {
+
+void Loader::on_keep_alive(const Context& c) {
+    if (const auto on = on_off_arg(c)) {
+        result_.config.keep_alive = *on;
+    }
+}
+
+void Loader::on_keep_alive_timeout(const Context& c) {
+    if (const auto d = duration_arg(c)) {
+        result_.config.keep_alive_timeout = *d;
+        keep_alive_timeout_at_ = mark(c);
+    }
+}
+
+void Loader::on_max_keep_alive_requests(const Context& c) {
+    const auto n = uint_arg(c, 0, std::numeric_limits<std::uint32_t>::max());
+    if (!n) {
+        return;
+    }
+    result_.config.max_keep_alive_requests = static_cast<std::uint32_t>(*n);
+    // Apache's default is 100, and a page with a few dozen assets already needs that
+    // many requests; below it browsers reconnect (a TCP round trip each) mid-page.
+    if (*n >= 1 && *n <= 99) {
+        warning(c, "expected 0 (unlimited) or at least 100, found " + std::to_string(*n) +
+                       "; pages with many assets pay reconnects");
+    }
+}
+
+void Loader::on_timeout(const Context& c) {
+    if (const auto d = duration_arg(c)) {
+        result_.config.timeout = *d;
+    }
+}
+
+void Loader::on_request_read_timeout(const Context& c) {
+    if (c.args.empty()) {
+        error(c, "expected header=<seconds> and/or body=<seconds>, found none");
+        return;
+    }
+    for (const std::string& arg : c.args) {
+        const std::size_t eq = arg.find('=');
+        const std::string key = lower(arg.substr(0, eq));
+        if (eq == std::string::npos || (key != "header" && key != "body")) {
+            if (key == "handshake") {
+                error(c, "expected header= or body= (kahttpd has no TLS handshake), found " +
+                             in_quotes(arg));
+            } else if (key == "minrate") {
+                error(c, "expected header=<seconds> or body=<seconds> (kahttpd does not "
+                         "support MinRate), found " +
+                             in_quotes(arg));
+            } else {
+                error(c, "expected header=<seconds> or body=<seconds>, found " + in_quotes(arg));
+            }
+            continue;
+        }
+        const std::string value = arg.substr(eq + 1);
+        if (value.find_first_of("-,") != std::string::npos) {
+            error(c, "expected " + key + "=<seconds> or " + key +
+                         "=<n>ms (kahttpd does not support timeout ranges or MinRate), "
+                         "found " +
+                         in_quotes(arg));
+            continue;
+        }
+        const auto d = parse_duration(value);
+        if (!d) {
+            error(c,
+                  "expected " + key + "=<seconds> or " + key + "=<n>ms, found " + in_quotes(arg));
+            continue;
+        }
+        if (*d != milliseconds::zero() && (*d < kMinDuration || *d > kMaxDuration)) {
+            error(c, "expected " + key + "=0 (disabled) or a duration from 1ms to 1h, found " +
+                         in_quotes(arg));
+            continue;
+        }
+        if (key == "header") {
+            result_.config.request_read_timeout_header = *d;
+            header_timeout_at_ = mark(c);
+        } else {
+            result_.config.request_read_timeout_body = *d;
+        }
+    }
+}
+
+void Loader::on_graceful_shutdown_timeout(const Context& c) {
+    // 0 means close at once. Apache's 0 waits forever; kahttpd always bounds the wait so
+    // that a stuck client cannot hold a restart hostage.
+    if (!expect_one_arg(c)) {
+        return;
+    }
+    const auto d = parse_duration(c.args[0]);
+    if (!d) {
+        error(c, "expected seconds or <n>ms, found " + in_quotes(c.args[0]));
+        return;
+    }
+    if (*d > kMaxDuration) {
+        error(c,
+              "expected 0 (close at once) or a duration up to 1h, found " + in_quotes(c.args[0]));
+        return;
+    }
+    result_.config.graceful_shutdown_timeout = *d;
+}
+
+void Loader::on_tcp_keepalive(const Context& c) {
+    if (const auto on = on_off_arg(c)) {
+        result_.config.tcp_keepalive = *on;
+    }
+}
+
+/// Whole seconds, as the kernel takes them (TCP_KEEPIDLE and TCP_KEEPINTVL: 1..32767).
+std::optional<std::chrono::seconds> Loader::keepalive_seconds(const Context& c) {
+    if (const auto n = uint_arg(c, 1, 32767)) {
+        return std::chrono::seconds(*n);
+    }
+    return std::nullopt;
+}
+
+void Loader::on_tcp_keepalive_idle(const Context& c) {
+    if (const auto s = keepalive_seconds(c)) {
+        result_.config.tcp_keepalive_idle = *s;
+    }
+}
+
+void Loader::on_tcp_keepalive_interval(const Context& c) {
+    if (const auto s = keepalive_seconds(c)) {
+        result_.config.tcp_keepalive_interval = *s;
+    }
+}
+
+void Loader::on_tcp_keepalive_count(const Context& c) {
+    if (const auto n = uint_arg(c, 1, 127)) {
+        result_.config.tcp_keepalive_count = static_cast<std::uint32_t>(*n);
+    }
+}
+
+void Loader::on_tcp_user_timeout(const Context& c) {
+    if (const auto d =
+            zero_or_duration_arg(c, "expected 0 (the kernel's default) or a duration up to 1h")) {
+        result_.config.tcp_user_timeout = *d;
+    }
+}
+
+} // namespace kahttpd::conf::detail

@@ -1,0 +1,77 @@
+#include "conf/detail/loader.hpp"
+
+// Media types: TypesConfig, AddType and AddDefaultCharset.
+
+namespace kahttpd::conf::detail {
+
+void Loader::on_types_config(const Context& c) {
+    const auto path = path_arg(c, "a mime.types file");
+    if (!path) {
+        return;
+    }
+    result_.config.types_config = *path;
+    // Not fatal: the server falls back to its built-in table. Only the file named here is
+    // checked; the default /etc/mime.types is the server's business.
+    std::string ignored;
+    if (auto why = read_whole_file(*path, ignored)) {
+        warning(c, "expected a readable mime.types file, found " + in_quotes(path->string()) +
+                       " (" + *why + "); the built-in table of media types is used");
+    }
+}
+
+void Loader::on_add_type(const Context& c) {
+    if (c.args.size() < 2) {
+        error(c, "expected a media type and one or more extensions, found " +
+                     args_text(c.args.size()));
+        return;
+    }
+    // type/subtype, optionally with parameters ("text/html; charset=utf-8"), which are
+    // kept as written. The type itself is case-insensitive and stored in lower case.
+    const std::string& text = c.args[0];
+    const std::size_t semi = text.find(';');
+    const std::string_view essence = std::string_view(text).substr(0, semi);
+    const std::size_t slash = essence.find('/');
+    if (slash == std::string_view::npos || !detail::is_token(essence.substr(0, slash)) ||
+        !detail::is_token(essence.substr(slash + 1))) {
+        error(c, "expected a media type as in text/html, found " + in_quotes(text));
+        return;
+    }
+    const std::string type = lower(essence) + (semi == std::string::npos ? "" : text.substr(semi));
+    std::vector<std::string> extensions;
+    for (std::size_t i = 1; i < c.args.size(); ++i) {
+        std::string_view ext = c.args[i];
+        if (ext.starts_with('.')) {
+            ext.remove_prefix(1);
+        }
+        if (ext.empty() || ext.find_first_of("/ \t") != std::string_view::npos) {
+            error(c, "expected a file name extension as in .html, found " + in_quotes(c.args[i]));
+            return;
+        }
+        extensions.push_back(lower(ext));
+    }
+    auto& types = dir_target().add_types;
+    for (const std::string& ext : extensions) {
+        types[ext] = {type, where(c)};
+    }
+}
+
+void Loader::on_add_default_charset(const Context& c) {
+    if (!expect_one_arg(c)) {
+        return;
+    }
+    const std::string& a = c.args[0];
+    std::string charset;
+    if (iequals(a, "on")) {
+        charset = "iso-8859-1"; // Apache's On
+    } else if (iequals(a, "off")) {
+        charset.clear();
+    } else if (detail::is_token(a)) {
+        charset = a;
+    } else {
+        error(c, "expected On, Off or a charset name, found " + in_quotes(a));
+        return;
+    }
+    dir_target().default_charset = Setting<std::string>{charset, where(c)};
+}
+
+} // namespace kahttpd::conf::detail
