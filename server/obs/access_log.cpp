@@ -46,7 +46,19 @@ void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
+/// Apache's %U is the path alone (r->uri): an absolute-form target (RFC 9112 §3.2.2) loses its
+/// "scheme://authority", and "/" stands for an empty path. The authority ends at the first '/'
+/// or '?', so a slash in the query is not taken for the path.
 std::string_view url_path_of(std::string_view target) {
+    if (!target.empty() && target.front() != '/') {
+        if (const auto scheme_end = target.find("://"); scheme_end != std::string_view::npos) {
+            const auto path = target.find_first_of("/?", scheme_end + 3);
+            if (path == std::string_view::npos || target[path] == '?') {
+                return "/";
+            }
+            target = target.substr(path);
+        }
+    }
     return target.substr(0, target.find('?'));
 }
 
@@ -74,19 +86,30 @@ AccessLogFormat::AccessLogFormat(std::string_view format) {
             text.push_back(format[i]);
             continue;
         }
-        ++i;
+        const std::size_t start = i++;
         std::string arg;
-        if (format[i] == '{') {
-            const auto close = format.find('}', i);
-            if (close == std::string_view::npos) {
-                text.append(format.substr(i - 1));
+        // Apache takes the modifiers before the letter in any order: "{arg}", and '<' or '>'
+        // for the original or the final request (%<s, %>s, %>{Referer}i). kahttpd has no
+        // internal redirects, so both name the one request.
+        bool unclosed = false;
+        while (i < format.size()) {
+            if (format[i] == '<' || format[i] == '>') {
+                ++i;
+            } else if (format[i] == '{') {
+                const auto close = format.find('}', i);
+                if (close == std::string_view::npos) {
+                    unclosed = true;
+                    break;
+                }
+                arg = std::string(format.substr(i + 1, close - i - 1));
+                i = close + 1;
+            } else {
                 break;
             }
-            arg = std::string(format.substr(i + 1, close - i - 1));
-            i = close + 1;
         }
-        if (i < format.size() && format[i] == '>') { // %>s: the final status, which is ours
-            ++i;
+        if (unclosed) {
+            text.append(format.substr(start));
+            break;
         }
         if (i >= format.size()) {
             break;
