@@ -343,18 +343,11 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     // The main server, then each vhost: open its document root and merge, once, the settings
     // that apply when no <Directory>/<Location> section does.
     auto add_host = [&](const conf::VirtualHost& vh) {
-        HostContext h;
-        h.vhost = &vh;
-        const auto& docroot =
-            vh.document_root.value.empty() ? cfg.document_root : vh.document_root.value;
-        h.root = std::make_unique<DocumentRoot>(docroot);
+        HostContext h = make_host(cfg, vh);
         if (!h.root->ok()) {
             KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); its requests will get 404",
-                        docroot.c_str(), std::strerror(errno));
+                        h.root->path().c_str(), std::strerror(errno));
         }
-        h.base = vh.effective(cfg.main, docroot.native(), "/");
-        h.has_sections = !cfg.main.directories.empty() || !cfg.main.locations.empty() ||
-                         !vh.directories.empty() || !vh.locations.empty();
         shared.hosts.push_back(std::move(h));
     };
     add_host(cfg.main);

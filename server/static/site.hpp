@@ -19,6 +19,10 @@ struct HostContext {
     bool has_sections = false; ///< a section may apply: merge per request
 };
 
+/// The context of `vh` (the main server or one of cfg's vhosts): its DocumentRoot opened (check
+/// root->ok()), its base settings merged once.
+HostContext make_host(const conf::Config& cfg, const conf::VirtualHost& vh);
+
 /// What the handlers read of a configuration generation: built by the main thread before the
 /// workers start, read-only while they serve, outliving them. (io/'s SharedState extends it
 /// with what only the transport needs.)
