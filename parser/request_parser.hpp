@@ -78,9 +78,6 @@ class RequestParser {
     /// per-directory LimitRequestBody known only once the target is resolved). 0 = unlimited.
     void set_message_body_limit(std::uint64_t limit) noexcept { active_limits_.body = limit; }
 
-    /// Replaces the limits (takes effect for the next message).
-    void set_limits(const ParseLimits& limits) noexcept { limits_ = limits; }
-
   private:
     // Trampolines (in the .cpp) reach these through parser_.data.
     friend struct ParserCallbacks;

@@ -6,14 +6,15 @@
 
 namespace kahttpd::server {
 
-/// Why a connection ended. Every close is counted by reason per worker; the status endpoint
-/// and the access log (later) expose them.
+/// Why a connection ended. Connection::close_after() owns the decision (the first reason wins;
+/// a loss of framing replaces it). Every close is counted by reason per worker; the status page
+/// shows the counts and the access log's %{close-reason}x the reason of each closing response.
 enum class CloseReason : std::uint8_t {
-    client_closed,    ///< the client closed (EOF) or reset the connection
+    client_closed,    ///< the client closed (EOF), reset the connection, or broke the pipe
     idle_timeout,     ///< KeepAliveTimeout passed with no new request
     max_requests,     ///< MaxKeepAliveRequests reached
     header_timeout,   ///< the request head did not arrive within RequestReadTimeout header=
-    body_timeout,     ///< the request body stalled for longer than Timeout
+    body_timeout,     ///< the request body stalled (RequestReadTimeout body=, else Timeout)
     send_timeout,     ///< the client stopped reading the response for longer than Timeout
     parse_error,      ///< malformed or oversized request; framing lost
     keep_alive_off,   ///< KeepAlive Off
