@@ -41,20 +41,7 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i, std::size_t& bad) n
 }
 
 void append_html(std::string& out, std::string_view s) {
-    for (std::size_t i = 0; i < s.size();) {
-        std::size_t bad = 0;
-        const std::size_t n = utf8_sequence(s, i, bad);
-        if (n == 0) {
-            out.append(kReplacement);
-            i += bad;
-            continue;
-        }
-        if (n > 1) {
-            out.append(s.substr(i, n));
-            i += n;
-            continue;
-        }
-        const char c = s[i++];
+    append_utf8(out, s, [&out](char c) {
         switch (c) {
         case '&':
             out.append("&amp;");
@@ -79,7 +66,7 @@ void append_html(std::string& out, std::string_view s) {
                 out.push_back(c);
             }
         }
-    }
+    });
 }
 
 } // namespace kahttpd::server

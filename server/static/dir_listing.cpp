@@ -23,20 +23,7 @@ namespace {
 void append_json_string(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out.push_back('"');
-    for (std::size_t i = 0; i < s.size();) {
-        std::size_t bad = 0;
-        const std::size_t n = utf8_sequence(s, i, bad);
-        if (n == 0) {
-            out.append(kReplacement);
-            i += bad;
-            continue;
-        }
-        if (n > 1) {
-            out.append(s.substr(i, n));
-            i += n;
-            continue;
-        }
-        const char c = s[i++];
+    append_utf8(out, s, [&out](char c) {
         switch (c) {
         case '"':
             out.append("\\\"");
@@ -68,7 +55,7 @@ void append_json_string(std::string& out, std::string_view s) {
                 out.push_back(c);
             }
         }
-    }
+    });
     out.push_back('"');
 }
 
