@@ -62,6 +62,7 @@ void Request::clear() noexcept {
     has_body_ = false;
     chunked_ = false;
     expect_continue_ = false;
+    host_fields_ = 0;
     content_length_.reset();
     body_bytes_ = 0;
 }
@@ -102,8 +103,8 @@ Request::Request(const Request& other)
       http_major_(other.http_major_), http_minor_(other.http_minor_),
       keep_alive_(other.keep_alive_), keep_alive_requested_(other.keep_alive_requested_),
       has_body_(other.has_body_), chunked_(other.chunked_),
-      expect_continue_(other.expect_continue_), content_length_(other.content_length_),
-      body_bytes_(other.body_bytes_) {
+      expect_continue_(other.expect_continue_), host_fields_(other.host_fields_),
+      content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
     repoint_headers();
 }
 
@@ -115,7 +116,8 @@ Request::Request(Request&& other) noexcept
       http_minor_(other.http_minor_), keep_alive_(other.keep_alive_),
       keep_alive_requested_(other.keep_alive_requested_), has_body_(other.has_body_),
       chunked_(other.chunked_), expect_continue_(other.expect_continue_),
-      content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
+      host_fields_(other.host_fields_), content_length_(other.content_length_),
+      body_bytes_(other.body_bytes_) {
     repoint_headers();
     other.clear();
 }
@@ -145,6 +147,7 @@ Request& Request::operator=(Request&& other) noexcept {
         has_body_ = other.has_body_;
         chunked_ = other.chunked_;
         expect_continue_ = other.expect_continue_;
+        host_fields_ = other.host_fields_;
         content_length_ = other.content_length_;
         body_bytes_ = other.body_bytes_;
         repoint_headers();

@@ -37,8 +37,7 @@ class Request {
     /// A list-valued field (RFC 9110 §5.3): every line with this name, in order, joined with
     /// ", ". One line is returned as is; several are joined into `joined` (the only case that
     /// allocates).
-    std::optional<std::string_view> header_list(std::string_view name,
-                                                std::string& joined) const;
+    std::optional<std::string_view> header_list(std::string_view name, std::string& joined) const;
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless a "close" connection option is present;
     /// HTTP/1.0 persists only with a "keep-alive" connection option.
@@ -55,6 +54,9 @@ class Request {
     std::uint64_t body_bytes() const noexcept { return body_bytes_; }
     /// True when "Expect: 100-continue" was sent.
     bool expect_continue() const noexcept { return expect_continue_; }
+    /// How many Host fields the head has (RFC 9112 §3.2: exactly one for HTTP/1.1), counted
+    /// in the parser's pass over the fields so a handler need not walk them again.
+    std::uint32_t host_fields() const noexcept { return host_fields_; }
 
     /// Forgets the message, keeping allocated capacity.
     void clear() noexcept;
@@ -104,6 +106,7 @@ class Request {
     bool has_body_ = false;
     bool chunked_ = false;
     bool expect_continue_ = false;
+    std::uint32_t host_fields_ = 0;
     std::optional<std::uint64_t> content_length_;
     std::uint64_t body_bytes_ = 0;
 };

@@ -499,8 +499,11 @@ struct ParserCallbacks {
         bool close = false;
         bool keep_alive = false;
         bool expect_continue = false;
+        std::uint32_t hosts = 0;
         for (const HeaderField& field : r.headers_) {
-            if (text::iequals(field.name, "connection")) {
+            if (text::iequals(field.name, "host")) {
+                ++hosts;
+            } else if (text::iequals(field.name, "connection")) {
                 text::for_each_list_element(field.value, [&](std::string_view option) {
                     close = close || text::iequals(option, "close");
                     keep_alive = keep_alive || text::iequals(option, "keep-alive");
@@ -516,6 +519,7 @@ struct ParserCallbacks {
         r.keep_alive_ = persist;
         r.keep_alive_requested_ = persist && r.http_minor_ == 0;
         r.expect_continue_ = expect_continue;
+        r.host_fields_ = hosts;
 
         // kahttpd never switches protocols (RFC 9110 §7.8 lets a server ignore Upgrade), and
         // CONNECT is answered like any other method. Clearing the flag keeps llhttp from

@@ -335,7 +335,7 @@ void Connection::consume_input(std::string_view input) noexcept {
             }
             break;
         }
-        if (b.request_start_us_ == 0) {
+        if (b.request_start_us_ == 0 && !worker_.shared().access_logs.empty()) {
             b.request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
         }
         const auto r = b.parser.feed(input);
@@ -701,8 +701,10 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 /// One access-log line for the response just queued (a no-op without CustomLog).
 void Connection::log_access(bool parsed) noexcept {
     ConnectionBusy& b = busy();
-    const std::uint64_t now_us = uv_hrtime() / 1000;
     if (!worker_.shared().access_logs.empty()) {
+        // The clock is read only for a CustomLog (%D); without one a request reads it once,
+        // for its deadline.
+        const std::uint64_t now_us = uv_hrtime() / 1000;
         char ip[64];
         AccessRecord r;
         r.client = ip_text(client_ip_, ip);

@@ -1,6 +1,5 @@
 #include "server/static/static_handler.hpp"
 
-#include "parser/text.hpp"
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
 #include "server/http/target_path.hpp"
@@ -76,12 +75,7 @@ class Exchange {
 
 Route Exchange::run() noexcept {
     // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
-    int hosts = 0;
-    for (const auto& field : req_.headers()) {
-        if (text::iequals(field.name, "host")) {
-            ++hosts;
-        }
-    }
+    const std::uint32_t hosts = req_.host_fields();
     if (hosts > 1 || (hosts == 0 && req_.http_minor() == 1)) {
         error(Status::bad_request, true);
         return Route::respond;

@@ -155,6 +155,19 @@ TEST_SUITE("parser") {
         }
     }
 
+    TEST_CASE("Host fields are counted, in any case, and the count resets per message") {
+        RequestParser parser;
+        REQUIRE(parser.feed("GET / HTTP/1.1\r\nhost: a\r\nX: 1\r\nHOST: b\r\n\r\n").event ==
+                ParseEvent::message_complete);
+        CHECK(parser.request().host_fields() == 2);
+        REQUIRE(parser.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n").event ==
+                ParseEvent::message_complete);
+        CHECK(parser.request().host_fields() == 1);
+        REQUIRE(parser.feed("GET / HTTP/1.0\r\nX-Host: a\r\n\r\n").event ==
+                ParseEvent::message_complete);
+        CHECK(parser.request().host_fields() == 0);
+    }
+
     TEST_CASE("an empty feed consumes nothing and needs more") {
         RequestParser parser;
         const FeedResult r = parser.feed({});
