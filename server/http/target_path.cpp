@@ -66,18 +66,19 @@ Status resolve_target(std::string_view target, TargetPath& out) {
     out.raw_path = {};
     out.query = {};
 
-    // Absolute-form (RFC 9112 §3.2.2): drop "scheme://authority".
+    // Absolute-form (RFC 9112 §3.2.2): drop "scheme://authority". The authority ends at the
+    // first '/', '?' or '#' (RFC 3986 §3.2), so "http://h?a=/b" is the root with a query, not
+    // the path "/b".
+    bool absolute = false;
     if (!target.empty() && target.front() != '/') {
         const auto scheme_end = target.find("://");
         if (scheme_end == std::string_view::npos) {
             return Status::bad_request;
         }
-        const auto path_start = target.find('/', scheme_end + 3);
-        target = path_start == std::string_view::npos ? std::string_view("/")
-                                                      : target.substr(path_start);
-    }
-    if (target.empty() || target.front() != '/') {
-        return Status::bad_request;
+        const auto authority_end = target.find_first_of("/?#", scheme_end + 3);
+        target = authority_end == std::string_view::npos ? std::string_view()
+                                                         : target.substr(authority_end);
+        absolute = true;
     }
     if (const auto q = target.find('?'); q != std::string_view::npos) {
         out.query = target.substr(q + 1);
@@ -85,6 +86,12 @@ Status resolve_target(std::string_view target, TargetPath& out) {
     }
     if (const auto f = target.find('#'); f != std::string_view::npos) {
         target = target.substr(0, f);
+    }
+    if (absolute && target.empty()) {
+        target = "/"; // an empty path in absolute-form is the root (RFC 9112 §3.2.2)
+    }
+    if (target.empty() || target.front() != '/') {
+        return Status::bad_request;
     }
 
     out.raw_path = target;

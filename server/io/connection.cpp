@@ -9,6 +9,7 @@
 #include <llhttp.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -227,6 +228,7 @@ void Connection::release_busy() noexcept {
     if (!busy_) {
         return;
     }
+    assert(!in_message() && !output_pending() && busy_->stash_.empty());
     if (!busy_->log_pending_.empty()) {
         worker_.commit_access_log(busy_->log_pending_, false);
     }

@@ -54,6 +54,14 @@ TEST_SUITE("server") {
             REQUIRE(resolve_target("http://example.com", t) == Status::ok);
             CHECK(t.path.empty());
         }
+        SUBCASE("absolute-form: the authority ends at '?' or '#', not at the next '/'") {
+            REQUIRE(resolve_target("http://example.com?a=/secret.txt", t) == Status::ok);
+            CHECK(t.path.empty());
+            CHECK(t.query == "a=/secret.txt");
+            REQUIRE(resolve_target("http://example.com#/x/y", t) == Status::ok);
+            CHECK(t.path.empty());
+            CHECK(t.query.empty());
+        }
         SUBCASE(".. inside the tree is fine") {
             REQUIRE(resolve_target("/a/../b", t) == Status::ok);
             CHECK(t.path == "b");
