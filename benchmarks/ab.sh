@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# A/B of two kahttpd binaries in one interleaved run: the same files, the same wrk settings,
+# the servers pinned to CPU 0 and wrk to CPU 1, rounds alternating A and B so that a noisy
+# neighbour hits both alike. For "did this change of the hot path cost anything?"; make bench
+# compares against the peers.
+#
+#   benchmarks/ab.sh OLD_BINARY NEW_BINARY
+#   ROUNDS=5 SECONDS_PER_RUN=3 CONNECTIONS=50 benchmarks/ab.sh /tmp/kahttpd.old build/server/kahttpd
+#
+# Prints one line per run and, per scenario, the median req/s of each and B ÷ A. Stops both
+# servers (by the PIDs it started) when done. Benchmarks never assert.
+set -euo pipefail
+
+A=${1:?usage: ab.sh OLD_BINARY NEW_BINARY}
+B=${2:?usage: ab.sh OLD_BINARY NEW_BINARY}
+ROUNDS=${ROUNDS:-5}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-3}
+CONNECTIONS=${CONNECTIONS:-50}
+command -v wrk >/dev/null || { echo "ab.sh: wrk not found (apt-get install wrk)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/kahttpd-ab.XXXXXX)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/www"
+head -c 1024 /dev/urandom >"$work/www/1k.bin"
+head -c 65536 /dev/urandom >"$work/www/64k.bin"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start NAME BINARY: a server with Workers 1 on a free port; sets PORT_NAME.
+start() {
+    local name=$1 bin=$2 port
+    port=$(free_port)
+    printf 'Listen 127.0.0.1:%s\nDocumentRoot %s\nWorkers 1\nLogLevel warn\n' \
+        "$port" "$work/www" >"$work/$name.conf"
+    taskset -c 0 "$bin" -f "$work/$name.conf" >/dev/null 2>"$work/$name.err" &
+    pids+=($!)
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            printf -v "PORT_$name" '%s' "$port"
+            return
+        fi
+        sleep 0.05
+    done
+    echo "ab.sh: $name ($bin) did not start:" >&2
+    cat "$work/$name.err" >&2
+    exit 1
+}
+start A "$A"
+start B "$B"
+
+results="$work/results.txt"
+for round in $(seq "$ROUNDS"); do
+    for scenario in ka-1k close-1k ka-64k; do
+        case $scenario in
+        ka-1k) path=/1k.bin headers=() ;;
+        close-1k) path=/1k.bin headers=(-H "Connection: close") ;;
+        ka-64k) path=/64k.bin headers=() ;;
+        esac
+        for who in A B; do
+            port_var=PORT_$who
+            rps=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${headers[@]}" \
+                "http://127.0.0.1:${!port_var}$path" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
+            echo "$round $scenario $who ${rps:-0}" | tee -a "$results"
+        done
+    done
+done
+
+python3 - "$results" <<'EOF'
+import collections, statistics, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    _, scenario, who, rps = line.split()
+    runs[(scenario, who)].append(float(rps))
+print(f"{'scenario':<10} {'A req/s':>10} {'B req/s':>10} {'B / A':>7}  (medians)")
+for scenario in ("ka-1k", "close-1k", "ka-64k"):
+    a = statistics.median(runs[(scenario, "A")])
+    b = statistics.median(runs[(scenario, "B")])
+    print(f"{scenario:<10} {a:>10.0f} {b:>10.0f} {b / a if a else 0:>7.3f}")
+EOF
