@@ -34,7 +34,15 @@ struct Config {
     bool keep_alive = true;
     std::chrono::milliseconds keep_alive_timeout{5000};
     std::uint32_t max_keep_alive_requests = 100; ///< 0 = unlimited
-    std::chrono::milliseconds timeout{60000};    ///< send timeout for a client not reading
+    /// KeepAliveMinTimeout: an idle connection is never reaped, and the idle timeout never
+    /// slides, below this (RFC 9112 §9.6: a client sending its next request must not meet a
+    /// reset). Clamped to KeepAliveTimeout.
+    std::chrono::milliseconds keep_alive_min_timeout{1000};
+    /// MaxKeepAliveTime DURATION [JITTER%]: how long a connection may live (0 = no cap), each
+    /// connection's cap shortened by a random part of up to JITTER percent.
+    std::chrono::milliseconds max_keep_alive_time{0};
+    std::uint32_t max_keep_alive_time_jitter = 10;
+    std::chrono::milliseconds timeout{60000}; ///< send timeout for a client not reading
     /// RequestReadTimeout header=: time allowed to receive the whole request head. 0 = disabled.
     std::chrono::milliseconds request_read_timeout_header{20000};
     /// RequestReadTimeout body=: time allowed to receive the request body. 0 = disabled.

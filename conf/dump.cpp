@@ -475,6 +475,12 @@ json server_json(const Config& c) {
     s["KeepAlive"] = entry(c.keep_alive, src("KeepAlive"));
     s["KeepAliveTimeout"] = duration_entry(c.keep_alive_timeout, src("KeepAliveTimeout"));
     s["MaxKeepAliveRequests"] = entry(c.max_keep_alive_requests, src("MaxKeepAliveRequests"));
+    s["KeepAliveMinTimeout"] = duration_entry(c.keep_alive_min_timeout, src("KeepAliveMinTimeout"));
+    s["MaxKeepAliveTime"] = json{{"value", duration_text(c.max_keep_alive_time) + " " +
+                                               std::to_string(c.max_keep_alive_time_jitter) + "%"},
+                                 {"ms", c.max_keep_alive_time.count()},
+                                 {"jitter_percent", c.max_keep_alive_time_jitter},
+                                 {"from", source_json(src("MaxKeepAliveTime"))}};
     s["Timeout"] = duration_entry(c.timeout, src("Timeout"));
     s["RequestReadTimeout"] =
         json{{"value", "header=" + duration_text(c.request_read_timeout_header) +

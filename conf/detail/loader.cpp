@@ -757,6 +757,8 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"KeepAlive", &Loader::on_keep_alive, Scope::server},
         Spec{"KeepAliveTimeout", &Loader::on_keep_alive_timeout, Scope::server},
         Spec{"MaxKeepAliveRequests", &Loader::on_max_keep_alive_requests, Scope::server},
+        Spec{"KeepAliveMinTimeout", &Loader::on_keep_alive_min_timeout, Scope::server},
+        Spec{"MaxKeepAliveTime", &Loader::on_max_keep_alive_time, Scope::server},
         Spec{"Timeout", &Loader::on_timeout, Scope::server},
         Spec{"RequestReadTimeout", &Loader::on_request_read_timeout, Scope::server},
         Spec{"LimitRequestLine", &Loader::on_limit_request_line, Scope::server},

@@ -192,6 +192,8 @@ class Loader {
     void on_keep_alive(const Context& c);
     void on_keep_alive_timeout(const Context& c);
     void on_max_keep_alive_requests(const Context& c);
+    void on_keep_alive_min_timeout(const Context& c);
+    void on_max_keep_alive_time(const Context& c);
     void on_timeout(const Context& c);
     void on_request_read_timeout(const Context& c);
     void on_graceful_shutdown_timeout(const Context& c);

@@ -34,6 +34,40 @@ void Loader::on_max_keep_alive_requests(const Context& c) {
     }
 }
 
+void Loader::on_keep_alive_min_timeout(const Context& c) {
+    if (const auto d = zero_or_duration_arg(c, "expected 0, seconds or <n>ms")) {
+        result_.config.keep_alive_min_timeout = *d;
+    }
+}
+
+void Loader::on_max_keep_alive_time(const Context& c) {
+    constexpr std::string_view kExpected = "expected DURATION [JITTER%] (0 = no cap, jitter 0-50%)";
+    if (c.args.empty() || c.args.size() > 2) {
+        error(c,
+              std::string(kExpected) + ", found " + std::to_string(c.args.size()) + " arguments");
+        return;
+    }
+    const auto d = parse_duration(c.args[0]);
+    if (!d || *d > kMaxDuration) {
+        error(c, std::string(kExpected) + ", found " + in_quotes(c.args[0]));
+        return;
+    }
+    std::uint32_t jitter = result_.config.max_keep_alive_time_jitter;
+    if (c.args.size() == 2) {
+        const std::string& j = c.args[1];
+        const auto n = j.size() >= 2 && j.back() == '%'
+                           ? parse_uint(std::string_view(j).substr(0, j.size() - 1))
+                           : std::nullopt;
+        if (!n || *n > 50) {
+            error(c, std::string(kExpected) + ", found " + in_quotes(j));
+            return;
+        }
+        jitter = static_cast<std::uint32_t>(*n);
+    }
+    result_.config.max_keep_alive_time = *d;
+    result_.config.max_keep_alive_time_jitter = jitter;
+}
+
 void Loader::on_timeout(const Context& c) {
     if (const auto d = duration_arg(c)) {
         result_.config.timeout = *d;

@@ -30,6 +30,12 @@ std::string_view to_string(CloseReason r) noexcept {
         return "io_error";
     case CloseReason::overload:
         return "overload";
+    case CloseReason::reaped:
+        return "reaped";
+    case CloseReason::evicted:
+        return "evicted";
+    case CloseReason::max_lifetime:
+        return "max_lifetime";
     case CloseReason::count_:
         break;
     }

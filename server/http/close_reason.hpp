@@ -22,7 +22,10 @@ enum class CloseReason : std::uint8_t {
     server_shutdown,  ///< SIGTERM/SIGINT drain
     reload,           ///< SIGHUP: a new configuration's workers took over
     io_error,         ///< a read or write failed (other than reset)
-    overload,         ///< MaxConnections reached: closed right after accept
+    overload,         ///< at the budget with no room to make: closed right after accept
+    reaped,           ///< idle keep-alive, closed to make room for a new connection
+    evicted,          ///< waited longest for its request head, closed to make room (408)
+    max_lifetime,     ///< MaxKeepAliveTime passed: closed after the request that crossed it
     count_
 };
 

@@ -80,6 +80,11 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
     if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         local_ip_ = ip_bytes(ss, &local_port_);
     }
+    since_ms_ = now32();
+    if (const std::uint64_t lifetime = worker_.lifetime_ms(); lifetime != 0) {
+        expires_ms_ = static_cast<std::uint32_t>(since_ms_ + lifetime);
+        expires_ms_ += expires_ms_ == 0 ? 1 : 0; // 0 means "no cap"
+    }
     // Responses leave in whole writes; Nagle would only delay the last segment.
     uv_tcp_nodelay(&handle_, 1);
     apply_tcp_options();
@@ -292,13 +297,13 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         return;
     case Phase::idle:
         if (deadline_ == Deadline::idle && timer_.armed()) {
-            // The next request starts: how long the connection sat idle (the idle deadline was
-            // armed KeepAliveTimeout + 1 ms after the gap began; see Worker::schedule).
-            const std::uint64_t since = timer_.deadline() - idle_timeout_ms() - 1;
-            const std::uint64_t now = uv_hrtime() / 1000000;
-            worker_.stats().idle_gaps.add(kIdleGapBoundsMs, now > since ? now - since : 0);
+            // The next request starts: how long the connection sat idle.
+            worker_.stats().idle_gaps.add(kIdleGapBoundsMs, now32() - since_ms_);
         }
         phase_ = Phase::head; // reqread_start: the idle deadline stays until a request begins
+        // The wait for this head starts now (the loop's clock is close enough for the order
+        // make_room() needs, and costs no system call).
+        since_ms_ = static_cast<std::uint32_t>(worker_.now_ms());
         break;
     default:
         break;
@@ -482,6 +487,9 @@ void Connection::on_request() noexcept {
         close_after(worker_.drain_reason());
     } else if (cfg.max_keep_alive_requests != 0 && requests_ >= cfg.max_keep_alive_requests) {
         close_after(CloseReason::max_requests);
+    } else if (expires_ms_ != 0 && static_cast<std::int32_t>(now32() - expires_ms_) >= 0) {
+        // MaxKeepAliveTime (nginx's keepalive_time): the request that crosses it is the last.
+        close_after(CloseReason::max_lifetime);
     }
     head_ = static_cast<llhttp_method_t>(req.method_id()) == HTTP_HEAD;
     host_ = &select_host(worker_.shared(), req, local_ip_, local_port_);
@@ -614,8 +622,12 @@ void Connection::append_connection_fields() noexcept {
     if (busy().parser.request().http_minor() == 0) {
         out.append("Connection: keep-alive\r\n"); // HTTP/1.0 asked for it: echo (§9.3)
     }
+    // The idle timeout as it stands now (it slides under pressure); the idle deadline is armed
+    // with this same value, so the field never promises more than the server will wait.
+    const std::uint64_t idle_ms = worker_.idle_timeout_ms();
+    busy().keepalive_ms_ = idle_ms;
     out.append("Keep-Alive: timeout=");
-    text::append_number(out, static_cast<std::uint64_t>(cfg.keep_alive_timeout.count() / 1000));
+    text::append_number(out, idle_ms / 1000);
     if (cfg.max_keep_alive_requests != 0) {
         out.append(", max=");
         text::append_number(out, cfg.max_keep_alive_requests - requests_);

@@ -84,6 +84,12 @@ class Connection {
     State state() const noexcept;
     /// This connection as a row of the status page's table. `now_ms`: uv_hrtime() in ms.
     ConnectionRow status_row(std::uint64_t now_ms) const;
+    /// Worker::make_room(): closes this connection for a new one when it is idle keep-alive
+    /// (or, with `slow_heads`, still waiting for its request head) and has been so for at
+    /// least `floor_ms`. An idle one closes at once (a FIN: nothing is in flight, and one with
+    /// a request already in its socket buffer is left alone); a slow head gets a 408 and a
+    /// short linger. True when it closed.
+    bool make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool slow_heads) noexcept;
     /// The status report this connection asked for is ready (worker thread).
     void finish_status(const StatusReport& report) noexcept;
     std::uint64_t id() const noexcept { return id_; }
@@ -135,7 +141,8 @@ class Connection {
     void update_deadline() noexcept;
     std::uint64_t header_timeout_ms() const noexcept;
     std::uint64_t body_timeout_ms() const noexcept;
-    std::uint64_t idle_timeout_ms() const noexcept;
+    void time_out_head(CloseReason reason, std::uint64_t linger_ms) noexcept;
+    std::uint32_t now32() const noexcept;
 
     // Busy state: acquired from the worker's pool when needed, given back when idle.
     ConnectionBusy& busy() noexcept;
@@ -161,6 +168,8 @@ class Connection {
     std::uint16_t local_port_ = 0;
     const HostContext* host_ = nullptr; // the vhost chosen from the current request, if any
     std::uint32_t requests_ = 0;        // requests started on this connection
+    std::uint32_t since_ms_ = 0;   // when the current wait began (accept, idle): ms, low 32 bits
+    std::uint32_t expires_ms_ = 0; // MaxKeepAliveTime: when it ends (low 32 bits); 0 = never
     Phase phase_ = Phase::head;
     Deadline deadline_ = Deadline::none;
     CloseReason close_reason_ = CloseReason::client_closed; // valid once close_after_ is set

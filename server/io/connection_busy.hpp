@@ -63,6 +63,7 @@ struct ConnectionBusy {
         linger_bytes_ = 0;
         last_status_ = 0;
         last_body_bytes_ = 0;
+        keepalive_ms_ = 0;
         request_start_us_ = 0;
     }
 
@@ -85,6 +86,7 @@ struct ConnectionBusy {
     std::uint64_t linger_bytes_ = 0;
     unsigned last_status_ = 0;           // status of the last response queued (access log)
     std::uint64_t last_body_bytes_ = 0;  // its body length
+    std::uint64_t keepalive_ms_ = 0;     // the idle timeout its Keep-Alive field announced
     std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)
 };
 

@@ -30,6 +30,9 @@ constexpr std::size_t kSendfileWaitChunk = 16 * 1024;
 /// before the socket is closed, so the client's unread bytes do not make the kernel answer
 /// with RST and destroy the response (RFC 9112 §9.6).
 constexpr std::uint64_t kLingerMs = 2000;
+/// An evicted slow head lingers this long only: its slot went to a new connection, and the
+/// budget's headroom must cover the descriptors of those still lingering.
+constexpr std::uint64_t kEvictLingerMs = 200;
 
 } // namespace
 
@@ -232,6 +235,8 @@ void Connection::on_shutdown_cb(uv_shutdown_t* req, int status) noexcept {
 /// busy state back in the worker's pool) and the idle deadline.
 void Connection::set_keepalive() noexcept {
     phase_ = Phase::idle;
+    // What the last Keep-Alive field said (0: no response since the busy state was taken).
+    const std::uint64_t announced = busy_ ? busy_->keepalive_ms_ : 0;
     release_busy();
     if (deadline_ == Deadline::idle) {
         // Already idle: bytes that start no request (llhttp skips empty lines) must not
@@ -242,7 +247,65 @@ void Connection::set_keepalive() noexcept {
         close(worker_.drain_reason());
         return;
     }
-    arm(Deadline::idle, idle_timeout_ms());
+    // Least recently active first for make_room(): the idle connections line up in the order
+    // they went idle.
+    since_ms_ = now32();
+    worker_.touch(*this);
+    arm(Deadline::idle, announced != 0 ? announced : worker_.idle_timeout_ms());
+}
+
+bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool slow_heads) noexcept {
+    if (static_cast<std::uint32_t>(now_ms) - since_ms_ < floor_ms) {
+        return false;
+    }
+    if (!slow_heads) {
+        if (phase_ != Phase::idle) {
+            return false;
+        }
+        // Its next request may already be in the socket buffer: then it is not idle, and
+        // closing it would answer that request with a reset.
+        uv_os_fd_t fd = -1;
+        int unread = 0;
+        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0 ||
+            ::ioctl(fd, FIONREAD, &unread) != 0 || unread > 0) {
+            return false;
+        }
+        close(CloseReason::reaped);
+        return true;
+    }
+    if (phase_ != Phase::head || output_pending()) {
+        return false;
+    }
+    char p[80];
+    KAHTTPD_LOG(info, "conn=%llu client=%s evicted for a new connection while reading request head",
+                static_cast<unsigned long long>(id_), peer(p).data());
+    time_out_head(CloseReason::evicted, kEvictLingerMs);
+    return true;
+}
+
+/// The request head did not come in time (or its slot is needed): a 408 as Apache sends when
+/// part of a head arrived, then the lingering close (`linger_ms`); a plain close otherwise.
+void Connection::time_out_head(CloseReason reason, std::uint64_t linger_ms) noexcept {
+    if (!in_message() || output_pending()) {
+        close(reason);
+        return;
+    }
+    // Nothing of the previous request applies to this answer.
+    head_ = false;
+    host_ = nullptr;
+    close_after_framing_lost(reason);
+    respond_error(Status::request_timeout);
+    flush();
+    if (phase_ != Phase::closing && !write_in_flight_) {
+        set_lingering_close();
+        if (phase_ == Phase::lingering && linger_ms < kLingerMs) {
+            arm(Deadline::linger, linger_ms);
+        }
+    }
+}
+
+std::uint32_t Connection::now32() const noexcept {
+    return static_cast<std::uint32_t>(uv_hrtime() / 1000000);
 }
 
 // ---- deadlines -------------------------------------------------------------------------------
@@ -288,10 +351,6 @@ std::uint64_t Connection::body_timeout_ms() const noexcept {
     return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
 }
 
-std::uint64_t Connection::idle_timeout_ms() const noexcept {
-    return static_cast<std::uint64_t>(worker_.shared().config->keep_alive_timeout.count());
-}
-
 void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {
     static_cast<Connection*>(data)->on_timer();
 }
@@ -307,20 +366,8 @@ void Connection::on_timer() noexcept {
     case Deadline::header:
         KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
                     static_cast<unsigned long long>(id_), peer(p).data());
-        if (in_message() && !output_pending()) {
-            // Apache answers 408 here; the response is best effort before the close. Nothing
-            // of the previous request applies to it.
-            head_ = false;
-            host_ = nullptr;
-            close_after_framing_lost(CloseReason::header_timeout);
-            respond_error(Status::request_timeout);
-            flush();
-            if (phase_ != Phase::closing && !write_in_flight_) {
-                set_lingering_close();
-            }
-            return;
-        }
-        close(CloseReason::header_timeout);
+        // Apache answers 408 here; the response is best effort before the close.
+        time_out_head(CloseReason::header_timeout, kLingerMs);
         return;
     case Deadline::body:
         close(CloseReason::body_timeout);
@@ -371,9 +418,13 @@ ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
         const std::uint64_t at = timer_.deadline();
         row.deadline_ms = at > now_ms ? static_cast<std::int64_t>(at - now_ms) : 0;
         if (phase_ == Phase::idle && deadline_ == Deadline::idle) {
-            const std::uint64_t since = at - idle_timeout_ms() - 1;
-            row.idle_ms = now_ms > since ? static_cast<std::int64_t>(now_ms - since) : 0;
+            row.idle_ms = static_cast<std::uint32_t>(now_ms) - since_ms_;
         }
+    }
+    if (expires_ms_ != 0) {
+        const auto left =
+            static_cast<std::int32_t>(expires_ms_ - static_cast<std::uint32_t>(now_ms));
+        row.lifetime_ms = left > 0 ? left : 0;
     }
     return row;
 }

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,6 +123,22 @@ std::string server_version(conf::Config::ServerTokens tokens, bool with_os) {
         return with_os ? "kahttpd/" + full + " (Unix)" : "kahttpd/" + full;
     }
     return "kahttpd";
+}
+
+/// The most connections open at once: MaxConnections, and what the descriptor limit leaves
+/// for connections: three quarters of RLIMIT_NOFILE (the open-file cache may hold the other
+/// quarter) less 32 for listeners, logs, epoll and streamed files. At the budget a new
+/// connection gets the slot of an idle or a stalled one (Worker::make_room) before libuv would
+/// have to refuse it with EMFILE. 0 = no budget.
+std::uint32_t connection_budget(const conf::Config& cfg) {
+    std::uint64_t budget = cfg.max_connections;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        const std::uint64_t fds = rl.rlim_cur - rl.rlim_cur / 4;
+        const std::uint64_t for_connections = fds > 64 ? fds - 32 : fds / 2;
+        budget = budget == 0 ? for_connections : std::min(budget, for_connections);
+    }
+    return static_cast<std::uint32_t>(std::min<std::uint64_t>(budget, UINT32_MAX));
 }
 
 std::uint64_t largest_body_limit(const conf::Config& config) {
@@ -323,6 +340,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     // vhost and sections are known: so it is the largest LimitRequestBody anywhere (0 =
     // unlimited wins); the per-section one is checked once the target is resolved.
     shared.limits.body = largest_body_limit(cfg);
+    shared.connection_budget = connection_budget(cfg);
     shared.server_version = server_version(cfg.server_tokens, false);
     shared.server_header = "Server: " + server_version(cfg.server_tokens, true) + "\r\n";
     for (const auto& log : cfg.custom_logs) {

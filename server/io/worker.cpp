@@ -25,6 +25,7 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
     : id_(id), shared_(shared), listen_fds_(std::move(listen_fds)), wheel_(init_loop(loop_)),
       read_buffer_(kReadBufferSize) {
     loop_.data = this;
+    random_state_ ^= (static_cast<std::uint64_t>(id) + 1) * 0xbf58476d1ce4e5b9ull ^ uv_hrtime();
     listeners_.resize(listen_fds_.size());
     uv_async_init(&loop_, &wake_async_, &Worker::on_async_cb);
     wake_async_.data = this;
@@ -130,6 +131,12 @@ void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh, u
     q->report.table_limit = limit;
     StatusBoard& board = *shared_.board;
     q->report.version = shared_.server_version;
+    q->report.budget = shared_.connection_budget;
+    q->report.open_connections = board.open_connections.load(std::memory_order_relaxed);
+    q->report.idle_timeout_ms = idle_timeout_ms();
+    q->report.keep_alive_timeout_ms =
+        static_cast<std::uint64_t>(shared_.config->keep_alive_timeout.count());
+    q->report.reap_floor_ms = reap_floor_ms();
     q->report.started_unix = board.started_unix;
     q->report.uptime_ms = uv_hrtime() / 1000000 - board.started_ms;
     q->report.generation = board.generation.load();
@@ -248,8 +255,62 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     auto* c = new Connection(*this, id);
     const std::uint32_t open =
         shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
-    const std::uint32_t max = shared_.config->max_connections;
-    c->start(server, max != 0 && open >= max);
+    const std::uint32_t budget = shared_.connection_budget;
+    // At the budget the new connection takes the slot of an idle or a stalled one; the closed
+    // one gives its descriptor back within the loop iteration (idle) or the short linger
+    // (evicted), which the budget's headroom covers.
+    c->start(server, budget != 0 && open >= budget && !make_room());
+}
+
+std::uint64_t Worker::reap_floor_ms() const noexcept {
+    const conf::Config& cfg = *shared_.config;
+    return static_cast<std::uint64_t>(
+        std::min(cfg.keep_alive_min_timeout, cfg.keep_alive_timeout).count());
+}
+
+std::uint64_t Worker::idle_timeout_ms() const noexcept {
+    const auto timeout = static_cast<std::uint64_t>(shared_.config->keep_alive_timeout.count());
+    const std::uint32_t budget = shared_.connection_budget;
+    if (budget == 0) {
+        return timeout;
+    }
+    const std::uint64_t open = shared_.board->open_connections.load(std::memory_order_relaxed);
+    if (2 * open <= budget) {
+        return timeout;
+    }
+    // Linear from the timeout at half the budget to the floor at the full budget.
+    const std::uint64_t floor = reap_floor_ms();
+    const std::uint64_t half = budget - budget / 2;
+    const std::uint64_t over = std::min<std::uint64_t>(open - budget / 2, half);
+    return timeout - (timeout - floor) * over / half;
+}
+
+bool Worker::make_room() noexcept {
+    const std::uint64_t now = uv_hrtime() / 1000000;
+    const std::uint64_t floor = reap_floor_ms();
+    // Oldest activity first: an idle connection, else a request head that has waited longest.
+    if (connections_.any_of([&](Connection& c) { return c.make_room(now, floor, false); })) {
+        return true;
+    }
+    return connections_.any_of([&](Connection& c) { return c.make_room(now, floor, true); });
+}
+
+void Worker::touch(Connection& c) noexcept {
+    c.node_.unlink();
+    connections_.push_back(c.node_);
+}
+
+std::uint64_t Worker::lifetime_ms() noexcept {
+    const auto cap = static_cast<std::uint64_t>(shared_.config->max_keep_alive_time.count());
+    if (cap == 0) {
+        return 0;
+    }
+    // xorshift64: per worker, no lock, good enough to spread reconnects.
+    random_state_ ^= random_state_ << 13;
+    random_state_ ^= random_state_ >> 7;
+    random_state_ ^= random_state_ << 17;
+    const std::uint64_t spread = cap * shared_.config->max_keep_alive_time_jitter / 100;
+    return cap - (spread == 0 ? 0 : random_state_ % (spread + 1));
 }
 
 void Worker::link(Connection& c) noexcept {

@@ -41,7 +41,10 @@ struct SharedState : Site {
     parser::ParseLimits limits;
     std::vector<AccessLogSink> access_logs; ///< one per CustomLog
     StatusBoard* board = nullptr;           ///< process-wide, for the status page
-    unsigned generation = 1;                ///< which configuration load this is (1 = the first)
+    /// The most connections open at once, over every worker (0 = no limit): MaxConnections,
+    /// and what the descriptor limit leaves (server.cpp, connection_budget()).
+    std::uint32_t connection_budget = 0;
+    unsigned generation = 1; ///< which configuration load this is (1 = the first)
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.
@@ -110,6 +113,26 @@ class Worker {
     void access_log(const AccessRecord& record, std::string& pending) noexcept;
     void commit_access_log(std::string& pending, bool aborted) noexcept;
 
+    /// Keep-alive under pressure (docs/architecture.md, "At the budget").
+    /// The idle timeout for a connection going idle now: KeepAliveTimeout while at most half
+    /// of the connection budget is in use, sliding linearly down to KeepAliveMinTimeout as the
+    /// occupancy rises to 100 %.
+    std::uint64_t idle_timeout_ms() const noexcept;
+    /// KeepAliveMinTimeout, at most KeepAliveTimeout: nothing idle for less is reaped.
+    std::uint64_t reap_floor_ms() const noexcept;
+    /// The budget is reached and a new connection needs a slot: closes this worker's idle
+    /// keep-alive connection that has been idle longest (at least the floor), else the one
+    /// that has waited longest for its request head (at least the floor; it gets a 408).
+    /// False when there is none.
+    bool make_room() noexcept;
+    /// Moves `c` to the back of the connection list, which is kept in order of last activity
+    /// (going idle), so make_room() finds the least recently active first.
+    void touch(Connection& c) noexcept;
+    /// The lifetime of a new connection under MaxKeepAliveTime (0 = none): the cap less a
+    /// random part of up to its jitter, so clients that connected together do not all
+    /// reconnect together.
+    std::uint64_t lifetime_ms() noexcept;
+
     /// Called by a connection's close callback just before it is freed.
     void on_connection_freed(Connection& c) noexcept;
     void link(Connection& c) noexcept;
@@ -152,6 +175,7 @@ class Worker {
     DateCache date_;
     WorkerStats stats_;
     std::uint64_t next_conn_id_ = 1;
+    std::uint64_t random_state_ = 0x9e3779b97f4a7c15ull; // xorshift64 state (lifetime jitter)
     // Timer expirations per second over the last 16 seconds (status page).
     std::array<std::uint64_t, 16> fired_per_s_{};
     std::array<std::uint64_t, 16> fired_second_{};

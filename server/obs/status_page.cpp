@@ -127,6 +127,17 @@ std::string render_status_json(const StatusReport& r) {
                         {"writing", st.writing},
                         {"idle", st.idle},
                         {"closing", st.closing}};
+    j["budget"] = {{"limit", r.budget == 0 ? json(nullptr) : json(r.budget)},
+                   {"open", r.open_connections},
+                   {"occupancy", r.budget == 0 ? 0.0
+                                               : static_cast<double>(r.open_connections) /
+                                                     static_cast<double>(r.budget)},
+                   {"keep_alive_timeout_ms", r.keep_alive_timeout_ms},
+                   {"idle_timeout_ms", r.idle_timeout_ms},
+                   {"reap_floor_ms", r.reap_floor_ms},
+                   {"reaped", t.stats.closes[static_cast<std::size_t>(CloseReason::reaped)]},
+                   {"evicted", t.stats.closes[static_cast<std::size_t>(CloseReason::evicted)]},
+                   {"refused", t.stats.closes[static_cast<std::size_t>(CloseReason::overload)]}};
     j["accepted"] = t.stats.accepted;
     j["requests"] = t.stats.requests;
     j["reuse_ratio"] = reuse_ratio(t.stats);
@@ -184,6 +195,7 @@ std::string render_status_json(const StatusReport& r) {
                         {"state", c.state}, {"requests", c.requests}, {"deadline", c.deadline}};
             row["idle_ms"] = c.idle_ms >= 0 ? json(c.idle_ms) : json(nullptr);
             row["deadline_in_ms"] = c.deadline_ms >= 0 ? json(c.deadline_ms) : json(nullptr);
+            row["lifetime_left_ms"] = c.lifetime_ms >= 0 ? json(c.lifetime_ms) : json(nullptr);
             table.push_back(std::move(row));
         }
     }

@@ -50,6 +50,7 @@ struct ConnectionRow {
     std::uint32_t requests = 0;
     std::int64_t idle_ms = -1;     ///< how long it has been idle; -1 when not idle
     std::int64_t deadline_ms = -1; ///< time left before its deadline; -1 when none is armed
+    std::int64_t lifetime_ms = -1; ///< time left under MaxKeepAliveTime; -1 when uncapped
 };
 
 /// What one worker reports to the status page, taken on its own thread.
@@ -93,6 +94,12 @@ struct StatusReport {
     std::uint64_t reloads = 0;
     std::string version;
     unsigned table_limit = 1000; ///< most rows in the connection table (?limit=N)
+    // Keep-alive under pressure, as the asking worker sees it now.
+    std::uint32_t budget = 0;                ///< connection budget (0 = none)
+    std::uint64_t open_connections = 0;      ///< open in every worker, against the budget
+    std::uint64_t idle_timeout_ms = 0;       ///< the idle timeout a connection going idle gets now
+    std::uint64_t keep_alive_timeout_ms = 0; ///< KeepAliveTimeout as configured
+    std::uint64_t reap_floor_ms = 0;         ///< KeepAliveMinTimeout (at most KeepAliveTimeout)
     WorkerStats retired;
     std::vector<WorkerSnapshot> workers;
 };

@@ -67,6 +67,19 @@ template <typename T> class IntrusiveList {
         }
     }
 
+    /// Calls f(T&) for each owner, oldest first, until f returns true; true when one did.
+    /// f may unlink the node it is given (but no other).
+    template <typename F> bool any_of(F&& f) {
+        for (ListNode<T>* n = head_.next_; n != &head_;) {
+            ListNode<T>* next = n->next_;
+            if (f(*n->owner_)) {
+                return true;
+            }
+            n = next;
+        }
+        return false;
+    }
+
   private:
     ListNode<T> head_{nullptr};
 };

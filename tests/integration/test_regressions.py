@@ -94,9 +94,12 @@ class RegressionTest(unittest.TestCase):
             data = request_once(srv.port, b"GET /page.txt HTTP/1.0\r\n\r\n")
             self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data[:60])
 
-    def test_out_of_descriptors_answers_500_and_closes(self):
-        # With few descriptors, connections use them all and opening the file fails (EMFILE).
-        # The 500 must close its connection so the descriptor comes back.
+    def test_out_of_descriptors_never_starves_the_server(self):
+        # With few descriptors, connections could use them all and opening the file would fail
+        # (EMFILE). The connection budget (three quarters of the limit, less 32, halved below
+        # 64) keeps descriptors for the files: connections beyond it are closed at once, every
+        # connection inside it is served, and a 500 (which would close its connection to give
+        # the descriptor back; the handler's unit tests check that path) never happens.
         with Server(files={"page.txt": PAGE}, max_fds=40) as srv:
             clients = []
             for _ in range(40):
@@ -112,9 +115,9 @@ class RegressionTest(unittest.TestCase):
                 except (OSError, EOFError):
                     continue  # accepted too late and closed: fine
                 statuses.append(r.status)
-                if r.status == 500:
-                    self.assertEqual(r.header("Connection"), "close")
-            self.assertIn(500, statuses)
+            self.assertGreater(len(statuses), 0)
+            self.assertLess(len(statuses), 40)  # the budget closed some at once
+            self.assertEqual(set(statuses), {200})
             for c in clients:
                 c.close()
             # Descriptors came back: a fresh connection is served.

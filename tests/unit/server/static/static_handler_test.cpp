@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -700,6 +701,29 @@ TEST_SUITE("static handler") {
         CHECK(a->res.status == Status::moved_permanently);
         CHECK(a->res.fields == location);
         CHECK_FALSE(a->res.error);
+    }
+
+    TEST_CASE("out of descriptors, a file is 500 and the handler asks for the close") {
+        // EMFILE while opening: the 500 must close its connection, so that the descriptor
+        // comes back instead of being held by a client that gets 500 for as long as it stays.
+        TempRoot root;
+        root.write("page.txt", "hello");
+        Harness h(root, "FileCacheSize 0\n");
+        rlimit saved{};
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+        const int probe = ::dup(0); // the lowest free descriptor: the next open would get it
+        REQUIRE(probe >= 0);
+        ::close(probe);
+        rlimit tight = saved;
+        tight.rlim_cur = static_cast<rlim_t>(probe);
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+        const auto a = h.get("/page.txt");
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+        CHECK(a->res.status == Status::internal_error);
+        CHECK(a->res.error);
+        CHECK(a->res.close);
+        // With the descriptor back, the same file is served.
+        CHECK(h.get("/page.txt")->res.status == Status::ok);
     }
 
     TEST_CASE("ErrorDocument with a message answers the message") {

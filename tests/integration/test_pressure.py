@@ -1,0 +1,204 @@
+"""Keep-alive under pressure: at the connection budget, idle keep-alive connections (least
+recently active first, never under KeepAliveMinTimeout) and then stalled request heads give
+their slot to a new connection; the idle timeout slides down as the budget fills;
+MaxKeepAliveTime ends connections after a request, spread by its jitter.
+
+The waits here are the rules' own durations (the floor, a lifetime), not stand-ins for an
+event: each is a few hundred milliseconds, so the file stays bounded in time."""
+
+import json
+import re
+import socket
+import time
+import unittest
+
+from kahttpd_fixture import Server
+
+PAGE = "p" * 100
+STATUS = """\
+<Location /server-status>
+    SetHandler server-status
+</Location>
+"""
+
+
+def get_status(srv):
+    c = srv.connect()
+    r = c.request("/server-status?json")
+    c.close()
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+def get_status_quiet(client):
+    """The status page over an existing connection (takes no slot of the budget)."""
+    r = client.request("/server-status?json")
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+def wait_for_status(srv, condition, timeout=5.0):
+    """The status page once `condition` holds (closes are counted when a connection's close
+    completes, which may be a moment after the client saw its EOF)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s = get_status(srv)
+            if condition(s):
+                return s
+        except (OSError, EOFError):
+            s = None  # refused at the budget while the closes are still being processed
+        if time.monotonic() > deadline:
+            assert s is not None, "the status page could not be had"
+            return s
+        time.sleep(0.02)
+
+
+def closed_cleanly(client, timeout=3.0):
+    """True when the server closed with a FIN (EOF), False on a reset; raises on a timeout."""
+    client.sock.settimeout(timeout)
+    try:
+        while True:
+            if not client.sock.recv(65536):
+                return True
+    except ConnectionResetError:
+        return False
+
+
+def keep_alive_timeout(response):
+    m = re.search(r"timeout=(\d+)", response.header("Keep-Alive") or "")
+    return int(m.group(1)) if m else None
+
+
+class ReapingTest(unittest.TestCase):
+    def test_idle_connections_give_their_slot_least_recently_active_first(self):
+        conf = "MaxConnections 4\nKeepAliveTimeout 30\nKeepAliveMinTimeout 100ms\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            first, second = srv.connect(), srv.connect()
+            self.assertEqual(first.request("/p.txt").status, 200)
+            self.assertEqual(second.request("/p.txt").status, 200)
+            # first is used again, so second is now the least recently active.
+            self.assertEqual(first.request("/p.txt").status, 200)
+            third = srv.connect()
+            self.assertEqual(third.request("/p.txt").status, 200)
+            # (Asked at 3 of 4: a connection going idle at 4 of 4 gets only the floor.)
+            self.assertEqual(get_status_quiet(first)["budget"]["open"], 3)
+            holder = srv.connect()  # the fourth slot: connected, nothing sent yet
+            time.sleep(0.15)  # past the floor
+            # A fresh client at the budget is served: the least recently active idle
+            # connection made room, with a clean close (a FIN, not a reset).
+            fresh = srv.connect()
+            self.assertEqual(fresh.request("/p.txt").status, 200)
+            self.assertTrue(closed_cleanly(second))
+            self.assertTrue(first.is_open(wait=0.05))
+            self.assertTrue(third.is_open(wait=0.0))
+            self.assertTrue(holder.is_open(wait=0.0))  # idle ones go before a waiting head
+            self.assertEqual(first.request("/p.txt").status, 200)
+            for c in [first, third, holder, fresh]:
+                c.close()
+            s = wait_for_status(srv, lambda s: s["closes"]["reaped"] == 1)
+            self.assertEqual(s["budget"]["reaped"], 1)
+            self.assertEqual(s["budget"]["limit"], 4)
+            self.assertEqual(s["budget"]["reap_floor_ms"], 100)
+
+    def test_connections_idle_less_than_the_floor_are_never_reaped(self):
+        conf = "MaxConnections 3\nKeepAliveTimeout 30\nKeepAliveMinTimeout 10\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            idle = []
+            for _ in range(3):
+                c = srv.connect()
+                self.assertEqual(c.request("/p.txt").status, 200)
+                idle.append(c)
+            # Nothing has been idle for 10 s: the newcomer is refused (closed at once) and
+            # every idle connection keeps working.
+            late = srv.connect()
+            with self.assertRaises((EOFError, ConnectionResetError, BrokenPipeError)):
+                late.request("/p.txt")
+            for c in idle:
+                self.assertEqual(c.request("/p.txt").status, 200)
+
+    def test_a_stalled_request_head_gives_its_slot_with_a_408(self):
+        conf = "MaxConnections 3\nKeepAliveMinTimeout 100ms\nRequestReadTimeout header=30\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            slow = []
+            for _ in range(3):
+                c = srv.connect()
+                c.send("GET /p.txt HTTP/1.1\r\nHost: x\r\n")  # the head never ends
+                slow.append(c)
+            time.sleep(0.15)
+            fresh = srv.connect()
+            self.assertEqual(fresh.request("/p.txt").status, 200)
+            r = slow[0].read_response()
+            self.assertEqual(r.status, 408)
+            self.assertEqual(r.header("Connection"), "close")
+            self.assertTrue(slow[1].is_open(wait=0.05))
+            self.assertIn(b"evicted for a new connection", open(srv.stderr_path, "rb").read())
+
+
+class AdaptiveTimeoutTest(unittest.TestCase):
+    def test_the_idle_timeout_slides_to_the_floor_as_the_budget_fills(self):
+        conf = "MaxConnections 10\nKeepAliveTimeout 10\nKeepAliveMinTimeout 2\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            first = srv.connect()
+            r = first.request("/p.txt")
+            self.assertEqual(keep_alive_timeout(r), 10)  # 1 of 10: below half
+            others = []
+            for _ in range(8):
+                c = srv.connect()
+                self.assertEqual(c.request("/p.txt").status, 200)
+                others.append(c)
+            # 9 of 10 open: 10 - (10 - 2) * (9 - 5) / 5 = 3.6 s, announced as 3.
+            r = first.request("/p.txt")
+            self.assertEqual(keep_alive_timeout(r), 3)
+            for c in others:
+                c.close()
+
+    def test_the_announced_timeout_is_the_one_the_server_waits(self):
+        conf = "MaxConnections 4\nKeepAliveTimeout 3\nKeepAliveMinTimeout 500ms\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            held = [srv.connect() for _ in range(3)]
+            for c in held:
+                self.assertEqual(c.request("/p.txt").status, 200)
+            # 3 of 4 open: 3000 - 2500 * (3 - 2) / 2 = 1750 ms, announced as 1.
+            c = held[-1]
+            r = c.request("/p.txt")
+            self.assertEqual(keep_alive_timeout(r), 1)
+            start = time.monotonic()
+            self.assertTrue(closed_cleanly(c, timeout=5))
+            waited = time.monotonic() - start
+            self.assertGreaterEqual(waited, 1.0)  # never less than announced
+            self.assertLess(waited, 2.9)  # and well under the configured 3 s
+
+
+class LifetimeTest(unittest.TestCase):
+    def test_the_request_that_crosses_max_keep_alive_time_closes(self):
+        conf = "MaxKeepAliveTime 300ms 0%\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            c = srv.connect()
+            r = c.request("/p.txt")
+            self.assertNotEqual(r.header("Connection"), "close")
+            time.sleep(0.35)
+            r = c.request("/p.txt")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("Connection"), "close")
+            self.assertTrue(closed_cleanly(c))
+            c.close()
+            s = wait_for_status(srv, lambda s: s["closes"]["max_lifetime"] == 1)
+            self.assertEqual(s["closes"]["max_lifetime"], 1)
+
+    def test_lifetimes_are_spread_by_the_jitter(self):
+        conf = "MaxKeepAliveTime 60 50%\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            held = [srv.connect() for _ in range(12)]
+            for c in held:
+                self.assertEqual(c.request("/p.txt").status, 200)
+            rows = [row for row in get_status(srv)["connection_table"]
+                    if row["lifetime_left_ms"] is not None]
+            left = [row["lifetime_left_ms"] for row in rows]
+            self.assertGreaterEqual(len(left), 12)
+            self.assertTrue(all(29_000 <= v <= 60_000 for v in left), left)
+            self.assertGreater(max(left) - min(left), 1_000, left)  # spread, not all alike
+
+
+if __name__ == "__main__":
+    unittest.main()
