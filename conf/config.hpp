@@ -43,10 +43,20 @@ struct Config {
     std::chrono::milliseconds max_keep_alive_time{0};
     std::uint32_t max_keep_alive_time_jitter = 10;
     std::chrono::milliseconds timeout{60000}; ///< send timeout for a client not reading
-    /// RequestReadTimeout header=: time allowed to receive the whole request head. 0 = disabled.
+    /// RequestReadTimeout header=T[-MAX][,MinRate=R] (Apache's default header=20-40,MinRate=500):
+    /// T to receive the whole request head, extended by 1 s per R bytes received up to MAX.
+    /// 0 = disabled (the core Timeout then bounds the wait).
     std::chrono::milliseconds request_read_timeout_header{20000};
-    /// RequestReadTimeout body=: time allowed to receive the request body. 0 = disabled.
+    std::chrono::milliseconds request_read_timeout_header_max{40000}; ///< 0 = no extension cap
+    std::uint32_t request_read_timeout_header_min_rate = 500;         ///< bytes/s; 0 = none
+    /// RequestReadTimeout body=T[-MAX][,MinRate=R] (Apache's default body=20,MinRate=500): T to
+    /// receive the whole body, extended by 1 s per R bytes received (up to MAX when given).
     std::chrono::milliseconds request_read_timeout_body{20000};
+    std::chrono::milliseconds request_read_timeout_body_max{0}; ///< 0 = no cap
+    std::uint32_t request_read_timeout_body_min_rate = 500;
+    /// RequestReadTimeout handshake=: accepted for Apache configurations; it applies once TLS
+    /// is there (kahttpd has no TLS handshake yet).
+    std::chrono::milliseconds request_read_timeout_handshake{0};
     std::uint32_t limit_request_line = 8190;
     std::uint32_t limit_request_field_size = 8190;
     std::uint32_t limit_request_fields = 100;

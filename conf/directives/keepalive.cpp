@@ -75,50 +75,73 @@ void Loader::on_timeout(const Context& c) {
 }
 
 void Loader::on_request_read_timeout(const Context& c) {
+    // Apache's mod_reqtimeout syntax: TYPE=TIMEOUT[-MAXTIMEOUT][,MinRate=RATE], TYPE one of
+    // handshake, header, body. Naming a type replaces its defaults (a range or a rate only when
+    // given, as in Apache).
+    static constexpr std::string_view kForm =
+        "<type>=<seconds>[-<max seconds>][,MinRate=<bytes/s>] (type: handshake, header, body)";
     if (c.args.empty()) {
-        error(c, "expected header=<seconds> and/or body=<seconds>, found none");
+        error(c, "expected " + std::string(kForm) + ", found none");
         return;
     }
+    Config& cfg = result_.config;
     for (const std::string& arg : c.args) {
         const std::size_t eq = arg.find('=');
         const std::string key = lower(arg.substr(0, eq));
-        if (eq == std::string::npos || (key != "header" && key != "body")) {
-            if (key == "handshake") {
-                error(c, "expected header= or body= (kahttpd has no TLS handshake), found " +
-                             in_quotes(arg));
-            } else if (key == "minrate") {
-                error(c, "expected header=<seconds> or body=<seconds> (kahttpd does not "
-                         "support MinRate), found " +
-                             in_quotes(arg));
-            } else {
-                error(c, "expected header=<seconds> or body=<seconds>, found " + in_quotes(arg));
-            }
+        if (eq == std::string::npos || (key != "header" && key != "body" && key != "handshake")) {
+            error(c, "expected " + std::string(kForm) + ", found " + in_quotes(arg));
             continue;
         }
-        const std::string value = arg.substr(eq + 1);
-        if (value.find_first_of("-,") != std::string::npos) {
-            error(c, "expected " + key + "=<seconds> or " + key +
-                         "=<n>ms (kahttpd does not support timeout ranges or MinRate), "
-                         "found " +
-                         in_quotes(arg));
-            continue;
+        std::string value = arg.substr(eq + 1);
+        std::uint32_t rate = 0;
+        if (const std::size_t comma = value.find(','); comma != std::string::npos) {
+            const std::string rest = value.substr(comma + 1);
+            const std::size_t req = rest.find('=');
+            const auto n = req == std::string::npos
+                               ? std::nullopt
+                               : parse_uint(std::string_view(rest).substr(req + 1));
+            if (req == std::string::npos || lower(rest.substr(0, req)) != "minrate" || !n ||
+                *n == 0 || *n > 1000000000) {
+                error(c, "expected " + key +
+                             "=<seconds>[,MinRate=<bytes/s>] with a rate from 1, "
+                             "found " +
+                             in_quotes(arg));
+                continue;
+            }
+            rate = static_cast<std::uint32_t>(*n);
+            value.resize(comma);
+        }
+        std::optional<milliseconds> max;
+        if (const std::size_t dash = value.find('-'); dash != std::string::npos) {
+            max = parse_duration(value.substr(dash + 1));
+            value.resize(dash);
+            if (!max || *max > kMaxDuration) {
+                error(c, "expected " + key + "=<seconds>-<max seconds>, found " + in_quotes(arg));
+                continue;
+            }
         }
         const auto d = parse_duration(value);
-        if (!d) {
-            error(c,
-                  "expected " + key + "=<seconds> or " + key + "=<n>ms, found " + in_quotes(arg));
-            continue;
-        }
-        if (*d != milliseconds::zero() && (*d < kMinDuration || *d > kMaxDuration)) {
+        if (!d || (*d != milliseconds::zero() && (*d < kMinDuration || *d > kMaxDuration))) {
             error(c, "expected " + key + "=0 (disabled) or a duration from 1ms to 1h, found " +
                          in_quotes(arg));
             continue;
         }
-        if (key == "header") {
-            result_.config.request_read_timeout_header = *d;
+        if (max && *max < *d) {
+            error(c, "expected the maximum of " + key + "= to be at least its timeout, found " +
+                         in_quotes(arg));
+            continue;
+        }
+        if (key == "handshake") {
+            cfg.request_read_timeout_handshake = *d;
+        } else if (key == "header") {
+            cfg.request_read_timeout_header = *d;
+            cfg.request_read_timeout_header_max = max.value_or(milliseconds::zero());
+            cfg.request_read_timeout_header_min_rate = rate;
             header_timeout_at_ = mark(c);
         } else {
-            result_.config.request_read_timeout_body = *d;
+            cfg.request_read_timeout_body = *d;
+            cfg.request_read_timeout_body_max = max.value_or(milliseconds::zero());
+            cfg.request_read_timeout_body_min_rate = rate;
         }
     }
 }

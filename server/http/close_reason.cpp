@@ -36,6 +36,8 @@ std::string_view to_string(CloseReason r) noexcept {
         return "evicted";
     case CloseReason::max_lifetime:
         return "max_lifetime";
+    case CloseReason::error_body:
+        return "error_body";
     case CloseReason::count_:
         break;
     }

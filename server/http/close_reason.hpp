@@ -26,6 +26,7 @@ enum class CloseReason : std::uint8_t {
     reaped,           ///< idle keep-alive, closed to make room for a new connection
     evicted,          ///< waited longest for its request head, closed to make room (408)
     max_lifetime,     ///< MaxKeepAliveTime passed: closed after the request that crossed it
+    error_body,       ///< an error answer's request body was too large to discard: closed
     count_
 };
 

@@ -36,6 +36,9 @@ namespace {
 constexpr std::uint64_t kInlineFileMax = kFileInlineMax;
 /// Parsing of pipelined requests pauses once this much output is waiting.
 constexpr std::size_t kOutputHighWater = 64 * 1024;
+/// The body of a request answered with an error is read and discarded up to this much; with
+/// more still to come the connection closes after the answer (with the linger).
+constexpr std::uint64_t kDiscardMaxBytes = 64 * 1024;
 /// The lingering close (set_lingering_close) reads and discards at most this much input.
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
 /// At shutdown, how long an idle connection stays open for a request already on its way.
@@ -347,12 +350,16 @@ void Connection::consume_input(std::string_view input) noexcept {
         }
         const auto r = b.parser.feed(input);
         input.remove_prefix(r.consumed);
+        if (phase_ == Phase::head) {
+            b.head_bytes_ += r.consumed; // for RequestReadTimeout header=,MinRate
+        }
         switch (r.event) {
         case ParseEvent::need_more:
             break;
         case ParseEvent::head_complete: {
             const parser::Request& req = b.parser.request();
             phase_ = Phase::body;
+            b.body_start_ms_ = now32(); // RequestReadTimeout body= counts from here
             if (req.chunked()) {
                 // A chunked body has no announced length: answer once it has been read, so a
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
@@ -502,9 +509,19 @@ void Connection::on_request() noexcept {
     b.response.reset();
     b.scope.reset();
     const RequestInfo info = request_info(true);
+    // The wait for the next head (a pipelined one) starts now, from nothing.
+    b.head_bytes_ = 0;
+    since_ms_ = static_cast<std::uint32_t>(worker_.now_ms());
     if (handle_static(req, info, b.response, b.scope) == Route::server_status) {
         start_status(req, expect_continue);
         return;
+    }
+    if (b.response.error && phase_ == Phase::body && req.content_length() &&
+        *req.content_length() - req.body_bytes() > kDiscardMaxBytes) {
+        // An error answer to a request whose large body is still coming: reading it to the end
+        // only to throw it away would let a slow client hold the connection (and a fast one
+        // waste the bandwidth). The lingering close after the answer discards a bounded part.
+        close_after(CloseReason::error_body);
     }
     queue_response(b.response, expect_continue);
 }

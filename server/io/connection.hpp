@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -139,6 +140,9 @@ class Connection {
     void on_timer() noexcept;
     void arm(Deadline kind, std::uint64_t delay_ms) noexcept;
     void update_deadline() noexcept;
+    void arm_read_window(Deadline kind, std::uint32_t elapsed_ms, std::chrono::milliseconds initial,
+                         std::chrono::milliseconds max, std::uint32_t rate,
+                         std::uint64_t bytes) noexcept;
     std::uint64_t header_timeout_ms() const noexcept;
     std::uint64_t body_timeout_ms() const noexcept;
     void time_out_head(CloseReason reason, std::uint64_t linger_ms) noexcept;

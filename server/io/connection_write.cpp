@@ -318,14 +318,31 @@ void Connection::arm(Deadline kind, std::uint64_t delay_ms) noexcept {
 /// Picks the deadline that fits what the connection is waiting for now.
 void Connection::update_deadline() noexcept {
     if (in_message()) {
+        const conf::Config& cfg = *worker_.shared().config;
+        const ConnectionBusy& b = *busy_;
         if (phase_ == Phase::body || phase_ == Phase::answered) {
-            // Receiving a body: RequestReadTimeout body= applies between reads, so every
-            // read that makes progress re-arms it.
-            arm(Deadline::body, body_timeout_ms());
-        } else if (deadline_ != Deadline::header) {
-            // The head started arriving: it has RequestReadTimeout header= to complete,
-            // counted from now and not extended by later bytes (a trickle cannot hold it open).
-            arm(Deadline::header, header_timeout_ms());
+            // Receiving a body: RequestReadTimeout body= for the whole body, extended by its
+            // MinRate (Apache's mod_reqtimeout). Disabled, the core Timeout applies between
+            // reads.
+            if (cfg.request_read_timeout_body.count() == 0) {
+                arm(Deadline::body, body_timeout_ms());
+            } else {
+                arm_read_window(Deadline::body, now32() - b.body_start_ms_,
+                                cfg.request_read_timeout_body, cfg.request_read_timeout_body_max,
+                                cfg.request_read_timeout_body_min_rate,
+                                b.parser.request().body_bytes());
+            }
+        } else if (cfg.request_read_timeout_header.count() == 0) {
+            if (deadline_ != Deadline::header) {
+                arm(Deadline::header, header_timeout_ms());
+            }
+        } else if (deadline_ != Deadline::header || cfg.request_read_timeout_header_min_rate != 0) {
+            // The head is arriving: RequestReadTimeout header= counted from when the wait for
+            // it began (accept, or the end of the idle gap), extended by 1 s per MinRate bytes
+            // up to its maximum. A trickle below the rate cannot hold the connection open.
+            arm_read_window(Deadline::header, now32() - since_ms_, cfg.request_read_timeout_header,
+                            cfg.request_read_timeout_header_max,
+                            cfg.request_read_timeout_header_min_rate, b.head_bytes_);
         }
         return;
     }
@@ -334,6 +351,21 @@ void Connection::update_deadline() noexcept {
         return;         // the first request's header deadline, armed at accept, still runs
     }
     set_keepalive();
+}
+
+/// Arms `kind` for a read window that began `elapsed_ms` ago: `initial`, plus one second per
+/// `rate` bytes of the `bytes` received (0 = no extension), at most `max` (0 = no cap).
+void Connection::arm_read_window(Deadline kind, std::uint32_t elapsed_ms,
+                                 std::chrono::milliseconds initial, std::chrono::milliseconds max,
+                                 std::uint32_t rate, std::uint64_t bytes) noexcept {
+    auto allowed = static_cast<std::uint64_t>(initial.count());
+    if (rate != 0) {
+        allowed += bytes * 1000 / rate;
+    }
+    if (max.count() > 0) {
+        allowed = std::min(allowed, static_cast<std::uint64_t>(max.count()));
+    }
+    arm(kind, allowed > elapsed_ms ? allowed - elapsed_ms : 0);
 }
 
 /// RequestReadTimeout header= and body=; 0 turns them off, and then the core Timeout still

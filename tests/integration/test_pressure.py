@@ -135,6 +135,80 @@ class ReapingTest(unittest.TestCase):
             self.assertIn(b"evicted for a new connection", open(srv.stderr_path, "rb").read())
 
 
+class SlowClientTest(unittest.TestCase):
+    def test_a_head_below_min_rate_is_cut_with_408(self):
+        conf = "RequestReadTimeout header=300ms-5,MinRate=100\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            c = srv.connect()
+            start = time.monotonic()
+            c.send("GET /p.txt HTTP/1.1\r\n")
+            # 1 byte every 100 ms is 10 bytes/s, far below 100: the window barely grows.
+            for ch in "Host: x":
+                try:
+                    c.send(ch)
+                except OSError:
+                    break
+                time.sleep(0.1)
+                if not c.is_open(wait=0.0):
+                    break
+            r = c.read_response()
+            self.assertEqual(r.status, 408)
+            self.assertLess(time.monotonic() - start, 1.5)  # the 5 s maximum never came into it
+
+    def test_a_head_at_or_above_min_rate_gets_more_time_up_to_the_maximum(self):
+        conf = "RequestReadTimeout header=300ms-5,MinRate=100\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            c = srv.connect()
+            head = "GET /p.txt HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a" * 100 + "\r\n\r\n"
+            start = time.monotonic()
+            # 30 bytes every 100 ms (300 bytes/s): past the initial 300 ms, never past its window.
+            for i in range(0, len(head), 30):
+                c.send(head[i:i + 30])
+                time.sleep(0.1)
+            self.assertGreater(time.monotonic() - start, 0.4)
+            self.assertEqual(c.read_response().status, 200)
+
+    def test_a_body_below_min_rate_is_cut(self):
+        conf = "RequestReadTimeout body=300ms,MinRate=100\n"
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            c = srv.connect()
+            c.send("GET /p.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+            self.assertEqual(c.read_response().status, 200)  # answered at the head
+            start = time.monotonic()
+            closed = False
+            for _ in range(30):  # 1 byte / 100 ms: 3 s at most
+                try:
+                    c.send("b")
+                except OSError:
+                    closed = True
+                    break
+                if not c.is_open(wait=0.1):
+                    closed = True
+                    break
+            self.assertTrue(closed)
+            self.assertLess(time.monotonic() - start, 1.5)
+
+    def test_a_large_body_after_an_error_answer_is_not_read_to_the_end(self):
+        with Server("", files={"p.txt": PAGE}) as srv:
+            c = srv.connect()
+            c.send("POST /p.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 405)
+            self.assertEqual(r.header("Connection"), "close")
+            # The server shuts its side (the linger discards what is in flight) instead of
+            # waiting for 10 MB.
+            c.sock.settimeout(3)
+            self.assertEqual(c.sock.recv(65536), b"")
+            # A small body after an error answer is still read and thrown away, keeping the
+            # connection.
+            d = srv.connect()
+            d.send("POST /p.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+            r = d.read_response()
+            self.assertEqual(r.status, 405)
+            self.assertNotEqual(r.header("Connection"), "close")
+            self.assertEqual(d.request("/p.txt").status, 200)
+
+
 class AdaptiveTimeoutTest(unittest.TestCase):
     def test_the_idle_timeout_slides_to_the_floor_as_the_budget_fills(self):
         conf = "MaxConnections 10\nKeepAliveTimeout 10\nKeepAliveMinTimeout 2\n"

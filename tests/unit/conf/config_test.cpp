@@ -471,34 +471,63 @@ TEST_SUITE("conf") {
             CHECK(c.request_read_timeout_header == 0ms);
             CHECK(c.request_read_timeout_body == 0ms);
         }
-        SUBCASE("Apache's ranges and MinRate are refused explicitly") {
-            CHECK(error_of("RequestReadTimeout header=20-40,MinRate=500") ==
-                  at +
-                      "expected header=<seconds> or header=<n>ms (kahttpd does not support timeout "
-                      "ranges or MinRate), found \"header=20-40,MinRate=500\"");
-            CHECK(error_of("RequestReadTimeout body=20,minrate=500") ==
-                  at + "expected body=<seconds> or body=<n>ms (kahttpd does not support timeout "
-                       "ranges or MinRate), found \"body=20,minrate=500\"");
-            CHECK(error_of("RequestReadTimeout MinRate=500") ==
-                  at + "expected header=<seconds> or body=<seconds> (kahttpd does not support "
-                       "MinRate), found \"MinRate=500\"");
+        SUBCASE("Apache's defaults: header=20-40,MinRate=500 body=20,MinRate=500") {
+            const Config c = config_of("");
+            CHECK(c.request_read_timeout_header == 20s);
+            CHECK(c.request_read_timeout_header_max == 40s);
+            CHECK(c.request_read_timeout_header_min_rate == 500);
+            CHECK(c.request_read_timeout_body == 20s);
+            CHECK(c.request_read_timeout_body_max == 0ms);
+            CHECK(c.request_read_timeout_body_min_rate == 500);
         }
-        SUBCASE("handshake= has no meaning without TLS") {
-            CHECK(error_of("RequestReadTimeout handshake=5") ==
-                  at + "expected header= or body= (kahttpd has no TLS handshake), found "
-                       "\"handshake=5\"");
+        SUBCASE("Apache's ranges and MinRate") {
+            const Config c = config_of(
+                "RequestReadTimeout handshake=5 header=10-30,MinRate=1000 body=15,minrate=250");
+            CHECK(c.request_read_timeout_handshake == 5s);
+            CHECK(c.request_read_timeout_header == 10s);
+            CHECK(c.request_read_timeout_header_max == 30s);
+            CHECK(c.request_read_timeout_header_min_rate == 1000);
+            CHECK(c.request_read_timeout_body == 15s);
+            CHECK(c.request_read_timeout_body_max == 0ms);
+            CHECK(c.request_read_timeout_body_min_rate == 250);
+        }
+        SUBCASE("naming a type replaces its defaults: no range, no rate unless given") {
+            const Config c = config_of("RequestReadTimeout header=5");
+            CHECK(c.request_read_timeout_header_max == 0ms);
+            CHECK(c.request_read_timeout_header_min_rate == 0);
+            CHECK(c.request_read_timeout_body_min_rate == 500); // body= untouched
+        }
+        SUBCASE("bad ranges and rates") {
+            const std::string form =
+                "expected <type>=<seconds>[-<max seconds>][,MinRate=<bytes/s>] (type: "
+                "handshake, header, body), found ";
+            CHECK(error_of("RequestReadTimeout header=20,MinRate=0") ==
+                  at + "expected header=<seconds>[,MinRate=<bytes/s>] with a rate from 1, found "
+                       "\"header=20,MinRate=0\"");
+            CHECK(error_of("RequestReadTimeout body=20,Rate=5") ==
+                  at + "expected body=<seconds>[,MinRate=<bytes/s>] with a rate from 1, found "
+                       "\"body=20,Rate=5\"");
+            CHECK(error_of("RequestReadTimeout header=20-x") ==
+                  at + "expected header=<seconds>-<max seconds>, found \"header=20-x\"");
+            CHECK(error_of("RequestReadTimeout header=20-10") ==
+                  at + "expected the maximum of header= to be at least its timeout, found "
+                       "\"header=20-10\"");
+            CHECK(error_of("RequestReadTimeout MinRate=500") == at + form + "\"MinRate=500\"");
         }
         SUBCASE("unknown keys and missing =") {
-            CHECK(error_of("RequestReadTimeout head=5") ==
-                  at + "expected header=<seconds> or body=<seconds>, found \"head=5\"");
-            CHECK(error_of("RequestReadTimeout 20") ==
-                  at + "expected header=<seconds> or body=<seconds>, found \"20\"");
+            const std::string form =
+                "expected <type>=<seconds>[-<max seconds>][,MinRate=<bytes/s>] (type: "
+                "handshake, header, body), found ";
+            CHECK(error_of("RequestReadTimeout head=5") == at + form + "\"head=5\"");
+            CHECK(error_of("RequestReadTimeout 20") == at + form + "\"20\"");
         }
         SUBCASE("bad values") {
             CHECK(error_of("RequestReadTimeout header=abc") ==
-                  at + "expected header=<seconds> or header=<n>ms, found \"header=abc\"");
+                  at + "expected header=0 (disabled) or a duration from 1ms to 1h, found "
+                       "\"header=abc\"");
             CHECK(error_of("RequestReadTimeout body=") ==
-                  at + "expected body=<seconds> or body=<n>ms, found \"body=\"");
+                  at + "expected body=0 (disabled) or a duration from 1ms to 1h, found "
+                       "\"body=\"");
             CHECK(error_of("RequestReadTimeout header=3601") ==
                   at + "expected header=0 (disabled) or a duration from 1ms to 1h, found "
                        "\"header=3601\"");
@@ -510,7 +539,8 @@ TEST_SUITE("conf") {
         }
         SUBCASE("no arguments") {
             CHECK(error_of("RequestReadTimeout") ==
-                  at + "expected header=<seconds> and/or body=<seconds>, found none");
+                  at + "expected <type>=<seconds>[-<max seconds>][,MinRate=<bytes/s>] (type: "
+                       "handshake, header, body), found none");
         }
     }
 

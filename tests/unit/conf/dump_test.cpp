@@ -81,6 +81,9 @@ Config sample() {
     c.sources["KeepAliveTimeout"] = at(6);
     c.request_read_timeout_header = 2s;
     c.request_read_timeout_body = 0ms;
+    c.request_read_timeout_header_max = 0ms; // no range and no rate: "header=2s body=0s"
+    c.request_read_timeout_header_min_rate = 0;
+    c.request_read_timeout_body_min_rate = 0;
     c.sources["RequestReadTimeout"] = at(7);
     c.server_name = "main.example";
     c.document_root = "/srv/www";
