@@ -6,7 +6,7 @@ BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONF ?= conf/httpd.conf
 
-.PHONY: all deps configure build run test check-config bench bench-quick format clean
+.PHONY: all deps configure build run test check-config bench bench-quick bench-pressure format clean
 
 all: build
 
@@ -40,6 +40,14 @@ bench bench-quick:
 	    MINIMAL=$(abspath $(BUILD_DIR))/benchmarks/minimal_server \
 	    TIMER_BENCH=$(abspath $(BUILD_DIR))/benchmarks/timer_wheel_bench \
 	    bash benchmarks/bench.sh $(if $(filter bench-quick,$@),quick,full)
+
+# Keep-alive under pressure alone (benchmarks/pressure.py, about 90 s; also part of make bench).
+bench-pressure:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$(abspath $(BUILD_DIR))/bench KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    python3 benchmarks/pressure.py
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')

@@ -73,6 +73,13 @@ timeout -k 10 900 "$PYTHON" benchmarks/instructions.py
 phase "idle connections and keep-alive timeout"
 timeout -k 10 900 "$PYTHON" benchmarks/idle_memory.py >/dev/null
 
+if [ "$MODE" = full ]; then
+    # Keep-alive under pressure (issue 11): kahttpd and nginx at the same budget under idle,
+    # slow-head and slow-body attacks; about 90 s, so not in the quick run (make bench-pressure).
+    phase "keep-alive under pressure"
+    timeout -k 10 600 "$PYTHON" benchmarks/pressure.py >/dev/null || true
+fi
+
 phase "timer wheel micro-benchmark"
 timeout -k 10 600 taskset -c "$SERVER_CPU" "$TIMER_BENCH" --benchmark_min_time="$TIMER_MIN_TIME" \
     --benchmark_out="$OUT/timer_wheel.json" --benchmark_out_format=json >"$OUT/timer_wheel.txt" 2>&1

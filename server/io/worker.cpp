@@ -243,6 +243,12 @@ void Worker::on_connection_cb(uv_stream_t* server, int status) noexcept {
 void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     if (status < 0) {
         KAHTTPD_LOG(warn, "worker %u: accept: %s", id_, uv_strerror(status));
+        if (status == UV_EMFILE || status == UV_ENFILE) {
+            // Out of descriptors despite the budget (another part of the process, or the
+            // system, took them): libuv's reserve descriptor let it refuse this connection
+            // cleanly; give a descriptor back so that the next one gets in.
+            make_room();
+        }
         return;
     }
     if (draining_) {
