@@ -90,6 +90,7 @@ struct Config {
     };
     std::vector<CustomLog> custom_logs;
     std::uint32_t max_connections = 0; ///< MaxConnections, per server; 0 = unlimited
+    std::uint32_t max_connections_per_ip = 0; ///< MaxConnectionsPerIP; 0 = off
     std::chrono::milliseconds graceful_shutdown_timeout{10000};
     /// The open-file cache of each worker (kahttpd's; see docs/configuration.md):
     /// FileCacheSize, bytes per worker (0 disables the cache); FileCacheEntries, entries per

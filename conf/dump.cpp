@@ -519,6 +519,7 @@ json server_json(const Config& c) {
     s["TypesConfig"] = entry(c.types_config.string(), src("TypesConfig"));
     s["Workers"] = entry(c.workers == 0 ? json("auto") : json(c.workers), src("Workers"));
     s["MaxConnections"] = entry(c.max_connections, src("MaxConnections"));
+    s["MaxConnectionsPerIP"] = entry(c.max_connections_per_ip, src("MaxConnectionsPerIP"));
     s["TCPKeepAlive"] = entry(c.tcp_keepalive, src("TCPKeepAlive"));
     s["TCPKeepAliveIdle"] = entry(c.tcp_keepalive_idle.count(), src("TCPKeepAliveIdle"));
     s["TCPKeepAliveInterval"] =

@@ -790,6 +790,7 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"LogFormat", &Loader::on_log_format, Scope::server},
         Spec{"CustomLog", &Loader::on_custom_log, Scope::server},
         Spec{"MaxConnections", &Loader::on_max_connections, Scope::server},
+        Spec{"MaxConnectionsPerIP", &Loader::on_max_connections_per_ip, Scope::server},
         Spec{"TCPKeepAlive", &Loader::on_tcp_keepalive, Scope::server},
         Spec{"TCPKeepAliveIdle", &Loader::on_tcp_keepalive_idle, Scope::server},
         Spec{"TCPKeepAliveInterval", &Loader::on_tcp_keepalive_interval, Scope::server},

@@ -210,6 +210,7 @@ class Loader {
     void on_limit_request_fields(const Context& c);
     void on_limit_request_body(const Context& c);
     void on_max_connections(const Context& c);
+    void on_max_connections_per_ip(const Context& c);
 
     // conf/directives/logging.cpp
     std::optional<std::string> log_target(const Context& c, const std::string& target,

@@ -33,6 +33,12 @@ void Loader::on_limit_request_body(const Context& c) {
     }
 }
 
+void Loader::on_max_connections_per_ip(const Context& c) {
+    if (const auto n = uint_arg(c, 0, 1000000)) {
+        result_.config.max_connections_per_ip = static_cast<std::uint32_t>(*n);
+    }
+}
+
 void Loader::on_max_connections(const Context& c) {
     if (const auto n = uint_arg(c, 0, 1000000)) {
         result_.config.max_connections = static_cast<std::uint32_t>(*n);

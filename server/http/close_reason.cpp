@@ -38,6 +38,8 @@ std::string_view to_string(CloseReason r) noexcept {
         return "max_lifetime";
     case CloseReason::error_body:
         return "error_body";
+    case CloseReason::per_ip_limit:
+        return "per_ip_limit";
     case CloseReason::count_:
         break;
     }

@@ -27,6 +27,7 @@ enum class CloseReason : std::uint8_t {
     evicted,          ///< waited longest for its request head, closed to make room (408)
     max_lifetime,     ///< MaxKeepAliveTime passed: closed after the request that crossed it
     error_body,       ///< an error answer's request body was too large to discard: closed
+    per_ip_limit,     ///< MaxConnectionsPerIP reached for its address: closed right after accept
     count_
 };
 

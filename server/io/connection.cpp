@@ -83,6 +83,16 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
     if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         local_ip_ = ip_bytes(ss, &local_port_);
     }
+    if (const std::uint32_t per_ip = worker_.shared().config->max_connections_per_ip; per_ip != 0) {
+        if (!worker_.shared().client_counts->acquire(client_ip_, per_ip)) {
+            char p[80];
+            KAHTTPD_LOG(info, "conn=%llu client=%s closed at once: MaxConnectionsPerIP %u reached",
+                        static_cast<unsigned long long>(id_), peer(p).data(), per_ip);
+            close(CloseReason::per_ip_limit);
+            return;
+        }
+        ip_counted_ = true;
+    }
     since_ms_ = now32();
     if (const std::uint64_t lifetime = worker_.lifetime_ms(); lifetime != 0) {
         expires_ms_ = static_cast<std::uint32_t>(since_ms_ + lifetime);
@@ -151,6 +161,10 @@ void Connection::close(CloseReason reason) noexcept {
     }
     phase_ = Phase::closing;
     timer_.unlink();
+    if (ip_counted_) {
+        worker_.shared().client_counts->release(client_ip_);
+        ip_counted_ = false;
+    }
     if (busy_ && !busy_->log_pending_.empty()) {
         // Responses that did not get out completely: their lines say 'X' for %X.
         worker_.commit_access_log(busy_->log_pending_, output_pending());

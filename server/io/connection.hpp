@@ -182,6 +182,7 @@ class Connection {
     bool write_in_flight_ = false;
     bool head_ = false;          // the request being answered is HEAD: no body
     bool dropped_input_ = false; // input after the last answered request was dropped
+    bool ip_counted_ = false;    // counted in ClientCounts (MaxConnectionsPerIP)
 };
 
 } // namespace kahttpd::server

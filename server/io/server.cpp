@@ -259,6 +259,7 @@ class Server {
 
     ConfigLoader reload_;
     StatusBoard board_;
+    ClientCounts client_counts_; // outlives every generation, like the board
     std::vector<Listener> listeners_;
     std::unique_ptr<Generation> current_;
     std::vector<std::unique_ptr<Generation>> retiring_;
@@ -330,6 +331,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     }
     SharedState& shared = gen->shared;
     shared.board = &board_;
+    shared.client_counts = &client_counts_;
     shared.generation = gen->number;
     shared.config = &cfg;
     shared.mime = &gen->mime;

@@ -5,6 +5,7 @@
 #include "parser/request_parser.hpp"
 #include "server/http/close_reason.hpp"
 #include "server/http/http_date.hpp"
+#include "server/io/client_counts.hpp"
 #include "server/obs/access_log.hpp"
 #include "server/obs/status_page.hpp"
 #include "server/static/site.hpp"
@@ -44,7 +45,8 @@ struct SharedState : Site {
     /// The most connections open at once, over every worker (0 = no limit): MaxConnections,
     /// and what the descriptor limit leaves (server.cpp, connection_budget()).
     std::uint32_t connection_budget = 0;
-    unsigned generation = 1; ///< which configuration load this is (1 = the first)
+    ClientCounts* client_counts = nullptr; ///< process-wide, for MaxConnectionsPerIP
+    unsigned generation = 1;               ///< which configuration load this is (1 = the first)
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.

@@ -12,7 +12,7 @@ import socket
 import time
 import unittest
 
-from kahttpd_fixture import Server
+from kahttpd_fixture import Client, Server
 
 PAGE = "p" * 100
 STATUS = """\
@@ -133,6 +133,37 @@ class ReapingTest(unittest.TestCase):
             self.assertEqual(r.header("Connection"), "close")
             self.assertTrue(slow[1].is_open(wait=0.05))
             self.assertIn(b"evicted for a new connection", open(srv.stderr_path, "rb").read())
+
+
+class PerAddressTest(unittest.TestCase):
+    def test_max_connections_per_ip_limits_one_address_not_the_others(self):
+        conf = "MaxConnectionsPerIP 2\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            held = [srv.connect(), srv.connect()]
+            for c in held:
+                self.assertEqual(c.request("/p.txt").status, 200)
+            third = srv.connect()
+            with self.assertRaises((EOFError, ConnectionResetError, BrokenPipeError)):
+                third.request("/p.txt")
+            # Another address (127.0.0.2 is loopback too) has its own count.
+            sock = socket.socket()
+            sock.bind(("127.0.0.2", 0))
+            sock.connect(("127.0.0.1", srv.port))
+            other = Client(sock)
+            self.assertEqual(other.request("/p.txt").status, 200)
+            # A closed connection gives its count back (once the server has seen the close).
+            held.pop().close()
+            deadline = time.monotonic() + 5
+            while True:
+                c = srv.connect()
+                try:
+                    self.assertEqual(c.request("/p.txt").status, 200)
+                    break
+                except (EOFError, ConnectionResetError, BrokenPipeError):
+                    self.assertLess(time.monotonic(), deadline)
+                    time.sleep(0.02)
+            s = json.loads(other.request("/server-status?json").body)
+            self.assertGreaterEqual(s["closes"]["per_ip_limit"], 1)
 
 
 class SlowClientTest(unittest.TestCase):
