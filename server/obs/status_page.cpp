@@ -206,6 +206,21 @@ std::string render_status_json(const StatusReport& r) {
     return j.dump(2) + "\n";
 }
 
+/// A bar for `count` out of the largest bucket `max`, as a table cell a person reads at a
+/// glance: its width is the share of the largest bucket, in whole percent.
+std::string bar_cell(std::uint64_t count, std::uint64_t max) {
+    const std::uint64_t pct = max == 0 ? 0 : (count * 100 + max / 2) / max;
+    return "<td class=\"bar\"><span style=\"width:" + std::to_string(pct) + "%\"></span></td>";
+}
+
+template <typename Histogram> std::uint64_t largest(const Histogram& hist) {
+    std::uint64_t m = 0;
+    for (const std::uint64_t c : hist.counts) {
+        m = std::max(m, c);
+    }
+    return m;
+}
+
 std::string render_status_html(const StatusReport& r, unsigned refresh) {
     const Totals t = sum(r);
     const StateCounts st = states(t);
@@ -217,7 +232,9 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
     }
     h += "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse;"
          "margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}"
-         "th{background:#eee}td:first-child,th:first-child{text-align:left}</style>\n"
+         "th{background:#eee}td:first-child,th:first-child{text-align:left}"
+         "td.bar{width:16em;text-align:left}td.bar span{display:inline-block;height:.8em;"
+         "background:#4a7bd0}</style>\n"
          "</head><body>\n<h1>kahttpd status</h1>\n<p>";
     append_html(h, r.version);
     h += " &mdash; up " + fixed(static_cast<double>(r.uptime_ms) / 1000.0, 1) + " s, " +
@@ -234,17 +251,36 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
     }
     h += "<td>" + fixed(reuse_ratio(t.stats), 2) + "</td></tr></table>\n";
 
+    h += "<h2>Connection budget</h2>\n<table><tr><th>limit</th><th>open</th><th>occupancy</th>"
+         "<th>idle timeout now</th><th>configured</th><th>floor</th><th>reaped</th>"
+         "<th>evicted</th><th>refused</th></tr>\n<tr><td>" +
+         (r.budget == 0 ? std::string("none") : std::to_string(r.budget)) + "</td><td>" +
+         std::to_string(r.open_connections) + "</td>" +
+         bar_cell(r.open_connections, r.budget == 0 ? 0 : r.budget) + "<td>" +
+         std::to_string(r.idle_timeout_ms) + " ms</td><td>" +
+         std::to_string(r.keep_alive_timeout_ms) + " ms</td><td>" +
+         std::to_string(r.reap_floor_ms) + " ms</td>";
+    for (const CloseReason why :
+         {CloseReason::reaped, CloseReason::evicted, CloseReason::overload}) {
+        h += "<td>" + std::to_string(t.stats.closes[static_cast<std::size_t>(why)]) + "</td>";
+    }
+    h += "</tr></table>\n";
+
     h += "<h2>Requests per connection (closed connections)</h2>\n<table><tr><th>requests</th>"
-         "<th>connections</th></tr>\n";
+         "<th>connections</th><th></th></tr>\n";
+    const std::uint64_t per_conn_max = largest(t.stats.requests_per_conn);
     for (std::size_t i = 0; i < t.stats.requests_per_conn.counts.size(); ++i) {
         h += "<tr><td>" + bucket_label_requests(i) + "</td><td>" +
-             std::to_string(t.stats.requests_per_conn.counts[i]) + "</td></tr>\n";
+             std::to_string(t.stats.requests_per_conn.counts[i]) + "</td>" +
+             bar_cell(t.stats.requests_per_conn.counts[i], per_conn_max) + "</tr>\n";
     }
     h += "</table>\n<h2>Idle gaps between requests on a connection</h2>\n<table><tr><th>gap"
-         "</th><th>count</th></tr>\n";
+         "</th><th>count</th><th></th></tr>\n";
+    const std::uint64_t gaps_max = largest(t.stats.idle_gaps);
     for (std::size_t i = 0; i < t.stats.idle_gaps.counts.size(); ++i) {
         h += "<tr><td>" + bucket_label_ms(i) + "</td><td>" +
-             std::to_string(t.stats.idle_gaps.counts[i]) + "</td></tr>\n";
+             std::to_string(t.stats.idle_gaps.counts[i]) + "</td>" +
+             bar_cell(t.stats.idle_gaps.counts[i], gaps_max) + "</tr>\n";
     }
     h += "</table>\n<h2>Closes by reason</h2>\n<table><tr><th>reason</th><th>count</th></tr>\n";
     for (std::size_t i = 0; i < kCloseReasonCount; ++i) {

@@ -103,3 +103,32 @@ TEST_CASE("status HTML escapes what it shows") {
     CHECK(html.find("http-equiv") == std::string::npos);
     CHECK(render_status_html(r, 7).find("content=\"7\"") != std::string::npos);
 }
+
+TEST_CASE("status HTML draws each histogram bucket as a bar scaled to the largest") {
+    StatusReport r;
+    WorkerSnapshot w;
+    // Requests per connection: 4 connections served 1 request, 2 served 3, none 0.
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 1);
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 1);
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 1);
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 1);
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 3);
+    w.stats.requests_per_conn.add(kRequestsPerConnBounds, 3);
+    r.workers = {w};
+    r.budget = 200;
+    r.open_connections = 50;
+    const std::string html = render_status_html(r, 0);
+    const std::size_t table = html.find("<h2>Requests per connection");
+    REQUIRE(table != std::string::npos);
+    const auto row = [&](std::string_view label) {
+        const std::size_t at = html.find("<tr><td>" + std::string(label) + "</td>", table);
+        REQUIRE(at != std::string::npos);
+        return html.substr(at, html.find("</tr>", at) - at);
+    };
+    CHECK(row("1").find("width:100%") != std::string::npos);
+    CHECK(row("3").find("width:50%") != std::string::npos);
+    CHECK(row("0").find("width:0%") != std::string::npos);
+    // The budget's occupancy: 50 of 200.
+    CHECK(html.find("<td>200</td><td>50</td><td class=\"bar\"><span style=\"width:25%\">") !=
+          std::string::npos);
+}
