@@ -101,6 +101,31 @@ class ReapingTest(unittest.TestCase):
             self.assertEqual(s["budget"]["limit"], 4)
             self.assertEqual(s["budget"]["reap_floor_ms"], 100)
 
+    def test_under_the_descriptor_limit_idle_connections_make_room_too(self):
+        # ulimit -n 256: the budget is 256 - 256/4 - 32 = 160 connections, with no
+        # MaxConnections at all. Held idle connections must not keep new clients out.
+        conf = "KeepAliveTimeout 30\nKeepAliveMinTimeout 100ms\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}, max_fds=256) as srv:
+            first = srv.connect()
+            budget = get_status_quiet(first)["budget"]["limit"]
+            self.assertEqual(budget, 160)
+            held = [first]
+            for _ in range(budget - 1):
+                c = srv.connect()
+                self.assertEqual(c.request("/p.txt").status, 200)
+                held.append(c)
+            time.sleep(0.15)  # past the floor
+            fresh = [srv.connect() for _ in range(10)]
+            for c in fresh:
+                self.assertEqual(c.request("/p.txt").status, 200)
+            # Ten of the held ones made room, each with a clean close, the oldest first.
+            self.assertTrue(closed_cleanly(held[0]))
+            s = wait_for_status(srv, lambda s: s["closes"]["reaped"] >= 10)
+            self.assertGreaterEqual(s["closes"]["reaped"], 10)
+            self.assertEqual(s["closes"]["overload"], 0)
+            for c in held + fresh:
+                c.close()
+
     def test_connections_idle_less_than_the_floor_are_never_reaped(self):
         conf = "MaxConnections 3\nKeepAliveTimeout 30\nKeepAliveMinTimeout 10\n"
         with Server(conf, files={"p.txt": PAGE}) as srv:
