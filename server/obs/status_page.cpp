@@ -109,6 +109,28 @@ std::string fixed(double v, int digits) {
     return buf;
 }
 
+/// A bar for `count` out of the largest bucket `max`, as a table cell a person reads at a
+/// glance: its width is the share of the largest bucket, in whole percent.
+/// With `label`, the share is written after the bar too (small shares draw no visible bar).
+std::string bar_cell(std::uint64_t count, std::uint64_t max, bool label = false) {
+    const std::uint64_t pct = max == 0 ? 0 : (count * 100 + max / 2) / max;
+    std::string cell =
+        "<td class=\"bar\"><span style=\"width:" + std::to_string(pct) + "%\"></span>";
+    if (label && max != 0) {
+        cell +=
+            " " + fixed(100.0 * static_cast<double>(count) / static_cast<double>(max), 1) + " %";
+    }
+    return cell + "</td>";
+}
+
+template <typename Histogram> std::uint64_t largest(const Histogram& hist) {
+    std::uint64_t m = 0;
+    for (const std::uint64_t c : hist.counts) {
+        m = std::max(m, c);
+    }
+    return m;
+}
+
 } // namespace
 
 std::string render_status_json(const StatusReport& r) {
@@ -206,21 +228,6 @@ std::string render_status_json(const StatusReport& r) {
     return j.dump(2) + "\n";
 }
 
-/// A bar for `count` out of the largest bucket `max`, as a table cell a person reads at a
-/// glance: its width is the share of the largest bucket, in whole percent.
-std::string bar_cell(std::uint64_t count, std::uint64_t max) {
-    const std::uint64_t pct = max == 0 ? 0 : (count * 100 + max / 2) / max;
-    return "<td class=\"bar\"><span style=\"width:" + std::to_string(pct) + "%\"></span></td>";
-}
-
-template <typename Histogram> std::uint64_t largest(const Histogram& hist) {
-    std::uint64_t m = 0;
-    for (const std::uint64_t c : hist.counts) {
-        m = std::max(m, c);
-    }
-    return m;
-}
-
 std::string render_status_html(const StatusReport& r, unsigned refresh) {
     const Totals t = sum(r);
     const StateCounts st = states(t);
@@ -256,7 +263,7 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
          "<th>evicted</th><th>refused</th></tr>\n<tr><td>" +
          (r.budget == 0 ? std::string("none") : std::to_string(r.budget)) + "</td><td>" +
          std::to_string(r.open_connections) + "</td>" +
-         bar_cell(r.open_connections, r.budget == 0 ? 0 : r.budget) + "<td>" +
+         bar_cell(r.open_connections, r.budget == 0 ? 0 : r.budget, true) + "<td>" +
          std::to_string(r.idle_timeout_ms) + " ms</td><td>" +
          std::to_string(r.keep_alive_timeout_ms) + " ms</td><td>" +
          std::to_string(r.reap_floor_ms) + " ms</td>";

@@ -129,6 +129,6 @@ TEST_CASE("status HTML draws each histogram bucket as a bar scaled to the larges
     CHECK(row("3").find("width:50%") != std::string::npos);
     CHECK(row("0").find("width:0%") != std::string::npos);
     // The budget's occupancy: 50 of 200.
-    CHECK(html.find("<td>200</td><td>50</td><td class=\"bar\"><span style=\"width:25%\">") !=
-          std::string::npos);
+    CHECK(html.find("<td>200</td><td>50</td><td class=\"bar\"><span style=\"width:25%\"></span> "
+                    "25.0 %</td>") != std::string::npos);
 }
