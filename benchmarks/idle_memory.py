@@ -94,24 +94,6 @@ class Conn:
         self.t_start = None
 
 
-def response_complete(c):
-    """True once c.buf holds a whole response (status line, headers, Content-Length body)."""
-    if c.need is None:
-        end = c.buf.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        head = c.buf[:end].decode("latin-1").split("\r\n")
-        try:
-            c.status = int(head[0].split()[1])
-        except (IndexError, ValueError):
-            c.status = -1
-        length = 0
-        for h in head[1:]:
-            name, _, value = h.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        c.need = end + 4 + length
-    return len(c.buf) >= c.need
 
 
 def mark_closed(c, sel, pending):
@@ -151,7 +133,7 @@ def drive(conns, deadline, sel, until):
                 mark_closed(c, sel, pending)
             elif c.state == "reading":
                 c.buf += data
-                if response_complete(c):
+                if servers.response_complete(c):
                     c.t_resp = time.monotonic()
                     c.buf = b""
                     c.state = "idle"

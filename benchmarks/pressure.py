@@ -151,24 +151,6 @@ class Conn:
         self.t_open = time.monotonic()
 
 
-def response_complete(c):
-    """True once c.buf holds a whole response (status line, headers, Content-Length body)."""
-    if c.need is None:
-        end = c.buf.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        head = c.buf[:end].decode("latin-1").split("\r\n")
-        try:
-            c.status = int(head[0].split()[1])
-        except (IndexError, ValueError):
-            c.status = -1
-        length = 0
-        for h in head[1:]:
-            name, _, value = h.partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value.strip())
-        c.need = end + 4 + length
-    return len(c.buf) >= c.need
 
 
 class Crowd:
@@ -276,7 +258,7 @@ class Crowd:
             self.close(c, by_server=True)
             return
         c.buf += data
-        while c.buf and response_complete(c):
+        while c.buf and servers.response_complete(c):
             self.statuses[(c.kind, c.status)] += 1
             c.buf = c.buf[c.need:]
             c.need = None

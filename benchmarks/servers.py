@@ -245,6 +245,26 @@ def stop(p, timeout=10.0):
         p.wait(timeout=5)
 
 
+def response_complete(c):
+    """True once c.buf holds a whole response (status line, headers, Content-Length body)."""
+    if c.need is None:
+        end = c.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = c.buf[:end].decode("latin-1").split("\r\n")
+        try:
+            c.status = int(head[0].split()[1])
+        except (IndexError, ValueError):
+            c.status = -1
+        length = 0
+        for h in head[1:]:
+            name, _, value = h.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value.strip())
+        c.need = end + 4 + length
+    return len(c.buf) >= c.need
+
+
 def can_connect(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()

@@ -123,12 +123,17 @@ std::string bar_cell(std::uint64_t count, std::uint64_t max, bool label = false)
     return cell + "</td>";
 }
 
-template <typename Histogram> std::uint64_t largest(const Histogram& hist) {
-    std::uint64_t m = 0;
+/// One table row per bucket of `hist`: its label, its count and a bar scaled to the largest.
+template <typename Histogram, typename Label>
+void append_histogram_rows(std::string& h, const Histogram& hist, Label label) {
+    std::uint64_t largest = 0;
     for (const std::uint64_t c : hist.counts) {
-        m = std::max(m, c);
+        largest = std::max(largest, c);
     }
-    return m;
+    for (std::size_t i = 0; i < hist.counts.size(); ++i) {
+        h += "<tr><td>" + label(i) + "</td><td>" + std::to_string(hist.counts[i]) + "</td>" +
+             bar_cell(hist.counts[i], largest) + "</tr>\n";
+    }
 }
 
 } // namespace
@@ -275,20 +280,10 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
 
     h += "<h2>Requests per connection (closed connections)</h2>\n<table><tr><th>requests</th>"
          "<th>connections</th><th></th></tr>\n";
-    const std::uint64_t per_conn_max = largest(t.stats.requests_per_conn);
-    for (std::size_t i = 0; i < t.stats.requests_per_conn.counts.size(); ++i) {
-        h += "<tr><td>" + bucket_label_requests(i) + "</td><td>" +
-             std::to_string(t.stats.requests_per_conn.counts[i]) + "</td>" +
-             bar_cell(t.stats.requests_per_conn.counts[i], per_conn_max) + "</tr>\n";
-    }
+    append_histogram_rows(h, t.stats.requests_per_conn, bucket_label_requests);
     h += "</table>\n<h2>Idle gaps between requests on a connection</h2>\n<table><tr><th>gap"
          "</th><th>count</th><th></th></tr>\n";
-    const std::uint64_t gaps_max = largest(t.stats.idle_gaps);
-    for (std::size_t i = 0; i < t.stats.idle_gaps.counts.size(); ++i) {
-        h += "<tr><td>" + bucket_label_ms(i) + "</td><td>" +
-             std::to_string(t.stats.idle_gaps.counts[i]) + "</td>" +
-             bar_cell(t.stats.idle_gaps.counts[i], gaps_max) + "</tr>\n";
-    }
+    append_histogram_rows(h, t.stats.idle_gaps, bucket_label_ms);
     h += "</table>\n<h2>Closes by reason</h2>\n<table><tr><th>reason</th><th>count</th></tr>\n";
     for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
         h += "<tr><td>";
