@@ -582,8 +582,7 @@ void Connection::respond_error(Status status) noexcept {
     ConnectionBusy& b = busy();
     const RequestInfo info = request_info(host_ != nullptr);
     const parser::Request* req = host_ != nullptr ? &b.parser.request() : nullptr;
-    b.response.reset();
-    b.scope.reset();
+    b.scope.reset(); // (error_response resets the response itself)
     error_response(status, req, info, info.host->base, b.response, true);
     queue_response(b.response, false);
 }

@@ -27,9 +27,8 @@ namespace {
 constexpr std::size_t kMaxCacheKey = 512;
 
 /// The settings of <Directory> and <Location> sections merged for `target` (the host has
-/// some); stored in `merged`.
-const conf::Effective& merge_sections(const RequestInfo& info, const TargetPath& target,
-                                      std::unique_ptr<conf::Effective>& merged) {
+/// some).
+conf::Effective effective_at(const RequestInfo& info, const TargetPath& target) {
     const HostContext& h = *info.host;
     std::string fs_path = h.root->path().native();
     std::string url_path = "/";
@@ -37,8 +36,13 @@ const conf::Effective& merge_sections(const RequestInfo& info, const TargetPath&
     if (!target.path.empty()) {
         fs_path.append("/").append(target.path);
     }
-    merged = std::make_unique<conf::Effective>(
-        h.vhost->effective(info.site->config->main, fs_path, url_path));
+    return h.vhost->effective(info.site->config->main, fs_path, url_path);
+}
+
+/// The same, kept in `merged` for a response (and a cache entry) that points into it.
+const conf::Effective& merge_sections(const RequestInfo& info, const TargetPath& target,
+                                      std::unique_ptr<conf::Effective>& merged) {
+    merged = std::make_unique<conf::Effective>(effective_at(info, target));
     return *merged;
 }
 
@@ -108,8 +112,7 @@ bool Exchange::allowed_by_require() noexcept {
     const HostContext& h = *info_.host;
     TargetPath target;
     if (h.has_sections && resolve_target(req_.target(), target) == Status::ok) {
-        std::unique_ptr<conf::Effective> merged;
-        return allowed(merge_sections(info_, target, merged), info_);
+        return allowed(effective_at(info_, target), info_);
     }
     return allowed(h.base, info_);
 }
@@ -376,8 +379,7 @@ std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info
     if (!h.has_sections || resolve_target(req.target(), target) != Status::ok) {
         return h.base.limit_request_body;
     }
-    std::unique_ptr<conf::Effective> merged;
-    return merge_sections(info, target, merged).limit_request_body;
+    return effective_at(info, target).limit_request_body;
 }
 
 FileCache& configure_file_cache(const Site& site) noexcept {
