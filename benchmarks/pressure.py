@@ -87,7 +87,9 @@ RAMP_BATCH = 100         # connections opened per RAMP_STEP_S (both listen backl
 RAMP_STEP_S = 0.1
 BODY_LENGTH = 100000
 MAX_OPENS_FACTOR = 20     # slow attackers open at most 20 x 2B connections per scenario
-TOTAL_DEADLINE = 300     # seconds for the whole script
+ROUNDS = int(os.environ.get("PRESSURE_ROUNDS", "3"))  # every scenario, interleaved, this often
+ONLY = os.environ.get("PRESSURE_SCENARIOS", "").split()  # a subset (unloaded is always run)
+TOTAL_DEADLINE = 300 * max(1, ROUNDS)  # seconds for the whole script
 PATH = "/1k.bin"
 
 children = []            # Popen objects of the servers we started
@@ -459,38 +461,62 @@ def fmt_int(x):
     return f"{x:,}"
 
 
-def report(results, meta):
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return (v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2) if n else None
+
+
+def spread(values, fmt):
+    """The median, with the range over the rounds when there were several."""
+    m = median(values)
+    if len(values) < 2:
+        return fmt(m)
+    return f"{fmt(m)} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def report(rounds, meta):
+    """Medians over the rounds (range in brackets) of each round's ratio to the same round's
+    unloaded run, then the last round's details."""
+    results = rounds[-1]
     names = meta["servers"]
     lines = [f"Keep-alive under pressure: budget B = {BUDGET} connections, keep-alive timeout "
              f"{KEEPALIVE_S} s, measuring client wrk -t1 -c{MEASURE_CONNS} -d{MEASURE_S}s on "
              f"{PATH}. kahttpd {meta['kahttpd_commit']}, {meta.get('nginx_version') or 'nginx'}; "
-             f"{meta['date']}.", ""]
+             f"{meta['date']}. Medians of {len(rounds)} interleaved round(s), range in brackets.",
+             ""]
     head = "| scenario |"
     rule = "|---|"
     for n in names:
-        head += f" {n} req/s ÷ unloaded | {n} failed | {n} fresh served |"
+        head += f" {n} req/s ÷ unloaded | {n} failed % | {n} fresh served |"
         rule += "---:|---:|---:|"
     lines += [head, rule]
     for key, title, _ in SCENARIOS:
+        if not any(key in rd for rd in rounds):
+            continue
         row = f"| {title} |"
         for n in names:
-            r = results.get(key, {}).get(n)
-            if r is None:
+            runs = [(rd[key][n], rd["unloaded"][n]) for rd in rounds
+                    if n in rd.get(key, {}) and n in rd.get("unloaded", {})]
+            if not runs:
                 row += " — | — | — |"
                 continue
-            m = r["measure"]
-            base = results["unloaded"][n]["measure"]["rps"]
             if key == "unloaded":
-                ratio = f"1.00 ({fmt_int(round(m['rps']))} req/s)"
+                ratio = "1.00 (" + spread([r["measure"]["rps"] for r, _ in runs],
+                                          lambda x: fmt_int(round(x))) + " req/s)"
             else:
-                ratio = f"{m['rps'] / base:.2f}" if base else "—"
-            failed = f"{fmt_int(m['failed'])} ({m['failed_pct']:.1f} %)"
-            fresh = f"{r['fresh_served']}/{r['fresh']}" if "fresh_served" in r else "—"
+                ratio = spread([r["measure"]["rps"] / b["measure"]["rps"]
+                                if b["measure"]["rps"] else 0.0 for r, b in runs],
+                               lambda x: f"{x:.2f}")
+            failed = spread([r["measure"]["failed_pct"] for r, _ in runs], lambda x: f"{x:.2f}")
+            fresh = (spread([r["fresh_served"] for r, _ in runs], lambda x: f"{x:g}") +
+                     f" of {runs[0][0]['fresh']}") if "fresh_served" in runs[0][0] else "—"
             row += f" {ratio} | {failed} | {fresh} |"
         lines.append(row)
     lines += ["", "Failed = wrk's socket errors (connect/read/write/timeout) + non-2xx; % of "
               "requests + socket errors. Targets: idle exhaustion 100 % fresh clients served; "
               "slow heads and bodies >= 0.5x unloaded with <= 1 % failed.", ""]
+    lines += ["The last round in detail:", ""]
     lines += ["| details | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
 
     def cell(key, fn):
@@ -500,16 +526,21 @@ def report(results, meta):
             out.append(fn(r) if r else "—")
         return " | ".join(out)
 
-    lines.append("| idle: held when fresh came / after fresh / at end (of B) | " + cell(
+    idle_rows = []
+    idle_rows.append("| idle: held when fresh came / after fresh / at end (of B) | " + cell(
         "idle", lambda r: f"{r['idle_held_when_fresh_came']} / {r['idle_held_after_fresh']} / "
                           f"{r['idle_held_at_end']}") + " |")
-    lines.append("| idle: fresh clients' statuses | " + cell(
+    idle_rows.append("| idle: fresh clients' statuses | " + cell(
         "idle", lambda r: ", ".join(f"{k}: {v}" for k, v in sorted(r["fresh_statuses"].items())))
         + " |")
-    lines.append("| idle: connections opened / closed by server | " + cell(
+    idle_rows.append("| idle: connections opened / closed by server | " + cell(
         "idle", lambda r: f"{r['idle_connections_opened']} / {r['idle_closed_by_server']}")
         + " |")
+    if "idle" in results:
+        lines += idle_rows
     for key in ("slow-heads", "slow-bodies"):
+        if key not in results:
+            continue
         lines.append(f"| {key}: attackers open at measure start / end / scenario end | " + cell(
             key, lambda r: f"{r['open_when_measuring_started']} / "
                            f"{r['open_when_measuring_ended']} / {r['open_at_end']}") + " |")
@@ -518,6 +549,8 @@ def report(results, meta):
                            + (", ".join(f"{s}: {c}" for s, c in sorted(r["responses"].items()))
                               or "none")) + " |")
     for key, _, _ in SCENARIOS:
+        if key not in results:
+            continue
         lines.append(f"| {key}: wrk socket errors (c/r/w/t), p99 ms | " + cell(
             key, lambda r: "{connect}/{read}/{write}/{timeout}".format(**r["measure"]["errors"])
             + (f", {r['measure']['lat_p99_ms']:.1f}" if "lat_p99_ms" in r["measure"] else ""))
@@ -594,41 +627,48 @@ def main():
             "measure_connections": MEASURE_CONNS, "idle_wait_s": IDLE_WAIT_S,
             "attack_seconds": ATTACK_S, "idle_reopen": bool(IDLE_REOPEN), "trickle_s": TRICKLE_S, "fresh_clients": FRESH,
             "nginx_warnings": {}, "server_alive_after": {}}
-    results = {key: {} for key, _, _ in SCENARIOS}
+    scenarios = [sc for sc in SCENARIOS if not ONLY or sc[0] in ONLY or sc[0] == "unloaded"]
+    rounds = []
+    meta["rounds"] = ROUNDS
     nginx_logs = []
     t_start = time.monotonic()
     try:
-        for key, title, fn in SCENARIOS:
-            for name in NAMES:
-                wd = os.path.join(work, f"{name}-{key}")
-                log(f"{key}: {name}")
-                srv = servers.start(name, wd, docroot, KEEPALIVE_S, nginx_nofile,
-                                    cpu=SERVER_CPU, stderr=errlog, children=children)
-                try:
-                    time.sleep(0.2)
-                    r = fn(srv.port)
-                    alive = srv.alive()
-                    meta["server_alive_after"][f"{name} {key}"] = alive
-                    if not alive:
-                        log(f"{name} exited during {key} (status {srv.popen.returncode})")
-                    results[key][name] = r
-                    m = r["measure"]
-                    log(f"{key}: {name}: {m['rps']:,.0f} req/s, failed {m['failed']} "
-                        f"({m['failed_pct']:.1f} %)"
-                        + (f", fresh served {r['fresh_served']}/{r['fresh']}"
-                           if "fresh_served" in r else ""))
-                finally:
-                    srv.stop()
-                if name == "nginx":
-                    path = os.path.join(wd, "error.log")
+        for rnd in range(ROUNDS):
+            results = {key: {} for key, _, _ in scenarios}
+            rounds.append(results)
+            for key, title, fn in scenarios:
+                for name in NAMES:
+                    wd = os.path.join(work, f"{name}-{key}-{rnd}")
+                    log(f"round {rnd + 1}/{ROUNDS}: {key}: {name}")
+                    srv = servers.start(name, wd, docroot, KEEPALIVE_S, nginx_nofile,
+                                        cpu=SERVER_CPU, stderr=errlog, children=children)
                     try:
-                        with open(path) as f:
-                            text = f.read()
-                    except OSError:
-                        text = ""
-                    nginx_logs.append(f"==== {key}\n{text}")
-                    meta["nginx_warnings"][key] = text.count("worker_connections are not enough")
-                time.sleep(0.3)
+                        time.sleep(0.2)
+                        r = fn(srv.port)
+                        alive = srv.alive()
+                        meta["server_alive_after"][f"{name} {key}"] = alive and meta[
+                            "server_alive_after"].get(f"{name} {key}", True)
+                        if not alive:
+                            log(f"{name} exited during {key} (status {srv.popen.returncode})")
+                        results[key][name] = r
+                        m = r["measure"]
+                        log(f"{key}: {name}: {m['rps']:,.0f} req/s, failed {m['failed']} "
+                            f"({m['failed_pct']:.1f} %)"
+                            + (f", fresh served {r['fresh_served']}/{r['fresh']}"
+                               if "fresh_served" in r else ""))
+                    finally:
+                        srv.stop()
+                    if name == "nginx":
+                        path = os.path.join(wd, "error.log")
+                        try:
+                            with open(path) as f:
+                                text = f.read()
+                        except OSError:
+                            text = ""
+                        nginx_logs.append(f"==== {key}\n{text}")
+                        meta["nginx_warnings"][key] = (meta["nginx_warnings"].get(key, 0) +
+                                                       text.count("worker_connections are not enough"))
+                    time.sleep(0.3)
     finally:
         for p in children:
             servers.stop(p)
@@ -638,12 +678,12 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     meta["took_s"] = round(time.monotonic() - t_start, 1)
 
-    md = report(results, meta)
+    md = report(rounds, meta)
     print(md, end="")
     with open(os.path.join(OUT, "pressure.md"), "w") as f:
         f.write(md)
     with open(os.path.join(OUT, "pressure.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1, sort_keys=True)
+        json.dump({"meta": meta, "rounds": rounds}, f, indent=1, sort_keys=True)
         f.write("\n")
     log(f"took {meta['took_s']} s; wrote {OUT}/pressure.md and pressure.json")
     return 0

@@ -57,7 +57,7 @@ std::string_view Connection::peer(char (&buf)[80]) const noexcept {
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
-void Connection::start(uv_stream_t* server, bool overload) noexcept {
+void Connection::start(uv_stream_t* server, Admission admission) noexcept {
     uv_tcp_init(worker_.loop(), &handle_);
     worker_.link(*this);
     const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
@@ -68,9 +68,10 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
         return;
     }
     ++worker_.stats().accepted;
-    if (overload) {
-        KAHTTPD_LOG(warn, "conn=%llu closed at once: MaxConnections %u reached",
-                    static_cast<unsigned long long>(id_), worker_.shared().config->max_connections);
+    if (admission == Admission::refuse) {
+        KAHTTPD_LOG(warn,
+                    "conn=%llu closed at once: the connection budget (%u) and its queue are full",
+                    static_cast<unsigned long long>(id_), worker_.shared().connection_budget);
         close(CloseReason::overload);
         return;
     }
@@ -101,16 +102,36 @@ void Connection::start(uv_stream_t* server, bool overload) noexcept {
     // Responses leave in whole writes; Nagle would only delay the last segment.
     uv_tcp_nodelay(&handle_, 1);
     apply_tcp_options();
+    if (log_enabled(LogLevel::debug)) {
+        char p[80];
+        log_write(LogLevel::debug, "conn=%llu client=%s accepted%s",
+                  static_cast<unsigned long long>(id_), peer(p).data(),
+                  admission == Admission::queue ? ", queued for a slot" : "");
+    }
+    if (admission == Admission::queue) {
+        // Unread until a slot frees (the kernel holds what it sends, as a listen backlog
+        // would); the header window bounds the wait.
+        phase_ = Phase::queued;
+        queued_ = true;
+        worker_.enqueue(*this);
+        arm(Deadline::header, header_timeout_ms());
+        return;
+    }
     start_read();
     // A new connection gets RequestReadTimeout header= for its first request head (nginx's
     // client_header_timeout plays the same role); KeepAliveTimeout only applies between
     // requests.
     arm(Deadline::header, header_timeout_ms());
-    if (log_enabled(LogLevel::debug)) {
-        char p[80];
-        log_write(LogLevel::debug, "conn=%llu client=%s accepted",
-                  static_cast<unsigned long long>(id_), peer(p).data());
-    }
+}
+
+void Connection::admit() noexcept {
+    queued_ = false;
+    phase_ = Phase::head;
+    // Its wait for a request head starts now: make_room() must not take the slot back before
+    // the bytes already queued in the socket are read.
+    since_ms_ = now32();
+    start_read();
+    arm(Deadline::header, header_timeout_ms());
 }
 
 /// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
@@ -159,6 +180,9 @@ void Connection::close(CloseReason reason) noexcept {
     if (phase_ == Phase::closing || uv_is_closing(reinterpret_cast<uv_handle_t*>(&handle_))) {
         return;
     }
+    if (phase_ == Phase::queued) {
+        worker_.dequeue(*this);
+    }
     phase_ = Phase::closing;
     timer_.unlink();
     if (ip_counted_) {
@@ -200,6 +224,10 @@ void Connection::close_after_framing_lost(CloseReason reason) noexcept {
 void Connection::on_server_drain() noexcept {
     switch (phase_) {
     case Phase::closing:
+        return;
+    case Phase::queued:
+        // Nothing of it was read: as a listen backlog dropped with its listener.
+        close(worker_.drain_reason());
         return;
     case Phase::lingering:
         // The last response is out; waiting up to the full linger time for the client's EOF

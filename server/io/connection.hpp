@@ -52,6 +52,7 @@ class Connection {
   public:
     /// What the connection is doing; decides how input, output and deadlines are handled.
     enum class Phase : std::uint8_t {
+        queued,    ///< accepted at the budget: waits in the worker's queue for a slot, unread
         head,      ///< waiting for or reading a request head
         body,      ///< reading a body that is answered at its end (chunked: its length is unknown)
         answered,  ///< the request is answered; the parser has yet to finish its message
@@ -68,10 +69,22 @@ class Connection {
     Connection& operator=(const Connection&) = delete;
     ~Connection() = default;
 
-    /// Accepts the pending connection of `server` and starts reading. On failure the
-    /// connection closes itself (and is freed by its close callback).
-    /// `overload`: MaxConnections is reached; the connection is accepted and closed at once.
-    void start(uv_stream_t* server, bool overload) noexcept;
+    /// What a new connection gets (Worker::on_connection).
+    enum class Admission : std::uint8_t {
+        serve,  ///< a slot is free: start reading
+        queue,  ///< the budget is full and nothing can make room yet: wait unread for a slot
+        refuse, ///< the budget and its queue are full: accepted and closed at once
+    };
+
+    /// Accepts the pending connection of `server` and, as `admission` says, starts reading,
+    /// waits for a slot, or closes at once. On failure the connection closes itself (and is
+    /// freed by its close callback).
+    void start(uv_stream_t* server, Admission admission) noexcept;
+    /// A queued connection gets its slot (Worker::admit_queued): starts reading, with a fresh
+    /// header window.
+    void admit() noexcept;
+    /// Waits in the worker's queue without a slot (not counted in open_connections).
+    bool queued() const noexcept { return queued_; }
 
     /// The one teardown path: unlinks the timer, counts the reason, calls uv_close().
     void close(CloseReason reason) noexcept;
@@ -183,6 +196,7 @@ class Connection {
     bool head_ = false;          // the request being answered is HEAD: no body
     bool dropped_input_ = false; // input after the last answered request was dropped
     bool ip_counted_ = false;    // counted in ClientCounts (MaxConnectionsPerIP)
+    bool queued_ = false;        // in the worker's queue, not in its budget (until freed)
 };
 
 } // namespace kahttpd::server

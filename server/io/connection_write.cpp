@@ -396,6 +396,14 @@ void Connection::on_timer() noexcept {
         close(CloseReason::idle_timeout);
         return;
     case Deadline::header:
+        if (phase_ == Phase::queued) {
+            KAHTTPD_LOG(info,
+                        "conn=%llu client=%s closed: no slot came free within the header "
+                        "window",
+                        static_cast<unsigned long long>(id_), peer(p).data());
+            close(CloseReason::overload);
+            return;
+        }
         KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
                     static_cast<unsigned long long>(id_), peer(p).data());
         // Apache answers 408 here; the response is best effort before the close.

@@ -141,6 +141,21 @@ std::uint32_t connection_budget(const conf::Config& cfg) {
     return static_cast<std::uint32_t>(std::min<std::uint64_t>(budget, UINT32_MAX));
 }
 
+/// How many connections may wait for a slot at the budget (Worker::enqueue): a quarter of the
+/// budget, at least 16, and no more than an eighth of the descriptor limit (half the quarter
+/// the budget leaves to the open-file cache), since each holds a descriptor. 0 = no budget.
+std::uint32_t connection_queue(std::uint32_t budget) {
+    if (budget == 0) {
+        return 0;
+    }
+    std::uint64_t queue = std::max(16u, budget / 4);
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        queue = std::min<std::uint64_t>(queue, rl.rlim_cur / 8);
+    }
+    return static_cast<std::uint32_t>(queue);
+}
+
 std::uint64_t largest_body_limit(const conf::Config& config) {
     std::uint64_t largest = config.limit_request_body;
     bool unlimited = largest == 0;
@@ -343,6 +358,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     // unlimited wins); the per-section one is checked once the target is resolved.
     shared.limits.body = largest_body_limit(cfg);
     shared.connection_budget = connection_budget(cfg);
+    shared.connection_queue = connection_queue(shared.connection_budget);
     shared.server_version = server_version(cfg.server_tokens, false);
     shared.server_header = "Server: " + server_version(cfg.server_tokens, true) + "\r\n";
     for (const auto& log : cfg.custom_logs) {

@@ -35,6 +35,8 @@ Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_f
     hard_stop_timer_.data = this;
     uv_timer_init(&loop_, &log_timer_);
     log_timer_.data = this;
+    uv_timer_init(&loop_, &queue_timer_);
+    queue_timer_.data = this;
     log_buffers_.resize(shared_.access_logs.size());
 }
 
@@ -49,7 +51,8 @@ Worker::~Worker() {
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&wake_async_),
                            reinterpret_cast<uv_handle_t*>(&wheel_timer_),
                            reinterpret_cast<uv_handle_t*>(&hard_stop_timer_),
-                           reinterpret_cast<uv_handle_t*>(&log_timer_)}) {
+                           reinterpret_cast<uv_handle_t*>(&log_timer_),
+                           reinterpret_cast<uv_handle_t*>(&queue_timer_)}) {
         uv_close(h, nullptr);
     }
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -133,6 +136,7 @@ void Worker::gather_status(std::uint64_t conn_id, bool json, unsigned refresh, u
     q->report.version = shared_.server_version;
     q->report.budget = shared_.connection_budget;
     q->report.open_connections = board.open_connections.load(std::memory_order_relaxed);
+    q->report.queued_connections = board.queued_connections.load(std::memory_order_relaxed);
     q->report.idle_timeout_ms = idle_timeout_ms();
     q->report.keep_alive_timeout_ms =
         static_cast<std::uint64_t>(shared_.config->keep_alive_timeout.count());
@@ -259,13 +263,68 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     const std::uint64_t id = (static_cast<std::uint64_t>(shared_.generation & 0xffff) << 48) |
                              (static_cast<std::uint64_t>(id_ & 0xff) << 40) | next_conn_id_++;
     auto* c = new Connection(*this, id);
-    const std::uint32_t open =
-        shared_.board->open_connections.fetch_add(1, std::memory_order_relaxed);
+    StatusBoard& board = *shared_.board;
     const std::uint32_t budget = shared_.connection_budget;
+    // Those already waiting for a slot go first.
+    if (!queued_.empty()) {
+        admit_queued();
+    }
+    const std::uint32_t open = board.open_connections.fetch_add(1, std::memory_order_relaxed);
     // At the budget the new connection takes the slot of an idle or a stalled one; the closed
     // one gives its descriptor back within the loop iteration (idle) or the short linger
-    // (evicted), which the budget's headroom covers.
-    c->start(server, budget != 0 && open >= budget && !make_room());
+    // (evicted), which the budget's headroom covers. With none to take yet, it waits for one.
+    auto admission = Connection::Admission::serve;
+    if (budget != 0 && (!queued_.empty() || (open >= budget && !make_room()))) {
+        admission =
+            board.queued_connections.load(std::memory_order_relaxed) < shared_.connection_queue
+                ? Connection::Admission::queue
+                : Connection::Admission::refuse;
+    }
+    c->start(server, admission);
+}
+
+void Worker::enqueue(Connection& c) noexcept {
+    StatusBoard& board = *shared_.board;
+    board.open_connections.fetch_sub(1, std::memory_order_relaxed);
+    board.queued_connections.fetch_add(1, std::memory_order_relaxed);
+    ++stats_.queued;
+    if (queued_.empty()) {
+        // Something that make_room() may close comes of age (the floor) without any event
+        // here, and a slot freed by another worker tells this one nothing: look again soon.
+        uv_timer_start(&queue_timer_, &Worker::on_queue_timer_cb, kQueueRetryMs, kQueueRetryMs);
+    }
+    queued_.push_back(c.node_);
+}
+
+void Worker::dequeue(Connection& c) noexcept {
+    shared_.board->queued_connections.fetch_sub(1, std::memory_order_relaxed);
+    // Closing: tracked with the others until its close callback frees it.
+    connections_.push_back(c.node_);
+    if (queued_.empty()) {
+        uv_timer_stop(&queue_timer_);
+    }
+}
+
+void Worker::admit_queued() noexcept {
+    StatusBoard& board = *shared_.board;
+    const std::uint32_t budget = shared_.connection_budget;
+    while (Connection* c = queued_.front()) {
+        if (budget != 0 && board.open_connections.load(std::memory_order_relaxed) >= budget &&
+            !make_room()) {
+            return;
+        }
+        board.queued_connections.fetch_sub(1, std::memory_order_relaxed);
+        board.open_connections.fetch_add(1, std::memory_order_relaxed);
+        connections_.push_back(c->node_);
+        if (queued_.empty()) {
+            uv_timer_stop(&queue_timer_);
+        }
+        c->admit();
+    }
+}
+
+void Worker::on_queue_timer_cb(uv_timer_t* handle) noexcept {
+    static_cast<Worker*>(handle->data)->admit_queued();
 }
 
 std::uint64_t Worker::reap_floor_ms() const noexcept {
@@ -325,7 +384,12 @@ void Worker::link(Connection& c) noexcept {
 
 void Worker::on_connection_freed(Connection& c) noexcept {
     c.node_.unlink();
-    shared_.board->open_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (!c.queued()) {
+        shared_.board->open_connections.fetch_sub(1, std::memory_order_relaxed);
+        if (!queued_.empty() && !draining_) {
+            admit_queued(); // its slot is free
+        }
+    }
     maybe_finish();
 }
 
@@ -415,6 +479,8 @@ void Worker::on_stop() noexcept {
             uv_close(reinterpret_cast<uv_handle_t*>(&l), nullptr);
         }
     }
+    // Queued ones close (each moves to connections_ as it does), then every open one drains.
+    queued_.for_each([](Connection& c) { c.on_server_drain(); });
     connections_.for_each([](Connection& c) { c.on_server_drain(); });
     // GracefulShutdownTimeout: the hard deadline of the drain.
     const auto hard_ms = shared_.config->graceful_shutdown_timeout.count();
@@ -431,7 +497,7 @@ void Worker::on_hard_stop_cb(uv_timer_t* handle) noexcept {
 }
 
 void Worker::maybe_finish() noexcept {
-    if (draining_ && !finished_ && connections_.empty()) {
+    if (draining_ && !finished_ && connections_.empty() && queued_.empty()) {
         finish();
     }
 }
@@ -518,6 +584,7 @@ void Worker::finish() noexcept {
     on_wake();
     flush_access_logs();
     uv_close(reinterpret_cast<uv_handle_t*>(&log_timer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&queue_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&wheel_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&hard_stop_timer_), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&wake_async_), nullptr);

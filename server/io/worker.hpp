@@ -45,6 +45,9 @@ struct SharedState : Site {
     /// The most connections open at once, over every worker (0 = no limit): MaxConnections,
     /// and what the descriptor limit leaves (server.cpp, connection_budget()).
     std::uint32_t connection_budget = 0;
+    /// How many connections may wait for a slot at the budget, over every worker (0 = none
+    /// with no budget); beyond it a new connection is closed at once.
+    std::uint32_t connection_queue = 0;
     ClientCounts* client_counts = nullptr; ///< process-wide, for MaxConnectionsPerIP
     unsigned generation = 1;               ///< which configuration load this is (1 = the first)
 };
@@ -56,6 +59,8 @@ class Worker {
     /// Size of the per-worker read buffer every read lands in (connections keep only the bytes
     /// of an unfinished request, and only while parsing is paused).
     static constexpr std::size_t kReadBufferSize = 64 * 1024;
+    /// How often queued connections look for a slot while none frees by itself.
+    static constexpr std::uint64_t kQueueRetryMs = 50;
 
     /// `listen_fds` are bound, listening, non-blocking sockets this worker now owns.
     Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds);
@@ -127,6 +132,12 @@ class Worker {
     /// that has waited longest for its request head (at least the floor; it gets a 408).
     /// False when there is none.
     bool make_room() noexcept;
+    /// The budget's queue (docs/architecture.md, "At the budget"): a new connection that finds
+    /// the budget full and nothing that make_room() may close yet waits unread, in order of
+    /// arrival, for a slot, as it would in a listen backlog but without losing its turn.
+    /// enqueue() takes it off the budget; dequeue() when it closes while waiting.
+    void enqueue(Connection& c) noexcept;
+    void dequeue(Connection& c) noexcept;
     /// Moves `c` to the back of the connection list, which is kept in order of last activity
     /// (going idle), so make_room() finds the least recently active first.
     void touch(Connection& c) noexcept;
@@ -143,6 +154,10 @@ class Worker {
     void start_listening() noexcept;
     void on_connection(uv_stream_t* server, int status) noexcept;
     void on_wake() noexcept;
+    /// Gives queued connections the slots that are free or that make_room() can free now,
+    /// oldest first.
+    void admit_queued() noexcept;
+    static void on_queue_timer_cb(uv_timer_t* handle) noexcept;
     void on_stop() noexcept;
     void on_wheel_timer() noexcept;
     void arm_wheel_timer() noexcept;
@@ -169,10 +184,12 @@ class Worker {
     uv_timer_t wheel_timer_;
     uv_timer_t hard_stop_timer_;
     uv_timer_t log_timer_;
-    std::vector<std::string> log_buffers_;       // one per SharedState::access_logs
+    uv_timer_t queue_timer_;               // while connections are queued: retries admit_queued()
+    std::vector<std::string> log_buffers_; // one per SharedState::access_logs
     std::uint64_t wheel_timer_due_ = UINT64_MAX; // when wheel_timer_ fires, if armed
     TimerWheel wheel_;
     IntrusiveList<Connection> connections_;
+    IntrusiveList<Connection> queued_; // waiting for a slot, oldest first (not in connections_)
     std::vector<char> read_buffer_;
     DateCache date_;
     WorkerStats stats_;

@@ -13,6 +13,7 @@ namespace kahttpd::server {
 void WorkerStats::merge(const WorkerStats& o) noexcept {
     accepted += o.accepted;
     requests += o.requests;
+    queued += o.queued;
     for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
         closes[i] += o.closes[i];
     }
@@ -156,6 +157,8 @@ std::string render_status_json(const StatusReport& r) {
                         {"closing", st.closing}};
     j["budget"] = {{"limit", r.budget == 0 ? json(nullptr) : json(r.budget)},
                    {"open", r.open_connections},
+                   {"queued", r.queued_connections},
+                   {"queued_total", t.stats.queued},
                    {"occupancy", r.budget == 0 ? 0.0
                                                : static_cast<double>(r.open_connections) /
                                                      static_cast<double>(r.budget)},
@@ -264,13 +267,13 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
     h += "<td>" + fixed(reuse_ratio(t.stats), 2) + "</td></tr></table>\n";
 
     h += "<h2>Connection budget</h2>\n<table><tr><th>limit</th><th>open</th><th>occupancy</th>"
-         "<th>idle timeout now</th><th>configured</th><th>floor</th><th>reaped</th>"
+         "<th>queued</th><th>idle timeout now</th><th>configured</th><th>floor</th><th>reaped</th>"
          "<th>evicted</th><th>refused</th></tr>\n<tr><td>" +
          (r.budget == 0 ? std::string("none") : std::to_string(r.budget)) + "</td><td>" +
          std::to_string(r.open_connections) + "</td>" +
          bar_cell(r.open_connections, r.budget == 0 ? 0 : r.budget, true) + "<td>" +
-         std::to_string(r.idle_timeout_ms) + " ms</td><td>" +
-         std::to_string(r.keep_alive_timeout_ms) + " ms</td><td>" +
+         std::to_string(r.queued_connections) + "</td><td>" + std::to_string(r.idle_timeout_ms) +
+         " ms</td><td>" + std::to_string(r.keep_alive_timeout_ms) + " ms</td><td>" +
          std::to_string(r.reap_floor_ms) + " ms</td>";
     for (const CloseReason why :
          {CloseReason::reaped, CloseReason::evicted, CloseReason::overload}) {

@@ -34,6 +34,7 @@ using TimerLagHistogram = TimerWheel::LagHistogram;
 struct WorkerStats {
     std::uint64_t accepted = 0;
     std::uint64_t requests = 0;
+    std::uint64_t queued = 0; ///< connections that waited in the budget's queue
     CloseCounters closes{};
     RequestsPerConnHistogram requests_per_conn;
     IdleGapHistogram idle_gaps;
@@ -80,6 +81,8 @@ struct StatusBoard {
     std::atomic<std::uint64_t> reloads{0};
     /// Connections open in every worker of every generation, for MaxConnections.
     std::atomic<std::uint32_t> open_connections{0};
+    /// Accepted at the budget and waiting for a slot (Worker::enqueue), in every worker.
+    std::atomic<std::uint32_t> queued_connections{0};
 
     std::mutex mutex;
     std::vector<Worker*> workers; ///< every worker whose thread is running
@@ -97,6 +100,7 @@ struct StatusReport {
     // Keep-alive under pressure, as the asking worker sees it now.
     std::uint32_t budget = 0;                ///< connection budget (0 = none)
     std::uint64_t open_connections = 0;      ///< open in every worker, against the budget
+    std::uint64_t queued_connections = 0;    ///< waiting for a slot, in every worker
     std::uint64_t idle_timeout_ms = 0;       ///< the idle timeout a connection going idle gets now
     std::uint64_t keep_alive_timeout_ms = 0; ///< KeepAliveTimeout as configured
     std::uint64_t reap_floor_ms = 0;         ///< KeepAliveMinTimeout (at most KeepAliveTimeout)

@@ -50,6 +50,9 @@ template <typename T> class IntrusiveList {
         return n;
     }
 
+    /// The oldest owner, or nullptr when the list is empty.
+    T* front() const noexcept { return empty() ? nullptr : head_.next_->owner_; }
+
     void push_back(ListNode<T>& n) noexcept {
         n.unlink();
         n.prev_ = head_.prev_;

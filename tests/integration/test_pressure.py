@@ -8,6 +8,7 @@ event: each is a few hundred milliseconds, so the file stays bounded in time."""
 
 import json
 import re
+import select
 import socket
 import time
 import unittest
@@ -63,6 +64,22 @@ def closed_cleanly(client, timeout=3.0):
                 return True
     except ConnectionResetError:
         return False
+
+
+def readable(client, wait):
+    """True when the server sent something (or closed) within `wait` seconds."""
+    r, _, _ = select.select([client.sock], [], [], wait)
+    return bool(r)
+
+
+def wait_for_queue(client, n, timeout=5.0):
+    """The budget part of the status page, over `client`, once `n` connections are queued."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = get_status_quiet(client)["budget"]
+        if s["queued"] >= n or time.monotonic() > deadline:
+            return s
+        time.sleep(0.02)
 
 
 def keep_alive_timeout(response):
@@ -134,13 +151,62 @@ class ReapingTest(unittest.TestCase):
                 c = srv.connect()
                 self.assertEqual(c.request("/p.txt").status, 200)
                 idle.append(c)
-            # Nothing has been idle for 10 s: the newcomer is refused (closed at once) and
+            # Nothing has been idle for 10 s: the newcomer waits for a slot, unanswered, and
             # every idle connection keeps working.
             late = srv.connect()
-            with self.assertRaises((EOFError, ConnectionResetError, BrokenPipeError)):
-                late.request("/p.txt")
+            late.send("GET /p.txt HTTP/1.1\r\nHost: x\r\n\r\n")
             for c in idle:
                 self.assertEqual(c.request("/p.txt").status, 200)
+            self.assertFalse(readable(late, 0.3))
+            # A slot frees: the waiting one is served.
+            idle[0].close()
+            self.assertEqual(late.read_response().status, 200)
+            for c in idle[1:]:
+                self.assertEqual(c.request("/p.txt").status, 200)
+
+    def test_a_queued_connection_gets_the_slot_of_one_that_comes_of_age(self):
+        conf = ("MaxConnections 2\nKeepAliveTimeout 30\nKeepAliveMinTimeout 300ms\n"
+                "RequestReadTimeout header=30\n" + STATUS)
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            idle = srv.connect()
+            self.assertEqual(idle.request("/p.txt").status, 200)
+            slow = srv.connect()
+            slow.send("GET /p.txt HTTP/1.1\r\n")  # a head that does not end
+            # Younger than the floor when it arrives: queued, then given the idle one's slot
+            # once that has been idle for 300 ms, with no other event to prompt it. Idle goes
+            # before a slow head.
+            late = srv.connect()
+            self.assertEqual(late.request("/p.txt").status, 200)
+            self.assertTrue(closed_cleanly(idle))
+            s = get_status_quiet(late)["budget"]
+            self.assertEqual((s["reaped"], s["evicted"], s["refused"], s["queued_total"]),
+                             (1, 0, 0, 1))
+            self.assertTrue(slow.is_open())
+
+    def test_beyond_the_queue_a_new_connection_is_refused(self):
+        # MaxConnections 1: a queue of 16 (a quarter of the budget, at least 16).
+        conf = "MaxConnections 1\nKeepAliveTimeout 30\nKeepAliveMinTimeout 10\n" + STATUS
+        with Server(conf, files={"p.txt": PAGE}) as srv:
+            held = srv.connect()
+            self.assertEqual(held.request("/p.txt").status, 200)
+            waiting = []
+            for _ in range(16):
+                c = srv.connect()
+                c.send("GET /p.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+                waiting.append(c)
+            s = wait_for_queue(held, 16)
+            self.assertEqual((s["open"], s["queued"], s["limit"]), (1, 16, 1))
+            refused = srv.connect()
+            with self.assertRaises((EOFError, ConnectionResetError, BrokenPipeError)):
+                refused.request("/p.txt")
+            # Oldest first: when the held one goes, the first to wait is served; the second
+            # waits on (nothing of the first has been idle for 10 s).
+            held.close()
+            self.assertEqual(waiting[0].read_response().status, 200)
+            self.assertFalse(readable(waiting[1], 0.2))
+            self.assertEqual(get_status_quiet(waiting[0])["budget"]["refused"], 1)
+            for c in waiting:
+                c.close()
 
     def test_a_stalled_request_head_gives_its_slot_with_a_408(self):
         conf = "MaxConnections 3\nKeepAliveMinTimeout 100ms\nRequestReadTimeout header=30\n"

@@ -97,7 +97,7 @@ class RegressionTest(unittest.TestCase):
     def test_out_of_descriptors_never_starves_the_server(self):
         # With few descriptors, connections could use them all and opening the file would fail
         # (EMFILE). The connection budget (three quarters of the limit, less 32, halved below
-        # 64) keeps descriptors for the files: connections beyond it are closed at once, every
+        # 64) keeps descriptors for the files: connections beyond it (and its queue) are closed at once, every
         # connection inside it is served, and a 500 (which would close its connection to give
         # the descriptor back; the handler's unit tests check that path) never happens.
         with Server(files={"page.txt": PAGE}, max_fds=40) as srv:
