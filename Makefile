@@ -1,12 +1,14 @@
 # kahttpd: the two commands of the README.
 #   make run   install missing packages, build (Release), serve www/ on 127.0.0.1:8080
 #   make test  install missing packages, build, run every test through CTest
+#   make test-sanitize  the same with ASan, LSan and UBSan, in build-sanitize/ (docs/hardening.md)
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONF ?= conf/httpd.conf
+SANITIZE_DIR ?= build-sanitize
 
-.PHONY: all deps configure build run test check-config bench bench-quick bench-pressure format clean
+.PHONY: all deps configure build run test test-sanitize check-config bench bench-quick bench-pressure format clean
 
 all: build
 
@@ -27,6 +29,14 @@ check-config: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The whole suite (unit and integration, against the sanitized kahttpd) built with
+# -DKAHTTPD_SANITIZE=ON in its own folder; the sanitizer options come from CTest's environment
+# (tests/CMakeLists.txt), and any report fails its test.
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DKAHTTPD_SANITIZE=ON >/dev/null
+	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
+	cd $(SANITIZE_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
 # the peers and tools (Debian packages), build Release with the benchmark programs
@@ -53,4 +63,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)

@@ -2,10 +2,9 @@
 behaves: two name-based sites, Directory/Location sections, headers, error documents."""
 
 import os
-import subprocess
 import unittest
 
-from kahttpd_fixture import BIN, Server
+from kahttpd_fixture import Server, run
 
 CONF = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "data", "conf",
                                     "apache-style.conf"))
@@ -27,8 +26,7 @@ class ApacheStyleConfigTest(unittest.TestCase):
 
     def test_check_mode_accepts_it_with_load_module_warnings(self):
         env = dict(os.environ, PORT="8080", ROOT=self.srv.root)
-        r = subprocess.run([BIN, "-t", "-f", CONF], capture_output=True, text=True, env=env,
-                           timeout=10)
+        r = run("-t", "-f", CONF, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout.strip(), "Syntax OK")
         warnings = [l for l in r.stderr.splitlines() if "LoadModule" in l]

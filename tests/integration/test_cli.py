@@ -4,17 +4,12 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import unittest
 
-from kahttpd_fixture import BIN, Server
+from kahttpd_fixture import Server, run
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-
-
-def run(*args, timeout=10):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=timeout)
 
 
 class CliTest(unittest.TestCase):

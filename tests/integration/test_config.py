@@ -3,12 +3,11 @@
 import json
 import os
 import select
-import subprocess
 import textwrap
 import time
 import unittest
 
-from kahttpd_fixture import BIN, Server
+from kahttpd_fixture import Server, run
 
 VHOSTS = """
 <VirtualHost *>
@@ -30,10 +29,6 @@ def vhost_server(extra=""):
     with open(srv.conf, "a") as f:
         f.write(textwrap.dedent(VHOSTS).format(root=srv.root) + extra)
     return srv
-
-
-def run(*args):
-    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=10)
 
 
 class VirtualHostTest(unittest.TestCase):

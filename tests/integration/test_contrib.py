@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import unittest
 
-from kahttpd_fixture import BIN
+from kahttpd_fixture import BIN, check_no_sanitizer_report
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 UNIT = os.path.join(ROOT, "contrib", "kahttpd.service")
@@ -42,6 +42,7 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertEqual(len(reloads), 2)
         # The configuration check the reload runs first passes on the shipped config.
         check = subprocess.run(reloads[0].split(), capture_output=True, text=True, timeout=30)
+        check_no_sanitizer_report(check.stderr, check.returncode)
         self.assertEqual(check.returncode, 0, check.stderr)
         self.assertIn("Syntax OK", check.stdout)
         self.assertIn("-HUP $MAINPID", reloads[1])

@@ -18,7 +18,47 @@ import textwrap
 import time
 
 BIN = os.environ.get("KAHTTPD_BIN", "")
-START_TIMEOUT = 10.0
+
+# make test-sanitize (KAHTTPD_SANITIZE=ON) sets KAHTTPD_SANITIZED=1 and the sanitizer options
+# (tests/CMakeLists.txt): BIN is then the ASan+UBSan build, which is about three times slower;
+# bounds on how long something may take are multiplied by TIME_SCALE (never bounds on how long
+# the server must wait: those are the server's own timers, unchanged).
+SANITIZED = os.environ.get("KAHTTPD_SANITIZED") == "1"
+TIME_SCALE = 3.0 if SANITIZED else 1.0
+START_TIMEOUT = 10.0 * TIME_SCALE
+
+# What a sanitizer prints on stderr when it finds something (ASan, LSan, UBSan), and the exit
+# status the sanitized tests ask for when a report ends the process.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "SUMMARY: UndefinedBehaviorSanitizer")
+SANITIZER_EXIT = 86
+
+
+def sanitizer_report(stderr, returncode=None):
+    """The sanitizer report in a kahttpd's stderr (from its first marker), or None."""
+    found = [stderr.find(m) for m in SANITIZER_MARKERS if m in stderr]
+    if found:
+        return stderr[min(found):]
+    if SANITIZED and returncode == SANITIZER_EXIT:
+        return "(exit status %d, the sanitizers' own)\n%s" % (returncode, stderr)
+    return None
+
+
+def check_no_sanitizer_report(stderr, returncode=None, what="kahttpd"):
+    """Raises AssertionError when the process reported a memory error, a leak or undefined
+    behaviour, whatever the test expected of its exit status."""
+    report = sanitizer_report(stderr, returncode)
+    if report is not None:
+        raise AssertionError("%s: sanitizer report:\n%s" % (what, report))
+
+
+def run(*args, timeout=10, **kwargs):
+    """Runs BIN with args to its end (-t, -T, failing start-ups ...): a CompletedProcess with
+    text output, after checking that no sanitizer reported anything."""
+    r = subprocess.run([BIN, *args], capture_output=True, text=True,
+                       timeout=timeout * TIME_SCALE, **kwargs)
+    check_no_sanitizer_report(r.stderr, r.returncode, "kahttpd " + " ".join(args))
+    return r
 
 
 class Server:
@@ -99,8 +139,11 @@ class Server:
         return self
 
     def stop(self, check=True, sig=signal.SIGTERM, timeout=15):
-        """Stops our own child by PID; returns its exit code."""
+        """Stops our own child by PID; returns its exit code. A sanitizer report on its stderr
+        fails the test even with check=False (a test about an exit status, or a cleanup)."""
         rc = None
+        timeout *= TIME_SCALE
+        stopped = self.proc is not None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(sig)
@@ -115,6 +158,8 @@ class Server:
             self.proc.stdout.close()
             self.stderr_file.close()
             self.proc = None
+        if stopped:
+            check_no_sanitizer_report(self.stderr(), rc)
         if check and rc != 0:
             raise AssertionError("kahttpd exited with %r: %s" % (rc, self.stderr()))
         return rc
