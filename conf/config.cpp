@@ -185,9 +185,11 @@ void Loader::warn_duplicate_names() {
                     continue;
                 }
                 const auto earlier = names_of(vhosts[i]);
-                const auto hit = std::find_if(earlier.begin(), earlier.end(), [&](const auto& e) {
-                    return e.first->value == name->value;
-                });
+                // Captured by an init-capture: clang 14 (the fuzz build) cannot capture a
+                // structured binding, which C++20 allows.
+                const auto hit =
+                    std::find_if(earlier.begin(), earlier.end(),
+                                 [n = name](const auto& e) { return e.first->value == n->value; });
                 if (hit == earlier.end()) {
                     continue;
                 }
