@@ -664,6 +664,22 @@ FeedResult RequestParser::decide_method(std::string_view rest, std::size_t consu
     return {consumed + decision.pos, ParseEvent::error};
 }
 
+void RequestParser::flush_open_span() noexcept {
+    // llhttp keeps the open span in _span_pos0/_span_cb0 (public members of llhttp_t, which
+    // llhttp_execute itself uses the same way at the end of a buffer). The callback is
+    // llhttp's wrapper (llhttp__on_url ...), which calls ours with (at, length).
+    const auto* start = static_cast<const char*>(parser_._span_pos0);
+    const char* end = llhttp_get_error_pos(&parser_);
+    if (start == nullptr || parser_._span_cb0 == nullptr || end == nullptr || end <= start) {
+        return;
+    }
+    using SpanCallback = int (*)(llhttp_t*, const char*, const char*);
+    const auto callback = reinterpret_cast<SpanCallback>(parser_._span_cb0);
+    parser_._span_pos0 = nullptr;
+    // Only what our callback records matters: llhttp's error stays as it is.
+    (void)callback(&parser_, start, end);
+}
+
 FeedResult RequestParser::feed(std::string_view data) noexcept {
     if (failed_) {
         return {0, ParseEvent::error};
@@ -683,6 +699,9 @@ FeedResult RequestParser::feed(std::string_view data) noexcept {
     pause_event_ = ParseEvent::need_more;
     callback_failed_ = false;
     const llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
+    if (err != HPE_OK && err != HPE_PAUSED && !callback_failed_) {
+        flush_open_span();
+    }
     feed_begin_ = nullptr;
     // On a pause or an error llhttp stops at error_pos; otherwise it took everything.
     const std::size_t consumed =

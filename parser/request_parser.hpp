@@ -88,6 +88,12 @@ class RequestParser {
     void set_error(Status status, const char* reason) noexcept;
     /// Remembers the last bytes consumed, for on_version's look-behind.
     void remember_tail(std::string_view consumed) noexcept;
+    /// llhttp gives a span (method, target, version, field name or value, body) to its
+    /// callback when the span ends or the buffer does, but not when it stops at an error inside
+    /// the span. This gives the bytes before the error to the callback, as a buffer ending
+    /// there would have, so a limit those bytes already passed (414, 431, 413) is reported
+    /// instead of the later syntax error: the same status whatever the split of the input.
+    void flush_open_span() noexcept;
     /// Continues an unknown-method verdict on `rest`; `consumed` bytes precede it.
     FeedResult decide_method(std::string_view rest, std::size_t consumed) noexcept;
 
