@@ -12,7 +12,8 @@ struct TargetPath {
     std::string path; ///< relative to the document root, no leading '/', "" for the root;
                       ///< segments are never "", "." or ".." and never start with '.'
     bool trailing_slash = false; ///< the decoded path ended in '/' (a directory was asked for)
-    std::string_view raw_path;   ///< the path as sent (still encoded), a view into the target
+    std::string_view raw_path;   ///< the path as sent (still encoded), a view into the target;
+                                 ///< "/" (static) for an absolute-form target without a path
     std::string_view query;      ///< the raw query (after '?'), a view into the target
 };
 
