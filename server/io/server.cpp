@@ -35,10 +35,18 @@ namespace {
 
 constexpr int kBacklog = 511;
 
+/// How open_listener binds.
+enum class BindMode {
+    listen, ///< a listening socket in the address's SO_REUSEPORT group
+    probe,  ///< a bind without SO_REUSEPORT, closed at once: does anyone else hold the address?
+};
+
 /// A bound, listening, non-blocking socket for `addr`, or -1 with a message in `err`.
 /// `port` is the port to bind (the kernel's choice for a ":0" address is passed back so every
-/// worker's socket shares it).
-int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, std::string& err) {
+/// worker's socket shares it). With BindMode::probe the socket is only bound, then closed, and
+/// 0 is returned when the bind succeeded.
+int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mode,
+                  std::string& err) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     bool any6 = false;
@@ -83,16 +91,26 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, std::string
         return -1;
     }
     const int on = 1, off = 0;
+    // SO_REUSEADDR in both modes: connections of an earlier run in TIME_WAIT must not make
+    // the port look taken.
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    // One socket per worker on the same address; the kernel spreads connections across them.
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (mode == BindMode::listen) {
+        // One socket per worker on the same address; the kernel spreads connections across
+        // them.
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    }
     if (any6) {
         ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     }
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd, kBacklog) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
+        (mode == BindMode::listen && ::listen(fd, kBacklog) != 0)) {
         err = std::strerror(errno);
         ::close(fd);
         return -1;
+    }
+    if (mode == BindMode::probe) {
+        ::close(fd);
+        return 0;
     }
     if (port == 0) {
         sockaddr_storage bound{};
@@ -230,6 +248,31 @@ std::string listener_key(const conf::ListenAddr& a) {
     return a.host + "|" + std::to_string(a.port);
 }
 
+/// The address as configured, for messages: "127.0.0.1:8080", "[::1]:8080", "*:8080".
+std::string configured_address(const conf::ListenAddr& a) {
+    std::string text;
+    if (a.host.empty()) {
+        text.append("*");
+    } else if (a.host.find(':') != std::string::npos) {
+        text.append("[").append(a.host).append("]");
+    } else {
+        text.append(a.host);
+    }
+    text.append(":").append(std::to_string(a.port));
+    return text;
+}
+
+/// True when a socket of `held` would receive connections meant for `addr` or the reverse:
+/// the same port (the one actually bound, for a ":0" address), and the same address or a
+/// wildcard on either side ("Listen 8080" is every address).
+bool overlaps(const Listener& held, const conf::ListenAddr& addr) {
+    auto wildcard = [](const std::string& host) {
+        return host.empty() || host == "0.0.0.0" || host == "::";
+    };
+    return held.port == addr.port &&
+           (held.addr.host == addr.host || wildcard(held.addr.host) || wildcard(addr.host));
+}
+
 std::string announced_address(const Listener& l) {
     const std::string& host = l.addr.host;
     const bool v6 = host.find(':') != std::string::npos;
@@ -305,6 +348,33 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
                             std::string& err) {
     undo.had = listeners_.size();
     auto& added = undo.added;
+    // One server per port (issue 12). SO_REUSEPORT lets any process of the same user join an
+    // address's group and take a share of its connections, so a second kahttpd would start
+    // "successfully" and steal traffic. Apache and nginx refuse to start instead, and so does
+    // kahttpd: before an address this process does not hold yet gets its group, a bind without
+    // SO_REUSEPORT asks the kernel whether anyone listens there (EADDRINUSE if so, whatever
+    // options the holder used). Every address is probed before any is bound, so addresses of
+    // this configuration that overlap ("Listen 8080" and "Listen 127.0.0.1:8080") do not see
+    // each other. An address that overlaps one this process already holds (a reload) is not
+    // probed: the probe would hit our own sockets, and the port is ours already. Port 0 is a
+    // fresh port by definition.
+    for (const auto& addr : config.listen) {
+        const std::string key = listener_key(addr);
+        const bool held = std::any_of(listeners_.begin(), listeners_.end(), [&](const Listener& l) {
+            return !l.fds.empty() && (l.key == key || overlaps(l, addr));
+        });
+        if (held || addr.port == 0) {
+            continue;
+        }
+        std::uint16_t port = addr.port;
+        std::string why;
+        if (open_listener(addr, port, BindMode::probe, why) < 0) {
+            err = addr.where;
+            err.append(": Listen: cannot listen on ").append(configured_address(addr));
+            err.append(": ").append(why);
+            return false;
+        }
+    }
     for (const auto& addr : config.listen) {
         const std::string key = listener_key(addr);
         auto it = std::find_if(listeners_.begin(), listeners_.end(),
@@ -317,11 +387,11 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
         const std::size_t from = it->fds.size();
         while (listeners_[li].fds.size() < nworkers) {
             std::string why;
-            const int fd = open_listener(addr, listeners_[li].port, why);
+            const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why);
             if (fd < 0) {
-                err = addr.where + ": Listen: cannot listen on " +
-                      (addr.host.empty() ? std::string("*") : addr.host) + ":" +
-                      std::to_string(addr.port) + ": " + why;
+                err = addr.where;
+                err.append(": Listen: cannot listen on ").append(configured_address(addr));
+                err.append(": ").append(why);
                 added.emplace_back(li, from);
                 undo_bind(undo);
                 return false;
