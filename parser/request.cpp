@@ -14,6 +14,11 @@ std::string_view Request::target() const noexcept {
     return std::string_view(storage_).substr(target_off_, target_len_);
 }
 
+std::string_view Request::host_field() const noexcept {
+    return host_fields_ != 0 && host_index_ < headers_.size() ? headers_[host_index_].value
+                                                              : std::string_view();
+}
+
 std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
     for (const HeaderField& field : headers_) {
         if (text::iequals(field.name, name)) {
@@ -63,6 +68,7 @@ void Request::clear() noexcept {
     chunked_ = false;
     expect_continue_ = false;
     host_fields_ = 0;
+    host_index_ = 0;
     content_length_.reset();
     body_bytes_ = 0;
 }
@@ -104,7 +110,8 @@ Request::Request(const Request& other)
       keep_alive_(other.keep_alive_), keep_alive_requested_(other.keep_alive_requested_),
       has_body_(other.has_body_), chunked_(other.chunked_),
       expect_continue_(other.expect_continue_), host_fields_(other.host_fields_),
-      content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
+      host_index_(other.host_index_), content_length_(other.content_length_),
+      body_bytes_(other.body_bytes_) {
     repoint_headers();
 }
 
@@ -116,8 +123,8 @@ Request::Request(Request&& other) noexcept
       http_minor_(other.http_minor_), keep_alive_(other.keep_alive_),
       keep_alive_requested_(other.keep_alive_requested_), has_body_(other.has_body_),
       chunked_(other.chunked_), expect_continue_(other.expect_continue_),
-      host_fields_(other.host_fields_), content_length_(other.content_length_),
-      body_bytes_(other.body_bytes_) {
+      host_fields_(other.host_fields_), host_index_(other.host_index_),
+      content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
     repoint_headers();
     other.clear();
 }
@@ -148,6 +155,7 @@ Request& Request::operator=(Request&& other) noexcept {
         chunked_ = other.chunked_;
         expect_continue_ = other.expect_continue_;
         host_fields_ = other.host_fields_;
+        host_index_ = other.host_index_;
         content_length_ = other.content_length_;
         body_bytes_ = other.body_bytes_;
         repoint_headers();

@@ -57,6 +57,8 @@ class Request {
     /// How many Host fields the head has (RFC 9112 §3.2: exactly one for HTTP/1.1), counted
     /// in the parser's pass over the fields so a handler need not walk them again.
     std::uint32_t host_fields() const noexcept { return host_fields_; }
+    /// The value of the first Host field (empty when there is none; host_fields() tells).
+    std::string_view host_field() const noexcept;
 
     /// Forgets the message, keeping allocated capacity.
     void clear() noexcept;
@@ -107,6 +109,7 @@ class Request {
     bool chunked_ = false;
     bool expect_continue_ = false;
     std::uint32_t host_fields_ = 0;
+    std::uint32_t host_index_ = 0; // the first Host field's index in spans_ (host_fields_ > 0)
     std::optional<std::uint64_t> content_length_;
     std::uint64_t body_bytes_ = 0;
 };

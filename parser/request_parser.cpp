@@ -19,10 +19,11 @@ namespace {
 // table in ngx_http_parse.c). Almost everything llhttp reports is a malformed request: 400.
 // The cases that are not:
 // - HPE_INVALID_TRANSFER_ENCODING is 400, not 501: llhttp raises it only when "chunked" is
-//   not the final coding of a request (Transfer-Encoding: gzip, or chunked followed by
-//   another coding), and RFC 9112 §6.3 says the body length then cannot be determined and
-//   the server MUST answer 400 and close. A well-framed request that uses a coding we do
-//   not implement ("gzip, chunked") gets 501 from on_headers_complete instead (§6.1).
+//   not the final coding of a request (while reading a value: "chunked," or a second
+//   "chunked" line; after the head: "gzip" alone, which on_headers_complete refuses first),
+//   and RFC 9112 §6.3 says the body length then cannot be determined and the server MUST
+//   answer 400 and close. A well-framed request that uses a coding we do not implement
+//   ("gzip, chunked") gets 501 from on_headers_complete instead (§6.1).
 // - HPE_INVALID_METHOD is 400 here, but feed() looks at the raw method token first: a
 //   well-formed token that llhttp does not know ("BREW") is 501 (RFC 9110 §9.1).
 // - HPE_INVALID_VERSION is 400 here, but feed() answers 505 when the version was
@@ -111,6 +112,8 @@ enum class Violation : std::uint8_t {
     empty_field_name,
     invalid_field_name,
     te_in_http10,
+    te_malformed,
+    te_chunked_not_final,
     te_unsupported_coding,
     te_chunked_twice,
     bare_cr,
@@ -154,6 +157,10 @@ constexpr ViolationInfo violation_info(Violation v) noexcept {
         return {Status::bad_request, "invalid header token"};
     case Violation::te_in_http10:
         return {Status::bad_request, "Transfer-Encoding in an HTTP/1.0 request"};
+    case Violation::te_malformed:
+        return {Status::bad_request, "invalid Transfer-Encoding"};
+    case Violation::te_chunked_not_final:
+        return {Status::bad_request, "chunked is not the final transfer coding"};
     case Violation::te_unsupported_coding:
         return {Status::not_implemented, "unsupported transfer coding"};
     case Violation::te_chunked_twice:
@@ -198,6 +205,112 @@ const char* llhttp_reason(const llhttp_t& parser) noexcept {
     const char* reason = llhttp_get_error_reason(&parser);
     return reason != nullptr ? reason : "malformed request";
 }
+
+// The bytes of an OWS run (RFC 9110 §5.6.3) from `i`; BWS has the same syntax.
+std::size_t skip_ows(std::string_view s, std::size_t i) noexcept {
+    while (i < s.size() && text::is_ows(s[i])) {
+        ++i;
+    }
+    return i;
+}
+
+// The end of a token starting at `i` (== i when there is none).
+std::size_t token_end(std::string_view s, std::size_t i) noexcept {
+    while (i < s.size() && text::is_tchar(s[i])) {
+        ++i;
+    }
+    return i;
+}
+
+// The end of a quoted-string starting at `i` (RFC 9110 §5.6.4), or npos when it is not one.
+std::size_t quoted_end(std::string_view s, std::size_t i) noexcept {
+    if (i >= s.size() || s[i] != '"') {
+        return std::string_view::npos;
+    }
+    for (++i; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c == '"') {
+            return i + 1;
+        }
+        if (c == '\\') {
+            if (++i == s.size()) {
+                break;
+            }
+        } else if (c < 0x20 && c != '\t') {
+            break;
+        }
+    }
+    return std::string_view::npos;
+}
+
+// transfer-coding of RFC 9112 §7 (RFC 9110 §10.1.4): token *( OWS ";" OWS
+// transfer-parameter ), transfer-parameter = token BWS "=" BWS ( token / quoted-string ).
+// The caller splits the list at commas first, so a quoted comma splits a parameter and the
+// field is refused: no coding kahttpd could decode takes one.
+bool is_transfer_coding(std::string_view s) noexcept {
+    std::size_t i = token_end(s, 0);
+    if (i == 0) {
+        return false;
+    }
+    while (true) {
+        i = skip_ows(s, i);
+        if (i == s.size()) {
+            return true;
+        }
+        if (s[i] != ';') {
+            return false;
+        }
+        i = skip_ows(s, i + 1);
+        const std::size_t name_end = token_end(s, i);
+        if (name_end == i) {
+            return false;
+        }
+        i = skip_ows(s, name_end);
+        if (i == s.size() || s[i] != '=') {
+            return false;
+        }
+        i = skip_ows(s, i + 1);
+        const std::size_t value_end =
+            i < s.size() && s[i] == '"' ? quoted_end(s, i) : token_end(s, i);
+        if (value_end == std::string_view::npos || value_end == i) {
+            return false;
+        }
+        i = value_end;
+    }
+}
+
+// The transfer codings of a request, over every Transfer-Encoding field in order.
+struct TransferCodings {
+    bool present = false;      // a Transfer-Encoding field, even an empty one
+    bool malformed = false;    // an empty element (an empty field included) or bad syntax
+    bool other = false;        // a coding other than chunked
+    bool last_chunked = false; // the final coding so far is chunked
+    unsigned chunked = 0;
+
+    void add(std::string_view list) noexcept {
+        present = true;
+        // Not text::for_each_list_element: it skips empty elements (as RFC 9110 §5.6.1 lets
+        // a recipient do), and in a framing field a stricter reading is the safe one.
+        while (true) {
+            const std::size_t comma = list.find(',');
+            const std::string_view coding = text::trim_ows(list.substr(0, comma));
+            if (coding.empty()) {
+                malformed = true;
+            } else if (text::iequals(coding, "chunked")) {
+                ++chunked;
+                last_chunked = true;
+            } else {
+                malformed = malformed || !is_transfer_coding(coding);
+                other = true;
+                last_chunked = false;
+            }
+            if (comma == std::string_view::npos) {
+                return;
+            }
+            list.remove_prefix(comma + 1);
+        }
+    }
+};
 
 // Storage offsets are 32-bit: a head is bounded by the limits, far below 4 GiB.
 constexpr std::size_t kMaxStorage = std::numeric_limits<std::uint32_t>::max();
@@ -449,41 +562,71 @@ struct ParserCallbacks {
             return fail(s, Violation::out_of_memory);
         }
 
-        // Framing (RFC 9112 §6). llhttp has already refused Content-Length together with
-        // Transfer-Encoding, bad or repeated-and-different Content-Length values, and
-        // "chunked" followed by another coding. A Transfer-Encoding whose final coding is
-        // not chunked it refuses right after this callback (HPE_INVALID_TRANSFER_ENCODING).
-        const bool transfer_encoding = (p->flags & F_TRANSFER_ENCODING) != 0;
-        const bool chunked = (p->flags & F_CHUNKED) != 0;
-        if (transfer_encoding && r.http_minor_ == 0) {
-            // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
-            return fail(s, Violation::te_in_http10);
-        }
-        if (chunked) {
-            unsigned chunked_count = 0;
-            bool other_coding = false;
-            for (const HeaderField& field : r.headers_) {
-                if (text::iequals(field.name, "transfer-encoding")) {
-                    text::for_each_list_element(field.value, [&](std::string_view coding) {
-                        if (text::iequals(coding, "chunked")) {
-                            ++chunked_count;
-                        } else {
-                            other_coding = true;
-                        }
-                    });
+        // One pass over the fields for everything the head decides: the transfer codings,
+        // the Host fields (counted here so the transport's check need not walk them again),
+        // the Connection options and Expect.
+        TransferCodings te;
+        bool close = false;
+        bool keep_alive = false;
+        bool expect_continue = false;
+        std::uint32_t hosts = 0;
+        for (std::size_t i = 0; i < r.headers_.size(); ++i) {
+            const HeaderField& field = r.headers_[i];
+            if (text::iequals(field.name, "host")) {
+                if (hosts++ == 0) {
+                    r.host_index_ = static_cast<std::uint32_t>(i);
                 }
+            } else if (text::iequals(field.name, "connection")) {
+                // RFC 9112 §9.1: a comma-separated list, case-insensitive, possibly over
+                // several fields.
+                text::for_each_list_element(field.value, [&](std::string_view option) {
+                    close = close || text::iequals(option, "close");
+                    keep_alive = keep_alive || text::iequals(option, "keep-alive");
+                });
+            } else if (text::iequals(field.name, "expect")) {
+                expect_continue = expect_continue || text::iequals(field.value, "100-continue");
+            } else if (text::iequals(field.name, "transfer-encoding")) {
+                te.add(field.value);
             }
-            if (chunked_count > 1) {
+        }
+
+        // Framing (RFC 9112 §6). llhttp has already refused Content-Length together with a
+        // non-empty Transfer-Encoding and bad or repeated-and-different Content-Length
+        // values. What it lets through is judged here, before the body is framed by it:
+        // llhttp ignores an empty Transfer-Encoding field (it would frame the body by
+        // Content-Length, or as absent) and skips empty list elements (", chunked" is
+        // chunked to it, "chunked," is not). A request whose framing we cannot be sure of is
+        // a 400 and the connection closes, whatever the method.
+        const bool chunked = (p->flags & F_CHUNKED) != 0;
+        if (te.present) {
+            if (r.http_minor_ == 0) {
+                // §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+                return fail(s, Violation::te_in_http10);
+            }
+            if (te.malformed) {
+                return fail(s, Violation::te_malformed);
+            }
+            if (te.chunked > 1) {
                 return fail(s, Violation::te_chunked_twice); // §7: at most once
             }
-            if (other_coding) {
+            if (!te.last_chunked) {
+                // §6.3: without chunked as the final coding the length of a request body
+                // cannot be determined; the server MUST answer 400 and close.
+                return fail(s, Violation::te_chunked_not_final);
+            }
+            if (te.other) {
                 // Framed correctly but with a coding we cannot decode ("gzip, chunked"):
                 // §6.1 says 501.
                 return fail(s, Violation::te_unsupported_coding);
             }
+            if (!chunked) {
+                // What is left is "chunked" alone, which llhttp frames as chunked; never frame
+                // a body differently from it.
+                return fail(s, Violation::te_malformed);
+            }
         }
         r.chunked_ = chunked;
-        if ((p->flags & F_CONTENT_LENGTH) != 0 && !transfer_encoding) {
+        if ((p->flags & F_CONTENT_LENGTH) != 0 && !te.present) {
             // Read it now: llhttp counts p->content_length down while the body arrives.
             r.content_length_ = p->content_length;
         }
@@ -494,24 +637,7 @@ struct ParserCallbacks {
             return fail(s, Violation::body_too_large);
         }
 
-        // Persistence (RFC 9112 §9.3), from the Connection options (§9.1: a comma-separated
-        // list, case-insensitive, possibly over several fields). "close" always wins.
-        bool close = false;
-        bool keep_alive = false;
-        bool expect_continue = false;
-        std::uint32_t hosts = 0;
-        for (const HeaderField& field : r.headers_) {
-            if (text::iequals(field.name, "host")) {
-                ++hosts;
-            } else if (text::iequals(field.name, "connection")) {
-                text::for_each_list_element(field.value, [&](std::string_view option) {
-                    close = close || text::iequals(option, "close");
-                    keep_alive = keep_alive || text::iequals(option, "keep-alive");
-                });
-            } else if (text::iequals(field.name, "expect")) {
-                expect_continue = expect_continue || text::iequals(field.value, "100-continue");
-            }
-        }
+        // Persistence (RFC 9112 §9.3): "close" always wins.
         bool persist = (r.http_minor_ >= 1) ? !close : (keep_alive && !close);
         // Never promise persistence llhttp does not share: in strict mode it refuses any
         // byte after a message it considers final (HPE_CLOSED_CONNECTION).

@@ -1,5 +1,6 @@
 #include "server/io/connection.hpp"
 
+#include "parser/host.hpp"
 #include "parser/text.hpp"
 #include "server/http/response_head.hpp"
 #include "server/io/io_errors.hpp"
@@ -399,6 +400,10 @@ void Connection::consume_input(std::string_view input) noexcept {
         case ParseEvent::need_more:
             break;
         case ParseEvent::head_complete: {
+            if (!check_head()) {
+                input = {};
+                break;
+            }
             const parser::Request& req = b.parser.request();
             phase_ = Phase::body;
             b.body_start_ms_ = now32(); // RequestReadTimeout body= counts from here
@@ -421,6 +426,10 @@ void Connection::consume_input(std::string_view input) noexcept {
             break;
         }
         case ParseEvent::message_complete:
+            if (phase_ == Phase::head && !check_head()) {
+                input = {}; // (a chunked body's head was checked at head_complete)
+                break;
+            }
             if (phase_ == Phase::head || phase_ == Phase::body) {
                 // Not answered yet: a message without body, or a chunked body read whole.
                 on_request();
@@ -443,9 +452,9 @@ void Connection::consume_input(std::string_view input) noexcept {
 /// The parser refused the input: framing is lost, so the connection closes after the answer.
 void Connection::on_parse_error() noexcept {
     ConnectionBusy& b = busy();
-    char p[80];
     if (phase_ == Phase::answered) {
         // The head was answered already and the body went wrong (too long, bad chunking).
+        char p[80];
         close_after_framing_lost(CloseReason::parse_error);
         KAHTTPD_LOG(info, "conn=%llu client=%s %s while reading request body",
                     static_cast<unsigned long long>(id_), peer(p).data(),
@@ -453,18 +462,40 @@ void Connection::on_parse_error() noexcept {
         return;
     }
     const bool in_body = phase_ == Phase::body;
+    refuse_head(b.parser.error_status(), b.parser.error_reason().data(), in_body, in_body);
+}
+
+/// A complete head must name its host validly (RFC 9112 §3.2) before anything is decided
+/// from it: the vhost, a 100 Continue, a handler. Checked here, once for every handler, rather
+/// than in the parser: the parser's golden cases are about framing and leave Host out.
+bool Connection::check_head() noexcept {
+    const parser::HostCheck verdict = parser::check_host(busy().parser.request());
+    if (verdict.status == Status::ok) {
+        return true;
+    }
+    refuse_head(verdict.status, verdict.reason, false, true);
+    return false;
+}
+
+/// Answers a request that cannot be served (a parse error, an invalid Host) and closes after
+/// the answer: nothing the client sends after it is read as a request. `parsed`: the head was
+/// understood (the access log shows its request line).
+void Connection::refuse_head(Status status, const char* reason, bool in_body,
+                             bool parsed) noexcept {
+    char p[80];
     KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request %s",
-                static_cast<unsigned long long>(id_), peer(p).data(),
-                parser::code(b.parser.error_status()), b.parser.error_reason().data(),
+                static_cast<unsigned long long>(id_), peer(p).data(), parser::code(status), reason,
                 in_body ? "body" : "head");
     // Nothing of a previous request applies to this answer; a body's request chose its host.
-    head_ = false;
+    // A HEAD understood as such gets no body, even with an error (RFC 9110 §9.3.2).
+    head_ =
+        parsed && static_cast<llhttp_method_t>(busy().parser.request().method_id()) == HTTP_HEAD;
     if (!in_body) {
         host_ = nullptr;
     }
     close_after_framing_lost(CloseReason::parse_error);
-    respond_error(b.parser.error_status());
-    log_access(in_body);
+    respond_error(status);
+    log_access(parsed);
 }
 
 /// Writes what is queued and, each time the output drains, parses input stashed by

@@ -119,6 +119,8 @@ class Connection {
     void consume(std::string_view input) noexcept;
     void consume_input(std::string_view input) noexcept;
     void on_parse_error() noexcept;
+    bool check_head() noexcept;
+    void refuse_head(parser::Status status, const char* reason, bool in_body, bool parsed) noexcept;
     void pump() noexcept;
     bool in_message() const noexcept { return busy_ && busy_->parser.in_message(); }
 

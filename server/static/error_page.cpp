@@ -1,5 +1,6 @@
 // Error answers: ErrorDocument (a message, a redirect, a local file) or the built-in page.
 
+#include "parser/host.hpp"
 #include "parser/text.hpp"
 #include "server/http/html.hpp"
 #include "server/http/target_path.hpp"
@@ -89,8 +90,8 @@ void builtin_page(Status status, const parser::Request* req, const RequestInfo& 
         const HostContext& h = *info.host;
         std::string name = h.vhost->server_name.value;
         if (info.host_from_request && req != nullptr) {
-            if (const auto hv = req->header("Host")) {
-                name = conf::normalize_host(*hv);
+            if (const std::string_view asked = parser::request_host(*req); !asked.empty()) {
+                name = conf::normalize_host(asked);
             }
         }
         body.append("<hr>\n<address>");

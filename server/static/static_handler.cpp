@@ -1,5 +1,6 @@
 #include "server/static/static_handler.hpp"
 
+#include "parser/host.hpp"
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
 #include "server/http/target_path.hpp"
@@ -78,12 +79,8 @@ class Exchange {
 };
 
 Route Exchange::run() noexcept {
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is a 400.
-    const std::uint32_t hosts = req_.host_fields();
-    if (hosts > 1 || (hosts == 0 && req_.http_minor() == 1)) {
-        error(Status::bad_request, true);
-        return Route::respond;
-    }
+    // The Host rules (RFC 9112 §3.2) were enforced by the transport (parser::check_host)
+    // before the vhost was chosen.
     const auto method = static_cast<llhttp_method_t>(req_.method_id());
     const bool get_or_head = method == HTTP_GET || method == HTTP_HEAD;
     if (!get_or_head && !allowed_by_require()) {
@@ -369,7 +366,8 @@ const HostContext& select_vhost(const Site& site, const parser::Request& req,
                                 const IpBytes& local_ip, std::uint16_t local_port) noexcept {
     const conf::Config& cfg = *site.config;
     char ip[64];
-    const std::string host = conf::normalize_host(req.header("Host").value_or(""));
+    // The absolute-form target's authority when there is one (RFC 9112 §3.2.2), else Host.
+    const std::string host = conf::normalize_host(parser::request_host(req));
     return site.host_for(cfg.select_vhost(ip_text(local_ip, ip), local_port, host));
 }
 

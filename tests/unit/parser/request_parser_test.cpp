@@ -160,12 +160,15 @@ TEST_SUITE("parser") {
         REQUIRE(parser.feed("GET / HTTP/1.1\r\nhost: a\r\nX: 1\r\nHOST: b\r\n\r\n").event ==
                 ParseEvent::message_complete);
         CHECK(parser.request().host_fields() == 2);
-        REQUIRE(parser.feed("GET / HTTP/1.1\r\nHost: a\r\n\r\n").event ==
+        CHECK(parser.request().host_field() == "a"); // the first one
+        REQUIRE(parser.feed("GET / HTTP/1.1\r\nX: 1\r\nHost: c\r\n\r\n").event ==
                 ParseEvent::message_complete);
         CHECK(parser.request().host_fields() == 1);
+        CHECK(parser.request().host_field() == "c");
         REQUIRE(parser.feed("GET / HTTP/1.0\r\nX-Host: a\r\n\r\n").event ==
                 ParseEvent::message_complete);
         CHECK(parser.request().host_fields() == 0);
+        CHECK(parser.request().host_field().empty());
     }
 
     TEST_CASE("an empty feed consumes nothing and needs more") {
