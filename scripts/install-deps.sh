@@ -4,7 +4,8 @@
 set -euo pipefail
 
 packages=(
-    build-essential cmake pkg-config   # toolchain
+    build-essential cmake pkg-config   # toolchain (gcc 12 brings libasan8, liblsan0 and
+                                       # libubsan1, the runtimes make test-sanitize needs)
     libuv1-dev                         # event loop
     node-llhttp                        # llhttp C sources, built by CMake
     nlohmann-json3-dev                 # JSON (config dump)
