@@ -4,6 +4,7 @@
 #include "conf/detail/loader.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -125,13 +126,48 @@ void Loader::finish(const std::string& main_display) {
     }
 
     warn_keep_alive_timeout();
+    warn_proxy_keep_alive();
     warn_duplicate_names();
+}
+
+/// Behind a load balancer the server must not close an idle connection the balancer still
+/// thinks it may use: its idle timeout has to be the longer one (HAProxy's `timeout
+/// http-keep-alive` and cloud balancers default to about 60 s).
+void Loader::warn_proxy_keep_alive() {
+    const Config& c = result_.config;
+    const VirtualHost* on = nullptr;
+    if (c.main.proxy_protocol && c.main.proxy_protocol->value) {
+        on = &c.main;
+    }
+    for (const VirtualHost& v : c.vhosts) {
+        if (on == nullptr && v.proxy_protocol && v.proxy_protocol->value) {
+            on = &v;
+        }
+    }
+    if (on == nullptr || !c.keep_alive || c.keep_alive_timeout >= std::chrono::seconds(60)) {
+        return;
+    }
+    const Source& from = on->proxy_protocol->from;
+    const std::size_t colon = from.rfind(':');
+    const std::string file = colon == std::string::npos ? from : from.substr(0, colon);
+    const int line = colon == std::string::npos ? 0 : std::atoi(from.c_str() + colon + 1);
+    result_.warnings.push_back(
+        {file, line, "RemoteIPProxyProtocol",
+         "expected KeepAliveTimeout of at least 60s behind a load balancer, found " +
+             duration_text(c.keep_alive_timeout) +
+             "; the balancer may send a request on a connection this server is closing "
+             "(docs/deployment.md)"});
 }
 
 /// An idle keep-alive connection held longer than a client may take to send a request
 /// head lets idle clients hold connections the header timeout is there to reclaim.
 void Loader::warn_keep_alive_timeout() {
     const Config& c = result_.config;
+    if (c.proxy_protocol_anywhere()) {
+        // Behind a load balancer the long idle timeout is the point (warn_proxy_keep_alive),
+        // and the idle connections are the balancer's, not clients'.
+        return;
+    }
     const milliseconds header = c.request_read_timeout_header;
     if (header == milliseconds::zero() || c.keep_alive_timeout <= header ||
         (!keep_alive_timeout_at_ && !header_timeout_at_)) {

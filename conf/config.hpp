@@ -89,7 +89,7 @@ struct Config {
         Source from;
     };
     std::vector<CustomLog> custom_logs;
-    std::uint32_t max_connections = 0; ///< MaxConnections, per server; 0 = unlimited
+    std::uint32_t max_connections = 0;        ///< MaxConnections, per server; 0 = unlimited
     std::uint32_t max_connections_per_ip = 0; ///< MaxConnectionsPerIP; 0 = off
     std::chrono::milliseconds graceful_shutdown_timeout{10000};
     /// The open-file cache of each worker (kahttpd's; see docs/configuration.md):
@@ -120,6 +120,17 @@ struct Config {
     /// name matches, else the first of them; when none matches the address, the main server.
     const VirtualHost& select_vhost(std::string_view local_ip, std::uint16_t local_port,
                                     std::string_view host) const noexcept;
+
+    /// True when RemoteIPProxyProtocol On appears anywhere (the server checks each new
+    /// connection only then).
+    bool proxy_protocol_anywhere() const noexcept;
+    /// Whether a connection from `peer` to `local`:`local_port` (16 bytes each, IPv4 mapped)
+    /// must start with a PROXY header. Apache's rule: the setting is per address, not per
+    /// name; the main server's applies to every address, and each vhost whose address matches
+    /// overrides it in configuration order (the last one wins). A peer inside any applicable
+    /// RemoteIPProxyProtocolExceptions network is exempt.
+    bool proxy_protocol_for(const std::array<std::uint8_t, 16>& local, std::uint16_t local_port,
+                            const std::array<std::uint8_t, 16>& peer) const noexcept;
 };
 
 /// One problem found while reading a configuration.

@@ -396,6 +396,26 @@ json string_entry(const Setting<std::string>& s) {
     return entry(s.value.empty() ? json(nullptr) : json(s.value), s.from);
 }
 
+/// mod_remoteip's settings of one host as written there (a vhost inherits what it leaves out).
+json remote_ip_json(const VirtualHost& v) {
+    json j = json::object();
+    j["RemoteIPProxyProtocol"] =
+        v.proxy_protocol ? entry(v.proxy_protocol->value, v.proxy_protocol->from) : json(nullptr);
+    json exceptions = json::array();
+    for (const IpNetwork& n : v.proxy_protocol_exceptions) {
+        exceptions.push_back(network_text(n));
+    }
+    j["RemoteIPProxyProtocolExceptions"] = entry(exceptions, v.proxy_protocol_exceptions_from);
+    j["RemoteIPHeader"] = string_entry(v.remote_ip_header);
+    json internal = json::array(), trusted = json::array();
+    for (const VirtualHost::RemoteIpProxy& p : v.remote_ip_proxies) {
+        (p.internal ? internal : trusted).push_back(network_text(p.network));
+    }
+    j["RemoteIPInternalProxy"] = entry(internal, v.remote_ip_proxies_from);
+    j["RemoteIPTrustedProxy"] = entry(trusted, v.remote_ip_proxies_from);
+    return j;
+}
+
 json vhost_json(const Config& c, const VirtualHost& v) {
     const bool is_main = &v == &c.main;
     json j = json::object();
@@ -429,6 +449,8 @@ json vhost_json(const Config& c, const VirtualHost& v) {
     if (inherited) {
         j["DocumentRoot"]["inherited"] = true;
     }
+
+    j["remoteip"] = remote_ip_json(v);
 
     j["base"] = dir_settings_json(v.base);
     Traced traced;
@@ -661,6 +683,7 @@ bool builtin_module(std::string_view name) noexcept {
         "mod_authz_host.c", "authz_host_module", // Require ip, Require local
         "mod_log_config.c", "log_config_module", // LogFormat, CustomLog
         "mod_reqtimeout.c", "reqtimeout_module", // RequestReadTimeout
+        "mod_remoteip.c",   "remoteip_module",   // RemoteIPHeader, RemoteIPProxyProtocol
         "mod_status.c",     "status_module",     // SetHandler server-status
         "mod_unixd.c",      "unixd_module",      // the Unix process model
         "event.c",          "mpm_event_module",  // event-driven workers

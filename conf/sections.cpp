@@ -357,4 +357,42 @@ const VirtualHost& Config::select_vhost(std::string_view local_ip, std::uint16_t
     return main;
 }
 
+bool Config::proxy_protocol_anywhere() const noexcept {
+    if (main.proxy_protocol && main.proxy_protocol->value) {
+        return true;
+    }
+    return std::any_of(vhosts.begin(), vhosts.end(), [](const VirtualHost& v) {
+        return v.proxy_protocol && v.proxy_protocol->value;
+    });
+}
+
+bool Config::proxy_protocol_for(const Ip& local, std::uint16_t local_port,
+                                const Ip& peer) const noexcept {
+    bool on = main.proxy_protocol && main.proxy_protocol->value;
+    bool exempt =
+        std::any_of(main.proxy_protocol_exceptions.begin(), main.proxy_protocol_exceptions.end(),
+                    [&](const IpNetwork& n) { return n.contains(peer); });
+    for (const VirtualHost& v : vhosts) {
+        const bool here =
+            std::any_of(v.parsed_addresses.begin(), v.parsed_addresses.end(),
+                        [&](const VirtualHost::Address& a) {
+                            if (a.port != 0 && a.port != local_port) {
+                                return false;
+                            }
+                            Ip ip{};
+                            return a.host.empty() || (parse_ip(a.host, ip) && ip == local);
+                        });
+        if (!here) {
+            continue;
+        }
+        if (v.proxy_protocol) {
+            on = v.proxy_protocol->value;
+        }
+        exempt = exempt ||
+                 std::any_of(v.proxy_protocol_exceptions.begin(), v.proxy_protocol_exceptions.end(),
+                             [&](const IpNetwork& n) { return n.contains(peer); });
+    }
+    return on && !exempt;
+}
+
 } // namespace kahttpd::conf

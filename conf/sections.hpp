@@ -211,6 +211,24 @@ struct VirtualHost {
     std::vector<Setting<std::string>> aliases; ///< lower case; may hold '*' and '?' wildcards
     Setting<std::string> server_admin;
     Setting<std::filesystem::path> document_root;
+    /// mod_remoteip (docs/configuration.md, "Behind a load balancer"). Unset values inherit
+    /// the main server's (VirtualHost::remote_ip()).
+    /// RemoteIPProxyProtocol On|Off: connections to this host's addresses start with a PROXY
+    /// header. Per address, not per name: conf::proxy_protocol_for() decides.
+    std::optional<Setting<bool>> proxy_protocol;
+    /// RemoteIPProxyProtocolExceptions: peers that may connect without a PROXY header.
+    std::vector<IpNetwork> proxy_protocol_exceptions;
+    Source proxy_protocol_exceptions_from;
+    /// RemoteIPHeader: the request field holding the client address list ("" = none).
+    Setting<std::string> remote_ip_header;
+    /// RemoteIPInternalProxy / RemoteIPTrustedProxy, in configuration order.
+    struct RemoteIpProxy {
+        IpNetwork network;
+        bool internal = false; ///< internal: may present private addresses too
+        bool operator==(const RemoteIpProxy&) const = default;
+    };
+    std::vector<RemoteIpProxy> remote_ip_proxies;
+    Source remote_ip_proxies_from;
     DirSettings base;                 ///< directives directly in the vhost
     std::vector<Section> directories; ///< sorted by path depth, shallow first
     std::vector<Section> locations;   ///< in configuration order

@@ -246,9 +246,9 @@ constexpr std::array kDirectives{
     Entry{"SetEnvIfNoCase", ""},
     Entry{"UnsetEnv", ""},
     Entry{"RequestHeader", ""},
-    Entry{"RemoteIPHeader", ""},
-    Entry{"RemoteIPInternalProxy", ""},
-    Entry{"RemoteIPTrustedProxy", ""},
+    Entry{"RemoteIPInternalProxyList", "list the proxies with RemoteIPInternalProxy"},
+    Entry{"RemoteIPTrustedProxyList", "list the proxies with RemoteIPTrustedProxy"},
+    Entry{"RemoteIPProxiesHeader", ""},
     // mod_cache, mod_dav, mod_info, mod_macro, mod_substitute, mod_php
     Entry{"CacheDisable", ""},
     Entry{"CacheEnable", ""},

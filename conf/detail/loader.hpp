@@ -239,6 +239,16 @@ class Loader {
     void on_require(const Context& c);
     void on_allow_override(const Context& c);
 
+    // conf/directives/remoteip.cpp: the client address behind a load balancer.
+    std::vector<IpNetwork> networks_arg(const Context& c);
+    void on_remote_ip_proxy_protocol(const Context& c);
+    void on_remote_ip_proxy_protocol_exceptions(const Context& c);
+    void on_remote_ip_header(const Context& c);
+    void on_remote_ip_proxy(const Context& c, bool internal);
+    void on_remote_ip_internal_proxy(const Context& c) { on_remote_ip_proxy(c, true); }
+    void on_remote_ip_trusted_proxy(const Context& c) { on_remote_ip_proxy(c, false); }
+    void warn_proxy_keep_alive();
+
     // conf/directives/responses.cpp: what a response carries.
     void on_directory_index(const Context& c);
     void on_header(const Context& c);

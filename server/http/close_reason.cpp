@@ -40,6 +40,8 @@ std::string_view to_string(CloseReason r) noexcept {
         return "error_body";
     case CloseReason::per_ip_limit:
         return "per_ip_limit";
+    case CloseReason::proxy_header:
+        return "proxy_header";
     case CloseReason::count_:
         break;
     }

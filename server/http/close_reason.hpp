@@ -28,6 +28,7 @@ enum class CloseReason : std::uint8_t {
     max_lifetime,     ///< MaxKeepAliveTime passed: closed after the request that crossed it
     error_body,       ///< an error answer's request body was too large to discard: closed
     per_ip_limit,     ///< MaxConnectionsPerIP reached for its address: closed right after accept
+    proxy_header,     ///< RemoteIPProxyProtocol: the PROXY header was missing, broken or late
     count_
 };
 

@@ -1,7 +1,9 @@
 #include "server/io/connection.hpp"
 
 #include "parser/host.hpp"
+#include "parser/proxy_protocol.hpp"
 #include "parser/text.hpp"
+#include "server/http/remote_ip.hpp"
 #include "server/http/response_head.hpp"
 #include "server/io/io_errors.hpp"
 #include "server/io/worker.hpp"
@@ -85,15 +87,13 @@ void Connection::start(uv_stream_t* server, Admission admission) noexcept {
     if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         local_ip_ = ip_bytes(ss, &local_port_);
     }
-    if (const std::uint32_t per_ip = worker_.shared().config->max_connections_per_ip; per_ip != 0) {
-        if (!worker_.shared().client_counts->acquire(client_ip_, per_ip)) {
-            char p[80];
-            KAHTTPD_LOG(info, "conn=%llu client=%s closed at once: MaxConnectionsPerIP %u reached",
-                        static_cast<unsigned long long>(id_), peer(p).data(), per_ip);
-            close(CloseReason::per_ip_limit);
-            return;
-        }
-        ip_counted_ = true;
+    const SharedState& shared = worker_.shared();
+    // RemoteIPProxyProtocol: the client is known only once the PROXY header is read, and
+    // MaxConnectionsPerIP counts that client, not the load balancer.
+    proxy_header_ = shared.proxy_protocol &&
+                    shared.config->proxy_protocol_for(local_ip_, local_port_, client_ip_);
+    if (!proxy_header_ && !count_client_ip()) {
+        return;
     }
     since_ms_ = now32();
     if (const std::uint64_t lifetime = worker_.lifetime_ms(); lifetime != 0) {
@@ -119,14 +119,44 @@ void Connection::start(uv_stream_t* server, Admission admission) noexcept {
         return;
     }
     start_read();
+    if (proxy_header_) {
+        phase_ = Phase::proxy;
+        arm(Deadline::header, handshake_timeout_ms());
+        return;
+    }
     // A new connection gets RequestReadTimeout header= for its first request head (nginx's
     // client_header_timeout plays the same role); KeepAliveTimeout only applies between
     // requests.
     arm(Deadline::header, header_timeout_ms());
 }
 
+/// MaxConnectionsPerIP: counts the connection for its client, or closes it when the client has
+/// its share already (false).
+bool Connection::count_client_ip() noexcept {
+    const std::uint32_t per_ip = worker_.shared().config->max_connections_per_ip;
+    if (per_ip == 0) {
+        return true;
+    }
+    if (!worker_.shared().client_counts->acquire(client_ip_, per_ip)) {
+        char p[80];
+        KAHTTPD_LOG(info, "conn=%llu client=%s closed at once: MaxConnectionsPerIP %u reached",
+                    static_cast<unsigned long long>(id_), peer(p).data(), per_ip);
+        close(CloseReason::per_ip_limit);
+        return false;
+    }
+    ip_counted_ = true;
+    return true;
+}
+
 void Connection::admit() noexcept {
     queued_ = false;
+    if (proxy_header_) {
+        phase_ = Phase::proxy;
+        since_ms_ = now32();
+        start_read();
+        arm(Deadline::header, handshake_timeout_ms());
+        return;
+    }
     phase_ = Phase::head;
     // Its wait for a request head starts now: make_room() must not take the slot back before
     // the bytes already queued in the socket are read.
@@ -335,6 +365,9 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         return;
     }
     switch (phase_) {
+    case Phase::proxy:
+        on_proxy_input(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+        return;
     case Phase::lingering:
         busy().linger_bytes_ += static_cast<std::uint64_t>(nread);
         if (busy().linger_bytes_ > kLingerMaxBytes) {
@@ -355,6 +388,52 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         break;
     }
     consume(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+/// The first bytes of a connection that must start with a PROXY header (HAProxy's PROXY
+/// protocol, v1 or v2). A whole header replaces the client's address (v2 LOCAL, a proxy's own
+/// health check, keeps the connection's); what follows it is the first request. A missing or
+/// broken header closes the connection without a response, as Apache and nginx do: the peer
+/// is not the proxy this address expects, and HTTP is not what it speaks.
+void Connection::on_proxy_input(std::string_view input) noexcept {
+    ConnectionBusy& b = busy();
+    std::string joined; // the rare header split over reads (bounded by kProxyHeaderMax)
+    if (!b.stash_.empty()) {
+        joined.swap(b.stash_);
+        joined.append(input);
+        input = joined;
+    }
+    const parser::ProxyHeader h = parser::parse_proxy_header(input);
+    if (h.result == parser::ProxyHeader::Result::need_more) {
+        b.stash_.assign(input);
+        return;
+    }
+    if (h.result == parser::ProxyHeader::Result::invalid) {
+        char p[80];
+        KAHTTPD_LOG(info, "conn=%llu client=%s closed: %s while reading the PROXY protocol header",
+                    static_cast<unsigned long long>(id_), peer(p).data(), h.error);
+        close(CloseReason::proxy_header);
+        return;
+    }
+    if (h.has_addresses) {
+        client_ip_ = h.src;
+        client_port_ = h.src_port;
+    }
+    proxy_header_ = false;
+    if (log_enabled(LogLevel::debug)) {
+        char p[80];
+        log_write(LogLevel::debug, "conn=%llu client=%s PROXY v%u header%s",
+                  static_cast<unsigned long long>(id_), peer(p).data(), h.version,
+                  h.has_addresses ? "" : " without addresses (LOCAL or UNKNOWN)");
+    }
+    if (!count_client_ip()) {
+        return;
+    }
+    // The first request's head window starts now.
+    phase_ = Phase::head;
+    since_ms_ = now32();
+    arm(Deadline::header, header_timeout_ms());
+    consume(input.substr(h.length));
 }
 
 void Connection::consume(std::string_view input) noexcept {
@@ -412,6 +491,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
                 // A client waiting for "100 Continue" gets it now.
                 host_ = &select_host(worker_.shared(), req, local_ip_, local_port_);
+                resolve_useragent(req);
                 b.parser.set_message_body_limit(body_limit_for(req, request_info(true)));
                 if (req.expect_continue() && req.http_minor() >= 1) {
                     b.out_.append(kContinueHead);
@@ -536,13 +616,32 @@ RequestInfo Connection::request_info(bool from_request) const noexcept {
     info.site = &shared;
     info.host = host_ != nullptr ? host_ : &shared.hosts[0];
     info.host_from_request = from_request && host_ != nullptr;
-    info.client_ip = &client_ip_;
+    info.client_ip =
+        from_request && busy_ && busy_->has_useragent_ ? &busy_->useragent_ : &client_ip_;
     info.local_ip = &local_ip_;
     info.client_port = client_port_;
     info.local_port = local_port_;
     info.now_ms = worker_.now_ms();
     info.conn_id = id_;
     return info;
+}
+
+/// RemoteIPHeader: the client this request's proxies vouch for, when the vhost reads one
+/// (Apache's mod_remoteip; server/http/remote_ip.hpp has the rules). Needs host_.
+void Connection::resolve_useragent(const parser::Request& req) noexcept {
+    ConnectionBusy& b = busy();
+    b.has_useragent_ = false;
+    const SharedState& shared = worker_.shared();
+    const RemoteIpRules rules = remote_ip_rules(shared.config->main, *host_->vhost);
+    if (rules.header.empty()) {
+        return;
+    }
+    if (const auto field = req.header(rules.header)) {
+        if (const auto ip = useragent_ip(rules, client_ip_, *field)) {
+            b.useragent_ = *ip;
+            b.has_useragent_ = true;
+        }
+    }
 }
 
 /// A complete request head (or a chunked request read whole): decide persistence, ask the
@@ -573,6 +672,7 @@ void Connection::on_request() noexcept {
     }
     head_ = static_cast<llhttp_method_t>(req.method_id()) == HTTP_HEAD;
     host_ = &select_host(worker_.shared(), req, local_ip_, local_port_);
+    resolve_useragent(req);
 
     // The 100 Continue decision; not for a chunked body that was read already (its 100 went
     // out at head_complete). RFC 9110 §10.1.1: Expect is ignored on HTTP/1.0.
@@ -810,7 +910,9 @@ void Connection::log_access(bool parsed) noexcept {
         const std::uint64_t now_us = uv_hrtime() / 1000;
         char ip[64];
         AccessRecord r;
-        r.client = ip_text(client_ip_, ip);
+        r.client = ip_text(parsed && b.has_useragent_ ? b.useragent_ : client_ip_, ip);
+        char peer_ip[64];
+        r.peer = ip_text(client_ip_, peer_ip);
         r.time = std::time(nullptr);
         r.request = parsed ? &b.parser.request() : nullptr;
         r.status = b.last_status_;

@@ -34,6 +34,7 @@ class Worker;
 /// Phases (phase_, the one state that decides behaviour; the transitions are named after
 /// nginx's and h2o's):
 ///
+///     (RemoteIPProxyProtocol) proxy --PROXY header--> head
 ///     head --head complete--> answered (or body, for a chunked body answered at its end)
 ///     body --message complete, answered--> head
 ///     answered --message complete--> head
@@ -53,6 +54,7 @@ class Connection {
     /// What the connection is doing; decides how input, output and deadlines are handled.
     enum class Phase : std::uint8_t {
         queued,    ///< accepted at the budget: waits in the worker's queue for a slot, unread
+        proxy,     ///< waiting for the PROXY protocol header (RemoteIPProxyProtocol)
         head,      ///< waiting for or reading a request head
         body,      ///< reading a body that is answered at its end (chunked: its length is unknown)
         answered,  ///< the request is answered; the parser has yet to finish its message
@@ -117,6 +119,9 @@ class Connection {
     void start_read() noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     void consume(std::string_view input) noexcept;
+    void on_proxy_input(std::string_view input) noexcept;
+    bool count_client_ip() noexcept;
+    void resolve_useragent(const parser::Request& req) noexcept;
     void consume_input(std::string_view input) noexcept;
     void on_parse_error() noexcept;
     bool check_head() noexcept;
@@ -159,6 +164,7 @@ class Connection {
                          std::chrono::milliseconds max, std::uint32_t rate,
                          std::uint64_t bytes) noexcept;
     std::uint64_t header_timeout_ms() const noexcept;
+    std::uint64_t handshake_timeout_ms() const noexcept;
     std::uint64_t body_timeout_ms() const noexcept;
     void time_out_head(CloseReason reason, std::uint64_t linger_ms) noexcept;
     std::uint32_t now32() const noexcept;
@@ -199,6 +205,7 @@ class Connection {
     bool dropped_input_ = false; // input after the last answered request was dropped
     bool ip_counted_ = false;    // counted in ClientCounts (MaxConnectionsPerIP)
     bool queued_ = false;        // in the worker's queue, not in its budget (until freed)
+    bool proxy_header_ = false;  // its first bytes must be a PROXY header (not read yet)
 };
 
 } // namespace kahttpd::server

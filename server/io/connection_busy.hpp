@@ -67,6 +67,7 @@ struct ConnectionBusy {
         head_bytes_ = 0;
         body_start_ms_ = 0;
         request_start_us_ = 0;
+        has_useragent_ = false;
     }
 
     parser::RequestParser parser;
@@ -92,6 +93,8 @@ struct ConnectionBusy {
     std::uint64_t head_bytes_ = 0;       // bytes of the request head so far (MinRate)
     std::uint32_t body_start_ms_ = 0;    // when its body began (low 32 bits of the ms clock)
     std::uint64_t request_start_us_ = 0; // first byte of the current request (0 = none yet)
+    IpBytes useragent_{};                // RemoteIPHeader's client for the current request
+    bool has_useragent_ = false;         // ... when one was believed
 };
 
 /// ConnectionBusy objects recycled within one worker thread, so the keep-alive path does not

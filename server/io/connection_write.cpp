@@ -273,6 +273,11 @@ bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool sl
         close(CloseReason::reaped);
         return true;
     }
+    if (phase_ == Phase::proxy) {
+        // A PROXY header that has not arrived: a stalled handshake, closed without a word.
+        close(CloseReason::evicted);
+        return true;
+    }
     if (phase_ != Phase::head || output_pending()) {
         return false;
     }
@@ -377,6 +382,13 @@ std::uint64_t Connection::header_timeout_ms() const noexcept {
     return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
 }
 
+/// How long a PROXY protocol header may take: RequestReadTimeout handshake= when set (Apache
+/// counts the PROXY header in the handshake), else the header window.
+std::uint64_t Connection::handshake_timeout_ms() const noexcept {
+    const auto ms = worker_.shared().config->request_read_timeout_handshake.count();
+    return ms > 0 ? static_cast<std::uint64_t>(ms) : header_timeout_ms();
+}
+
 std::uint64_t Connection::body_timeout_ms() const noexcept {
     const conf::Config& cfg = *worker_.shared().config;
     const auto ms = cfg.request_read_timeout_body.count();
@@ -402,6 +414,14 @@ void Connection::on_timer() noexcept {
                         "window",
                         static_cast<unsigned long long>(id_), peer(p).data());
             close(CloseReason::overload);
+            return;
+        }
+        if (phase_ == Phase::proxy) {
+            KAHTTPD_LOG(info,
+                        "conn=%llu client=%s closed: no PROXY protocol header in time while "
+                        "reading the PROXY protocol header",
+                        static_cast<unsigned long long>(id_), peer(p).data());
+            close(CloseReason::proxy_header);
             return;
         }
         KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",

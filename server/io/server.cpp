@@ -418,6 +418,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     shared.board = &board_;
     shared.client_counts = &client_counts_;
     shared.generation = gen->number;
+    shared.proxy_protocol = cfg.proxy_protocol_anywhere();
     shared.config = &cfg;
     shared.mime = &gen->mime;
     shared.limits.request_line = cfg.limit_request_line;

@@ -50,6 +50,9 @@ struct SharedState : Site {
     std::uint32_t connection_queue = 0;
     ClientCounts* client_counts = nullptr; ///< process-wide, for MaxConnectionsPerIP
     unsigned generation = 1;               ///< which configuration load this is (1 = the first)
+    /// RemoteIPProxyProtocol On somewhere: each new connection asks
+    /// Config::proxy_protocol_for() whether its first bytes must be a PROXY header.
+    bool proxy_protocol = false;
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.

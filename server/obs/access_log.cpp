@@ -123,8 +123,11 @@ AccessLogFormat::AccessLogFormat(std::string_view format) {
         Kind kind = Kind::dash;
         switch (code) {
         case 'h':
-        case 'a':
             kind = Kind::client;
+            break;
+        case 'a':
+            // %{c}a: the connection's peer (the proxy, behind RemoteIPHeader), as Apache's.
+            kind = arg == "c" ? Kind::peer : Kind::client;
             break;
         case 't':
             kind = Kind::time;
@@ -232,6 +235,9 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
             break;
         case Kind::client:
             out.append(r.client);
+            break;
+        case Kind::peer:
+            out.append(r.peer.empty() ? r.client : r.peer);
             break;
         case Kind::dash:
             out.push_back('-');

@@ -12,8 +12,9 @@ namespace kahttpd::server {
 
 /// What one access-log line describes. Views are valid only during the call.
 struct AccessRecord {
-    std::string_view client;                  ///< client IP as text
-    std::time_t time = 0;                     ///< when the response was produced
+    std::string_view client; ///< client IP as text (after RemoteIPHeader)
+    std::string_view peer;   ///< the connection's peer IP (PROXY protocol applied); "" = client
+    std::time_t time = 0;    ///< when the response was produced
     const parser::Request* request = nullptr; ///< null for a request that could not be parsed
     unsigned status = 0;
     std::uint64_t body_bytes = 0;        ///< bytes of body sent (0 for HEAD and 304)
@@ -39,9 +40,9 @@ void resolve_connection_status(char* line, std::size_t size, bool aborted) noexc
 /// one JSON object per line.
 class AccessLogFormat {
   public:
-    /// Compiles Apache's format codes: %h %l %u %t %r %s %>s %b %B %D %T %{ms}T %{us}T %k %X
-    /// %m %U %q %H %v %{NAME}i and %% plus kahttpd's %{close-reason}x; unknown codes are
-    /// written as "-". `format == "json"` selects the JSON lines format.
+    /// Compiles Apache's format codes: %h %a %{c}a %l %u %t %r %s %>s %b %B %D %T %{ms}T %{us}T %k
+    /// %X %m %U %q %H %v %{NAME}i and %% plus kahttpd's %{close-reason}x; unknown codes are written
+    /// as "-". `format == "json"` selects the JSON lines format.
     explicit AccessLogFormat(std::string_view format);
 
     /// Appends one line (with its newline) for `r` to `out`.
@@ -51,6 +52,7 @@ class AccessLogFormat {
     enum class Kind : std::uint8_t {
         text,
         client,
+        peer,
         dash,
         time,
         request_line,
