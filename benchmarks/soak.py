@@ -51,6 +51,9 @@ generation, the workers listed and how many are retiring). The idle baseline is 
 load (after one request for every file, all connections closed); after the load the script waits
 for the connections to drain and takes a final sample.
 
+Knobs: SOAK_SECONDS (600), SOAK_SAMPLE_SECONDS (2), SOAK_HUP_EVERY (20), SOAK_USR1_EVERY (60),
+BENCH_OUT (build/bench), KAHTTPD, WRK.
+
 Verdict: see verdict() below (the rules and their tolerances are explained there).
 
 Results in BENCH_OUT (default build/bench): soak.json (samples, events, counts, checks),
@@ -87,7 +90,8 @@ DURATION = float(os.environ.get("SOAK_SECONDS", "600"))
 SAMPLE_S = float(os.environ.get("SOAK_SAMPLE_SECONDS", "2"))
 HUP_EVERY = float(os.environ.get("SOAK_HUP_EVERY", "20"))
 USR1_EVERY = float(os.environ.get("SOAK_USR1_EVERY", "60"))
-USR1_FIRST = min(30.0, USR1_EVERY / 2)  # the first rotation; not at a reload's moment
+# The first rotation: half-way between two reloads, and early enough in a short run.
+USR1_FIRST = min(30.0, USR1_EVERY / 2, DURATION / 2)
 WRK_CHUNK_S = 10
 WORKERS = 2
 MAX_CONNECTIONS = 256
@@ -105,6 +109,7 @@ CRASH_MARKERS = ("Segmentation fault", "Aborted", "core dumped", "terminate call
 LOG_LEVELS_BAD = ("[error]", "[crit]", "[alert]", "[emerg]")
 
 stop_load = threading.Event()
+T_ZERO = time.monotonic()  # the time axis of samples, events and wrk chunks (reset in main)
 children = []            # the kahttpd and wrk processes we started (Popen), stopped by PID
 
 
@@ -782,7 +787,8 @@ def wrk_thread(port, chunks):
         finally:
             children.remove(p)
         m = re.search(r"^BENCH_RESULT (.*)$", out, re.M)
-        chunk = {"kind": kind, "t0": t0, "seconds": round(time.monotonic() - t0, 2),
+        chunk = {"kind": kind, "t0": round(t0 - T_ZERO, 2),
+                 "seconds": round(time.monotonic() - t0, 2),
                  "exit": p.returncode}
         if not m:
             stats.error(kind, f"wrk gave no result (exit {p.returncode})", force=True)
@@ -1414,7 +1420,8 @@ def main():
             "sample_seconds": SAMPLE_S, "hup_every": HUP_EVERY, "usr1_every": USR1_EVERY,
             "workers": WORKERS, "max_connections": MAX_CONNECTIONS,
             "config": open(conf).read()}
-    t_start = time.monotonic()
+    global T_ZERO
+    t_start = T_ZERO = time.monotonic()
     proc, port = start_server(conf, stderr)
     HOST["v"] = f"127.0.0.1:{port}"
     t_zero = t_start
