@@ -2,13 +2,16 @@
 #   make run   install missing packages, build (Release), serve www/ on 127.0.0.1:8080
 #   make test  install missing packages, build, run every test through CTest
 #   make test-sanitize  the same with ASan, LSan and UBSan, in build-sanitize/ (docs/hardening.md)
+#   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
+#              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc)
 CONF ?= conf/httpd.conf
 SANITIZE_DIR ?= build-sanitize
+SOAK_SECONDS ?= 600
 
-.PHONY: all deps configure build run test test-sanitize check-config bench bench-quick bench-pressure format clean
+.PHONY: all deps configure build run test test-sanitize check-config bench bench-quick bench-pressure soak format clean
 
 all: build
 
@@ -58,6 +61,20 @@ bench-pressure:
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
 	BENCH_OUT=$(abspath $(BUILD_DIR))/bench KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
 	    python3 benchmarks/pressure.py
+
+# Soak (benchmarks/soak.py): the Release kahttpd under a mixed load for SOAK_SECONDS (default
+# 600; SOAK_SECONDS=60 for a quick look), a reload every 20 s and a log rotation every 60 s.
+# Fails when descriptors, RSS or threads grow, or do not come back to the idle baseline after
+# the load. A benchmark, not a test: not in CTest, not in CI. Results in build/bench/soak.*
+# (BENCH_OUT).
+soak:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd SOAK_SECONDS=$(SOAK_SECONDS) \
+	    timeout -k 10 $$(( $(SOAK_SECONDS) + 400 )) \
+	    $${BENCH_PYTHON:-/usr/bin/python3} benchmarks/soak.py
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
