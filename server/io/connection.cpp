@@ -44,8 +44,6 @@ constexpr std::size_t kOutputHighWater = 64 * 1024;
 constexpr std::uint64_t kDiscardMaxBytes = 64 * 1024;
 /// The lingering close (set_lingering_close) reads and discards at most this much input.
 constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
-/// At shutdown, how long an idle connection stays open for a request already on its way.
-constexpr std::uint64_t kDrainIdleFloorMs = 200;
 
 } // namespace
 
@@ -281,14 +279,19 @@ void Connection::on_server_drain() noexcept {
         arm(Deadline::drain, kDrainIdleFloorMs);
         return;
     }
-    if (phase_ == Phase::answered || output_pending()) {
-        // The response in progress is the last one. (A request still arriving gets
-        // "Connection: close" from on_request, which checks draining().)
+    // A response in progress has announced keep-alive already (its head is out or queued), so
+    // the client may send its next request the moment it has read it: closing right after
+    // would cut that request (a keep-alive client such as wrk counts a read error). Instead
+    // the connection goes idle for the short drain floor like any idle one (set_keepalive),
+    // and a request that arrives in it is answered with "Connection: close" (on_request checks
+    // draining()).
+    if (phase_ == Phase::answered) {
+        // Answered, but its request body is still coming: this response is the last one, and
+        // once it is out there is no need to wait for the rest of the body.
         close_after(worker_.drain_reason());
-    }
-    if (phase_ == Phase::answered && !output_pending()) {
-        // Answered already, only its body is still coming: no need to wait for it.
-        set_lingering_close();
+        if (!output_pending()) {
+            set_lingering_close();
+        }
     }
 }
 

@@ -114,6 +114,9 @@ class Connection {
 
   private:
     enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain };
+    /// At shutdown or reload, how long an idle connection stays open for a request already on
+    /// its way (it is answered with "Connection: close").
+    static constexpr std::uint64_t kDrainIdleFloorMs = 200;
 
     // Reading and framing.
     void start_read() noexcept;

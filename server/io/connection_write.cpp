@@ -244,7 +244,9 @@ void Connection::set_keepalive() noexcept {
         return;
     }
     if (worker_.draining()) {
-        close(worker_.drain_reason());
+        // The response just sent said keep-alive: a request the client sends right after it
+        // still gets an answer (with "Connection: close") within the drain floor.
+        arm(Deadline::drain, kDrainIdleFloorMs);
         return;
     }
     // Least recently active first for make_room(): the idle connections line up in the order
