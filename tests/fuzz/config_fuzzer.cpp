@@ -145,7 +145,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const kahttpd::conf::Config& config = result.config;
     // -T and -S, as server/main.cpp prints them.
-    const std::string dumped = kahttpd::conf::dump_json(config).dump(2);
+    const std::string dumped = kahttpd::conf::dump_json_text(config);
     if (nlohmann::json::parse(dumped, nullptr, false).is_discarded()) {
         std::fprintf(stderr, "config_fuzzer: the -T output is not JSON:\n%s\n", dumped.c_str());
         std::abort();
