@@ -7,6 +7,10 @@
 # as BUILD/artifacts/<target>/crash-* (or timeout-*, oom-*, leak-*) and the log is
 # BUILD/logs/<target>.log.
 #
+# With FUZZ_COVERAGE=1 each target then replays its corpus once with -print_coverage=1 and the
+# edges covered in the project's own code (parser/, conf/, server/; not tests/, libstdc++ or
+# llhttp) are printed per folder: BUILD/logs/<target>.coverage.
+#
 # Usage: scripts/fuzz.sh BUILD SECONDS [TARGET...]
 set -uo pipefail
 
@@ -50,6 +54,23 @@ for t in "${targets[@]}"; do
         echo "fuzz: $t failed; the end of its log:"
         tail -n 40 "$log"
         ls -1 "$build/artifacts/$t" | sed "s|^|fuzz:   saved: $build/artifacts/$t/|"
+    fi
+    if [ "$rc" -eq 0 ] && [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
+        # COVERED_FUNC/UNCOVERED_FUNC lines: "... edges: covered/total NAME FILE:LINE".
+        "$bin" -runs=0 -print_coverage=1 "$build/corpus/$t" >"$build/logs/$t.replay" 2>&1
+        awk -v src="$src/" '
+            /^(UN)?COVERED_FUNC/ {
+                file = $NF; sub(/:[0-9]+$/, "", file)
+                if (index(file, src) != 1 || index(file, src "tests/") == 1) next
+                split($5, e, "/"); dir = substr(file, length(src) + 1); sub(/\/[^\/]*$/, "", dir)
+                covered[dir] += e[1]; total[dir] += e[2]; all_c += e[1]; all_t += e[2]
+            }
+            END {
+                for (d in covered) printf "  %-16s %5d/%-5d edges\n", d "/", covered[d], total[d]
+                printf "  %-16s %5d/%-5d edges (%.0f%%)\n", "all", all_c, all_t, 100 * all_c / all_t
+            }' "$build/logs/$t.replay" | sort >"$build/logs/$t.coverage"
+        echo "fuzz: $t: edges of the project's code covered by its corpus:"
+        cat "$build/logs/$t.coverage"
     fi
     rows+=("$(printf '%-22s %12s %8s %7s %7s %9s %11s %7s  %s' "$t" "${execs:--}" "${rate:--}" \
         "${cov:--}" "${ft:--}" "${edges:--}" "${corp:--}" "${rss:--}" "$result")")

@@ -16,6 +16,7 @@
 
 #include "conf/config.hpp"
 #include "conf/lexer.hpp"
+#include "parser/text.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using kahttpd::text::iequals;
 
 constexpr std::array<std::string_view, 9> kFiles{
     "conf/main.conf", "a.conf",        "b.conf",        "c.conf",       "d.conf",
@@ -63,19 +65,6 @@ const fs::path& root_dir() {
         return p;
     }();
     return root;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; };
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /// False when a line of `text` could make the loader read outside the temp dir.
