@@ -2,6 +2,8 @@
 #   make run   install missing packages, build (Release), serve www/ on 127.0.0.1:8080
 #   make test  install missing packages, build, run every test through CTest
 #   make test-sanitize  the same with ASan, LSan and UBSan, in build-sanitize/ (docs/hardening.md)
+#   make fuzz  build the libFuzzer targets with clang in build-fuzz/ and run each for
+#              FUZZ_SECONDS (docs/fuzzing.md)
 #   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
 #              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
 BUILD_DIR ?= build
@@ -10,8 +12,10 @@ JOBS ?= $(shell nproc)
 CONF ?= conf/httpd.conf
 SANITIZE_DIR ?= build-sanitize
 SOAK_SECONDS ?= 600
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test test-sanitize check-config bench bench-quick bench-pressure soak format clean
+.PHONY: all deps configure build run test test-sanitize fuzz check-config bench bench-quick bench-pressure soak format clean
 
 all: build
 
@@ -40,6 +44,18 @@ test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DKAHTTPD_SANITIZE=ON >/dev/null
 	@cmake --build $(SANITIZE_DIR) -j $(JOBS)
 	cd $(SANITIZE_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The libFuzzer targets of tests/fuzz/ (request parser, configuration loader, HTTP helpers),
+# built by clang 14 with -DKAHTTPD_FUZZ=ON (libFuzzer, ASan, UBSan) in their own folder, then
+# each run for FUZZ_SECONDS on its corpus (build-fuzz/corpus/, kept between runs) and the seeds
+# taken from tests/data/. Fails when any target crashes or breaks one of its properties; the
+# input is saved in build-fuzz/artifacts/ (docs/fuzzing.md).
+fuzz:
+	@KAHTTPD_FUZZ_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DKAHTTPD_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
+	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
 # the peers and tools (Debian packages), build Release with the benchmark programs
@@ -80,4 +96,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp')
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

@@ -170,6 +170,11 @@ LoadResult load_config_text(const std::string& text, const std::filesystem::path
 /// and sources.
 nlohmann::json dump_json(const Config& config);
 
+/// What `kahttpd -T` prints: dump_json() indented by two spaces. A configuration is bytes, JSON
+/// text is UTF-8 (RFC 8259 §8.1): a value that is not UTF-8 (a Latin-1 path or Header value)
+/// has each invalid sequence written as U+FFFD, so the text is always valid JSON.
+std::string dump_json_text(const Config& config);
+
 /// The virtual host map for `kahttpd -S`, in the style of `apachectl -S`.
 std::string vhost_map(const Config& config);
 

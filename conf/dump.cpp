@@ -600,6 +600,12 @@ json dump_json(const Config& config) {
     return j;
 }
 
+std::string dump_json_text(const Config& config) {
+    // nlohmann::json throws type_error 316 for invalid UTF-8 with the default handler, which
+    // left kahttpd -T in std::terminate; `replace` writes U+FFFD instead.
+    return dump_json(config).dump(2, ' ', false, json::error_handler_t::replace);
+}
+
 std::string vhost_map(const Config& config) {
     // A vhost without ServerName takes the main server's, as in Apache.
     const std::string main_name = main_server_name(config).value;

@@ -19,6 +19,11 @@ if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
     packages+=(nginx-light h2o lighttpd linux-perf valgrind libbenchmark-dev python3-matplotlib)
 fi
 
+if [ "${KAHTTPD_FUZZ_DEPS:-0}" = 1 ]; then
+    # make fuzz: clang 14 with libFuzzer and the sanitizer runtimes (libclang-rt-14-dev).
+    packages+=(clang libclang-rt-14-dev)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

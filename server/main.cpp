@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         std::printf("Syntax OK\n");
         return 0;
     case 'T':
-        std::printf("%s\n", kahttpd::conf::dump_json(config).dump(2).c_str());
+        std::printf("%s\n", kahttpd::conf::dump_json_text(config).c_str());
         return 0;
     case 'S':
         std::fputs(kahttpd::conf::vhost_map(config).c_str(), stdout);

@@ -1,5 +1,6 @@
 #include "server/http/http_date.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -9,6 +10,9 @@ std::string_view format_http_date(std::time_t t, char (&out)[30]) noexcept {
     static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    // Clamped first: a five-digit year would be cut at 29 bytes ("... 16327 18:44:02 GM"), a
+    // year past INT_MAX makes gmtime_r fail, and one just below it overflows tm_year + 1900.
+    t = std::clamp(t, kFirstHttpDate, kLastHttpDate);
     std::tm tm{};
     gmtime_r(&t, &tm);
     // Formatted into a roomy buffer: the compiler cannot prove the fields stay two digits wide.

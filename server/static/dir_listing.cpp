@@ -73,8 +73,11 @@ std::string entry_href(const DirEntry& e) {
     return href;
 }
 
-/// "YYYY-MM-DD HH:MM" in UTC.
+/// "YYYY-MM-DD HH:MM" in UTC, for the years an HTTP-date can write (a time outside them is
+/// written as the nearer end, as format_http_date() does: gmtime_r fails for a year past
+/// INT_MAX, and tm_year + 1900 overflows just below it).
 void append_short_date(std::string& out, std::time_t t) {
+    t = std::clamp(t, kFirstHttpDate, kLastHttpDate);
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[64]; // roomy: the compiler cannot prove the fields stay narrow

@@ -1,5 +1,6 @@
 """The command line: -t, -v, -h, configuration errors, start-up failures, clean stop."""
 
+import json
 import os
 import shutil
 import signal
@@ -77,6 +78,25 @@ class CliTest(unittest.TestCase):
             self.assertIn(f"{path}:1: Listen:", r.stderr)
         finally:
             s.close()
+
+    def test_dash_T_writes_bytes_that_are_not_utf8_as_replacement_characters(self):
+        # It used to end in std::terminate (SIGABRT): nlohmann::json refuses to print invalid
+        # UTF-8. A configuration is bytes; -T must still print JSON, and -t and -S are fine.
+        path = os.path.join(self.tmp, "conf", "httpd.conf")
+        with open(path, "wb") as f:
+            f.write(b"Listen 127.0.0.1:0\n"
+                    b'Header set X-Name "caf\xe9"\n'
+                    b'<Directory "/srv/\xff\xfe">\n'
+                    b"</Directory>\n")
+        r = run("-T", "-f", path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        dump = json.loads(r.stdout)
+        text = json.dumps(dump, ensure_ascii=False)
+        self.assertIn("caf\ufffd", text)
+        self.assertIn("/srv/\ufffd\ufffd", text)
+        for mode in ("-t", "-S"):
+            r = run(mode, "-f", path, encoding="utf-8", errors="replace")
+            self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_version_help_and_unknown_option(self):
         r = run("-v")

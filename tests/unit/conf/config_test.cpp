@@ -635,6 +635,25 @@ TEST_SUITE("conf") {
         }
     }
 
+    // A huge directive name used to be compared in full with every directive for the
+    // suggestion: about a second per megabyte (32 MiB took longer than CTest's 30 s).
+    TEST_CASE("a huge unknown directive name is reported at once, without a suggestion") {
+        const std::string name(32u << 20, 'K');
+        const auto start = std::chrono::steady_clock::now();
+        const LoadResult r = load(name + " 5\n");
+        const auto elapsed = std::chrono::steady_clock::now() - start;
+        REQUIRE(r.errors.size() == 1);
+        CHECK(r.errors[0].line == 2);
+        CHECK(r.errors[0].directive == name);
+        CHECK(r.errors[0].message == "unknown directive");
+        CHECK(elapsed < std::chrono::seconds(20));
+        // Near the limit of three edits the suggestion is unchanged.
+        CHECK(error_of("KeepAliveTimeoutXYZ 5") ==
+              kFile + ":2: KeepAliveTimeoutXYZ: unknown directive, did you mean KeepAliveTimeout?");
+        CHECK(error_of("KeepAliveTimeoutWXYZ 5") ==
+              kFile + ":2: KeepAliveTimeoutWXYZ: unknown directive");
+    }
+
     TEST_CASE("every error of a run is collected, in file order") {
         const LoadResult r = load_config_text("KeepAlive maybe\n"
                                               "Listen 80\n"

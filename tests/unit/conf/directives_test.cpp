@@ -77,7 +77,9 @@ TEST_SUITE("conf") {
                                                 {"127.0.0.1", "127.0.0.1"},
                                                 {"[::1]:8080", "[::1]"},
                                                 {"localhost", "localhost"}}) {
-            CAPTURE(arg);
+            // Named for CAPTURE: clang 14 cannot capture a structured binding (C++20 can).
+            const std::string& input = arg;
+            CAPTURE(input);
             CHECK(config_of("ServerName " + arg).main.server_name.value == name);
         }
         CHECK(error_of("ServerName *.example.com") ==
@@ -518,7 +520,9 @@ TEST_SUITE("conf") {
                                                                  {"Minimal", T::min},
                                                                  {"OS", T::os},
                                                                  {"FULL", T::full}}) {
-            CAPTURE(arg);
+            // Named for CAPTURE: clang 14 cannot capture a structured binding (C++20 can).
+            const std::string& input = arg;
+            CAPTURE(input);
             CHECK(config_of("ServerTokens " + arg).server_tokens == value);
         }
         CHECK(error_of("ServerTokens None") ==

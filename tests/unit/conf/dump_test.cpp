@@ -14,9 +14,12 @@ using kahttpd::conf::AccessRule;
 using kahttpd::conf::builtin_module;
 using kahttpd::conf::Config;
 using kahttpd::conf::dump_json;
+using kahttpd::conf::dump_json_text;
 using kahttpd::conf::ErrorDocument;
 using kahttpd::conf::HeaderRule;
 using kahttpd::conf::IpNetwork;
+using kahttpd::conf::load_config_text;
+using kahttpd::conf::LoadResult;
 using kahttpd::conf::OptionsSpec;
 using kahttpd::conf::Section;
 using kahttpd::conf::Setting;
@@ -206,6 +209,34 @@ TEST_SUITE("conf") {
         CHECK(parsed["config_file"] == kFile);
         CHECK(parsed["server_root"] == "/srv");
         REQUIRE(parsed["vhosts"].size() == 4);
+    }
+
+    // kahttpd -T ended in std::terminate (nlohmann::json::type_error 316 while printing) for
+    // a configuration value that is not UTF-8. Found by an earlier throwaway fuzzer, and again
+    // by config_fuzzer in its first three minutes (DirectoryIndex index.h\xF4ml).
+    TEST_CASE("dump_json_text writes bytes that are not UTF-8 as U+FFFD") {
+        const LoadResult r = load_config_text("Listen 80\n"
+                                              "DirectoryIndex index.h\xF4ml\n"
+                                              "Header set X-Name \"caf\xE9 \xC3\xA9\"\n"
+                                              "<Directory \"/srv/\xFF\xFE"
+                                              "dir\">\n"
+                                              "</Directory>\n",
+                                              kFile);
+        REQUIRE(r.errors.empty());
+        CHECK_THROWS_AS(dump_json(r.config).dump(2), json::type_error);
+        const std::string text = dump_json_text(r.config);
+        const json parsed = json::parse(text);
+        CHECK(text.find("caf\xEF\xBF\xBD \xC3\xA9") != std::string::npos); // valid UTF-8 kept
+        CHECK(text.find("index.h\xEF\xBF\xBDml") != std::string::npos);
+        CHECK(text.find("/srv/\xEF\xBF\xBD\xEF\xBF\xBD"
+                        "dir") != std::string::npos);
+        CHECK(parsed["vhosts"][0]["directories"][0]["path"] == "/srv/\xEF\xBF\xBD\xEF\xBF\xBD"
+                                                               "dir");
+    }
+
+    TEST_CASE("dump_json_text is dump_json indented by two spaces") {
+        const Config c = sample();
+        CHECK(dump_json_text(c) == dump_json(c).dump(2));
     }
 
     TEST_CASE("dump_json: server-wide directives with their values and sources") {

@@ -229,6 +229,7 @@ inline std::vector<GoldenCase> load_cases(const std::filesystem::path& path) {
     return cases;
 }
 
+#ifdef KAHTTPD_TEST_DATA_DIR
 /// Every case of every tests/data/parser/*.http file, in file-name order.
 inline std::vector<GoldenCase> load_all_cases() {
     std::vector<std::filesystem::path> files;
@@ -247,6 +248,7 @@ inline std::vector<GoldenCase> load_all_cases() {
     }
     return all;
 }
+#endif
 
 /// One event feed() reported, with a copy of the request at that moment.
 struct Record {
@@ -338,7 +340,8 @@ inline std::string describe(const Request& r) {
     } else {
         out << '-';
     }
-    out << " seen=" << r.body_bytes() << " expect=" << r.expect_continue() << " [";
+    out << " seen=" << r.body_bytes() << " expect=" << r.expect_continue()
+        << " hosts=" << r.host_fields() << ':' << r.host_field() << " [";
     for (const HeaderField& f : r.headers()) {
         out << f.name << ": " << f.value << " | ";
     }

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -189,6 +190,20 @@ TEST_SUITE("server") {
             CHECK(empty.find("<tbody>") != std::string::npos);
             CHECK(count(empty, "<tr>") == 2); // heading and parent
         }
+    }
+
+    // The modification time of a file on tmpfs may be any 64-bit second; found for
+    // format_http_date() by http_fuzzer, and the listing's own date had the same overflow.
+    TEST_CASE("a modification time past year 9999 shows as the end of 9999") {
+        DirEntry far = file("far");
+        far.mtime = std::time_t{67767987341548800}; // tm_year + 1900 would overflow
+        DirEntry farther = file("farther");
+        farther.mtime = std::numeric_limits<std::time_t>::max(); // gmtime_r would fail
+        const std::string html = render_html("/", {far, farther});
+        CHECK(count(html, "<td>9999-12-31 23:59</td>") == 2);
+        const auto parsed = nlohmann::json::parse(render_json("/", {far, farther}));
+        CHECK(parsed["entries"][0]["mtime"] == "Fri, 31 Dec 9999 23:59:59 GMT");
+        CHECK(parsed["entries"][1]["mtime"] == "Fri, 31 Dec 9999 23:59:59 GMT");
     }
 
     TEST_CASE("names are HTML-escaped in text and percent-encoded in links") {
