@@ -76,6 +76,10 @@ ProxyHeader parse_v1(std::string_view input) noexcept {
         }
         return ProxyHeader{};
     }
+    // The same bytes are refused whether or not the CRLF has arrived yet.
+    if (input.substr(0, eol).find_first_of(std::string_view("\n\0", 2)) != std::string_view::npos) {
+        return invalid("PROXY v1 header with a stray control byte");
+    }
     ProxyHeader h;
     h.result = ProxyHeader::Result::done;
     h.version = 1;

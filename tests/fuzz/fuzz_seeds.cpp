@@ -239,6 +239,24 @@ void http_seeds(Corpus& c, const std::vector<test::GoldenCase>& cases) {
         c.add(
             with_selector(4, head + "%h \"%r\" %>s \"%{Host}i\"" + std::string(1, '\0') + g.input));
     }
+    // 5: PROXY protocol headers, v1 and v2 (PROXY over TCP/IPv4 with a TLV, and LOCAL).
+    const std::string sig("\r\n\r\n\0\r\nQUIT\n", 12);
+    for (const std::string& h :
+         {std::string("PROXY TCP4 192.0.2.7 127.0.0.1 40000 80\r\nGET / HTTP/1.1\r\n\r\n"),
+          std::string("PROXY TCP6 2001:db8::1 ::1 1 65535\r\n"), std::string("PROXY UNKNOWN\r\n"),
+          sig + std::string("\x21\x11\x00\x12\xc0\x00\x02\x07\x7f\x00\x00\x01\x9c\x40"
+                            "\x00\x50\x05\x00\x03"
+                            "abc",
+                            22),
+          sig + std::string("\x20\x00\x00\x00", 4)}) {
+        c.add(with_selector(5, h));
+    }
+    // 6: X-Forwarded-For walks: one internal proxy 127.0.0.0/104 (IPv4 mapped), peer 127.0.0.1.
+    std::string walk("\x01", 1);
+    walk += std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\0", 16) + "\x68";
+    walk += std::string("\0\0\0\0\0\0\0\0\0\0\xff\xff\x7f\0\0\x01", 16);
+    c.add(with_selector(6, walk + "203.0.113.9, 127.0.0.2"));
+    c.add(with_selector(6, walk + "[2001:db8::1], unknown, 10.0.0.1"));
 }
 
 } // namespace

@@ -1,5 +1,5 @@
 // The pure HTTP helpers of server/http/ and the access-log formatter under libFuzzer, in one
-// target: the first byte of the input picks the helper (modulo 5), the rest is its input.
+// target: the first byte of the input picks the helper (modulo 7), the rest is its input.
 //
 // One target rather than five because each helper is small and fast: a run of `make fuzz`
 // gives every target the same time, and five targets would cost five times the CI minutes for
@@ -25,11 +25,18 @@
 //     parses as JSON; in the text line every control byte or byte above 0x7e comes from the
 //     format (the configuration), never from the request, so a client cannot forge or split
 //     a line.
+//   5 parse_proxy_header(): a whole header is no longer than its input and than 4 KiB, and
+//     parses the same way alone as with anything after it; a header cut short asks for more
+//     (never invalid) when its whole form was valid.
+//   6 useragent_ip(): [1] flags, [2..] up to 4 proxy networks as 17 bytes each (address,
+//     prefix), then the X-Forwarded-For value. The address found is one the field names.
 
+#include "parser/proxy_protocol.hpp"
 #include "parser/request_parser.hpp"
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
 #include "server/http/http_date.hpp"
+#include "server/http/remote_ip.hpp"
 #include "server/http/target_path.hpp"
 #include "server/http/validators.hpp"
 #include "server/obs/access_log.hpp"
@@ -292,6 +299,55 @@ void fuzz_access_log(Reader in) {
     }
 }
 
+void fuzz_proxy_header(std::string_view input) {
+    using parser::ProxyHeader;
+    const ProxyHeader h = parser::parse_proxy_header(input);
+    if (h.result != ProxyHeader::Result::done) {
+        if (h.result == ProxyHeader::Result::need_more && input.size() >= parser::kProxyHeaderMax) {
+            fail("proxy_header", "asks for more beyond the 4 KiB bound");
+        }
+        return;
+    }
+    if (h.length > input.size() || h.length > parser::kProxyHeaderMax || h.length < 15) {
+        fail("proxy_header", "a header of " + std::to_string(h.length) + " bytes");
+    }
+    const ProxyHeader alone = parser::parse_proxy_header(input.substr(0, h.length));
+    if (alone.result != ProxyHeader::Result::done || alone.length != h.length ||
+        alone.has_addresses != h.has_addresses || alone.src != h.src ||
+        alone.src_port != h.src_port || alone.dst != h.dst || alone.dst_port != h.dst_port) {
+        fail("proxy_header", "the header parses differently without what follows it");
+    }
+    for (const std::size_t cut : {h.length - 1, h.length / 2, std::size_t{1}}) {
+        if (parser::parse_proxy_header(input.substr(0, cut)).result !=
+            ProxyHeader::Result::need_more) {
+            fail("proxy_header", "a prefix of " + std::to_string(cut) + " bytes is not need_more");
+        }
+    }
+}
+
+void fuzz_remote_ip(Reader& in) {
+    const std::uint8_t flags = in.u8();
+    std::vector<kahttpd::conf::VirtualHost::RemoteIpProxy> proxies;
+    for (unsigned i = 0; i < (flags & 3u) + ((flags & 4u) ? 1u : 0u); ++i) {
+        kahttpd::conf::VirtualHost::RemoteIpProxy p;
+        for (auto& b : p.network.addr) {
+            b = in.u8();
+        }
+        p.network.prefix = static_cast<std::uint8_t>(in.u8() % 129);
+        p.internal = (flags >> (4 + i)) & 1u;
+        proxies.push_back(p);
+    }
+    server::IpBytes peer{};
+    for (auto& b : peer) {
+        b = in.u8();
+    }
+    const server::RemoteIpRules rules{"x-forwarded-for", &proxies};
+    const auto found = server::useragent_ip(rules, peer, in.rest);
+    if (found && in.rest.find_first_of("0123456789abcdefABCDEF:") == std::string_view::npos) {
+        fail("remote_ip", "an address from a field that names none");
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -299,7 +355,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return -1;
     }
     Reader in{std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1)};
-    switch (data[0] % 5) {
+    switch (data[0] % 7) {
     case 0:
         fuzz_target_path(in.rest);
         break;
@@ -312,8 +368,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 3:
         fuzz_content_coding(in);
         break;
-    default:
+    case 4:
         fuzz_access_log(in);
+        break;
+    case 5:
+        fuzz_proxy_header(in.rest);
+        break;
+    default:
+        fuzz_remote_ip(in);
         break;
     }
     return 0;

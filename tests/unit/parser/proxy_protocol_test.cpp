@@ -97,6 +97,12 @@ TEST_SUITE("parser") {
         }
     }
 
+    TEST_CASE("a NUL in a PROXY v1 line is refused whether or not its CRLF has arrived") {
+        const std::string line("PROXY UNKNOWN \0x\r\n", 18);
+        CHECK(parse_proxy_header(line).result == Result::invalid);
+        CHECK(parse_proxy_header(line.substr(0, 16)).result == Result::invalid);
+    }
+
     TEST_CASE("a PROXY v1 line longer than 107 bytes is invalid, a shorter one waits") {
         std::string line = "PROXY UNKNOWN " + std::string(100, 'x');
         CHECK(parse_proxy_header(line.substr(0, 106)).result == Result::need_more);
