@@ -416,6 +416,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     }
     SharedState& shared = gen->shared;
     shared.board = &board_;
+    shared.draining = &board_.draining;
     shared.client_counts = &client_counts_;
     shared.generation = gen->number;
     shared.config = &cfg;
