@@ -1,6 +1,7 @@
 #include "server/io/server.hpp"
 
 #include "conf/mime_types.hpp"
+#include "server/io/systemd.hpp"
 #include "server/io/worker.hpp"
 #include "server/obs/log.hpp"
 #include "server/static/static_file.hpp"
@@ -44,18 +45,34 @@ enum class BindMode {
 /// A bound, listening, non-blocking socket for `addr`, or -1 with a message in `err`.
 /// `port` is the port to bind (the kernel's choice for a ":0" address is passed back so every
 /// worker's socket shares it). With BindMode::probe the socket is only bound, then closed, and
-/// 0 is returned when the bind succeeded.
+/// 0 is returned when the bind succeeded. `group`, when not -1, is an inherited SO_REUSEPORT
+/// socket to join: its exact address (and IPV6_V6ONLY) is bound instead of `addr`'s.
 int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mode,
-                  std::string& err) {
+                  std::string& err, int group = -1) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     bool any6 = false;
     std::string host = addr.host;
-    if (host.empty()) {
+    int v6only = -1; // the group's IPV6_V6ONLY, for an IPv6 group
+    if (group >= 0) {
+        socklen_t glen = sizeof ss;
+        socklen_t olen = sizeof v6only;
+        if (::getsockname(group, reinterpret_cast<sockaddr*>(&ss), &glen) != 0) {
+            err = std::strerror(errno);
+            return -1;
+        }
+        const bool v6 = ss.ss_family == AF_INET6;
+        if (!v6 || ::getsockopt(group, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) != 0) {
+            v6only = -1;
+        }
+        len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    } else if (host.empty()) {
         host = "::"; // every address, both families, as Apache's "Listen 8080"
         any6 = true;
     }
-    if (host.find(':') != std::string::npos) {
+    if (group >= 0) {
+        // The address comes from the group's socket.
+    } else if (host.find(':') != std::string::npos) {
         auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons(port);
@@ -75,7 +92,7 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mo
         len = sizeof *a;
     }
     int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 && any6) {
+    if (fd < 0 && any6 && group < 0) {
         // No IPv6 on this host: fall back to every IPv4 address.
         auto* a = reinterpret_cast<sockaddr_in*>(&ss);
         std::memset(&ss, 0, sizeof ss);
@@ -101,6 +118,9 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mo
     }
     if (any6) {
         ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    } else if (v6only >= 0) {
+        // Joining an inherited IPv6 group: the same family coverage as its socket.
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
         (mode == BindMode::listen && ::listen(fd, kBacklog) != 0)) {
@@ -242,6 +262,11 @@ struct Listener {
     conf::ListenAddr addr;
     std::uint16_t port = 0; ///< the port actually bound (the kernel's choice for :0)
     std::vector<int> fds;
+    /// fds[0] came from LISTEN_FDS (socket activation, or the kahttpd this one upgraded).
+    bool inherited = false;
+    /// One inherited socket without SO_REUSEPORT: no other socket can join it, so every worker
+    /// gets a dup() of it and they share its accept queue.
+    bool shared = false;
 };
 
 std::string listener_key(const conf::ListenAddr& a) {
@@ -298,6 +323,8 @@ class Server {
         std::size_t had = 0;                                    // listeners_ before the call
         std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
     };
+    void claim_inherited(const conf::Config& config, BindUndo& undo);
+    const sockaddr_storage& inherited_for(int fd) const;
     bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
                         std::string& err);
     void undo_bind(const BindUndo& undo);
@@ -316,6 +343,7 @@ class Server {
     }
 
     ConfigLoader reload_;
+    std::vector<InheritedSocket> inherited_; ///< LISTEN_FDS, until the first build claims them
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
     std::vector<Listener> listeners_;
@@ -344,6 +372,52 @@ void Server::undo_bind(const BindUndo& undo) {
     listeners_.resize(undo.had);
 }
 
+/// Socket activation and the binary upgrade: a Listen address this process does not hold yet
+/// takes the inherited sockets that match it (inherited_matches) instead of binding its own,
+/// and so skips the "one server per port" probe. A Listen with port 0 takes the sockets of one
+/// port (an upgrade passes every socket of a group, in order).
+void Server::claim_inherited(const conf::Config& config, BindUndo& undo) {
+    for (const auto& addr : config.listen) {
+        const std::string key = listener_key(addr);
+        if (std::any_of(listeners_.begin(), listeners_.end(),
+                        [&](const Listener& l) { return l.key == key; })) {
+            continue;
+        }
+        Listener l{key, addr, addr.port, {}};
+        for (InheritedSocket& s : inherited_) {
+            if (s.claimed || !inherited_matches(s, addr.host, addr.port) ||
+                (!l.fds.empty() && (sockaddr_port(s.addr) != l.port || l.shared || !s.reuseport))) {
+                continue;
+            }
+            s.claimed = true;
+            l.port = sockaddr_port(s.addr);
+            l.fds.push_back(s.fd);
+            l.inherited = true;
+            l.shared = !s.reuseport;
+        }
+        if (l.fds.empty()) {
+            continue;
+        }
+        KAHTTPD_LOG(info, "Listen %s: using %zu inherited socket%s on %s (%s)",
+                    configured_address(addr).c_str(), l.fds.size(), l.fds.size() == 1 ? "" : "s",
+                    sockaddr_text(inherited_for(l.fds[0])).c_str(),
+                    l.shared ? "no SO_REUSEPORT: shared by every worker"
+                             : "SO_REUSEPORT: more workers join its group");
+        undo.added.emplace_back(listeners_.size(), 0);
+        listeners_.push_back(std::move(l));
+    }
+}
+
+const sockaddr_storage& Server::inherited_for(int fd) const {
+    static const sockaddr_storage kNone{};
+    for (const InheritedSocket& s : inherited_) {
+        if (s.fd == fd) {
+            return s.addr;
+        }
+    }
+    return kNone;
+}
+
 bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
                             std::string& err) {
     undo.had = listeners_.size();
@@ -358,6 +432,7 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
     // each other. An address that overlaps one this process already holds (a reload) is not
     // probed: the probe would hit our own sockets, and the port is ours already. Port 0 is a
     // fresh port by definition.
+    claim_inherited(config, undo);
     for (const auto& addr : config.listen) {
         const std::string key = listener_key(addr);
         const bool held = std::any_of(listeners_.begin(), listeners_.end(), [&](const Listener& l) {
@@ -385,9 +460,12 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
         }
         const auto li = static_cast<std::size_t>(it - listeners_.begin());
         const std::size_t from = it->fds.size();
-        while (listeners_[li].fds.size() < nworkers) {
+        // An inherited SO_REUSEPORT socket gets companions in its group (bound to its exact
+        // address); a shared one cannot have any.
+        const int group = listeners_[li].inherited ? listeners_[li].fds[0] : -1;
+        while (!listeners_[li].shared && listeners_[li].fds.size() < nworkers) {
             std::string why;
-            const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why);
+            const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why, group);
             if (fd < 0) {
                 err = addr.where;
                 err.append(": Listen: cannot listen on ").append(configured_address(addr));
@@ -482,7 +560,9 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
                 if (l.key != key) {
                     continue;
                 }
-                for (std::size_t k = w; k < l.fds.size(); k += nworkers) {
+                // A shared (inherited, no SO_REUSEPORT) socket goes to every worker.
+                for (std::size_t k = l.shared ? 0 : w; k < l.fds.size();
+                     k += l.shared ? l.fds.size() : nworkers) {
                     const int fd = ::fcntl(l.fds[k], F_DUPFD_CLOEXEC, 0);
                     if (fd < 0) {
                         err = std::string("cannot duplicate a listening socket: ") +
@@ -734,8 +814,19 @@ void Server::on_signal(int signum) {
 }
 
 int Server::run(conf::Config config) {
+    // Socket activation: listening sockets passed in (fds 3..).
+    inherited_ = take_inherited_sockets();
     std::string err;
     current_ = build(std::make_unique<conf::Config>(std::move(config)), err);
+    // Inherited sockets that no Listen took serve nothing; they are not kept for a reload.
+    for (const InheritedSocket& s : inherited_) {
+        if (!s.claimed) {
+            KAHTTPD_LOG(warn, "inherited socket %s (fd %d) matches no Listen address; closing it",
+                        sockaddr_text(s.addr).c_str(), s.fd);
+            ::close(s.fd);
+        }
+    }
+    inherited_.clear();
     if (!current_) {
         std::fprintf(stderr, "kahttpd: %s\n", err.c_str());
         for (auto& l : listeners_) {
