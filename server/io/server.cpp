@@ -307,6 +307,13 @@ std::string announced_address(const Listener& l) {
            ":" + std::to_string(l.port);
 }
 
+/// Requests served by each running worker, as each last reported it (the STATUS= line):
+/// workers write their own entry on their thread, the main thread reads. Guarded by `mutex`.
+struct RequestTally {
+    std::mutex mutex;
+    std::vector<std::pair<const Worker*, std::uint64_t>> requests;
+};
+
 class Server {
   public:
     Server(ConfigLoader reload) : reload_(std::move(reload)) {
@@ -334,6 +341,9 @@ class Server {
     void reopen_logs();
     void reap();
     void close_unused_listeners();
+    /// "generation N, C connections, R requests served", for STATUS=.
+    std::string status_text();
+    void on_notify_timer();
 
     static void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
         static_cast<Server*>(handle->data)->on_signal(signum);
@@ -341,9 +351,14 @@ class Server {
     static void on_reap_cb(uv_async_t* handle) noexcept {
         static_cast<Server*>(handle->data)->reap();
     }
+    static void on_notify_timer_cb(uv_timer_t* handle) noexcept {
+        static_cast<Server*>(handle->data)->on_notify_timer();
+    }
 
     ConfigLoader reload_;
     std::vector<InheritedSocket> inherited_; ///< LISTEN_FDS, until the first build claims them
+    uv_timer_t notify_timer_;                ///< STATUS= refresh, only under a service manager
+    std::shared_ptr<RequestTally> tally_ = std::make_shared<RequestTally>();
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
     std::vector<Listener> listeners_;
@@ -779,12 +794,16 @@ void Server::on_signal(int signum) {
     if (signum == SIGHUP) {
         if (!stopping_) {
             KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s", current_->config->config_file.c_str());
+            notify("RELOADING=1\nSTATUS=reloading the configuration");
             reload();
+            // READY again whether the reload worked or not: either way a configuration serves.
+            notify("READY=1\nSTATUS=" + status_text());
         }
         return;
     }
     if (!stopping_) {
         stopping_ = true;
+        notify("STOPPING=1\nSTATUS=stopping: finishing the requests in progress");
         KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
         for (auto& w : current_->workers) {
             w->request_stop();
@@ -810,7 +829,59 @@ void Server::on_signal(int signum) {
             uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
         }
     }
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&notify_timer_))) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&notify_timer_), nullptr);
+    }
     reap();
+}
+
+// ---- service manager notifications ------------------------------------------------------------
+
+std::string Server::status_text() {
+    // The requests of running workers come from the tally, as each last reported them (one
+    // refresh behind); finished workers' are in the board's totals.
+    std::uint64_t requests = 0;
+    {
+        std::lock_guard<std::mutex> lock(board_.mutex);
+        requests = board_.retired.requests;
+        std::lock_guard<std::mutex> tally_lock(tally_->mutex);
+        for (const auto& [w, n] : tally_->requests) {
+            if (std::find(board_.workers.begin(), board_.workers.end(), w) !=
+                board_.workers.end()) {
+                requests += n;
+            }
+        }
+    }
+    return "generation " + std::to_string(board_.generation.load()) + ", " +
+           std::to_string(board_.open_connections.load(std::memory_order_relaxed)) +
+           " connections, " + std::to_string(requests) + " requests served";
+}
+
+void Server::on_notify_timer() {
+    notify("STATUS=" + status_text());
+    // Ask every running worker for its count, for the next refresh; forget finished ones.
+    // Under the board's lock no worker can be destroyed while its task is posted.
+    std::lock_guard<std::mutex> lock(board_.mutex);
+    {
+        std::lock_guard<std::mutex> tally_lock(tally_->mutex);
+        std::erase_if(tally_->requests, [&](const auto& entry) {
+            return std::find(board_.workers.begin(), board_.workers.end(), entry.first) ==
+                   board_.workers.end();
+        });
+    }
+    for (Worker* w : board_.workers) {
+        w->post([tally = tally_, w] {
+            const std::uint64_t n = w->stats().requests;
+            std::lock_guard<std::mutex> tally_lock(tally->mutex);
+            for (auto& entry : tally->requests) {
+                if (entry.first == w) {
+                    entry.second = n;
+                    return;
+                }
+            }
+            tally->requests.emplace_back(w, n);
+        });
+    }
 }
 
 int Server::run(conf::Config config) {
@@ -841,6 +912,8 @@ int Server::run(conf::Config config) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &reap_async_, &Server::on_reap_cb);
     reap_async_.data = this;
+    uv_timer_init(&loop_, &notify_timer_);
+    notify_timer_.data = this;
     const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
     for (std::size_t i = 0; i < signals_.size(); ++i) {
         uv_signal_init(&loop_, &signals_[i]);
@@ -858,6 +931,18 @@ int Server::run(conf::Config config) {
                     cfg.document_root.c_str());
     }
     std::fflush(stdout);
+    // Serving: tell the service manager.
+    notify("READY=1\nSTATUS=" + status_text());
+    if (notify_enabled()) {
+        // STATUS= refresh; only under a service manager. KAHTTPD_NOTIFY_INTERVAL_MS (tests)
+        // overrides the 5 s period.
+        std::uint64_t period = 5000;
+        if (const char* env = std::getenv("KAHTTPD_NOTIFY_INTERVAL_MS")) {
+            period = std::max<std::uint64_t>(10, std::strtoull(env, nullptr, 10));
+        }
+        uv_timer_start(&notify_timer_, &Server::on_notify_timer_cb, period, period);
+        on_notify_timer(); // the first counts, for the first refresh
+    }
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     int rc = exit_status_;

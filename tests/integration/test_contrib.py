@@ -47,7 +47,8 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertIn("Syntax OK", check.stdout)
         self.assertIn("-HUP $MAINPID", reloads[1])
         values = dict(settings)
-        self.assertIn(values["Type"], ("simple", "exec"))
+        # Type=notify (sd_notify READY=1).
+        self.assertEqual(values["Type"], "notify")
         self.assertGreaterEqual(int(values["LimitNOFILE"]), 65536)
         self.assertGreater(int(values["TimeoutStopSec"]), 10)  # GracefulShutdownTimeout 10 s
 
