@@ -2,6 +2,7 @@
 
 #include "conf/mime_types.hpp"
 #include "server/io/systemd.hpp"
+#include "server/io/upgrade.hpp"
 #include "server/io/worker.hpp"
 #include "server/obs/log.hpp"
 #include "server/static/static_file.hpp"
@@ -28,6 +29,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -316,7 +318,8 @@ struct RequestTally {
 
 class Server {
   public:
-    Server(ConfigLoader reload) : reload_(std::move(reload)) {
+    Server(ConfigLoader reload, std::vector<std::string> argv)
+        : reload_(std::move(reload)), argv_(std::move(argv)) {
         board_.started_ms = uv_hrtime() / 1000000;
         board_.started_unix = static_cast<std::int64_t>(std::time(nullptr));
     }
@@ -341,6 +344,13 @@ class Server {
     void reopen_logs();
     void reap();
     void close_unused_listeners();
+    /// The stop itself: workers drain, listeners close, the main loop's handles close.
+    void stop_now();
+    /// SIGUSR2: start the new binary with the listening sockets (upgrade.hpp).
+    void start_upgrade();
+    void on_upgrade_read(ssize_t nread, const uv_buf_t* buf);
+    void end_upgrade_pipe();
+    void reap_children();
     /// "generation N, C connections, R requests served", for STATUS=.
     std::string status_text();
     void on_notify_timer();
@@ -354,10 +364,27 @@ class Server {
     static void on_notify_timer_cb(uv_timer_t* handle) noexcept {
         static_cast<Server*>(handle->data)->on_notify_timer();
     }
+    static void on_upgrade_alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) noexcept {
+        auto* self = static_cast<Server*>(handle->data);
+        *buf = uv_buf_init(self->upgrade_buf_.data(), self->upgrade_buf_.size());
+    }
+    static void on_upgrade_read_cb(uv_stream_t* stream, ssize_t nread,
+                                   const uv_buf_t* buf) noexcept {
+        static_cast<Server*>(stream->data)->on_upgrade_read(nread, buf);
+    }
 
     ConfigLoader reload_;
+    std::vector<std::string> argv_;          ///< the command line, for the binary upgrade
+    std::string exe_;                        ///< the binary, resolved at start (resolve_self_exe)
     std::vector<InheritedSocket> inherited_; ///< LISTEN_FDS, until the first build claims them
-    uv_timer_t notify_timer_;                ///< STATUS= refresh, only under a service manager
+    UpgradeParent upgrade_parent_;           ///< set when this process is an upgrade's new one
+    UpgradeChild upgrade_child_;             ///< the new process of an upgrade in progress
+    uv_pipe_t upgrade_pipe_;                 ///< its status pipe, while open
+    bool upgrade_pipe_open_ = false;
+    std::array<char, 8> upgrade_buf_{};
+    std::string upgrade_report_; ///< what the status pipe has said so far
+    bool handed_over_ = false;   ///< the new process serves: leave the PidFile alone
+    uv_timer_t notify_timer_;    ///< STATUS= refresh, only under a service manager
     std::shared_ptr<RequestTally> tally_ = std::make_shared<RequestTally>();
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
@@ -368,7 +395,7 @@ class Server {
     uv_async_t reap_async_; // a worker's loop has returned
     std::mutex reap_mutex_;
     bool reap_closed_ = false; // guarded by reap_mutex_
-    std::array<uv_signal_t, 4> signals_;
+    std::array<uv_signal_t, 6> signals_;
     bool stopping_ = false;
     int exit_status_ = 0; // non-zero when a reaped generation's loop did not close cleanly
     std::string pid_file_;
@@ -787,11 +814,11 @@ void Server::reload() {
 }
 
 void Server::on_signal(int signum) {
-    if (signum == SIGUSR1) {
+    switch (signum) {
+    case SIGUSR1:
         reopen_logs();
         return;
-    }
-    if (signum == SIGHUP) {
+    case SIGHUP:
         if (!stopping_) {
             KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s", current_->config->config_file.c_str());
             notify("RELOADING=1\nSTATUS=reloading the configuration");
@@ -800,28 +827,47 @@ void Server::on_signal(int signum) {
             notify("READY=1\nSTATUS=" + status_text());
         }
         return;
+    case SIGUSR2:
+        if (!stopping_) {
+            start_upgrade();
+        }
+        return;
+    case SIGCHLD:
+        reap_children();
+        return;
+    default:
+        break;
     }
-    if (!stopping_) {
-        stopping_ = true;
-        notify("STOPPING=1\nSTATUS=stopping: finishing the requests in progress");
-        KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-        for (auto& w : current_->workers) {
+    const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    notify("STOPPING=1\nSTATUS=stopping: finishing the requests in progress");
+    KAHTTPD_LOG(warn, "caught %s, shutting down", name);
+    stop_now();
+}
+
+void Server::stop_now() {
+    stopping_ = true;
+    for (auto& w : current_->workers) {
+        w->request_stop();
+    }
+    for (auto& gen : retiring_) {
+        for (auto& w : gen->workers) {
             w->request_stop();
         }
-        for (auto& gen : retiring_) {
-            for (auto& w : gen->workers) {
-                w->request_stop();
-            }
-        }
-        // New connections are refused from now on instead of waiting in a queue that no
-        // worker will accept from (each worker closes its own duplicate when it gets the stop).
-        for (auto& l : listeners_) {
-            for (int fd : l.fds) {
-                ::close(fd);
-            }
-        }
-        listeners_.clear();
     }
+    // New connections are refused from now on instead of waiting in a queue that no worker
+    // will accept from (each worker closes its own duplicate when it gets the stop). After an
+    // upgrade the new process holds the same sockets: closing ours only drops a reference,
+    // and connections waiting in the accept queues are the new process's to take.
+    for (auto& l : listeners_) {
+        for (int fd : l.fds) {
+            ::close(fd);
+        }
+    }
+    listeners_.clear();
     // Signals are not handled any more (a second SIGTERM during the drain changes nothing);
     // the reaper closes itself once every worker has returned, which ends uv_run.
     for (uv_signal_t& h : signals_) {
@@ -832,7 +878,112 @@ void Server::on_signal(int signum) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&notify_timer_))) {
         uv_close(reinterpret_cast<uv_handle_t*>(&notify_timer_), nullptr);
     }
+    end_upgrade_pipe();
     reap();
+}
+
+// ---- binary upgrade (SIGUSR2) -----------------------------------------------------------------
+
+void Server::start_upgrade() {
+    if (upgrade_pipe_open_) {
+        KAHTTPD_LOG(warn, "caught SIGUSR2, but the upgrade to pid %ld is still in progress",
+                    static_cast<long>(upgrade_child_.pid));
+        return;
+    }
+    if (exe_.empty()) {
+        KAHTTPD_LOG(error, "upgrade failed: the path of this binary is unknown; still serving");
+        return;
+    }
+    // Every socket of every address, in order: the new process takes over each SO_REUSEPORT
+    // group whole, so no socket (and no connection waiting in its accept queue) closes when
+    // this process exits.
+    std::vector<int> fds;
+    for (const Listener& l : listeners_) {
+        fds.insert(fds.end(), l.fds.begin(), l.fds.end());
+    }
+    std::string err;
+    const UpgradeChild child = spawn_upgrade(exe_, argv_, fds, err);
+    if (child.pid < 0) {
+        KAHTTPD_LOG(error, "upgrade failed: %s; still serving", err.c_str());
+        return;
+    }
+    upgrade_child_ = child;
+    upgrade_report_.clear();
+    uv_pipe_init(&loop_, &upgrade_pipe_, 0);
+    upgrade_pipe_.data = this;
+    if (uv_pipe_open(&upgrade_pipe_, child.status_fd) != 0) {
+        ::close(child.status_fd);
+    }
+    upgrade_pipe_open_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&upgrade_pipe_), &Server::on_upgrade_alloc_cb,
+                  &Server::on_upgrade_read_cb);
+    KAHTTPD_LOG(warn, "caught SIGUSR2, upgrading: started %s (pid %ld) with %zu listening sockets",
+                exe_.c_str(), static_cast<long>(child.pid), fds.size());
+    notify("STATUS=upgrading: started pid " + std::to_string(child.pid) + "; " + status_text());
+}
+
+void Server::on_upgrade_read(ssize_t nread, const uv_buf_t* buf) {
+    if (nread > 0) {
+        upgrade_report_.append(buf->base, static_cast<std::size_t>(nread));
+    }
+    const long pid = static_cast<long>(upgrade_child_.pid);
+    if (!upgrade_report_.empty() && upgrade_report_[0] == 'R') {
+        end_upgrade_pipe();
+        handed_over_ = true;
+        KAHTTPD_LOG(warn,
+                    "upgrade: pid %ld serves now; finishing the requests in progress and exiting",
+                    pid);
+        // No STOPPING=1: under systemd the new process is the service's main process now
+        // (MAINPID=), and STOPPING from this one would stop the service.
+        notify("STATUS=handed over to pid " + std::to_string(pid) +
+               "; finishing the requests in progress");
+        if (!stopping_) {
+            stopping_ = true;
+            stop_now();
+        }
+        return;
+    }
+    if (upgrade_report_.size() >= 5 && upgrade_report_[0] == 'E') {
+        int e = 0;
+        std::memcpy(&e, upgrade_report_.data() + 1, sizeof e);
+        KAHTTPD_LOG(error, "upgrade failed: cannot execute %s: %s; still serving", exe_.c_str(),
+                    std::strerror(e));
+        end_upgrade_pipe();
+        notify("STATUS=upgrade failed; " + status_text());
+        return;
+    }
+    if (nread < 0) {
+        // EOF (or an error) before the new process said it serves: it exited, and said why on
+        // the error log it shares with this one.
+        KAHTTPD_LOG(error,
+                    "upgrade failed: the new process (pid %ld) ended before serving (see its "
+                    "messages above); still serving",
+                    pid);
+        end_upgrade_pipe();
+        notify("STATUS=upgrade failed; " + status_text());
+    }
+}
+
+void Server::end_upgrade_pipe() {
+    if (upgrade_pipe_open_) {
+        upgrade_pipe_open_ = false;
+        uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_pipe_), nullptr);
+    }
+}
+
+/// SIGCHLD: an upgrade's new process that failed. (One that serves outlives this process.)
+void Server::reap_children() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (WIFEXITED(status)) {
+            KAHTTPD_LOG(warn, "upgrade: pid %ld exited with status %d", static_cast<long>(pid),
+                        WEXITSTATUS(status));
+        } else if (WIFSIGNALED(status)) {
+            KAHTTPD_LOG(warn, "upgrade: pid %ld was killed by signal %d", static_cast<long>(pid),
+                        WTERMSIG(status));
+        }
+    }
 }
 
 // ---- service manager notifications ------------------------------------------------------------
@@ -854,7 +1005,8 @@ std::string Server::status_text() {
     }
     return "generation " + std::to_string(board_.generation.load()) + ", " +
            std::to_string(board_.open_connections.load(std::memory_order_relaxed)) +
-           " connections, " + std::to_string(requests) + " requests served";
+           " connections, " + std::to_string(requests) + " requests served" +
+           (handed_over_ ? ", handing over" : "");
 }
 
 void Server::on_notify_timer() {
@@ -885,8 +1037,10 @@ void Server::on_notify_timer() {
 }
 
 int Server::run(conf::Config config) {
-    // Socket activation: listening sockets passed in (fds 3..).
+    // Socket activation, or an upgrade's new process: listening sockets passed in (fds 3..).
     inherited_ = take_inherited_sockets();
+    upgrade_parent_ = take_upgrade_parent();
+    exe_ = resolve_self_exe();
     std::string err;
     current_ = build(std::make_unique<conf::Config>(std::move(config)), err);
     // Inherited sockets that no Listen took serve nothing; they are not kept for a reload.
@@ -914,7 +1068,8 @@ int Server::run(conf::Config config) {
     reap_async_.data = this;
     uv_timer_init(&loop_, &notify_timer_);
     notify_timer_.data = this;
-    const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
+    static_assert(std::size(signums) == std::tuple_size_v<decltype(signals_)>);
     for (std::size_t i = 0; i < signals_.size(); ++i) {
         uv_signal_init(&loop_, &signals_[i]);
         signals_[i].data = this;
@@ -931,8 +1086,16 @@ int Server::run(conf::Config config) {
                     cfg.document_root.c_str());
     }
     std::fflush(stdout);
-    // Serving: tell the service manager.
-    notify("READY=1\nSTATUS=" + status_text());
+    // Serving: tell the service manager (an upgrade's new process is the main one from now
+    // on), then the old process, which drains and exits.
+    std::string ready = "READY=1\nSTATUS=" + status_text();
+    if (upgrade_parent_.pid != 0) {
+        ready = "MAINPID=" + std::to_string(::getpid()) + "\n" + ready;
+        KAHTTPD_LOG(warn, "upgrade: serving in place of pid %ld, which finishes its requests",
+                    static_cast<long>(upgrade_parent_.pid));
+    }
+    notify(ready);
+    report_upgrade_ready(upgrade_parent_);
     if (notify_enabled()) {
         // STATUS= refresh; only under a service manager. KAHTTPD_NOTIFY_INTERVAL_MS (tests)
         // overrides the 5 s period.
@@ -959,7 +1122,8 @@ int Server::run(conf::Config config) {
         join(*gen);
     }
     rc |= uv_loop_close(&loop_);
-    if (!pid_file_.empty()) {
+    // After an upgrade the PidFile holds the new process's pid: it stays.
+    if (!pid_file_.empty() && !handed_over_) {
         ::unlink(pid_file_.c_str());
     }
     for (auto& l : listeners_) {
@@ -1025,10 +1189,10 @@ void apply_log_settings(const conf::Config& config) {
     g_log_level = static_cast<int>(level);
 }
 
-int run_server(conf::Config config, ConfigLoader reload) {
+int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string> argv) {
     // A write to a socket the client closed must fail with EPIPE, not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
-    Server server(std::move(reload));
+    Server server(std::move(reload), std::move(argv));
     return server.run(std::move(config));
 }
 

@@ -47,8 +47,9 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertIn("Syntax OK", check.stdout)
         self.assertIn("-HUP $MAINPID", reloads[1])
         values = dict(settings)
-        # Type=notify (sd_notify READY=1).
+        # Type=notify (sd_notify READY=1), and the new process of a binary upgrade may notify.
         self.assertEqual(values["Type"], "notify")
+        self.assertEqual(values["NotifyAccess"], "all")
         self.assertGreaterEqual(int(values["LimitNOFILE"]), 65536)
         self.assertGreater(int(values["TimeoutStopSec"]), 10)  # GracefulShutdownTimeout 10 s
 
