@@ -344,7 +344,8 @@ class Server {
     void reopen_logs();
     void reap();
     void close_unused_listeners();
-    /// The stop itself: workers drain, listeners close, the main loop's handles close.
+    /// The stop itself (after GracefulShutdownDelay, if any): workers drain, listeners close,
+    /// the main loop's handles close.
     void stop_now();
     /// SIGUSR2: start the new binary with the listening sockets (upgrade.hpp).
     void start_upgrade();
@@ -360,6 +361,11 @@ class Server {
     }
     static void on_reap_cb(uv_async_t* handle) noexcept {
         static_cast<Server*>(handle->data)->reap();
+    }
+    static void on_delay_cb(uv_timer_t* handle) noexcept {
+        auto* self = static_cast<Server*>(handle->data);
+        KAHTTPD_LOG(warn, "GracefulShutdownDelay is over, shutting down");
+        self->stop_now();
     }
     static void on_notify_timer_cb(uv_timer_t* handle) noexcept {
         static_cast<Server*>(handle->data)->on_notify_timer();
@@ -384,7 +390,9 @@ class Server {
     std::array<char, 8> upgrade_buf_{};
     std::string upgrade_report_; ///< what the status pipe has said so far
     bool handed_over_ = false;   ///< the new process serves: leave the PidFile alone
-    uv_timer_t notify_timer_;    ///< STATUS= refresh, only under a service manager
+    uv_timer_t delay_timer_;     ///< GracefulShutdownDelay
+    bool delaying_ = false;
+    uv_timer_t notify_timer_; ///< STATUS= refresh, only under a service manager
     std::shared_ptr<RequestTally> tally_ = std::make_shared<RequestTally>();
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
@@ -839,17 +847,39 @@ void Server::on_signal(int signum) {
         break;
     }
     const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (delaying_) {
+        KAHTTPD_LOG(warn, "caught %s during GracefulShutdownDelay, shutting down now", name);
+        stop_now();
+        return;
+    }
     if (stopping_) {
         return;
     }
     stopping_ = true;
     notify("STOPPING=1\nSTATUS=stopping: finishing the requests in progress");
+    const auto delay = current_->config->graceful_shutdown_delay;
+    if (delay.count() > 0) {
+        // GracefulShutdownDelay: still listening and serving, but the health handler answers
+        // 503, so a load balancer takes this server out before its listeners close.
+        delaying_ = true;
+        board_.draining.store(true);
+        KAHTTPD_LOG(warn,
+                    "caught %s; GracefulShutdownDelay: serving on, health checks answer 503 for "
+                    "%lld ms, then shutting down",
+                    name, static_cast<long long>(delay.count()));
+        notify("STATUS=stopping: health checks answer 503 (GracefulShutdownDelay)");
+        uv_timer_start(&delay_timer_, &Server::on_delay_cb,
+                       static_cast<std::uint64_t>(delay.count()), 0);
+        return;
+    }
     KAHTTPD_LOG(warn, "caught %s, shutting down", name);
     stop_now();
 }
 
 void Server::stop_now() {
     stopping_ = true;
+    delaying_ = false;
+    board_.draining.store(true);
     for (auto& w : current_->workers) {
         w->request_stop();
     }
@@ -875,8 +905,10 @@ void Server::stop_now() {
             uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
         }
     }
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&notify_timer_))) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&notify_timer_), nullptr);
+    for (uv_timer_t* t : {&delay_timer_, &notify_timer_}) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(t))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        }
     }
     end_upgrade_pipe();
     reap();
@@ -1006,7 +1038,9 @@ std::string Server::status_text() {
     return "generation " + std::to_string(board_.generation.load()) + ", " +
            std::to_string(board_.open_connections.load(std::memory_order_relaxed)) +
            " connections, " + std::to_string(requests) + " requests served" +
-           (handed_over_ ? ", handing over" : "");
+           (handed_over_ ? ", handing over"
+            : delaying_  ? ", draining"
+                         : "");
 }
 
 void Server::on_notify_timer() {
@@ -1066,6 +1100,8 @@ int Server::run(conf::Config config) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &reap_async_, &Server::on_reap_cb);
     reap_async_.data = this;
+    uv_timer_init(&loop_, &delay_timer_);
+    delay_timer_.data = this;
     uv_timer_init(&loop_, &notify_timer_);
     notify_timer_.data = this;
     const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
