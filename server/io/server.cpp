@@ -879,7 +879,12 @@ void Server::on_signal(int signum) {
 void Server::stop_now() {
     stopping_ = true;
     delaying_ = false;
-    board_.draining.store(true);
+    // Health checks answer 503 from now on, but not in an upgrade's old process: the address
+    // keeps answering through the new one, and a balancer whose health check is still on a
+    // connection of the old process must not take a healthy server out.
+    if (!handed_over_) {
+        board_.draining.store(true);
+    }
     for (auto& w : current_->workers) {
         w->request_stop();
     }

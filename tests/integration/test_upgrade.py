@@ -241,6 +241,27 @@ class UpgradeTest(unittest.TestCase):
         self.new_pid = None
         self.assertFalse(os.path.exists(self.pid_file))
 
+    def test_the_old_process_answers_health_checks_with_200_while_it_drains(self):
+        with open(self.srv.conf, "a") as f:
+            f.write('<Location "/healthz">\n    SetHandler server-health\n</Location>\n')
+        self.srv.start()
+        old = self.srv.connect()
+        self.assertEqual(old.request("/healthz").status, 200)
+        # A request in flight on the old process: its head is finished after the handover.
+        old.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        self.srv.proc.send_signal(signal.SIGUSR2)
+        wait_for_log(self.srv, "serves now")
+        old.send("\r\n")
+        r = old.read_response()
+        self.assertEqual((r.status, r.body), (200, b"OK\n"))
+        self.assertEqual(r.header("Connection"), "close")  # the old process is draining
+        old.close()
+        self.assertEqual(self.srv.proc.wait(timeout=30 * TIME_SCALE), 0)
+        self.new_pid = read_pid(self.pid_file)
+        self.assertEqual(self.srv.connect().request("/healthz").status, 200)
+        self.assertEqual(stop_new_process(self.srv, self.new_pid), 0)
+        self.new_pid = None
+
     def test_a_new_process_that_cannot_start_leaves_the_old_one_serving(self):
         self.srv.start()
         old_pid = self.srv.proc.pid
