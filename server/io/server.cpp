@@ -266,8 +266,9 @@ struct Listener {
     std::vector<int> fds;
     /// fds[0] came from LISTEN_FDS (socket activation, or the kahttpd this one upgraded).
     bool inherited = false;
-    /// One inherited socket without SO_REUSEPORT: no other socket can join it, so every worker
-    /// gets a dup() of it and they share its accept queue.
+    /// Inherited sockets that cannot have companions (no SO_REUSEPORT, or a group this user
+    /// may not join): with fewer sockets than workers, worker w gets a dup() of socket
+    /// w % size, and workers share accept queues.
     bool shared = false;
 };
 
@@ -516,6 +517,20 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
         while (!listeners_[li].shared && listeners_[li].fds.size() < nworkers) {
             std::string why;
             const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why, group);
+            if (fd < 0 && group >= 0) {
+                // The kernel lets only the user that created a socket join its group: a socket
+                // bound by systemd (root) for a service running as another user cannot get
+                // companions. Serving goes on with the inherited sockets, shared.
+                KAHTTPD_LOG(warn,
+                            "Listen %s: cannot join the inherited socket's SO_REUSEPORT group "
+                            "(%s; it was created by another user?); %zu socket%s shared by %u "
+                            "workers",
+                            configured_address(addr).c_str(), why.c_str(),
+                            listeners_[li].fds.size(), listeners_[li].fds.size() == 1 ? "" : "s",
+                            nworkers);
+                listeners_[li].shared = true;
+                break;
+            }
             if (fd < 0) {
                 err = addr.where;
                 err.append(": Listen: cannot listen on ").append(configured_address(addr));
@@ -610,9 +625,11 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
                 if (l.key != key) {
                     continue;
                 }
-                // A shared (inherited, no SO_REUSEPORT) socket goes to every worker.
-                for (std::size_t k = l.shared ? 0 : w; k < l.fds.size();
-                     k += l.shared ? l.fds.size() : nworkers) {
+                // Fewer sockets than workers (inherited ones that cannot have companions):
+                // worker w shares socket w % size.
+                const bool fewer = l.fds.size() < nworkers;
+                for (std::size_t k = fewer ? w % l.fds.size() : w; k < l.fds.size();
+                     k += fewer ? l.fds.size() : nworkers) {
                     const int fd = ::fcntl(l.fds[k], F_DUPFD_CLOEXEC, 0);
                     if (fd < 0) {
                         err = std::string("cannot duplicate a listening socket: ") +

@@ -216,6 +216,43 @@ class ReusePortSocketTest(unittest.TestCase):
             sock.close()
             srv.cleanup()
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to run kahttpd as another user")
+    def test_a_group_created_by_another_user_is_shared_instead(self):
+        # What a .socket unit with ReusePort=yes gives a service with User=: the kernel lets
+        # only the socket's creator (root here) join its group.
+        srv = Server(files={"a.txt": "hello"})
+        sock = socket.socket()
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(16)
+            port = sock.getsockname()[1]
+            with open(srv.conf, "w") as f:
+                f.write('Listen 127.0.0.1:%d\nDocumentRoot "%s"\nWorkers 2\n' % (port, srv.root))
+            for d in (srv.tmp, os.path.dirname(srv.conf), srv.root):
+                os.chmod(d, 0o755)
+            os.chmod(os.path.join(srv.root, "a.txt"), 0o644)
+            fd = sock.fileno()
+            move = "" if fd == 3 else "exec 3<&%d %d<&-; " % (fd, fd)
+            nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            wrapper = nobody + ["bash", "-c", move + 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"',
+                                "bash"]
+            run = Activated(srv, wrapper, pass_fds=(fd,))
+            sock.close()
+            try:
+                self.assertIn("listening on 127.0.0.1:%d" % port, run.wait_listening())
+                log = run.wait_log("cannot join")
+                self.assertIn("cannot join the inherited socket's SO_REUSEPORT group", log)
+                self.assertIn("1 socket shared by 2 workers", log)
+                self.assertEqual(listening_sockets(port), 1)
+                for _ in range(6):
+                    self.assertEqual(get(port), (200, b"hello"))
+            finally:
+                self.assertEqual(run.stop(), 0)
+        finally:
+            sock.close()
+            srv.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
