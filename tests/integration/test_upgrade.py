@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import threading
+import time
 import unittest
 
 import kahttpd_fixture
@@ -41,9 +42,11 @@ def alive(pid):
         return False
 
 
-def wait_for_log(srv, text, count=1, attempts=500):
-    """Polls the shared error log for `text`; a round trip between tries."""
-    for _ in range(attempts):
+def wait_for_log(srv, text, count=1, within=20):
+    """Polls the shared error log for `text`; a round trip between tries. Bounded by time, not
+    by tries: a new process (sanitized, on a busy machine) may take seconds to start."""
+    deadline = time.monotonic() + within * TIME_SCALE
+    while time.monotonic() < deadline:
         if srv.stderr().count(text) >= count:
             return
         c = srv.connect()
@@ -250,7 +253,9 @@ class UpgradeTest(unittest.TestCase):
         # A request in flight on the old process: its head is finished after the handover.
         old.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
         self.srv.proc.send_signal(signal.SIGUSR2)
+        # The handover, then both old workers' drains (each logs when it takes the stop).
         wait_for_log(self.srv, "serves now")
+        wait_for_log(self.srv, ": stopping, ", count=2)
         old.send("\r\n")
         r = old.read_response()
         self.assertEqual((r.status, r.body), (200, b"OK\n"))
