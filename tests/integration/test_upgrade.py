@@ -190,10 +190,18 @@ class UpgradeTest(unittest.TestCase):
         self.new_pid = None
 
     def tearDown(self):
+        old_pid = self.srv.proc.pid if self.srv.proc is not None else None
+        self.srv.stop(check=False)
+        # A new process a failed test did not stop (its pid may only be in the PidFile).
+        if self.new_pid is None and os.path.exists(self.pid_file):
+            pid = read_pid(self.pid_file)
+            self.new_pid = pid if pid != old_pid else None
         if self.new_pid is not None and alive(self.new_pid):
             os.kill(self.new_pid, signal.SIGKILL)
-            os.waitpid(self.new_pid, 0)
-        self.srv.stop(check=False)
+            try:
+                os.waitpid(self.new_pid, 0)
+            except ChildProcessError:
+                pass
         self.notify.close()
         self.srv.cleanup()
 
