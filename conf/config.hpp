@@ -92,6 +92,9 @@ struct Config {
     std::uint32_t max_connections = 0;        ///< MaxConnections, per server; 0 = unlimited
     std::uint32_t max_connections_per_ip = 0; ///< MaxConnectionsPerIP; 0 = off
     std::chrono::milliseconds graceful_shutdown_timeout{10000};
+    /// GracefulShutdownDelay: at a stop, how long the server keeps listening and serving while
+    /// its health handler (SetHandler server-health) answers 503, before the drain begins.
+    std::chrono::milliseconds graceful_shutdown_delay{0};
     /// The open-file cache of each worker (kahttpd's; see docs/configuration.md):
     /// FileCacheSize, bytes per worker (0 disables the cache); FileCacheEntries, entries per
     /// worker; FileCacheValid, how long a cached file is trusted before it is checked again

@@ -550,6 +550,8 @@ json server_json(const Config& c) {
     s["TCPUserTimeout"] = duration_entry(c.tcp_user_timeout, src("TCPUserTimeout"));
     s["GracefulShutdownTimeout"] =
         duration_entry(c.graceful_shutdown_timeout, src("GracefulShutdownTimeout"));
+    s["GracefulShutdownDelay"] =
+        duration_entry(c.graceful_shutdown_delay, src("GracefulShutdownDelay"));
     s["FileCacheSize"] = entry(c.file_cache_size, src("FileCacheSize"));
     s["FileCacheEntries"] = entry(c.file_cache_entries, src("FileCacheEntries"));
     s["FileCacheValid"] = duration_entry(c.file_cache_valid, src("FileCacheValid"));

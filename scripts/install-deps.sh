@@ -7,6 +7,8 @@ packages=(
     build-essential cmake pkg-config   # toolchain (gcc 12 brings libasan8, liblsan0 and
                                        # libubsan1, the runtimes make test-sanitize needs)
     libuv1-dev                         # event loop
+    libsystemd-dev                     # sd_notify, sd_listen_fds (Type=notify, socket activation)
+    systemd                            # systemd-socket-activate and systemd-analyze (tests)
     node-llhttp                        # llhttp C sources, built by CMake
     nlohmann-json3-dev                 # JSON (config dump)
     doctest-dev                        # unit tests

@@ -29,7 +29,9 @@ void usage(std::FILE* out) {
                "  -v       print the version and exit\n"
                "  -h       print this help and exit\n"
                "Signals: SIGTERM or SIGINT stop the server gracefully, SIGHUP reloads the\n"
-               "configuration, SIGUSR1 reopens the log files.\n",
+               "configuration, SIGUSR1 reopens the log files, SIGUSR2 starts the binary again\n"
+               "(an upgrade: the new process takes the listening sockets over, the old one\n"
+               "finishes its requests and exits).\n",
                out);
 }
 
@@ -117,5 +119,7 @@ int main(int argc, char** argv) {
         }
         return std::move(again.config);
     };
-    return kahttpd::server::run_server(std::move(result.config), reload);
+    // SIGUSR2 (the binary upgrade) starts the binary again with the same command line.
+    return kahttpd::server::run_server(std::move(result.config), reload,
+                                       std::vector<std::string>(argv, argv + argc));
 }

@@ -797,6 +797,7 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"TCPKeepAliveCount", &Loader::on_tcp_keepalive_count, Scope::server},
         Spec{"TCPUserTimeout", &Loader::on_tcp_user_timeout, Scope::server},
         Spec{"GracefulShutdownTimeout", &Loader::on_graceful_shutdown_timeout, Scope::server},
+        Spec{"GracefulShutdownDelay", &Loader::on_graceful_shutdown_delay, Scope::server},
         Spec{"FileCacheSize", &Loader::on_file_cache_size, Scope::server},
         Spec{"FileCacheEntries", &Loader::on_file_cache_entries, Scope::server},
         Spec{"FileCacheValid", &Loader::on_file_cache_valid, Scope::server},

@@ -197,6 +197,7 @@ class Loader {
     void on_timeout(const Context& c);
     void on_request_read_timeout(const Context& c);
     void on_graceful_shutdown_timeout(const Context& c);
+    void on_graceful_shutdown_delay(const Context& c);
     void on_tcp_keepalive(const Context& c);
     std::optional<std::chrono::seconds> keepalive_seconds(const Context& c);
     void on_tcp_keepalive_idle(const Context& c);

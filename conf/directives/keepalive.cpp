@@ -2,7 +2,7 @@
 
 #include <limits>
 
-// Connection lifetime: KeepAlive*, Timeout, RequestReadTimeout, GracefulShutdownTimeout and
+// Connection lifetime: KeepAlive*, Timeout, RequestReadTimeout, GracefulShutdownTimeout/Delay and
 // the TCP-level keepalive and user timeout.
 
 namespace kahttpd::conf::detail {
@@ -163,6 +163,14 @@ void Loader::on_graceful_shutdown_timeout(const Context& c) {
         return;
     }
     result_.config.graceful_shutdown_timeout = *d;
+}
+
+void Loader::on_graceful_shutdown_delay(const Context& c) {
+    // 0 (the default) stops at once. The delay comes before GracefulShutdownTimeout's drain,
+    // so a stop takes up to the sum of both.
+    if (const auto d = zero_or_duration_arg(c, "expected 0 (no delay) or a duration up to 1h")) {
+        result_.config.graceful_shutdown_delay = *d;
+    }
 }
 
 void Loader::on_tcp_keepalive(const Context& c) {

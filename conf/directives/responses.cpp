@@ -159,7 +159,7 @@ void Loader::on_set_handler(const Context& c) {
     }
     const std::string name = lower(c.args[0]);
     std::string handler;
-    if (name == "server-status") {
+    if (name == "server-status" || name == "server-health") {
         handler = name;
     } else if (name == "none" || name == "default-handler") {
         handler.clear(); // the static-file handler
@@ -171,7 +171,8 @@ void Loader::on_set_handler(const Context& c) {
             name.starts_with("proxy:") || name.starts_with("application/x-httpd-") ||
             std::find(kApacheOnly.begin(), kApacheOnly.end(), name) != kApacheOnly.end();
         error(c, apache ? not_supported(c.args[0])
-                        : "expected server-status, default-handler or none, found unknown "
+                        : "expected server-status, server-health, default-handler or none, "
+                          "found unknown "
                           "handler " +
                               in_quotes(c.args[0]));
         return;

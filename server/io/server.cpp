@@ -1,6 +1,8 @@
 #include "server/io/server.hpp"
 
 #include "conf/mime_types.hpp"
+#include "server/io/systemd.hpp"
+#include "server/io/upgrade.hpp"
 #include "server/io/worker.hpp"
 #include "server/obs/log.hpp"
 #include "server/static/static_file.hpp"
@@ -27,6 +29,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -44,18 +47,34 @@ enum class BindMode {
 /// A bound, listening, non-blocking socket for `addr`, or -1 with a message in `err`.
 /// `port` is the port to bind (the kernel's choice for a ":0" address is passed back so every
 /// worker's socket shares it). With BindMode::probe the socket is only bound, then closed, and
-/// 0 is returned when the bind succeeded.
+/// 0 is returned when the bind succeeded. `group`, when not -1, is an inherited SO_REUSEPORT
+/// socket to join: its exact address (and IPV6_V6ONLY) is bound instead of `addr`'s.
 int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mode,
-                  std::string& err) {
+                  std::string& err, int group = -1) {
     sockaddr_storage ss{};
     socklen_t len = 0;
     bool any6 = false;
     std::string host = addr.host;
-    if (host.empty()) {
+    int v6only = -1; // the group's IPV6_V6ONLY, for an IPv6 group
+    if (group >= 0) {
+        socklen_t glen = sizeof ss;
+        socklen_t olen = sizeof v6only;
+        if (::getsockname(group, reinterpret_cast<sockaddr*>(&ss), &glen) != 0) {
+            err = std::strerror(errno);
+            return -1;
+        }
+        const bool v6 = ss.ss_family == AF_INET6;
+        if (!v6 || ::getsockopt(group, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &olen) != 0) {
+            v6only = -1;
+        }
+        len = v6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    } else if (host.empty()) {
         host = "::"; // every address, both families, as Apache's "Listen 8080"
         any6 = true;
     }
-    if (host.find(':') != std::string::npos) {
+    if (group >= 0) {
+        // The address comes from the group's socket.
+    } else if (host.find(':') != std::string::npos) {
         auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
         a->sin6_family = AF_INET6;
         a->sin6_port = htons(port);
@@ -75,7 +94,7 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mo
         len = sizeof *a;
     }
     int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0 && any6) {
+    if (fd < 0 && any6 && group < 0) {
         // No IPv6 on this host: fall back to every IPv4 address.
         auto* a = reinterpret_cast<sockaddr_in*>(&ss);
         std::memset(&ss, 0, sizeof ss);
@@ -101,6 +120,9 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mo
     }
     if (any6) {
         ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    } else if (v6only >= 0) {
+        // Joining an inherited IPv6 group: the same family coverage as its socket.
+        ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
     }
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 ||
         (mode == BindMode::listen && ::listen(fd, kBacklog) != 0)) {
@@ -242,6 +264,12 @@ struct Listener {
     conf::ListenAddr addr;
     std::uint16_t port = 0; ///< the port actually bound (the kernel's choice for :0)
     std::vector<int> fds;
+    /// fds[0] came from LISTEN_FDS (socket activation, or the kahttpd this one upgraded).
+    bool inherited = false;
+    /// Inherited sockets that cannot have companions (no SO_REUSEPORT, or a group this user
+    /// may not join): with fewer sockets than workers, worker w gets a dup() of socket
+    /// w % size, and workers share accept queues.
+    bool shared = false;
 };
 
 std::string listener_key(const conf::ListenAddr& a) {
@@ -282,9 +310,17 @@ std::string announced_address(const Listener& l) {
            ":" + std::to_string(l.port);
 }
 
+/// Requests served by each running worker, as each last reported it (the STATUS= line):
+/// workers write their own entry on their thread, the main thread reads. Guarded by `mutex`.
+struct RequestTally {
+    std::mutex mutex;
+    std::vector<std::pair<const Worker*, std::uint64_t>> requests;
+};
+
 class Server {
   public:
-    Server(ConfigLoader reload) : reload_(std::move(reload)) {
+    Server(ConfigLoader reload, std::vector<std::string> argv)
+        : reload_(std::move(reload)), argv_(std::move(argv)) {
         board_.started_ms = uv_hrtime() / 1000000;
         board_.started_unix = static_cast<std::int64_t>(std::time(nullptr));
     }
@@ -298,6 +334,8 @@ class Server {
         std::size_t had = 0;                                    // listeners_ before the call
         std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
     };
+    void claim_inherited(const conf::Config& config, BindUndo& undo);
+    const sockaddr_storage& inherited_for(int fd) const;
     bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
                         std::string& err);
     void undo_bind(const BindUndo& undo);
@@ -307,6 +345,17 @@ class Server {
     void reopen_logs();
     void reap();
     void close_unused_listeners();
+    /// The stop itself (after GracefulShutdownDelay, if any): workers drain, listeners close,
+    /// the main loop's handles close.
+    void stop_now();
+    /// SIGUSR2: start the new binary with the listening sockets (upgrade.hpp).
+    void start_upgrade();
+    void on_upgrade_read(ssize_t nread, const uv_buf_t* buf);
+    void end_upgrade_pipe();
+    void reap_children();
+    /// "generation N, C connections, R requests served", for STATUS=.
+    std::string status_text();
+    void on_notify_timer();
 
     static void on_signal_cb(uv_signal_t* handle, int signum) noexcept {
         static_cast<Server*>(handle->data)->on_signal(signum);
@@ -314,8 +363,38 @@ class Server {
     static void on_reap_cb(uv_async_t* handle) noexcept {
         static_cast<Server*>(handle->data)->reap();
     }
+    static void on_delay_cb(uv_timer_t* handle) noexcept {
+        auto* self = static_cast<Server*>(handle->data);
+        KAHTTPD_LOG(warn, "GracefulShutdownDelay is over, shutting down");
+        self->stop_now();
+    }
+    static void on_notify_timer_cb(uv_timer_t* handle) noexcept {
+        static_cast<Server*>(handle->data)->on_notify_timer();
+    }
+    static void on_upgrade_alloc_cb(uv_handle_t* handle, std::size_t, uv_buf_t* buf) noexcept {
+        auto* self = static_cast<Server*>(handle->data);
+        *buf = uv_buf_init(self->upgrade_buf_.data(), self->upgrade_buf_.size());
+    }
+    static void on_upgrade_read_cb(uv_stream_t* stream, ssize_t nread,
+                                   const uv_buf_t* buf) noexcept {
+        static_cast<Server*>(stream->data)->on_upgrade_read(nread, buf);
+    }
 
     ConfigLoader reload_;
+    std::vector<std::string> argv_;          ///< the command line, for the binary upgrade
+    std::string exe_;                        ///< the binary, resolved at start (resolve_self_exe)
+    std::vector<InheritedSocket> inherited_; ///< LISTEN_FDS, until the first build claims them
+    UpgradeParent upgrade_parent_;           ///< set when this process is an upgrade's new one
+    UpgradeChild upgrade_child_;             ///< the new process of an upgrade in progress
+    uv_pipe_t upgrade_pipe_;                 ///< its status pipe, while open
+    bool upgrade_pipe_open_ = false;
+    std::array<char, 8> upgrade_buf_{};
+    std::string upgrade_report_; ///< what the status pipe has said so far
+    bool handed_over_ = false;   ///< the new process serves: leave the PidFile alone
+    uv_timer_t delay_timer_;     ///< GracefulShutdownDelay
+    bool delaying_ = false;
+    uv_timer_t notify_timer_; ///< STATUS= refresh, only under a service manager
+    std::shared_ptr<RequestTally> tally_ = std::make_shared<RequestTally>();
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
     std::vector<Listener> listeners_;
@@ -325,7 +404,7 @@ class Server {
     uv_async_t reap_async_; // a worker's loop has returned
     std::mutex reap_mutex_;
     bool reap_closed_ = false; // guarded by reap_mutex_
-    std::array<uv_signal_t, 4> signals_;
+    std::array<uv_signal_t, 6> signals_;
     bool stopping_ = false;
     int exit_status_ = 0; // non-zero when a reaped generation's loop did not close cleanly
     std::string pid_file_;
@@ -344,6 +423,52 @@ void Server::undo_bind(const BindUndo& undo) {
     listeners_.resize(undo.had);
 }
 
+/// Socket activation and the binary upgrade: a Listen address this process does not hold yet
+/// takes the inherited sockets that match it (inherited_matches) instead of binding its own,
+/// and so skips the "one server per port" probe. A Listen with port 0 takes the sockets of one
+/// port (an upgrade passes every socket of a group, in order).
+void Server::claim_inherited(const conf::Config& config, BindUndo& undo) {
+    for (const auto& addr : config.listen) {
+        const std::string key = listener_key(addr);
+        if (std::any_of(listeners_.begin(), listeners_.end(),
+                        [&](const Listener& l) { return l.key == key; })) {
+            continue;
+        }
+        Listener l{key, addr, addr.port, {}};
+        for (InheritedSocket& s : inherited_) {
+            if (s.claimed || !inherited_matches(s, addr.host, addr.port) ||
+                (!l.fds.empty() && (sockaddr_port(s.addr) != l.port || l.shared || !s.reuseport))) {
+                continue;
+            }
+            s.claimed = true;
+            l.port = sockaddr_port(s.addr);
+            l.fds.push_back(s.fd);
+            l.inherited = true;
+            l.shared = !s.reuseport;
+        }
+        if (l.fds.empty()) {
+            continue;
+        }
+        KAHTTPD_LOG(info, "Listen %s: using %zu inherited socket%s on %s (%s)",
+                    configured_address(addr).c_str(), l.fds.size(), l.fds.size() == 1 ? "" : "s",
+                    sockaddr_text(inherited_for(l.fds[0])).c_str(),
+                    l.shared ? "no SO_REUSEPORT: shared by every worker"
+                             : "SO_REUSEPORT: more workers join its group");
+        undo.added.emplace_back(listeners_.size(), 0);
+        listeners_.push_back(std::move(l));
+    }
+}
+
+const sockaddr_storage& Server::inherited_for(int fd) const {
+    static const sockaddr_storage kNone{};
+    for (const InheritedSocket& s : inherited_) {
+        if (s.fd == fd) {
+            return s.addr;
+        }
+    }
+    return kNone;
+}
+
 bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
                             std::string& err) {
     undo.had = listeners_.size();
@@ -358,6 +483,7 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
     // each other. An address that overlaps one this process already holds (a reload) is not
     // probed: the probe would hit our own sockets, and the port is ours already. Port 0 is a
     // fresh port by definition.
+    claim_inherited(config, undo);
     for (const auto& addr : config.listen) {
         const std::string key = listener_key(addr);
         const bool held = std::any_of(listeners_.begin(), listeners_.end(), [&](const Listener& l) {
@@ -385,9 +511,26 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
         }
         const auto li = static_cast<std::size_t>(it - listeners_.begin());
         const std::size_t from = it->fds.size();
-        while (listeners_[li].fds.size() < nworkers) {
+        // An inherited SO_REUSEPORT socket gets companions in its group (bound to its exact
+        // address); a shared one cannot have any.
+        const int group = listeners_[li].inherited ? listeners_[li].fds[0] : -1;
+        while (!listeners_[li].shared && listeners_[li].fds.size() < nworkers) {
             std::string why;
-            const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why);
+            const int fd = open_listener(addr, listeners_[li].port, BindMode::listen, why, group);
+            if (fd < 0 && group >= 0) {
+                // The kernel lets only the user that created a socket join its group: a socket
+                // bound by systemd (root) for a service running as another user cannot get
+                // companions. Serving goes on with the inherited sockets, shared.
+                KAHTTPD_LOG(warn,
+                            "Listen %s: cannot join the inherited socket's SO_REUSEPORT group "
+                            "(%s; it was created by another user?); %zu socket%s shared by %u "
+                            "workers",
+                            configured_address(addr).c_str(), why.c_str(),
+                            listeners_[li].fds.size(), listeners_[li].fds.size() == 1 ? "" : "s",
+                            nworkers);
+                listeners_[li].shared = true;
+                break;
+            }
             if (fd < 0) {
                 err = addr.where;
                 err.append(": Listen: cannot listen on ").append(configured_address(addr));
@@ -416,6 +559,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     }
     SharedState& shared = gen->shared;
     shared.board = &board_;
+    shared.draining = &board_.draining;
     shared.client_counts = &client_counts_;
     shared.generation = gen->number;
     shared.proxy_protocol = cfg.proxy_protocol_anywhere();
@@ -482,7 +626,11 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
                 if (l.key != key) {
                     continue;
                 }
-                for (std::size_t k = w; k < l.fds.size(); k += nworkers) {
+                // Fewer sockets than workers (inherited ones that cannot have companions):
+                // worker w shares socket w % size.
+                const bool fewer = l.fds.size() < nworkers;
+                for (std::size_t k = fewer ? w % l.fds.size() : w; k < l.fds.size();
+                     k += fewer ? l.fds.size() : nworkers) {
                     const int fd = ::fcntl(l.fds[k], F_DUPFD_CLOEXEC, 0);
                     if (fd < 0) {
                         err = std::string("cannot duplicate a listening socket: ") +
@@ -692,37 +840,87 @@ void Server::reload() {
 }
 
 void Server::on_signal(int signum) {
-    if (signum == SIGUSR1) {
+    switch (signum) {
+    case SIGUSR1:
         reopen_logs();
         return;
-    }
-    if (signum == SIGHUP) {
+    case SIGHUP:
         if (!stopping_) {
             KAHTTPD_LOG(warn, "caught SIGHUP, reloading %s", current_->config->config_file.c_str());
+            notify("RELOADING=1\nSTATUS=reloading the configuration");
             reload();
+            // READY again whether the reload worked or not: either way a configuration serves.
+            notify("READY=1\nSTATUS=" + status_text());
         }
         return;
+    case SIGUSR2:
+        if (!stopping_) {
+            start_upgrade();
+        }
+        return;
+    case SIGCHLD:
+        reap_children();
+        return;
+    default:
+        break;
     }
-    if (!stopping_) {
-        stopping_ = true;
-        KAHTTPD_LOG(warn, "caught %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
-        for (auto& w : current_->workers) {
+    const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (delaying_) {
+        KAHTTPD_LOG(warn, "caught %s during GracefulShutdownDelay, shutting down now", name);
+        stop_now();
+        return;
+    }
+    if (stopping_) {
+        return;
+    }
+    stopping_ = true;
+    notify("STOPPING=1\nSTATUS=stopping: finishing the requests in progress");
+    const auto delay = current_->config->graceful_shutdown_delay;
+    if (delay.count() > 0) {
+        // GracefulShutdownDelay: still listening and serving, but the health handler answers
+        // 503, so a load balancer takes this server out before its listeners close.
+        delaying_ = true;
+        board_.draining.store(true);
+        KAHTTPD_LOG(warn,
+                    "caught %s; GracefulShutdownDelay: serving on, health checks answer 503 for "
+                    "%lld ms, then shutting down",
+                    name, static_cast<long long>(delay.count()));
+        notify("STATUS=stopping: health checks answer 503 (GracefulShutdownDelay)");
+        uv_timer_start(&delay_timer_, &Server::on_delay_cb,
+                       static_cast<std::uint64_t>(delay.count()), 0);
+        return;
+    }
+    KAHTTPD_LOG(warn, "caught %s, shutting down", name);
+    stop_now();
+}
+
+void Server::stop_now() {
+    stopping_ = true;
+    delaying_ = false;
+    // Health checks answer 503 from now on, but not in an upgrade's old process: the address
+    // keeps answering through the new one, and a balancer whose health check is still on a
+    // connection of the old process must not take a healthy server out.
+    if (!handed_over_) {
+        board_.draining.store(true);
+    }
+    for (auto& w : current_->workers) {
+        w->request_stop();
+    }
+    for (auto& gen : retiring_) {
+        for (auto& w : gen->workers) {
             w->request_stop();
         }
-        for (auto& gen : retiring_) {
-            for (auto& w : gen->workers) {
-                w->request_stop();
-            }
-        }
-        // New connections are refused from now on instead of waiting in a queue that no
-        // worker will accept from (each worker closes its own duplicate when it gets the stop).
-        for (auto& l : listeners_) {
-            for (int fd : l.fds) {
-                ::close(fd);
-            }
-        }
-        listeners_.clear();
     }
+    // New connections are refused from now on instead of waiting in a queue that no worker
+    // will accept from (each worker closes its own duplicate when it gets the stop). After an
+    // upgrade the new process holds the same sockets: closing ours only drops a reference,
+    // and connections waiting in the accept queues are the new process's to take.
+    for (auto& l : listeners_) {
+        for (int fd : l.fds) {
+            ::close(fd);
+        }
+    }
+    listeners_.clear();
     // Signals are not handled any more (a second SIGTERM during the drain changes nothing);
     // the reaper closes itself once every worker has returned, which ends uv_run.
     for (uv_signal_t& h : signals_) {
@@ -730,12 +928,187 @@ void Server::on_signal(int signum) {
             uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
         }
     }
+    for (uv_timer_t* t : {&delay_timer_, &notify_timer_}) {
+        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(t))) {
+            uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+        }
+    }
+    end_upgrade_pipe();
     reap();
 }
 
+// ---- binary upgrade (SIGUSR2) -----------------------------------------------------------------
+
+void Server::start_upgrade() {
+    if (upgrade_pipe_open_) {
+        KAHTTPD_LOG(warn, "caught SIGUSR2, but the upgrade to pid %ld is still in progress",
+                    static_cast<long>(upgrade_child_.pid));
+        return;
+    }
+    if (exe_.empty()) {
+        KAHTTPD_LOG(error, "upgrade failed: the path of this binary is unknown; still serving");
+        return;
+    }
+    // Every socket of every address, in order: the new process takes over each SO_REUSEPORT
+    // group whole, so no socket (and no connection waiting in its accept queue) closes when
+    // this process exits.
+    std::vector<int> fds;
+    for (const Listener& l : listeners_) {
+        fds.insert(fds.end(), l.fds.begin(), l.fds.end());
+    }
+    std::string err;
+    const UpgradeChild child = spawn_upgrade(exe_, argv_, fds, err);
+    if (child.pid < 0) {
+        KAHTTPD_LOG(error, "upgrade failed: %s; still serving", err.c_str());
+        return;
+    }
+    upgrade_child_ = child;
+    upgrade_report_.clear();
+    uv_pipe_init(&loop_, &upgrade_pipe_, 0);
+    upgrade_pipe_.data = this;
+    if (uv_pipe_open(&upgrade_pipe_, child.status_fd) != 0) {
+        ::close(child.status_fd);
+    }
+    upgrade_pipe_open_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&upgrade_pipe_), &Server::on_upgrade_alloc_cb,
+                  &Server::on_upgrade_read_cb);
+    KAHTTPD_LOG(warn, "caught SIGUSR2, upgrading: started %s (pid %ld) with %zu listening sockets",
+                exe_.c_str(), static_cast<long>(child.pid), fds.size());
+    notify("STATUS=upgrading: started pid " + std::to_string(child.pid) + "; " + status_text());
+}
+
+void Server::on_upgrade_read(ssize_t nread, const uv_buf_t* buf) {
+    if (nread > 0) {
+        upgrade_report_.append(buf->base, static_cast<std::size_t>(nread));
+    }
+    const long pid = static_cast<long>(upgrade_child_.pid);
+    if (!upgrade_report_.empty() && upgrade_report_[0] == 'R') {
+        end_upgrade_pipe();
+        handed_over_ = true;
+        KAHTTPD_LOG(warn,
+                    "upgrade: pid %ld serves now; finishing the requests in progress and exiting",
+                    pid);
+        // No STOPPING=1: under systemd the new process is the service's main process now
+        // (MAINPID=), and STOPPING from this one would stop the service.
+        notify("STATUS=handed over to pid " + std::to_string(pid) +
+               "; finishing the requests in progress");
+        if (!stopping_) {
+            stopping_ = true;
+            stop_now();
+        }
+        return;
+    }
+    if (upgrade_report_.size() >= 5 && upgrade_report_[0] == 'E') {
+        int e = 0;
+        std::memcpy(&e, upgrade_report_.data() + 1, sizeof e);
+        KAHTTPD_LOG(error, "upgrade failed: cannot execute %s: %s; still serving", exe_.c_str(),
+                    std::strerror(e));
+        end_upgrade_pipe();
+        notify("STATUS=upgrade failed; " + status_text());
+        return;
+    }
+    if (nread < 0) {
+        // EOF (or an error) before the new process said it serves: it exited, and said why on
+        // the error log it shares with this one.
+        KAHTTPD_LOG(error,
+                    "upgrade failed: the new process (pid %ld) ended before serving (see its "
+                    "messages above); still serving",
+                    pid);
+        end_upgrade_pipe();
+        notify("STATUS=upgrade failed; " + status_text());
+    }
+}
+
+void Server::end_upgrade_pipe() {
+    if (upgrade_pipe_open_) {
+        upgrade_pipe_open_ = false;
+        uv_close(reinterpret_cast<uv_handle_t*>(&upgrade_pipe_), nullptr);
+    }
+}
+
+/// SIGCHLD: an upgrade's new process that failed. (One that serves outlives this process.)
+void Server::reap_children() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (WIFEXITED(status)) {
+            KAHTTPD_LOG(warn, "upgrade: pid %ld exited with status %d", static_cast<long>(pid),
+                        WEXITSTATUS(status));
+        } else if (WIFSIGNALED(status)) {
+            KAHTTPD_LOG(warn, "upgrade: pid %ld was killed by signal %d", static_cast<long>(pid),
+                        WTERMSIG(status));
+        }
+    }
+}
+
+// ---- service manager notifications ------------------------------------------------------------
+
+std::string Server::status_text() {
+    // The requests of running workers come from the tally, as each last reported them (one
+    // refresh behind); finished workers' are in the board's totals.
+    std::uint64_t requests = 0;
+    {
+        std::lock_guard<std::mutex> lock(board_.mutex);
+        requests = board_.retired.requests;
+        std::lock_guard<std::mutex> tally_lock(tally_->mutex);
+        for (const auto& [w, n] : tally_->requests) {
+            if (std::find(board_.workers.begin(), board_.workers.end(), w) !=
+                board_.workers.end()) {
+                requests += n;
+            }
+        }
+    }
+    return "generation " + std::to_string(board_.generation.load()) + ", " +
+           std::to_string(board_.open_connections.load(std::memory_order_relaxed)) +
+           " connections, " + std::to_string(requests) + " requests served" +
+           (handed_over_ ? ", handing over"
+            : delaying_  ? ", draining"
+                         : "");
+}
+
+void Server::on_notify_timer() {
+    notify("STATUS=" + status_text());
+    // Ask every running worker for its count, for the next refresh; forget finished ones.
+    // Under the board's lock no worker can be destroyed while its task is posted.
+    std::lock_guard<std::mutex> lock(board_.mutex);
+    {
+        std::lock_guard<std::mutex> tally_lock(tally_->mutex);
+        std::erase_if(tally_->requests, [&](const auto& entry) {
+            return std::find(board_.workers.begin(), board_.workers.end(), entry.first) ==
+                   board_.workers.end();
+        });
+    }
+    for (Worker* w : board_.workers) {
+        w->post([tally = tally_, w] {
+            const std::uint64_t n = w->stats().requests;
+            std::lock_guard<std::mutex> tally_lock(tally->mutex);
+            for (auto& entry : tally->requests) {
+                if (entry.first == w) {
+                    entry.second = n;
+                    return;
+                }
+            }
+            tally->requests.emplace_back(w, n);
+        });
+    }
+}
+
 int Server::run(conf::Config config) {
+    // Socket activation, or an upgrade's new process: listening sockets passed in (fds 3..).
+    inherited_ = take_inherited_sockets();
+    upgrade_parent_ = take_upgrade_parent();
+    exe_ = resolve_self_exe();
     std::string err;
     current_ = build(std::make_unique<conf::Config>(std::move(config)), err);
+    // Inherited sockets that no Listen took serve nothing; they are not kept for a reload.
+    for (const InheritedSocket& s : inherited_) {
+        if (!s.claimed) {
+            KAHTTPD_LOG(warn, "inherited socket %s (fd %d) matches no Listen address; closing it",
+                        sockaddr_text(s.addr).c_str(), s.fd);
+            ::close(s.fd);
+        }
+    }
+    inherited_.clear();
     if (!current_) {
         std::fprintf(stderr, "kahttpd: %s\n", err.c_str());
         for (auto& l : listeners_) {
@@ -750,7 +1123,12 @@ int Server::run(conf::Config config) {
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &reap_async_, &Server::on_reap_cb);
     reap_async_.data = this;
-    const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+    uv_timer_init(&loop_, &delay_timer_);
+    delay_timer_.data = this;
+    uv_timer_init(&loop_, &notify_timer_);
+    notify_timer_.data = this;
+    const int signums[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
+    static_assert(std::size(signums) == std::tuple_size_v<decltype(signals_)>);
     for (std::size_t i = 0; i < signals_.size(); ++i) {
         uv_signal_init(&loop_, &signals_[i]);
         signals_[i].data = this;
@@ -767,6 +1145,26 @@ int Server::run(conf::Config config) {
                     cfg.document_root.c_str());
     }
     std::fflush(stdout);
+    // Serving: tell the service manager (an upgrade's new process is the main one from now
+    // on), then the old process, which drains and exits.
+    std::string ready = "READY=1\nSTATUS=" + status_text();
+    if (upgrade_parent_.pid != 0) {
+        ready = "MAINPID=" + std::to_string(::getpid()) + "\n" + ready;
+        KAHTTPD_LOG(warn, "upgrade: serving in place of pid %ld, which finishes its requests",
+                    static_cast<long>(upgrade_parent_.pid));
+    }
+    notify(ready);
+    report_upgrade_ready(upgrade_parent_);
+    if (notify_enabled()) {
+        // STATUS= refresh; only under a service manager. KAHTTPD_NOTIFY_INTERVAL_MS (tests)
+        // overrides the 5 s period.
+        std::uint64_t period = 5000;
+        if (const char* env = std::getenv("KAHTTPD_NOTIFY_INTERVAL_MS")) {
+            period = std::max<std::uint64_t>(10, std::strtoull(env, nullptr, 10));
+        }
+        uv_timer_start(&notify_timer_, &Server::on_notify_timer_cb, period, period);
+        on_notify_timer(); // the first counts, for the first refresh
+    }
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     int rc = exit_status_;
@@ -783,7 +1181,8 @@ int Server::run(conf::Config config) {
         join(*gen);
     }
     rc |= uv_loop_close(&loop_);
-    if (!pid_file_.empty()) {
+    // After an upgrade the PidFile holds the new process's pid: it stays.
+    if (!pid_file_.empty() && !handed_over_) {
         ::unlink(pid_file_.c_str());
     }
     for (auto& l : listeners_) {
@@ -849,10 +1248,10 @@ void apply_log_settings(const conf::Config& config) {
     g_log_level = static_cast<int>(level);
 }
 
-int run_server(conf::Config config, ConfigLoader reload) {
+int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string> argv) {
     // A write to a socket the client closed must fail with EPIPE, not kill the process.
     std::signal(SIGPIPE, SIG_IGN);
-    Server server(std::move(reload));
+    Server server(std::move(reload), std::move(argv));
     return server.run(std::move(config));
 }
 

@@ -14,11 +14,13 @@ namespace kahttpd::server {
 using ConfigLoader = std::function<std::optional<conf::Config>(std::vector<std::string>& messages)>;
 
 /// Runs the server described by `config` until SIGINT or SIGTERM: binds every Listen address
-/// (one SO_REUSEPORT socket per worker), starts the workers, prints one "listening on" line per
-/// address to stdout, then drains and joins them. SIGHUP reloads through `reload`; SIGUSR1
-/// reopens the log files. Returns the process exit code (0 on a clean stop, 1 when start-up
-/// failed). Main thread only.
-int run_server(conf::Config config, ConfigLoader reload);
+/// (one SO_REUSEPORT socket per worker; sockets passed with LISTEN_FDS are used instead for the
+/// addresses they match), starts the workers, prints one "listening on" line per address to
+/// stdout, tells a service manager (sd_notify), then drains and joins them. SIGHUP reloads
+/// through `reload`; SIGUSR1 reopens the log files; SIGUSR2 starts the binary again with the
+/// same `argv` and the listening sockets, and hands over to it once it serves. Returns the
+/// process exit code (0 on a clean stop, 1 when start-up failed). Main thread only.
+int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string> argv = {});
 
 /// Sets the error log's level from LogLevel (the KAHTTPD_LOG_LEVEL environment variable, when
 /// set, wins: a debugging override).

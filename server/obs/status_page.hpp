@@ -83,6 +83,9 @@ struct StatusBoard {
     std::atomic<std::uint32_t> open_connections{0};
     /// Accepted at the budget and waiting for a slot (Worker::enqueue), in every worker.
     std::atomic<std::uint32_t> queued_connections{0};
+    /// The server is stopping (from GracefulShutdownDelay on): SetHandler server-health
+    /// answers 503. Set by the main thread, read by the workers.
+    std::atomic<bool> draining{false};
 
     std::mutex mutex;
     std::vector<Worker*> workers; ///< every worker whose thread is running

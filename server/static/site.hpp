@@ -4,6 +4,7 @@
 #include "conf/mime_types.hpp"
 #include "server/static/static_file.hpp"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct Site {
     std::vector<HostContext> hosts; ///< [0] is the main server, then config->vhosts in order
     std::string server_header;      ///< "Server: ...\r\n" as ServerTokens asks
     std::string server_version;     ///< "kahttpd/0.1.0", for ServerSignature
+    /// Process-wide, set by the main thread when a stop begins (GracefulShutdownDelay): the
+    /// health handler (SetHandler server-health) answers 503 from then on. Null: never.
+    const std::atomic<bool>* draining = nullptr;
 
     /// The context of a vhost returned by Config::select_vhost.
     const HostContext& host_for(const conf::VirtualHost& vh) const noexcept {

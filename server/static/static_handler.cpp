@@ -164,6 +164,19 @@ Route Exchange::serve_file() noexcept {
         }
         return Route::server_status;
     }
+    if (eff.handler == "server-health") {
+        // A load balancer's health check: 200 while serving, 503 from the moment a stop
+        // begins (during GracefulShutdownDelay the server still serves everything else), so
+        // the balancer stops sending before the listeners close. Require applies as above;
+        // unlike server-status it is not limited to local clients, since the balancer is not.
+        const bool draining = site.draining != nullptr && site.draining->load();
+        out_.status = draining ? Status::service_unavailable : Status::ok;
+        out_.content_type = "text/plain; charset=utf-8";
+        out_.fields = "Cache-Control: no-store\r\n";
+        out_.text_storage.assign(draining ? "draining\n" : "OK\n");
+        out_.set_text_body();
+        return Route::respond;
+    }
     if (eff.limit_request_body != 0 && req_.content_length() &&
         *req_.content_length() > eff.limit_request_body) {
         error(Status::payload_too_large, true);

@@ -35,6 +35,25 @@ class SystemdUnitTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertEqual(about_unit, [])
 
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
+    def test_the_socket_unit_verifies_with_its_service(self):
+        with tempfile.TemporaryDirectory() as d:
+            with open(os.path.join(d, "kahttpd.service"), "w") as f:
+                f.write(unit_for_this_build())
+            shutil.copy(os.path.join(ROOT, "contrib", "kahttpd.socket"), d)
+            r = subprocess.run(["systemd-analyze", "verify", os.path.join(d, "kahttpd.socket"),
+                                os.path.join(d, "kahttpd.service")],
+                               capture_output=True, text=True, timeout=60)
+            about_unit = [l for l in (r.stdout + r.stderr).splitlines() if "kahttpd" in l]
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(about_unit, [])
+        with open(os.path.join(ROOT, "contrib", "kahttpd.socket")) as f:
+            settings = dict(re.findall(r"^(\w+)=(.*)$", f.read(), re.M))
+        # The shipped httpd.conf listens on the port the socket unit binds.
+        with open(os.path.join(ROOT, "conf", "httpd.conf")) as f:
+            listens = re.findall(r"^\s*Listen\s+(\S+)", f.read(), re.M)
+        self.assertIn(settings["ListenStream"], listens)
+
     def test_reload_checks_then_sends_sighup_and_stop_outlasts_the_drain(self):
         text = unit_for_this_build()
         settings = re.findall(r"^(\w+)=(.*)$", text, re.M)
@@ -47,7 +66,9 @@ class SystemdUnitTest(unittest.TestCase):
         self.assertIn("Syntax OK", check.stdout)
         self.assertIn("-HUP $MAINPID", reloads[1])
         values = dict(settings)
-        self.assertIn(values["Type"], ("simple", "exec"))
+        # Type=notify (sd_notify READY=1), and the new process of a binary upgrade may notify.
+        self.assertEqual(values["Type"], "notify")
+        self.assertEqual(values["NotifyAccess"], "all")
         self.assertGreaterEqual(int(values["LimitNOFILE"]), 65536)
         self.assertGreater(int(values["TimeoutStopSec"]), 10)  # GracefulShutdownTimeout 10 s
 

@@ -384,8 +384,9 @@ TEST_SUITE("conf") {
         CHECK(error_of("SetHandler \"proxy:fcgi://127.0.0.1:9000\"") ==
               at("SetHandler") + "\"proxy:fcgi://127.0.0.1:9000\" is not supported by kahttpd");
         CHECK(error_of("SetHandler status") ==
-              at("SetHandler") + "expected server-status, default-handler or none, found unknown "
-                                 "handler \"status\"");
+              at("SetHandler") + "expected server-status, server-health, default-handler or "
+                                 "none, found unknown handler \"status\"");
+        CHECK(base_of("SetHandler Server-Health").handler->value == "server-health");
     }
 
     TEST_CASE("AddType maps extensions, with or without a dot, to a media type") {
@@ -646,6 +647,18 @@ TEST_SUITE("conf") {
               a + "expected 0 (close at once) or a duration up to 1h, found \"3601\"");
         CHECK(error_of("GracefulShutdownTimeout soon") ==
               a + "expected seconds or <n>ms, found \"soon\"");
+    }
+
+    TEST_CASE("GracefulShutdownDelay takes 0 (no delay, the default) to 1h") {
+        CHECK(Config{}.graceful_shutdown_delay == 0ms);
+        CHECK(config_of("GracefulShutdownDelay 0").graceful_shutdown_delay == 0ms);
+        CHECK(config_of("GracefulShutdownDelay 5").graceful_shutdown_delay == 5s);
+        CHECK(config_of("GracefulShutdownDelay 300ms").graceful_shutdown_delay == 300ms);
+        const std::string a = at("GracefulShutdownDelay");
+        CHECK(error_of("GracefulShutdownDelay 3601") ==
+              a + "expected 0 (no delay) or a duration up to 1h, found \"3601\"");
+        CHECK(error_of("GracefulShutdownDelay later") ==
+              a + "expected 0 (no delay) or a duration up to 1h, found \"later\"");
     }
 
     TEST_CASE("FileCacheSize takes bytes with K, M or G, 0 to 64G") {

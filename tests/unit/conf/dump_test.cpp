@@ -262,6 +262,7 @@ TEST_SUITE("conf") {
         CHECK(s["Workers"]["value"] == "auto");
         CHECK(s["MaxConnections"]["value"] == 0);
         CHECK(s["GracefulShutdownTimeout"]["value"] == "10s");
+        CHECK(s["GracefulShutdownDelay"]["value"] == "0s");
         CHECK(s["FileCacheSize"]["value"] == 16 << 20);
         CHECK(s["FileCacheEntries"]["value"] == 4096);
         CHECK(s["FileCacheValid"]["value"] == "1s");
@@ -293,6 +294,7 @@ TEST_SUITE("conf") {
                                       "Workers",
                                       "MaxConnections",
                                       "GracefulShutdownTimeout",
+                                      "GracefulShutdownDelay",
                                       "FileCacheSize",
                                       "FileCacheEntries",
                                       "FileCacheValid",

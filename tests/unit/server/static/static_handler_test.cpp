@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -195,6 +196,12 @@ class Harness {
     Harness& operator=(const Harness&) = delete;
     ~Harness() { forget_cache(); }
 
+    /// The process-wide "stopping" flag the server sets (SetHandler server-health reads it).
+    void set_draining(bool on) {
+        draining_ = on;
+        site_.draining = &draining_;
+    }
+
     /// Answers `raw` as the connection would (Answers must be dropped before the Harness).
     std::unique_ptr<Answer> answer(std::string_view raw, const Peer& peer = {}) {
         return answer(parse(raw), peer);
@@ -236,6 +243,7 @@ class Harness {
     std::unique_ptr<conf::Config> config_;
     kahttpd::server::Site site_;
     std::uint64_t now_ms_ = 0;
+    std::atomic<bool> draining_{false};
 };
 
 std::string http_date(std::time_t t) {
@@ -957,6 +965,34 @@ TEST_SUITE("static handler") {
             CHECK(a->res.status == Status::forbidden);
             CHECK(a->res.error);
         }
+    }
+
+    TEST_CASE("SetHandler server-health answers OK, and 503 once the server is stopping") {
+        TempRoot root;
+        root.write("healthz", "a file that the handler hides");
+        Harness h(root, "<Location /healthz>\n    SetHandler server-health\n</Location>\n");
+        Peer remote; // a load balancer is not a local client: no local-only rule here
+        remote.client = ip4(203, 0, 113, 9);
+        remote.local = ip4(192, 0, 2, 1);
+        const auto ok = h.get("/healthz", {}, remote);
+        CHECK(ok->route == Route::respond);
+        CHECK(ok->res.status == Status::ok);
+        CHECK(ok->body() == "OK\n");
+        CHECK(ok->has_field("Cache-Control: no-store"));
+        h.set_draining(false);
+        CHECK(h.get("/healthz")->res.status == Status::ok);
+        h.set_draining(true);
+        const auto draining = h.get("/healthz");
+        CHECK(draining->res.status == Status::service_unavailable);
+        CHECK(draining->body() == "draining\n");
+        CHECK_FALSE(draining->res.close); // the server still serves during the delay
+    }
+
+    TEST_CASE("a Require in the health Location applies to it") {
+        TempRoot root;
+        Harness h(root, "<Location /healthz>\n    SetHandler server-health\n"
+                        "    Require ip 10.0.0.0/8\n</Location>\n");
+        CHECK(h.get("/healthz")->res.status == Status::forbidden);
     }
 
     TEST_CASE("a Require in the status Location decides who sees it") {
