@@ -921,12 +921,13 @@ void Server::stop_now() {
         }
     }
     listeners_.clear();
-    // Signals are not handled any more (a second SIGTERM during the drain changes nothing);
-    // the reaper closes itself once every worker has returned, which ends uv_run.
+    // The signal handles stay installed but no longer keep the loop alive: a second SIGTERM
+    // or SIGINT during the drain is caught and changes nothing (closing them would give the
+    // signal its default action back, and a second Ctrl-C would kill the process mid-drain).
+    // The reaper closes itself once every worker has returned, which ends uv_run; run()
+    // closes the signal handles after that.
     for (uv_signal_t& h : signals_) {
-        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&h))) {
-            uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
-        }
+        uv_unref(reinterpret_cast<uv_handle_t*>(&h));
     }
     for (uv_timer_t* t : {&delay_timer_, &notify_timer_}) {
         if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(t))) {
@@ -1167,6 +1168,10 @@ int Server::run(conf::Config config) {
     }
 
     uv_run(&loop_, UV_RUN_DEFAULT);
+    for (uv_signal_t& h : signals_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT); // the close callbacks
     int rc = exit_status_;
     auto join = [&rc](Generation& gen) {
         for (auto& t : gen.threads) {

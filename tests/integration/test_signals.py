@@ -56,3 +56,39 @@ class SignalsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SecondStopSignalTest(unittest.TestCase):
+    def test_a_second_sigterm_or_sigint_during_the_drain_changes_nothing(self):
+        # A response in flight keeps the drain going; the second signal must not kill the
+        # process (it did once the signal handles were closed: the default action came back).
+        big = os.urandom(32 << 20)  # more than the socket buffers hold
+        for second in (signal.SIGTERM, signal.SIGINT):
+            with self.subTest(second=second):
+                srv = Server(files={"big.bin": big})
+                try:
+                    srv.start()
+                    c = srv.connect()
+                    c.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+                    while b"\r\n\r\n" not in c.buf:
+                        c._fill()
+                    got = len(c.buf) - c.buf.index(b"\r\n\r\n") - 4
+                    srv.proc.send_signal(signal.SIGTERM)
+                    # The drain has begun once the server says so in its log (read a little
+                    # of the body between looks, so the wait is bounded by the response).
+                    for _ in range(500):
+                        if "shutting down" in srv.stderr():
+                            break
+                        got += len(c.sock.recv(4096))
+                    self.assertIn("shutting down", srv.stderr())
+                    srv.proc.send_signal(second)
+                    while True:
+                        chunk = c.sock.recv(1 << 20)
+                        if not chunk:
+                            break
+                        got += len(chunk)
+                    self.assertEqual(got, len(big))  # the response was not cut
+                    self.assertEqual(srv.proc.wait(timeout=15), 0)
+                finally:
+                    srv.stop(check=False)
+                    srv.cleanup()
