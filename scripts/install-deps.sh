@@ -14,6 +14,7 @@ packages=(
     doctest-dev                        # unit tests
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load
+    haproxy                            # the load balancer in front (test_haproxy.py)
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
     # Peers (h2o, lighttpd, nginx), instruction counting (perf, else callgrind), the timer
