@@ -176,6 +176,11 @@ class HAProxyTest(unittest.TestCase):
             load.finish()
         self.assertEqual(load.failed, [], "failed requests through haproxy")
         self.assertGreater(load.ok, 100)
+        # GracefulShutdownDelay made each stop visible to the balancer: its health check saw
+        # the 503 and took the backend out before the listener closed.
+        out = self.haproxy_output()
+        for name in ("k1", "k2"):
+            self.assertRegex(out, r"kahttpd/%s is DOWN.*503" % name)
         print("\nrolling restart through haproxy: %d requests, %d failed, per backend %r"
               % (load.ok, len(load.failed), load.by_backend))
 
