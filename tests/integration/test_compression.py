@@ -10,11 +10,10 @@ import os
 import re
 import subprocess
 import textwrap
-import time
 import unittest
 import zlib
 
-from kahttpd_fixture import Server
+from kahttpd_fixture import serve_for
 
 try:
     import brotli
@@ -64,23 +63,12 @@ def without_date(raw_head):
 
 class CompressionTest(unittest.TestCase):
     def serve(self, directives=FILTERS, files=None):
-        srv = Server(files=files if files is not None else {
-            "page.html": PAGE, "style.css": CSS, "small.html": SMALL, "noise.html": NOISE,
-            "data.bin": PAGE, "pre.css": CSS, "pre.css.gz": b"PRECOMPRESSED GZIP"})
-        try:
-            for dirpath, dirnames, filenames in os.walk(srv.root):
-                for name in dirnames + filenames:
-                    os.utime(os.path.join(dirpath, name), (MTIME, MTIME))
-            with open(srv.conf, "a") as f:
-                f.write("MaxKeepAliveRequests 0\n")
-                f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
-            srv.start()
-        except BaseException:
-            srv.cleanup()
-            raise
-        self.addCleanup(srv.cleanup)
-        self.addCleanup(srv.stop)
-        return srv
+        if files is None:
+            files = {"page.html": PAGE, "style.css": CSS, "small.html": SMALL,
+                     "noise.html": NOISE, "data.bin": PAGE, "pre.css": CSS,
+                     "pre.css.gz": b"PRECOMPRESSED GZIP"}
+        return serve_for(self, "MaxKeepAliveRequests 0\n" + textwrap.dedent(directives),
+                         files, MTIME)
 
     def connect(self, srv):
         c = srv.connect()

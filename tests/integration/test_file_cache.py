@@ -34,21 +34,8 @@ class CacheTest(unittest.TestCase):
     def serve(self, directives="", files=None):
         """Every file gets the modification time MTIME, so two servers send the same
         validators; tests ask many times on one connection (MaxKeepAliveRequests 0)."""
-        srv = Server(files=files)
-        try:
-            for dirpath, dirnames, filenames in os.walk(srv.root):
-                for name in dirnames + filenames:
-                    os.utime(os.path.join(dirpath, name), (MTIME, MTIME))
-            with open(srv.conf, "a") as f:
-                f.write("MaxKeepAliveRequests 0\n")
-                f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
-            srv.start()
-        except BaseException:
-            srv.cleanup()
-            raise
-        self.addCleanup(srv.cleanup)
-        self.addCleanup(srv.stop)
-        return srv
+        return kahttpd_fixture.serve_for(
+            self, "MaxKeepAliveRequests 0\n" + textwrap.dedent(directives), files, MTIME)
 
     def connect(self, srv):
         c = srv.connect()

@@ -1,42 +1,18 @@
 #include "server/http/compression.hpp"
 
+#include "tests/unit/server/http/decompress.hpp"
+
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
-
-#include <brotli/decode.h>
-#include <zlib.h>
 
 using kahttpd::server::Coding;
 using kahttpd::server::compress;
+using kahttpd::server::test::gunzip;
+using kahttpd::server::test::unbrotli;
 
 namespace {
-
-std::string gunzip(const std::string& in) {
-    z_stream zs{};
-    REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
-    std::string out(1 << 20, '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    const int rc = inflate(&zs, Z_FINISH);
-    out.resize(zs.total_out);
-    inflateEnd(&zs);
-    CHECK(rc == Z_STREAM_END);
-    CHECK(zs.avail_in == 0);
-    return out;
-}
-
-std::string unbrotli(const std::string& in) {
-    std::string out(1 << 20, '\0');
-    std::size_t size = out.size();
-    CHECK(BrotliDecoderDecompress(in.size(), reinterpret_cast<const std::uint8_t*>(in.data()),
-                                  &size, reinterpret_cast<std::uint8_t*>(out.data())) ==
-          BROTLI_DECODER_RESULT_SUCCESS);
-    out.resize(size);
-    return out;
-}
 
 /// Text that compresses the way pages and style sheets do.
 std::string page(std::size_t n) {

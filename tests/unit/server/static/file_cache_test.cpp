@@ -3,6 +3,7 @@
 #include "conf/mime_types.hpp"
 #include "server/http/compression.hpp"
 #include "server/http/target_path.hpp"
+#include "tests/unit/server/http/decompress.hpp"
 
 #include <doctest/doctest.h>
 
@@ -17,7 +18,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 using kahttpd::conf::Effective;
 using kahttpd::conf::MimeTypes;
@@ -33,6 +33,7 @@ using kahttpd::server::OpenOutcome;
 using kahttpd::server::resolve_target;
 using kahttpd::server::SymlinkPolicy;
 using kahttpd::server::TargetPath;
+using kahttpd::server::test::gunzip;
 namespace fs = std::filesystem;
 
 namespace {
@@ -113,20 +114,6 @@ std::string page_text(std::size_t n) {
     }
     s.resize(n);
     return s;
-}
-
-std::string gunzip(const std::string& in) {
-    z_stream zs{};
-    REQUIRE(inflateInit2(&zs, 15 + 16) == Z_OK);
-    std::string out(4 << 20, '\0');
-    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    zs.avail_in = static_cast<uInt>(in.size());
-    zs.next_out = reinterpret_cast<Bytef*>(out.data());
-    zs.avail_out = static_cast<uInt>(out.size());
-    CHECK(inflate(&zs, Z_FINISH) == Z_STREAM_END);
-    out.resize(zs.total_out);
-    inflateEnd(&zs);
-    return out;
 }
 
 /// Settings that compress `type` with the filters `bits` (AddOutputFilterByType).
