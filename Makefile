@@ -4,6 +4,7 @@
 #   make test-sanitize  the same with ASan, LSan and UBSan, in build-sanitize/ (docs/hardening.md)
 #   make fuzz  build the libFuzzer targets with clang in build-fuzz/ and run each for
 #              FUZZ_SECONDS (docs/fuzzing.md)
+#   make bench-gzip  compression on the fly, kahttpd against nginx's gzip (benchmarks/README.md)
 #   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
 #              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
 BUILD_DIR ?= build
@@ -15,7 +16,7 @@ SOAK_SECONDS ?= 600
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build run test test-sanitize fuzz check-config bench bench-quick bench-pressure soak format clean
+.PHONY: all deps configure build run test test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
 
 all: build
 
@@ -77,6 +78,18 @@ bench-pressure:
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
 	BENCH_OUT=$(abspath $(BUILD_DIR))/bench KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
 	    python3 benchmarks/pressure.py
+
+# Compression on the fly against nginx's gzip (benchmarks/README.md): run.sh's gz-1k and gz-64k
+# scenarios, kahttpd and nginx only, BENCH_ROUNDS (5) interleaved rounds of 5 s, about 2 minutes.
+# Results in build/bench-gzip/ (BENCH_OUT).
+bench-gzip:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-gzip} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd BENCH_SERVERS="kahttpd nginx" \
+	    BENCH_SCENARIOS="$${BENCH_SCENARIOS:-gz-1k gz-64k}" BENCH_ROUNDS=$${BENCH_ROUNDS:-5} \
+	    timeout -k 10 900 bash benchmarks/run.sh
 
 # Soak (benchmarks/soak.py): the Release kahttpd under a mixed load for SOAK_SECONDS (default
 # 600; SOAK_SECONDS=60 for a quick look), a reload every 20 s and a log rotation every 60 s.

@@ -26,6 +26,8 @@
 #   BENCH_CLIENT_CPU=1    CPU wrk is pinned to
 #   BENCH_NGINX_TCP_NOPUSH=on   nginx's tcp_nopush (on throttles nginx on pipelined small
 #                         responses; see benchmarks/README.md)
+#   BENCH_GZIP_LEVEL=6    gzip level of both kahttpd (DeflateCompressionLevel) and nginx
+#                         (gzip_comp_level) for the gz-* scenarios (make bench-gzip)
 #   KAHTTPD, NGINX, H2O, LIGHTTPD, MINIMAL, WRK, BENCH_PYTHON   the programs
 set -euo pipefail
 
@@ -46,8 +48,10 @@ SERVERS_PY=$ROOT/benchmarks/servers.py
 PYTHON=${BENCH_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 || echo python3)}
 read -r -a SERVERS <<<"${BENCH_SERVERS:-kahttpd nginx h2o lighttpd minimal}"
 
-# name | file | connections | mode (plain, close, pipeline) | minimal takes part | description
-# The minimal server answers 1 KiB whatever the path, so it joins the 1 KiB scenarios only.
+# name | file | connections | mode (plain, close, pipeline, gzip) | who takes part | description
+# Who: "yes" every server, "no" all but the minimal server (it answers 1 KiB whatever the path,
+# so it joins the 1 KiB scenarios only), "gzip" kahttpd and nginx only (compression on the fly,
+# configured for text/plain in servers.py; wrk sends Accept-Encoding: gzip).
 SCENARIOS_ALL=(
     "ka-1k|1k.bin|50|plain|yes|keep-alive, 1 KiB, 50 connections"
     "close-1k|1k.bin|50|close|yes|Connection: close, 1 KiB, 50 connections"
@@ -56,6 +60,8 @@ SCENARIOS_ALL=(
     "ka-1k-c1000|1k.bin|1000|plain|yes|keep-alive, 1 KiB, 1000 connections"
     "pipe16-1k|1k.bin|50|pipeline|yes|pipelined 16 deep, 1 KiB, 50 connections"
     "ka-128b|128b.bin|50|plain|no|keep-alive, 128 B, 50 connections"
+    "gz-1k|1k.txt|50|gzip|gzip|keep-alive, gzip on the fly, 1 KiB text, 50 connections"
+    "gz-64k|64k.txt|50|gzip|gzip|keep-alive, gzip on the fly, 64 KiB text, 50 connections"
 )
 DEFAULT_SCENARIOS="ka-1k close-1k ka-64k ka-1m ka-1k-c1000 pipe16-1k"
 
@@ -158,6 +164,15 @@ cat >"$DOCROOT/index.html" <<'EOF'
 <!doctype html>
 <html><head><title>bench</title></head><body><p>kahttpd benchmark docroot</p></body></html>
 EOF
+# Text for the compression scenarios: English prose (the GPL), which compresses about as well
+# as pages and style sheets do (gzip level 6: 1 KiB to 533 bytes, 64 KiB to 21 KiB; the 64 KiB
+# file holds the GPL almost twice, which gzip's 32 KiB window cannot exploit).
+text_source=/usr/share/common-licenses/GPL-3
+[ -r "$text_source" ] || die "$text_source not found (Debian's base-files)"
+cat "$text_source" "$text_source" >"$WORK/text"
+head -c 1024 "$WORK/text" >"$DOCROOT/1k.txt"
+head -c 65536 "$WORK/text" >"$DOCROOT/64k.txt"
+rm -f "$WORK/text"
 chmod 755 "$DOCROOT"
 chmod 644 "$DOCROOT"/*
 
@@ -274,6 +289,18 @@ for s in "${SERVERS[@]}"; do
     log "$s: pid ${SPID[$s]}${kids:+ (children: ${kids% })} on 127.0.0.1:${SPORT[$s]}"
 done
 
+scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per line
+    local who s
+    IFS='|' read -r _ _ _ _ who _ <<<"$1"
+    for s in "${SERVERS[@]}"; do
+        case $who in
+            yes) echo "$s" ;;
+            no) [ "$s" = minimal ] || echo "$s" ;;
+            gzip) case $s in kahttpd | nginx) echo "$s" ;; esac ;;
+        esac
+    done
+}
+
 # Every server must serve the same bytes, or the comparison is meaningless; the minimal server
 # must at least answer 1 KiB.
 for s in "${SERVERS[@]}"; do
@@ -282,9 +309,21 @@ for s in "${SERVERS[@]}"; do
         [ "$n" = 1024 ] || die "minimal answered $n bytes instead of 1024"
         continue
     fi
-    for f in 128b.bin 1k.bin 64k.bin 1m.bin index.html; do
+    for f in 128b.bin 1k.bin 64k.bin 1m.bin index.html 1k.txt 64k.txt; do
         curl -sf --max-time 5 "http://127.0.0.1:${SPORT[$s]}/$f" | cmp -s - "$DOCROOT/$f" ||
             die "$s (127.0.0.1:${SPORT[$s]}) does not serve /$f byte for byte"
+    done
+done
+# The compression scenarios measure compressed responses only if the servers compress.
+for spec in "${SCENARIOS[@]}"; do
+    IFS='|' read -r name file _ mode _ <<<"$spec"
+    [ "$mode" = gzip ] || continue
+    for s in $(scenario_servers "$spec"); do
+        enc=$(curl -sf --max-time 5 -H 'Accept-Encoding: gzip' -o /dev/null -D - \
+            "http://127.0.0.1:${SPORT[$s]}/$file" | tr -d '\r' | sed -n 's/^[Cc]ontent-[Ee]ncoding: //p')
+        [ "$enc" = gzip ] || die "$s does not gzip /$file (Content-Encoding: '${enc}')"
+        curl -sf --max-time 5 --compressed "http://127.0.0.1:${SPORT[$s]}/$file" | cmp -s - "$DOCROOT/$file" ||
+            die "$s (127.0.0.1:${SPORT[$s]}) does not serve /$file gzipped to the same bytes"
     done
 done
 
@@ -309,6 +348,7 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     case $mode in
         plain) args+=(-s "$WRK_DIR/report.lua" "$url") ;;
         close) args+=(-H 'Connection: close' -s "$WRK_DIR/report.lua" "$url") ;;
+        gzip) args+=(-H 'Accept-Encoding: gzip' -s "$WRK_DIR/report.lua" "$url") ;;
         pipeline) args+=(-s "$WRK_DIR/pipeline.lua" "$url" -- 16) ;;
     esac
     local raw="$OUT/raw/$name.$server.r$round.txt"
@@ -391,13 +431,6 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     fi
 }
 
-scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per line
-    local with_minimal s
-    IFS='|' read -r _ _ _ _ with_minimal _ <<<"$1"
-    for s in "${SERVERS[@]}"; do
-        if [ "$s" != minimal ] || [ "$with_minimal" = yes ]; then echo "$s"; fi
-    done
-}
 
 # ---------------------------------------------------------------------------------------
 # Warm-up (not recorded), then the interleaved rounds.

@@ -4,9 +4,11 @@
 Used by run.sh (through the `argv` command below), idle_memory.py and instructions.py, so every
 part of the harness runs the same servers with the same tuning:
 
-  kahttpd   Workers 1, KeepAlive On, MaxKeepAliveRequests 0
+  kahttpd   Workers 1, KeepAlive On, MaxKeepAliveRequests 0, AddOutputFilterByType DEFLATE
+            text/plain (DeflateCompressionLevel BENCH_GZIP_LEVEL)
   nginx     worker_processes 1, sendfile on, tcp_nopush on (BENCH_NGINX_TCP_NOPUSH),
-            tcp_nodelay on, keepalive_requests 1000000, access_log off
+            tcp_nodelay on, keepalive_requests 1000000, access_log off, gzip on for text/plain
+            (gzip_comp_level BENCH_GZIP_LEVEL, gzip_min_length 256, gzip_vary on)
   h2o       num-threads 1, max-connections = descriptor limit, no access-log
             (h2o 2.2 has no sendfile: it always reads files into its own buffers)
   lighttpd  server.max-worker 0 (one process), network-backend sendfile, epoll,
@@ -62,6 +64,12 @@ def version(name):
         return None
 
 
+def gzip_level():
+    """The gzip level of both kahttpd and nginx (BENCH_GZIP_LEVEL, default 6: zlib's default,
+    kahttpd's and Apache's; nginx's own default is 1)."""
+    return int(os.environ.get("BENCH_GZIP_LEVEL", "6"))
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -90,7 +98,10 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
                     "KeepAlive On\n"
                     f"KeepAliveTimeout {keepalive_s}\n"
                     "MaxKeepAliveRequests 0\n"
-                    "TypesConfig /etc/mime.types\n")
+                    "TypesConfig /etc/mime.types\n"
+                    # Compression on the fly for the gz-* scenarios (only .txt is text/plain).
+                    "AddOutputFilterByType DEFLATE text/plain\n"
+                    f"DeflateCompressionLevel {gzip_level()}\n")
             # Extra directives for experiments, e.g. "EnableSendfile Off" (one per line, "\n"
             # or ";" between them).
             extra = os.environ.get("BENCH_KAHTTPD_DIRECTIVES", "")
@@ -121,9 +132,15 @@ http {{
     server_tokens off;
     types {{
         text/html html;
+        text/plain txt;
         application/octet-stream bin;
     }}
     default_type application/octet-stream;
+    gzip on;
+    gzip_types text/plain;
+    gzip_comp_level {gzip_level()};
+    gzip_min_length 256;
+    gzip_vary on;
     client_body_temp_path {work}/tmp/body;
     proxy_temp_path {work}/tmp/proxy;
     fastcgi_temp_path {work}/tmp/fastcgi;

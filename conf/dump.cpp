@@ -223,6 +223,15 @@ std::string charset_text(const std::string& charset) {
     return charset.empty() ? "Off" : charset;
 }
 
+/// OutputFilters bits as Apache writes a chain: "DEFLATE;BROTLI_COMPRESS", "" for none.
+std::string filters_text(std::uint8_t filters) {
+    std::string s = (filters & OutputFilters::kDeflate) != 0 ? "DEFLATE" : "";
+    if ((filters & OutputFilters::kBrotli) != 0) {
+        s += s.empty() ? "BROTLI_COMPRESS" : ";BROTLI_COMPRESS";
+    }
+    return s;
+}
+
 /// One tag per KAHTTPD_DIR_SETTINGS entry, so that a value's text may depend on its directive
 /// where its type does not say enough (SetHandler's "" is "none", AddDefaultCharset's "Off").
 enum class Field {
@@ -256,6 +265,12 @@ json value_json(FieldTag<Field::default_charset>, const std::string& charset) {
 }
 json value_json(FieldTag<Field::file_etag>, const FileETagSpec& spec) {
     return etag_text(spec);
+}
+json value_json(FieldTag<Field::output_filters_by_type>, std::uint8_t filters) {
+    return filters_text(filters);
+}
+json value_json(FieldTag<Field::set_output_filter>, std::uint8_t filters) {
+    return filters_text(filters);
 }
 
 // An effective value: as in a section, except where the default needs words.
@@ -693,6 +708,9 @@ bool builtin_module(std::string_view name) noexcept {
         "mod_reqtimeout.c", "reqtimeout_module", // RequestReadTimeout
         "mod_remoteip.c",   "remoteip_module",   // RemoteIPHeader, RemoteIPProxyProtocol
         "mod_status.c",     "status_module",     // SetHandler server-status
+        "mod_filter.c",     "filter_module",     // AddOutputFilterByType
+        "mod_deflate.c",    "deflate_module",    // DEFLATE, DeflateCompressionLevel
+        "mod_brotli.c",     "brotli_module",     // BROTLI_COMPRESS, BrotliCompressionQuality
         "mod_unixd.c",      "unixd_module",      // the Unix process model
         "event.c",          "mpm_event_module",  // event-driven workers
     });

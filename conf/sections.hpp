@@ -101,6 +101,13 @@ struct FileETagSpec {
     bool operator==(const FileETagSpec&) const = default;
 };
 
+/// The output filters kahttpd implements, as bits (AddOutputFilterByType, SetOutputFilter):
+/// on-the-fly compression, made once per file version and kept in the open-file cache.
+struct OutputFilters {
+    static constexpr std::uint8_t kDeflate = 1; ///< DEFLATE (mod_deflate): gzip
+    static constexpr std::uint8_t kBrotli = 2;  ///< BROTLI_COMPRESS (mod_brotli): br
+};
+
 /// How a per-directory setting of an inner section combines with the one it inherits. Each
 /// kind fixes the member types the setting gets: `stored` in DirSettings (empty = inherit),
 /// `value` in Effective, and `source` for where `kahttpd -T` says the effective value came from.
@@ -143,6 +150,8 @@ template <typename K, typename V> struct PerKey {
 template <typename V> using PerStatus = PerKey<int, V>;
 /// By file name extension, lower case without the dot (`AddType`).
 template <typename V> using PerExtension = PerKey<std::string, V>;
+/// By media type, lower case without parameters (`AddOutputFilterByType`).
+template <typename V> using PerMediaType = PerKey<std::string, V>;
 
 } // namespace merge
 
@@ -157,6 +166,11 @@ template <typename V> using PerExtension = PerKey<std::string, V>;
 /// static-file handler); `default_charset` is AddDefaultCharset's (Off = ""); `options` starts
 /// at Apache 2.4's default; `limit_request_body` 0 = unlimited (Apache's default is 1 GiB);
 /// `precompressed_files` (kahttpd's) serves foo.br / foo.gz beside foo when accepted;
+/// Compression on the fly (docs/configuration.md, "Compression"): `output_filters_by_type`
+/// is AddOutputFilterByType's, by media type (lower case, no parameters) to OutputFilters bits;
+/// `set_output_filter` SetOutputFilter's bits for every type; `compress_min_length` (kahttpd's)
+/// the smallest file compressed; `deflate_level` and `brotli_quality` are
+/// DeflateCompressionLevel's and BrotliCompressionQuality's.
 /// `max_ranges` 0 = unlimited, and more ranges than that get the whole file (Apache).
 #define KAHTTPD_DIR_SETTINGS(X)                                                                    \
     X(options, "Options", merge::Options, {OptionsSpec::kFollowSymLinks})                          \
@@ -171,6 +185,11 @@ template <typename V> using PerExtension = PerKey<std::string, V>;
     X(enable_sendfile, "EnableSendfile", merge::Replace<bool>, {true})                             \
     X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \
     X(precompressed_files, "PrecompressedFiles", merge::Replace<bool>, {true})                     \
+    X(output_filters_by_type, "AddOutputFilterByType", merge::PerMediaType<std::uint8_t>, {})      \
+    X(set_output_filter, "SetOutputFilter", merge::Replace<std::uint8_t>, {0})                     \
+    X(compress_min_length, "CompressMinLength", merge::Replace<std::uint64_t>, {256})              \
+    X(deflate_level, "DeflateCompressionLevel", merge::Replace<std::uint32_t>, {6})                \
+    X(brotli_quality, "BrotliCompressionQuality", merge::Replace<std::uint32_t>, {5})              \
     X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})
 
 /// The per-directory directives of one level (server, <VirtualHost>, <Directory> or

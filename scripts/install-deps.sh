@@ -11,10 +11,12 @@ packages=(
     systemd                            # systemd-socket-activate and systemd-analyze (tests)
     node-llhttp                        # llhttp C sources, built by CMake
     nlohmann-json3-dev                 # JSON (config dump)
+    zlib1g-dev libbrotli-dev           # compression on the fly (gzip, br)
     doctest-dev                        # unit tests
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load
     haproxy                            # the load balancer in front (test_haproxy.py)
+    python3-brotli                     # decoding br responses in the integration tests
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
     # Peers (h2o, lighttpd, nginx), instruction counting (perf, else callgrind), the timer

@@ -23,6 +23,7 @@ constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use W
 constexpr std::string_view kNoCgi = "kahttpd serves static files only";
 constexpr std::string_view kUser = "start kahttpd as the user it should run as";
 constexpr std::string_view kCaching = "use Header set Cache-Control";
+constexpr std::string_view kWholeFiles = "kahttpd compresses each file whole, once per version";
 
 // The directives of Apache httpd 2.4 that configurations commonly carry (core, the MPMs and
 // the modules of a stock build), minus those kahttpd implements. Knowing them lets a stock
@@ -68,7 +69,6 @@ constexpr std::array kDirectives{
     Entry{"SeeRequestTail", ""},
     Entry{"ServerPath", ""},
     Entry{"SetInputFilter", ""},
-    Entry{"SetOutputFilter", ""},
     Entry{"TraceEnable", ""},
     Entry{"UseCanonicalName", ""},
     Entry{"UseCanonicalPhysicalPort", ""},
@@ -208,15 +208,22 @@ constexpr std::array kDirectives{
     Entry{"CacheNegotiatedDocs", ""},
     Entry{"ForceLanguagePriority", ""},
     Entry{"LanguagePriority", ""},
-    // mod_filter, mod_deflate, mod_expires
-    Entry{"AddOutputFilterByType", ""},
+    // mod_filter, mod_deflate, mod_brotli, mod_expires
     Entry{"FilterChain", ""},
     Entry{"FilterDeclare", ""},
     Entry{"FilterProvider", ""},
-    Entry{"DeflateBufferSize", "kahttpd does not compress responses"},
-    Entry{"DeflateCompressionLevel", "kahttpd does not compress responses"},
-    Entry{"DeflateMemLevel", "kahttpd does not compress responses"},
-    Entry{"DeflateWindowSize", "kahttpd does not compress responses"},
+    Entry{"DeflateBufferSize", kWholeFiles},
+    Entry{"DeflateMemLevel", kWholeFiles},
+    Entry{"DeflateWindowSize", kWholeFiles},
+    Entry{"DeflateAlterETag", "kahttpd always adds -gzip or -br to the ETag"},
+    Entry{"DeflateFilterNote", ""},
+    Entry{"DeflateInflateLimitRequestBody", ""},
+    Entry{"DeflateInflateRatioBurst", ""},
+    Entry{"DeflateInflateRatioLimit", ""},
+    Entry{"BrotliAlterETag", "kahttpd always adds -gzip or -br to the ETag"},
+    Entry{"BrotliCompressionMaxInputBlock", kWholeFiles},
+    Entry{"BrotliCompressionWindow", kWholeFiles},
+    Entry{"BrotliFilterNote", ""},
     Entry{"ExpiresActive", kCaching},
     Entry{"ExpiresByType", kCaching},
     Entry{"ExpiresDefault", kCaching},

@@ -235,6 +235,14 @@ class Loader {
     void on_max_ranges(const Context& c);
     void on_enable_sendfile(const Context& c);
 
+    // conf/directives/compression.cpp: compression on the fly (mod_deflate, mod_brotli).
+    std::optional<std::uint8_t> filter_chain_arg(const Context& c, std::string_view chain);
+    void on_add_output_filter_by_type(const Context& c);
+    void on_set_output_filter(const Context& c);
+    void on_compress_min_length(const Context& c);
+    void on_deflate_compression_level(const Context& c);
+    void on_brotli_compression_quality(const Context& c);
+
     // conf/directives/access.cpp: who may get what.
     void on_options(const Context& c);
     void on_require(const Context& c);

@@ -3,6 +3,7 @@
 #include "conf/mime_types.hpp"
 #include "parser/status.hpp"
 #include "parser/text.hpp"
+#include "server/http/compression.hpp"
 #include "server/http/http_date.hpp"
 #include "server/http/response_head.hpp"
 #include "server/http/validators.hpp"
@@ -20,6 +21,9 @@ namespace {
 constexpr const char* kSuffixes[3] = {"", ".br", ".gz"};
 constexpr std::string_view kCodingNames[3] = {"", "br", "gzip"};
 constexpr std::string_view kETagSuffixes[3] = {"", "-br", "-gz"};
+/// Apache's suffixes for what its DEFLATE and BROTLI_COMPRESS filters send (DeflateAlterETag and
+/// BrotliAlterETag AddSuffix, their default), added to the file's own tag.
+constexpr std::string_view kGeneratedETagSuffixes[3] = {"", "-br", "-gzip"};
 
 /// Same file, unchanged: the fields a write, a rename over it or a chmod/chown would change.
 /// ctime catches a rewrite whose mtime was set back (utime cannot set ctime).
@@ -46,6 +50,27 @@ bool read_whole(int fd, std::uint64_t size, std::string& out) {
         got += static_cast<std::size_t>(n);
     }
     return true;
+}
+
+/// The output filters for a file of media type `type` (its Content-Type before any
+/// parameter): SetOutputFilter's and AddOutputFilterByType's for that type.
+std::uint8_t output_filters(const conf::Effective& eff, std::string_view type) {
+    std::uint8_t filters = eff.set_output_filter;
+    if (!eff.output_filters_by_type.empty()) {
+        type = type.substr(0, type.find(';'));
+        while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+            type.remove_suffix(1);
+        }
+        std::string key(type);
+        for (auto& c : key) {
+            c = text::to_lower(c);
+        }
+        if (const auto it = eff.output_filters_by_type.find(key);
+            it != eff.output_filters_by_type.end()) {
+            filters = static_cast<std::uint8_t>(filters | it->second);
+        }
+    }
+    return filters;
 }
 
 } // namespace
@@ -113,6 +138,49 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         type.append("; charset=").append(eff.default_charset);
     }
 
+    // Compression on the fly, for the codings the filters ask for and no file beside this one
+    // provides (a precompressed variant wins). Done once per file version: the entry keeps the
+    // result, so a cache hit costs no compression and no allocation.
+    std::string content; // the file, when it had to be read for compressing
+    const std::uint8_t filters = output_filters(eff, t);
+    const std::uint64_t file_size = reps[kIdentity].size();
+    if (filters != 0 && file_size >= eff.compress_min_length && file_size <= kCompressMax &&
+        (((filters & conf::OutputFilters::kBrotli) != 0 && !reps[kBr].exists) ||
+         ((filters & conf::OutputFilters::kDeflate) != 0 && !reps[kGzip].exists)) &&
+        read_whole(reps[kIdentity].fd, file_size, content)) {
+        struct Want {
+            int rep;
+            std::uint8_t filter;
+            ::kahttpd::server::Coding coding;
+            std::uint32_t level;
+        };
+        const Want wants[2] = {
+            {kBr, conf::OutputFilters::kBrotli, ::kahttpd::server::Coding::br, eff.brotli_quality},
+            {kGzip, conf::OutputFilters::kDeflate, ::kahttpd::server::Coding::gzip,
+             eff.deflate_level},
+        };
+        for (const Want& w : wants) {
+            FileRep& r = reps[w.rep];
+            if ((filters & w.filter) == 0 || r.exists ||
+                !compress(content, w.coding, static_cast<int>(w.level), r.body)) {
+                continue;
+            }
+            if (r.body.size() >= file_size) {
+                // Incompressible (already compressed formats, noise): identity is smaller.
+                r.body.clear();
+                r.body.shrink_to_fit();
+                continue;
+            }
+            r.body.shrink_to_fit();
+            r.exists = true;
+            r.generated = true;
+            r.in_memory = true;
+            r.st = reps[kIdentity].st;
+            r.st.st_size = static_cast<off_t>(r.body.size());
+            vary = true;
+        }
+    }
+
     for (int i = kIdentity; i <= kGzip; ++i) {
         FileRep& r = reps[i];
         if (!r.exists) {
@@ -126,7 +194,16 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         char date[30];
         r.validators.assign("Last-Modified: ");
         r.validators.append(format_http_date(r.st.st_mtim.tv_sec, date)).append("\r\n");
-        if (eff.file_etag.parts != 0) {
+        if (r.generated) {
+            // The file's tag with Apache's suffix: the same file version always compresses to
+            // the same bytes here (compress() is deterministic), so the tag stays strong.
+            if (!reps[kIdentity].etag.empty()) {
+                r.etag = reps[kIdentity].etag;
+                r.etag.insert(r.etag.size() - 1, kGeneratedETagSuffixes[i]);
+                r.validators.append("ETag: ").append(r.etag).append("\r\n");
+                parse_entity_tag(r.etag, r.tag);
+            }
+        } else if (eff.file_etag.parts != 0) {
             std::uint64_t parts[3];
             std::size_t n = 0;
             if (eff.file_etag.parts & conf::FileETagSpec::kINode) {
@@ -167,8 +244,13 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
                             .date_at;
         }
 
-        if (in_memory && size <= kFileInlineMax) {
-            if (read_whole(r.fd, size, r.body)) {
+        if (in_memory && size <= kFileInlineMax && !r.generated) {
+            if (i == kIdentity && content.size() == size) {
+                r.body = std::move(content); // read already, for compressing
+                r.in_memory = true;
+                ::close(r.fd);
+                r.fd = -1;
+            } else if (read_whole(r.fd, size, r.body)) {
                 r.in_memory = true;
                 ::close(r.fd);
                 r.fd = -1;
@@ -187,10 +269,11 @@ bool FileEntry::still_valid() const noexcept {
         path.assign(rel).append(kSuffixes[i]);
         struct stat st {};
         const bool found = root->stat_beneath(path, links, st);
-        if (!found && i != kIdentity && errno == ENOENT && !reps[i].exists) {
-            continue; // still no such variant
+        const bool file_missing = !reps[i].exists || reps[i].generated;
+        if (!found && i != kIdentity && errno == ENOENT && file_missing) {
+            continue; // still no such variant (one made here depends on the file's check)
         }
-        if (!found || !reps[i].exists || !same_file(st, reps[i].st)) {
+        if (!found || file_missing || !same_file(st, reps[i].st)) {
             return false;
         }
     }

@@ -23,9 +23,13 @@ namespace kahttpd::server {
 /// header (sendfile(2) or read/write).
 constexpr std::uint64_t kFileInlineMax = 64 * 1024;
 
-/// One representation of a file: the file itself, or its `.br` / `.gz` variant beside it.
+/// One representation of a file: the file itself, its `.br` / `.gz` variant beside it, or a
+/// variant compressed here (AddOutputFilterByType, SetOutputFilter) when there is none.
 struct FileRep {
     bool exists = false;
+    /// Made by compressing the file when the entry was built (its bytes in `body`, its `st` the
+    /// file's with the compressed size), not read from a file beside it.
+    bool generated = false;
     int fd = -1;       ///< open unless the body is held in memory (closed by ~FileEntry)
     struct stat st {}; ///< as found when the entry was built
     bool in_memory = false;
@@ -63,10 +67,12 @@ struct FileEntry {
 
     /// Fills the entry from `file` (a regular file just opened beneath `root`, whose descriptor
     /// it takes over), for the settings `eff` (which must outlive the entry, or be handed to
-    /// `merged`): looks for the variants (PrecompressedFiles, same symlink policy),
-    /// formats validators and type, and with `in_memory` (an entry to be cached) prepares the
-    /// 200 head and reads files up to kFileInlineMax into memory (closing their descriptors).
-    /// A file that cannot be read whole keeps its descriptor and is read per response.
+    /// `merged`): looks for the variants (PrecompressedFiles, same symlink policy), compresses
+    /// the file for each coding its type's output filters ask for and no variant provides
+    /// (from CompressMinLength bytes up to kCompressMax, kept only when smaller), formats
+    /// validators and type, and with `in_memory` (an entry to be cached) prepares the 200 head
+    /// and reads files up to kFileInlineMax into memory (closing their descriptors). A file that
+    /// cannot be read whole keeps its descriptor and is read per response (and not compressed).
     void build(const DocumentRoot& root, OpenedFile& file, const conf::Effective& eff,
                SymlinkPolicy links, const conf::MimeTypes& mime, std::string_view server_header,
                bool in_memory);
@@ -74,7 +80,8 @@ struct FileEntry {
     /// True when the files are as they were when the entry was built: each representation
     /// (and each variant that was missing) is looked up again beneath the root with the same
     /// symlink policy (openat2 O_PATH, so a path that now leaves the root fails) and compared
-    /// by device, inode, size, mtime and ctime.
+    /// by device, inode, size, mtime and ctime. A compressed variant made here counts as
+    /// missing: a `.gz` / `.br` appearing beside the file replaces it.
     bool still_valid() const noexcept;
 
     /// The bytes the cache charges for this entry (bodies, header texts, key, a fixed part).
@@ -90,7 +97,7 @@ struct FileEntry {
     std::unique_ptr<conf::Effective> merged;
     std::string type;  ///< Content-Type value, charset included
     FileRep reps[3];   ///< by Coding
-    bool vary = false; ///< a variant exists: Vary: Accept-Encoding
+    bool vary = false; ///< a variant exists (found or made): Vary: Accept-Encoding
 
     // Cache bookkeeping.
     std::string key;

@@ -274,12 +274,19 @@ void Exchange::serve_listing(const TargetPath& target, const OpenedFile& dir) no
 /// A regular file: choose the representation (a precompressed variant), evaluate the
 /// preconditions, then answer 200, 206 (one range or multipart/byteranges), 304, 412 or 416.
 void Exchange::serve_representation(const FileEntry& entry) noexcept {
-    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles).
+    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles), or
+    // variants compressed on the fly (AddOutputFilterByType, SetOutputFilter).
     int chosen = FileEntry::kIdentity;
     if (entry.vary) {
-        const Coding coding =
-            choose_coding(req_.header("Accept-Encoding"), entry.reps[FileEntry::kBr].exists,
-                          entry.reps[FileEntry::kGzip].exists);
+        bool have_br = entry.reps[FileEntry::kBr].exists;
+        bool have_gzip = entry.reps[FileEntry::kGzip].exists;
+        if (req_.header("Range")) {
+            // A range is cut from the file itself, never from a variant compressed here: those
+            // bytes depend on the level, so a client could not resume or assemble them reliably.
+            have_br = have_br && !entry.reps[FileEntry::kBr].generated;
+            have_gzip = have_gzip && !entry.reps[FileEntry::kGzip].generated;
+        }
+        const Coding coding = choose_coding(req_.header("Accept-Encoding"), have_br, have_gzip);
         chosen = coding == Coding::br     ? FileEntry::kBr
                  : coding == Coding::gzip ? FileEntry::kGzip
                                           : FileEntry::kIdentity;
@@ -297,7 +304,21 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     conditions.if_none_match = req_.header_list("If-None-Match", none_match_lines);
     conditions.if_modified_since = req_.header("If-Modified-Since");
     conditions.if_unmodified_since = req_.header("If-Unmodified-Since");
-    switch (evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime)) {
+    Precondition precondition =
+        evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime);
+    if (rep.generated && precondition != Precondition::not_modified) {
+        // As Apache's mod_deflate, which takes "-gzip" off the tags of If-Match and
+        // If-None-Match: the file's own tag matches its compressed form too, so a client holding
+        // either gets its 304 (a cache that stored the identity response, then asks with gzip).
+        const FileRep& file = entry.reps[FileEntry::kIdentity];
+        const Precondition as_file =
+            evaluate_preconditions(conditions, true, !file.etag.empty(), file.tag, mtime);
+        if (as_file == Precondition::not_modified ||
+            (precondition == Precondition::failed && as_file == Precondition::proceed)) {
+            precondition = as_file;
+        }
+    }
+    switch (precondition) {
     case Precondition::not_modified:
         out_.status = Status::not_modified;
         out_.fields = rep.validators;

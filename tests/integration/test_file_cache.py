@@ -34,21 +34,8 @@ class CacheTest(unittest.TestCase):
     def serve(self, directives="", files=None):
         """Every file gets the modification time MTIME, so two servers send the same
         validators; tests ask many times on one connection (MaxKeepAliveRequests 0)."""
-        srv = Server(files=files)
-        try:
-            for dirpath, dirnames, filenames in os.walk(srv.root):
-                for name in dirnames + filenames:
-                    os.utime(os.path.join(dirpath, name), (MTIME, MTIME))
-            with open(srv.conf, "a") as f:
-                f.write("MaxKeepAliveRequests 0\n")
-                f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
-            srv.start()
-        except BaseException:
-            srv.cleanup()
-            raise
-        self.addCleanup(srv.cleanup)
-        self.addCleanup(srv.stop)
-        return srv
+        return kahttpd_fixture.serve_for(
+            self, "MaxKeepAliveRequests 0\n" + textwrap.dedent(directives), files, MTIME)
 
     def connect(self, srv):
         c = srv.connect()
@@ -398,7 +385,7 @@ class Allocations(CacheTest):
 
     ALLOC_BIN = os.path.join(os.path.dirname(kahttpd_fixture.BIN), "kahttpd_alloc_count")
 
-    def allocations(self, requests, directives):
+    def allocations(self, requests, directives, coding=None):
         self.assertTrue(os.path.exists(self.ALLOC_BIN), self.ALLOC_BIN + " was not built")
         # A name longer than std::string's inline buffer, so a copy of it would allocate.
         srv = Server(files={"assets/a-longer-file-name.txt": os.urandom(750).hex(),
@@ -415,6 +402,8 @@ class Allocations(CacheTest):
                 path = "/assets/a-longer-file-name.txt" if i % 2 == 0 else "/"
                 r = c.request(path, headers={"Accept-Encoding": "gzip, br"})
                 self.assertEqual(r.status, 200)
+                if i % 2 == 0:
+                    self.assertEqual(r.header("Content-Encoding"), coding)
             c.close()
         finally:
             srv.stop()
@@ -422,10 +411,10 @@ class Allocations(CacheTest):
         self.assertIsNotNone(m, srv.stderr())
         return int(m.group(1))
 
-    def check_constant(self, directives=""):
+    def check_constant(self, directives="", coding=None):
         n = 100
-        once = self.allocations(n, directives)
-        thrice = self.allocations(3 * n, directives)
+        once = self.allocations(n, directives, coding)
+        thrice = self.allocations(3 * n, directives, coding)
         # One allocation per request would add 200; a few may come from timing (a read that
         # splits a request, the Date formatted once more).
         self.assertLess(thrice - once, 20, (once, thrice))
@@ -435,6 +424,11 @@ class Allocations(CacheTest):
 
     def test_no_allocation_per_request_when_every_hit_is_checked(self):
         self.check_constant("FileCacheValid 0\n")
+
+    def test_no_allocation_per_request_on_a_compressed_hit(self):
+        # The compressed form is made once, on the miss, and kept with the entry.
+        self.check_constant("AddOutputFilterByType DEFLATE;BROTLI_COMPRESS text/plain\n", "br")
+        self.check_constant("AddOutputFilterByType DEFLATE text/plain\n", "gzip")
 
     def test_no_allocation_per_request_with_directory_sections(self):
         # As the shipped httpd.conf: the merged settings come from the cache too.

@@ -305,3 +305,25 @@ def request_once(port, raw, timeout=5.0):
         return data
     finally:
         s.close()
+
+
+def serve_for(test, directives="", files=None, mtime=None):
+    """Starts a Server for a unittest.TestCase: `directives` appended to its configuration
+    (dedented, @ROOT@ standing for its document root), every file and folder given the
+    modification time `mtime` (seconds) when set, so two servers send the same validators.
+    Stopped and removed when the test ends."""
+    srv = Server(files=files)
+    try:
+        if mtime is not None:
+            for dirpath, dirnames, filenames in os.walk(srv.root):
+                for name in dirnames + filenames:
+                    os.utime(os.path.join(dirpath, name), (mtime, mtime))
+        with open(srv.conf, "a") as f:
+            f.write(textwrap.dedent(directives).replace("@ROOT@", srv.root))
+        srv.start()
+    except BaseException:
+        srv.cleanup()
+        raise
+    test.addCleanup(srv.cleanup)
+    test.addCleanup(srv.stop)
+    return srv

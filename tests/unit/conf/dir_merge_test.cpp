@@ -34,6 +34,11 @@ const std::map<std::string, std::string> kSamples{
     {"EnableSendfile", "EnableSendfile Off"},
     {"LimitRequestBody", "LimitRequestBody 1000"},
     {"PrecompressedFiles", "PrecompressedFiles Off"},
+    {"AddOutputFilterByType", "AddOutputFilterByType DEFLATE text/css"},
+    {"SetOutputFilter", "SetOutputFilter BROTLI_COMPRESS"},
+    {"CompressMinLength", "CompressMinLength 10"},
+    {"DeflateCompressionLevel", "DeflateCompressionLevel 9"},
+    {"BrotliCompressionQuality", "BrotliCompressionQuality 11"},
     {"MaxRanges", "MaxRanges 3"},
 };
 

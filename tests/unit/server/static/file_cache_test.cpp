@@ -1,7 +1,9 @@
 #include "server/static/file_cache.hpp"
 
 #include "conf/mime_types.hpp"
+#include "server/http/compression.hpp"
 #include "server/http/target_path.hpp"
+#include "tests/unit/server/http/decompress.hpp"
 
 #include <doctest/doctest.h>
 
@@ -24,12 +26,14 @@ using kahttpd::server::DocumentRoot;
 using kahttpd::server::FileCache;
 using kahttpd::server::FileEntry;
 using kahttpd::server::FileRef;
+using kahttpd::server::kCompressMax;
 using kahttpd::server::kFileInlineMax;
 using kahttpd::server::OpenedFile;
 using kahttpd::server::OpenOutcome;
 using kahttpd::server::resolve_target;
 using kahttpd::server::SymlinkPolicy;
 using kahttpd::server::TargetPath;
+using kahttpd::server::test::gunzip;
 namespace fs = std::filesystem;
 
 namespace {
@@ -101,6 +105,26 @@ FileCache::Limits limits(std::uint64_t bytes, std::uint32_t entries, std::uint64
     l.max_fds = fds;
     return l;
 }
+
+/// Text that compresses as pages do.
+std::string page_text(std::size_t n) {
+    std::string s;
+    for (int i = 0; s.size() < n; ++i) {
+        s.append("<li class=\"row\">entry ").append(std::to_string(i % 97)).append("</li>\n");
+    }
+    s.resize(n);
+    return s;
+}
+
+/// Settings that compress `type` with the filters `bits` (AddOutputFilterByType).
+Effective compressing(std::string type, std::uint8_t bits) {
+    Effective eff;
+    eff.output_filters_by_type[std::move(type)] = bits;
+    return eff;
+}
+
+constexpr std::uint8_t kBoth =
+    kahttpd::conf::OutputFilters::kDeflate | kahttpd::conf::OutputFilters::kBrotli;
 
 } // namespace
 
@@ -320,5 +344,160 @@ TEST_SUITE("server") {
         cache.configure(limits(1 << 20, 100, 1000), &owner2);
         CHECK(cache.entries() == 0);
         CHECK(cache.owner() == &owner2);
+    }
+
+    TEST_CASE("a compressible file gets its compressed variants once, tagged as Apache does") {
+        Site site;
+        const std::string text = page_text(5000);
+        site.write("page.html", text);
+        DocumentRoot root(site.root());
+        const Effective eff = compressing("text/html", kBoth);
+        for (const bool in_memory : {true, false}) {
+            CAPTURE(in_memory); // cached, or built for one response: the same variants
+            const auto e = make_entry(root, "/page.html", eff, in_memory);
+            const auto& file = e->reps[FileEntry::kIdentity];
+            const auto& gz = e->reps[FileEntry::kGzip];
+            const auto& br = e->reps[FileEntry::kBr];
+            CHECK(e->vary);
+            CHECK(file.in_memory == in_memory);
+            REQUIRE(gz.exists);
+            REQUIRE(br.exists);
+            CHECK(gz.generated);
+            CHECK(br.generated);
+            CHECK(gz.in_memory);
+            CHECK(gz.fd < 0);
+            CHECK(gunzip(gz.body) == text);
+            CHECK(gz.size() == gz.body.size());
+            CHECK(gz.size() < text.size() / 4);
+            CHECK(br.size() < text.size() / 4);
+            // The file's tag with Apache's suffixes; the same modification time.
+            const std::string tag = file.etag.substr(0, file.etag.size() - 1);
+            CHECK(gz.etag == tag + "-gzip\"");
+            CHECK(br.etag == tag + "-br\"");
+            CHECK(gz.tag.opaque == gz.etag.substr(1, gz.etag.size() - 2));
+            CHECK(gz.st.st_mtim.tv_sec == file.st.st_mtim.tv_sec);
+            CHECK(gz.validators.find("Last-Modified: ") == 0);
+            CHECK(gz.fields.find("Content-Encoding: gzip\r\n") != std::string::npos);
+            CHECK(br.fields.find("Content-Encoding: br\r\n") != std::string::npos);
+            // Vary on every representation, the file's too.
+            CHECK(file.validators.find("Vary: Accept-Encoding\r\n") != std::string::npos);
+            CHECK(gz.validators.find("Vary: Accept-Encoding\r\n") != std::string::npos);
+            if (in_memory) {
+                CHECK(file.body == text);
+                CHECK(gz.head.find("Content-Length: " + std::to_string(gz.size()) + "\r\n") !=
+                      std::string::npos);
+            }
+        }
+    }
+
+    TEST_CASE("compression follows the filters, the type, the threshold and the size limit") {
+        Site site;
+        DocumentRoot root(site.root());
+        SUBCASE("a type without filters is left alone") {
+            site.write("a.css", page_text(3000));
+            const auto e = make_entry(root, "/a.css", compressing("text/html", kBoth));
+            CHECK_FALSE(e->vary);
+            CHECK_FALSE(e->reps[FileEntry::kGzip].exists);
+            CHECK_FALSE(e->reps[FileEntry::kBr].exists);
+        }
+        SUBCASE("SetOutputFilter compresses every type, with only the filters it names") {
+            site.write("a.bin", page_text(3000));
+            Effective eff;
+            eff.set_output_filter = kahttpd::conf::OutputFilters::kDeflate;
+            const auto e = make_entry(root, "/a.bin", eff);
+            CHECK(e->reps[FileEntry::kGzip].generated);
+            CHECK_FALSE(e->reps[FileEntry::kBr].exists);
+        }
+        SUBCASE("the type is matched without its charset") {
+            site.write("a.txt", page_text(3000));
+            Effective eff = compressing("text/plain", kBoth);
+            eff.default_charset = "utf-8";
+            const auto e = make_entry(root, "/a.txt", eff);
+            CHECK(e->type == "text/plain; charset=utf-8");
+            CHECK(e->reps[FileEntry::kGzip].generated);
+        }
+        SUBCASE("below CompressMinLength the file is sent as it is") {
+            site.write("a.html", page_text(255));
+            site.write("b.html", page_text(256));
+            const Effective eff = compressing("text/html", kBoth);
+            CHECK_FALSE(make_entry(root, "/a.html", eff)->vary);
+            CHECK(make_entry(root, "/b.html", eff)->vary);
+        }
+        SUBCASE("above kCompressMax the file is sent as it is") {
+            site.write("big.html", page_text(kCompressMax + 1));
+            const auto e = make_entry(root, "/big.html", compressing("text/html", kBoth));
+            CHECK_FALSE(e->vary);
+            CHECK(e->reps[FileEntry::kIdentity].fd >= 0);
+        }
+        SUBCASE("a file too large for memory is streamed, its compressed form is held") {
+            const std::string text = page_text(kFileInlineMax * 4);
+            site.write("mid.html", text);
+            const auto e = make_entry(root, "/mid.html", compressing("text/html", kBoth));
+            CHECK_FALSE(e->reps[FileEntry::kIdentity].in_memory);
+            CHECK(e->reps[FileEntry::kIdentity].fd >= 0);
+            CHECK(e->reps[FileEntry::kGzip].in_memory);
+            CHECK(gunzip(e->reps[FileEntry::kGzip].body) == text);
+        }
+        SUBCASE("what does not get smaller is not kept") {
+            std::string noise(4000, '\0');
+            std::mt19937 random(7);
+            for (auto& c : noise) {
+                c = static_cast<char>(random());
+            }
+            site.write("noise.html", noise);
+            const auto e = make_entry(root, "/noise.html", compressing("text/html", kBoth));
+            CHECK_FALSE(e->vary);
+            CHECK_FALSE(e->reps[FileEntry::kGzip].exists);
+            CHECK(e->reps[FileEntry::kIdentity].body == noise);
+        }
+        SUBCASE("the level is DeflateCompressionLevel's") {
+            site.write("a.html", page_text(20000));
+            Effective fast = compressing("text/html", kahttpd::conf::OutputFilters::kDeflate);
+            fast.deflate_level = 1;
+            Effective best = fast;
+            best.deflate_level = 9;
+            CHECK(make_entry(root, "/a.html", fast)->reps[FileEntry::kGzip].size() >
+                  make_entry(root, "/a.html", best)->reps[FileEntry::kGzip].size());
+        }
+    }
+
+    TEST_CASE("a precompressed file beside the file wins over compression on the fly") {
+        Site site;
+        site.write("s.css", page_text(3000));
+        site.write("s.css.gz", "gzipped");
+        DocumentRoot root(site.root());
+        const auto e = make_entry(root, "/s.css", compressing("text/css", kBoth));
+        CHECK_FALSE(e->reps[FileEntry::kGzip].generated);
+        CHECK(e->reps[FileEntry::kGzip].body == "gzipped");
+        CHECK(e->reps[FileEntry::kBr].generated); // none beside it: made here
+    }
+
+    TEST_CASE("compressed variants count within FileCacheSize and survive revalidation") {
+        Site site;
+        site.write("page.html", page_text(5000));
+        DocumentRoot root(site.root());
+        const Effective plain;
+        const Effective eff = compressing("text/html", kBoth);
+        const auto without = make_entry(root, "/page.html", plain);
+        const auto with = make_entry(root, "/page.html", eff);
+        CHECK(with->cost() >= without->cost() + with->reps[FileEntry::kGzip].body.size() +
+                                  with->reps[FileEntry::kBr].body.size());
+
+        FileCache cache(limits(1 << 20, 100, 1000));
+        FileEntry* e = insert(cache, root, "/page.html", eff, 5000);
+        REQUIRE(e != nullptr);
+        CHECK(cache.bytes() == e->cost());
+        SUBCASE("unchanged: the variants made here are not taken for missing files") {
+            CHECK(cache.find("/page.html", 6000) == e);
+            CHECK(cache.stats().stale == 0);
+        }
+        SUBCASE("a .gz appearing beside the file replaces the variant made here") {
+            site.write("page.html.gz", "precompressed");
+            CHECK(cache.find("/page.html", 6000) == nullptr);
+        }
+        SUBCASE("the file changing drops its variants with it") {
+            site.write("page.html", page_text(6000));
+            CHECK(cache.find("/page.html", 6000) == nullptr);
+        }
     }
 }

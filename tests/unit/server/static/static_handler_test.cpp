@@ -618,6 +618,90 @@ TEST_SUITE("static handler") {
         CHECK(other->res.status == Status::ok);
     }
 
+    TEST_CASE("a file compressed on the fly is chosen by Accept-Encoding, br before gzip") {
+        TempRoot root;
+        std::string text;
+        for (int i = 0; i < 200; ++i) {
+            text.append("<p>paragraph ").append(std::to_string(i % 13)).append("</p>\n");
+        }
+        root.write("page.html", text);
+        root.write("small.html", "<p>tiny</p>");
+        std::string cache;
+        SUBCASE("with the open-file cache") {}
+        SUBCASE("without the open-file cache") {
+            cache = "FileCacheSize 0\n";
+        }
+        Harness h(root, cache + "AddOutputFilterByType DEFLATE;BROTLI_COMPRESS text/html\n");
+
+        const auto br = h.get("/page.html", {"Accept-Encoding: gzip, deflate, br"});
+        CHECK(br->res.status == Status::ok);
+        CHECK(br->has_field("Content-Encoding: br\r\n"));
+        CHECK(br->has_field("Vary: Accept-Encoding\r\n"));
+        CHECK(br->res.content_type == "text/html");
+        CHECK(br->res.content_length < text.size() / 4);
+        CHECK(br->body().size() == br->res.content_length);
+
+        const auto gz = h.get("/page.html", {"Accept-Encoding: br;q=0.5, gzip"});
+        CHECK(gz->has_field("Content-Encoding: gzip\r\n"));
+        CHECK(gz->body().substr(0, 2) == "\x1f\x8b");
+
+        const auto plain = h.get("/page.html");
+        CHECK_FALSE(plain->has_field("Content-Encoding:"));
+        CHECK(plain->has_field("Vary: Accept-Encoding\r\n")); // the identity one varies too
+        CHECK(plain->body() == text);
+
+        // Apache's tags: the file's, with -gzip or -br.
+        const std::string tag = plain->field("ETag");
+        REQUIRE(tag.size() > 2);
+        CHECK(gz->field("ETag") == tag.substr(0, tag.size() - 1) + "-gzip\"");
+        CHECK(br->field("ETag") == tag.substr(0, tag.size() - 1) + "-br\"");
+        CHECK(gz->field("Last-Modified") == plain->field("Last-Modified"));
+
+        SUBCASE("HEAD gives the compressed length") {
+            const auto head = h.answer(request("HEAD /page.html", {"Accept-Encoding: gzip"}));
+            CHECK(head->res.content_length == gz->res.content_length);
+            CHECK(head->has_field("Content-Encoding: gzip\r\n"));
+        }
+        SUBCASE("If-None-Match with the compressed tag or the file's gives a 304") {
+            for (const std::string& inm : {gz->field("ETag"), tag, "\"x\", " + tag}) {
+                CAPTURE(inm);
+                const auto a =
+                    h.get("/page.html", {"Accept-Encoding: gzip", "If-None-Match: " + inm});
+                CHECK(a->res.status == Status::not_modified);
+                CHECK(a->field("ETag") == gz->field("ETag"));
+                CHECK(a->has_field("Vary: Accept-Encoding\r\n"));
+            }
+            const auto changed =
+                h.get("/page.html", {"Accept-Encoding: gzip", "If-None-Match: \"other\""});
+            CHECK(changed->res.status == Status::ok);
+            // The identity response is not matched by a compressed tag.
+            const auto identity = h.get("/page.html", {"If-None-Match: " + gz->field("ETag")});
+            CHECK(identity->res.status == Status::ok);
+        }
+        SUBCASE("If-Match with either tag proceeds, with another fails") {
+            CHECK(h.get("/page.html", {"Accept-Encoding: gzip", "If-Match: " + tag})->res.status ==
+                  Status::ok);
+            CHECK(h.get("/page.html", {"Accept-Encoding: gzip", "If-Match: " + gz->field("ETag")})
+                      ->res.status == Status::ok);
+            CHECK(
+                h.get("/page.html", {"Accept-Encoding: gzip", "If-Match: \"nope\""})->res.status ==
+                Status::precondition_failed);
+        }
+        SUBCASE("a Range request gets ranges of the file itself") {
+            const auto a = h.get("/page.html", {"Accept-Encoding: gzip, br", "Range: bytes=0-9"});
+            CHECK(a->res.status == Status::partial_content);
+            CHECK_FALSE(a->has_field("Content-Encoding:"));
+            CHECK(a->has_field("Vary: Accept-Encoding\r\n"));
+            CHECK(a->field("ETag") == tag);
+            CHECK(a->body().substr(0, 10) == text.substr(0, 10));
+        }
+        SUBCASE("a file under CompressMinLength is not compressed and does not vary") {
+            const auto a = h.get("/small.html", {"Accept-Encoding: gzip, br"});
+            CHECK_FALSE(a->has_field("Content-Encoding:"));
+            CHECK_FALSE(a->has_field("Vary:"));
+        }
+    }
+
     TEST_CASE("without PrecompressedFiles a .gz beside the file is never sent") {
         TempRoot root;
         root.write("foo.css", "body { color: red }\n");
