@@ -21,6 +21,11 @@ int hex_value(char c) noexcept {
 
 } // namespace
 
+bool is_htaccess_name(std::string_view segment) noexcept {
+    return segment.size() >= 3 && segment[0] == '.' && (segment[1] | 0x20) == 'h' &&
+           (segment[2] | 0x20) == 't';
+}
+
 void percent_encode_path(std::string_view path, std::string& out) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (const char ch : path) {
@@ -131,7 +136,12 @@ Status resolve_target(std::string_view target, TargetPath& out) {
             continue;
         }
         if (seg.front() == '.') {
-            return Status::not_found; // dotfiles and dot-directories are never served
+            if (is_htaccess_name(seg)) {
+                return Status::forbidden; // Apache's stock <FilesMatch "^\.ht">, built in
+            }
+            if (seg != kWellKnown) {
+                return Status::not_found; // other dotfiles are not served nor revealed
+            }
         }
         if (!out.path.empty()) {
             out.path.push_back('/');
