@@ -9,6 +9,7 @@ packages=(
     libuv1-dev                         # event loop
     node-llhttp                        # llhttp C sources, built by CMake
     nlohmann-json3-dev                 # JSON (config dump)
+    libpcre2-dev                       # regular expressions (AliasMatch, <FilesMatch> ...)
     doctest-dev                        # unit tests
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load
