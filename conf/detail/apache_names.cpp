@@ -122,13 +122,7 @@ constexpr std::array kDirectives{
     Entry{"RewriteMap", ""},
     Entry{"RewriteOptions", ""},
     Entry{"RewriteRule", ""},
-    // mod_alias
-    Entry{"Alias", ""},
-    Entry{"AliasMatch", ""},
-    Entry{"Redirect", ""},
-    Entry{"RedirectMatch", ""},
-    Entry{"RedirectPermanent", ""},
-    Entry{"RedirectTemp", ""},
+    // mod_alias (Alias and Redirect are kahttpd's)
     Entry{"ScriptAlias", kNoCgi},
     Entry{"ScriptAliasMatch", kNoCgi},
     // mod_proxy and friends
@@ -268,11 +262,8 @@ constexpr std::array kDirectives{
 constexpr std::array kSections{
     Entry{"AuthnProviderAlias", ""},
     Entry{"AuthzProviderAlias", ""},
-    Entry{"DirectoryMatch", ""},
     Entry{"Else", ""},
     Entry{"ElseIf", ""},
-    Entry{"Files", ""},
-    Entry{"FilesMatch", ""},
     Entry{"If", ""},
     Entry{"IfDirective", ""},
     Entry{"IfFile", ""},
@@ -280,7 +271,6 @@ constexpr std::array kSections{
     Entry{"IfVersion", ""},
     Entry{"Limit", ""},
     Entry{"LimitExcept", ""},
-    Entry{"LocationMatch", ""},
     Entry{"Macro", ""},
     Entry{"MDomainSet", ""},
     Entry{"Proxy", ""},

@@ -26,14 +26,14 @@ bool is_htaccess_name(std::string_view segment) noexcept {
            (segment[2] | 0x20) == 't';
 }
 
-void percent_encode_path(std::string_view path, std::string& out) {
+namespace {
+
+/// Appends `text`, each byte for which `plain` is false as %XX.
+template <typename Plain> void encode_unless(std::string_view text, std::string& out, Plain plain) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    for (const char ch : path) {
+    for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        const bool plain =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            std::string_view("-._~!$&'()*+,;=:@/").find(ch) != std::string_view::npos;
-        if (plain) {
+        if (plain(c)) {
             out.push_back(ch);
         } else {
             out.push_back('%');
@@ -41,6 +41,23 @@ void percent_encode_path(std::string_view path, std::string& out) {
             out.push_back(kHex[c & 15]);
         }
     }
+}
+
+} // namespace
+
+void percent_encode_path(std::string_view path, std::string& out) {
+    encode_unless(path, out, [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) !=
+                   std::string_view::npos;
+    });
+}
+
+void append_uri_escaped(std::string_view uri, std::string& out) {
+    encode_unless(uri, out, [](unsigned char c) {
+        return c > 0x20 && c < 0x7f &&
+               std::string_view("\"<>\\^`{|}").find(static_cast<char>(c)) == std::string_view::npos;
+    });
 }
 
 bool percent_decode(std::string_view in, std::string& out) {

@@ -44,6 +44,12 @@ bool is_htaccess_name(std::string_view segment) noexcept;
 /// ':', '@' or '/' (RFC 3986 pchar), so it can go into a Location header.
 void percent_encode_path(std::string_view path, std::string& out);
 
+/// Appends `uri` to `out` with every byte that may not appear in a URI at all (controls,
+/// space, non-ASCII, and "<>\\^`{|}) percent-encoded, everything else (reserved characters,
+/// '%', '?', '#') kept: a redirect target built from configuration text and request captures
+/// (Apache's ap_escape_uri), which can then never break a header line.
+void append_uri_escaped(std::string_view uri, std::string& out);
+
 /// Percent-decodes `in` into `out`; false on a malformed escape. For tests and the resolver.
 bool percent_decode(std::string_view in, std::string& out);
 

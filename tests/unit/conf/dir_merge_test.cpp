@@ -35,6 +35,7 @@ const std::map<std::string, std::string> kSamples{
     {"LimitRequestBody", "LimitRequestBody 1000"},
     {"PrecompressedFiles", "PrecompressedFiles Off"},
     {"MaxRanges", "MaxRanges 3"},
+    {"Redirect", "Redirect permanent https://example.com/moved"},
 };
 
 /// The directive names of KAHTTPD_DIR_SETTINGS, in list order.

@@ -5,6 +5,7 @@
 #include <string>
 
 using kahttpd::parser::Status;
+using kahttpd::server::append_uri_escaped;
 using kahttpd::server::is_htaccess_name;
 using kahttpd::server::percent_decode;
 using kahttpd::server::resolve_target;
@@ -118,6 +119,12 @@ TEST_SUITE("server") {
         CHECK_FALSE(is_htaccess_name(".h"));
         CHECK_FALSE(is_htaccess_name("htaccess"));
         CHECK_FALSE(is_htaccess_name(".hidden"));
+    }
+
+    TEST_CASE("append_uri_escaped encodes what may not be in a URI and keeps the rest") {
+        std::string out;
+        append_uri_escaped("/x/a b\r\nSet-Cookie:\"<>\\^`{|}\x80?q=%20&r#f", out);
+        CHECK(out == "/x/a%20b%0D%0ASet-Cookie:%22%3C%3E%5C%5E%60%7B%7C%7D%80?q=%20&r#f");
     }
 
 } // TEST_SUITE
