@@ -257,6 +257,19 @@ json value_json(FieldTag<Field::default_charset>, const std::string& charset) {
 json value_json(FieldTag<Field::file_etag>, const FileETagSpec& spec) {
     return etag_text(spec);
 }
+json value_json(FieldTag<Field::expires_default>, const ExpiresSpec& e) {
+    return expires_text(e);
+}
+json value_json(FieldTag<Field::expires_by_type>, const ExpiresSpec& e) {
+    return expires_text(e);
+}
+json value_json(FieldTag<Field::expires_by_type>, const std::map<std::string, ExpiresSpec>& m) {
+    json j = json::object();
+    for (const auto& [type, e] : m) {
+        j[type] = expires_text(e);
+    }
+    return j;
+}
 json value_json(FieldTag<Field::redirect>, const SectionRedirect& r) {
     return r.status == 0 ? json(nullptr) : json{{"status", r.status}, {"url", r.target}};
 }
@@ -713,6 +726,7 @@ bool builtin_module(std::string_view name) noexcept {
         "mod_dir.c",        "dir_module",        // DirectoryIndex
         "mod_headers.c",    "headers_module",    // Header
         "mod_alias.c",      "alias_module",      // Alias, Redirect and their Match forms
+        "mod_expires.c",    "expires_module",    // ExpiresActive, ExpiresDefault, ExpiresByType
         "mod_authz_core.c", "authz_core_module", // Require all
         "mod_authz_host.c", "authz_host_module", // Require ip, Require local
         "mod_log_config.c", "log_config_module", // LogFormat, CustomLog

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "conf/expires.hpp"
 #include "conf/regex.hpp"
 #include "conf/url_map.hpp"
 
@@ -146,6 +147,8 @@ template <typename K, typename V> struct PerKey {
 template <typename V> using PerStatus = PerKey<int, V>;
 /// By file name extension, lower case without the dot (`AddType`).
 template <typename V> using PerExtension = PerKey<std::string, V>;
+/// By media type, lower case (`ExpiresByType`).
+template <typename V> using PerType = PerKey<std::string, V>;
 
 } // namespace merge
 
@@ -161,7 +164,9 @@ template <typename V> using PerExtension = PerKey<std::string, V>;
 /// at Apache 2.4's default; `limit_request_body` 0 = unlimited (Apache's default is 1 GiB);
 /// `precompressed_files` (kahttpd's) serves foo.br / foo.gz beside foo when accepted;
 /// `max_ranges` 0 = unlimited, and more ranges than that get the whole file (Apache);
-/// `redirect` is mod_alias's `Redirect [status] URL` in a section (status 0 = none).
+/// `redirect` is mod_alias's `Redirect [status] URL` in a section (status 0 = none);
+/// `expires_*` are mod_expires' (ExpiresByType keyed by the lower-case media type, "image/*"
+/// allowed; conf::expires_for() chooses).
 #define KAHTTPD_DIR_SETTINGS(X)                                                                    \
     X(options, "Options", merge::Options, {OptionsSpec::kFollowSymLinks})                          \
     X(directory_index, "DirectoryIndex", merge::Replace<std::vector<std::string>>, {"index.html"}) \
@@ -176,7 +181,10 @@ template <typename V> using PerExtension = PerKey<std::string, V>;
     X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \
     X(precompressed_files, "PrecompressedFiles", merge::Replace<bool>, {true})                     \
     X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})                              \
-    X(redirect, "Redirect", merge::Replace<SectionRedirect>, {})
+    X(redirect, "Redirect", merge::Replace<SectionRedirect>, {})                                   \
+    X(expires_active, "ExpiresActive", merge::Replace<bool>, {false})                              \
+    X(expires_default, "ExpiresDefault", merge::Replace<ExpiresSpec>, {})                          \
+    X(expires_by_type, "ExpiresByType", merge::PerType<ExpiresSpec>, {})
 
 /// The per-directory directives of one level (server, <VirtualHost>, <Directory> or
 /// <Location>), one member per KAHTTPD_DIR_SETTINGS entry. Every member is empty when unset

@@ -22,7 +22,6 @@ constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use W
                                   "MaxConnections";
 constexpr std::string_view kNoCgi = "kahttpd serves static files only";
 constexpr std::string_view kUser = "start kahttpd as the user it should run as";
-constexpr std::string_view kCaching = "use Header set Cache-Control";
 
 // The directives of Apache httpd 2.4 that configurations commonly carry (core, the MPMs and
 // the modules of a stock build), minus those kahttpd implements. Knowing them lets a stock
@@ -202,7 +201,7 @@ constexpr std::array kDirectives{
     Entry{"CacheNegotiatedDocs", ""},
     Entry{"ForceLanguagePriority", ""},
     Entry{"LanguagePriority", ""},
-    // mod_filter, mod_deflate, mod_expires
+    // mod_filter, mod_deflate (mod_expires is kahttpd's)
     Entry{"AddOutputFilterByType", ""},
     Entry{"FilterChain", ""},
     Entry{"FilterDeclare", ""},
@@ -211,9 +210,6 @@ constexpr std::array kDirectives{
     Entry{"DeflateCompressionLevel", "kahttpd does not compress responses"},
     Entry{"DeflateMemLevel", "kahttpd does not compress responses"},
     Entry{"DeflateWindowSize", "kahttpd does not compress responses"},
-    Entry{"ExpiresActive", kCaching},
-    Entry{"ExpiresByType", kCaching},
-    Entry{"ExpiresDefault", kCaching},
     // mod_cgi, mod_actions, mod_include, mod_userdir, mod_speling
     Entry{"Action", kNoCgi},
     Entry{"Script", kNoCgi},

@@ -267,6 +267,12 @@ class Loader {
     void on_redirect_permanent(const Context& c) { add_redirect(c, 301, false); }
     void on_redirect_temp(const Context& c) { add_redirect(c, 302, false); }
 
+    // conf/directives/expires.cpp: mod_expires.
+    std::optional<ExpiresSpec> expires_arg(const Context& c, const std::string& text);
+    void on_expires_active(const Context& c);
+    void on_expires_default(const Context& c);
+    void on_expires_by_type(const Context& c);
+
     // conf/directives/responses.cpp: what a response carries.
     void on_directory_index(const Context& c);
     void on_header(const Context& c);

@@ -4,6 +4,8 @@
 #include "parser/text.hpp"
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
+#include "server/http/expires.hpp"
+#include "server/http/http_date.hpp"
 #include "server/http/html.hpp"
 #include "server/http/target_path.hpp"
 #include "server/http/validators.hpp"
@@ -449,10 +451,19 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     conditions.if_none_match = req_.header_list("If-None-Match", none_match_lines);
     conditions.if_modified_since = req_.header("If-Modified-Since");
     conditions.if_unmodified_since = req_.header("If-Unmodified-Since");
+    // mod_expires: on 200, 206 and 304, as Apache (never on errors).
+    const conf::ExpiresSpec& expires = entry.expires;
+    const bool expiring = expires.base != conf::ExpiresSpec::Base::none;
+    const std::time_t now = expiring ? std::time(nullptr) : 0;
     switch (evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime)) {
     case Precondition::not_modified:
         out_.status = Status::not_modified;
         out_.fields = rep.validators;
+        if (expiring) {
+            out_.fields_storage.assign(rep.validators);
+            append_expires_fields(out_.fields_storage, expires, mtime, now);
+            out_.fields = out_.fields_storage;
+        }
         return;
     case Precondition::failed:
         error(Status::precondition_failed);
@@ -488,11 +499,26 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
         out_.fields = rep.fields;
         out_.prepared_head = rep.head; // the common case: one copy of a prepared block
         out_.prepared_date_at = rep.date_at;
+        if (expiring && rep.expires_at != 0) {
+            // Access-based: only the date changes, formatted once per second per expiry.
+            static thread_local DateCache expiry_dates;
+            const std::string_view date = expiry_dates.get(expiry_time(expires, mtime, now));
+            std::copy(date.begin(), date.end(), out_.prepared_expires.begin());
+            out_.prepared_expires_at = rep.expires_at;
+        } else if (expiring) {
+            out_.prepared_head = {};
+            out_.fields_storage.assign(rep.fields);
+            append_expires_fields(out_.fields_storage, expires, mtime, now);
+            out_.fields = out_.fields_storage;
+        }
         return;
     }
     out_.status = Status::partial_content;
     std::string& fields = out_.fields_storage;
     fields.assign(rep.fields);
+    if (expiring) {
+        append_expires_fields(fields, expires, mtime, now);
+    }
     if (out_.ranges.size() == 1) {
         fields.append("Content-Range: ");
         format_content_range(fields, out_.ranges[0], size);
