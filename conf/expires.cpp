@@ -77,8 +77,8 @@ std::optional<ExpiresSpec> parse_expires(std::string_view text, std::string& why
     ExpiresSpec spec;
     if (!text.empty() && (text[0] == 'A' || text[0] == 'M')) {
         if (const auto n = digits(text.substr(1)); n && *n <= kMaxSeconds) {
-            spec.base = text[0] == 'A' ? ExpiresSpec::Base::access
-                                       : ExpiresSpec::Base::modification;
+            spec.base =
+                text[0] == 'A' ? ExpiresSpec::Base::access : ExpiresSpec::Base::modification;
             spec.seconds = static_cast<std::uint32_t>(*n);
             return spec;
         }

@@ -28,9 +28,8 @@ pcre2_match_data* thread_match_data() noexcept {
 std::optional<Regex> Regex::compile(std::string_view pattern, std::string& why, bool caseless) {
     int err = 0;
     PCRE2_SIZE offset = 0;
-    pcre2_code* code =
-        pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
-                      caseless ? PCRE2_CASELESS : 0u, &err, &offset, nullptr);
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                     caseless ? PCRE2_CASELESS : 0u, &err, &offset, nullptr);
     if (code == nullptr) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(err, message, sizeof message);

@@ -180,7 +180,7 @@ template <typename V> using PerType = PerKey<std::string, V>;
     X(enable_sendfile, "EnableSendfile", merge::Replace<bool>, {true})                             \
     X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \
     X(precompressed_files, "PrecompressedFiles", merge::Replace<bool>, {true})                     \
-    X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})                              \
+    X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})                               \
     X(redirect, "Redirect", merge::Replace<SectionRedirect>, {})                                   \
     X(expires_active, "ExpiresActive", merge::Replace<bool>, {false})                              \
     X(expires_default, "ExpiresDefault", merge::Replace<ExpiresSpec>, {})                          \

@@ -35,8 +35,8 @@ bool has_wildcard(std::string_view pattern) {
 
 /// The sections that hold directives, as Apache spells them.
 constexpr std::array<std::string_view, 7> kDirSections{
-    "VirtualHost", "Directory", "DirectoryMatch", "Files", "FilesMatch", "Location",
-    "LocationMatch"};
+    "VirtualHost", "Directory", "DirectoryMatch", "Files",
+    "FilesMatch",  "Location",  "LocationMatch"};
 
 bool holds_directives(FrameKind kind) {
     return kind == FrameKind::vhost || kind == FrameKind::directory ||
@@ -297,8 +297,8 @@ void Loader::open_section(const Context& tc, const std::string& tag) {
             error(tc, message);
         } else {
             static constexpr std::array<std::string_view, 9> kSections{
-                "VirtualHost", "Directory",     "Location",      "Files",   "DirectoryMatch",
-                "FilesMatch",  "LocationMatch", "IfModule",      "IfDefine"};
+                "VirtualHost", "Directory",     "Location", "Files",   "DirectoryMatch",
+                "FilesMatch",  "LocationMatch", "IfModule", "IfDefine"};
             const auto near =
                 detail::suggestion(tag, kSections, [](std::string_view s) { return s; });
             error(tc, near ? "unknown section, did you mean <" + std::string(*near) + ">?"
@@ -336,8 +336,7 @@ void Loader::open_condition(const Context& c, const std::string& tag, bool subst
 void Loader::open_vhost(const Context& c, const std::string& tag, bool substituted) {
     bool ok = substituted;
     if (const Frame* f = innermost_section()) {
-        error(c, "not allowed inside " + canonical_tag(*f) +
-                     ", only at server level");
+        error(c, "not allowed inside " + canonical_tag(*f) + ", only at server level");
         ok = false;
     }
     VirtualHost v;
@@ -385,10 +384,10 @@ void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKin
     Section s;
     s.from = where(c);
     if (args.empty()) {
-        error(c, regex                         ? "expected a regular expression, found none"
-                 : directory                   ? "expected a directory path, found none"
-                 : kind == FrameKind::files    ? "expected a file name, found none"
-                                               : "expected a URL path, found none");
+        error(c, regex                      ? "expected a regular expression, found none"
+                 : directory                ? "expected a directory path, found none"
+                 : kind == FrameKind::files ? "expected a file name, found none"
+                                            : "expected a URL path, found none");
         ok = false;
     } else if (args.size() > 1) {
         error(c, std::string(regex ? "expected one regular expression" : "expected one path") +
@@ -406,7 +405,8 @@ void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKin
         s.match = args[0];
     } else if (has_wildcard(args[0])) {
         error(c, "wildcard paths are " + std::string(kNotSupported) + ", found " +
-                     in_quotes(args[0]) + "; use " + (directory ? "<DirectoryMatch>" : "<LocationMatch>"));
+                     in_quotes(args[0]) + "; use " +
+                     (directory ? "<DirectoryMatch>" : "<LocationMatch>"));
         ok = false;
     } else if (directory) {
         if (const auto path = resolve_path(c, args[0], "a directory path")) {
@@ -555,8 +555,7 @@ void Loader::unknown_directive(const Context& c) {
 
 bool Loader::allowed_here(const Context& c, Scope scope) {
     const Frame* f = innermost_section();
-    const std::string inside =
-        f == nullptr ? "" : "not allowed inside " + canonical_tag(*f);
+    const std::string inside = f == nullptr ? "" : "not allowed inside " + canonical_tag(*f);
     switch (scope) {
     case Scope::anywhere:
         return true;

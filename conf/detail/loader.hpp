@@ -85,8 +85,8 @@ enum class FrameKind : std::uint8_t {
     location,
     directory_match, ///< <DirectoryMatch> or <Directory ~>
     files,           ///< <Files> or <FilesMatch>
-    condition, ///< an <IfModule>/<IfDefine> that holds: transparent
-    skipped,   ///< contents ignored: a false condition, an unsupported section, or inside one
+    condition,       ///< an <IfModule>/<IfDefine> that holds: transparent
+    skipped,         ///< contents ignored: a false condition, an unsupported section, or inside one
 };
 
 /// One open section. Frames form one stack across Include'd files, so a file included inside

@@ -48,8 +48,15 @@ bool is_url(std::string_view s) {
     return true;
 }
 
-constexpr std::string_view kStatuses =
-    "permanent, temp, seeother, gone, 300-303, 307, 308 or 410";
+/// Apache's rule for a redirect target: a full URL or an absolute path.
+std::optional<std::string> redirect_target_problem(const std::string& target) {
+    if (is_url(target) || target.starts_with('/')) {
+        return std::nullopt;
+    }
+    return "expected a URL or an absolute path to redirect to, found " + in_quotes(target);
+}
+
+constexpr std::string_view kStatuses = "permanent, temp, seeother, gone, 300-303, 307, 308 or 410";
 
 } // namespace
 
@@ -58,8 +65,7 @@ std::optional<Regex> Loader::regex_arg(const Context& c, const std::string& patt
     if (auto re = Regex::compile(pattern, why)) {
         return re;
     }
-    error(c, "expected a valid regular expression, found " + in_quotes(pattern) + " (" + why +
-                 ")");
+    error(c, "expected a valid regular expression, found " + in_quotes(pattern) + " (" + why + ")");
     return std::nullopt;
 }
 
@@ -136,8 +142,7 @@ void Loader::on_alias_match(const Context& c) {
 /// Redirect [status] URL-PATH [URL], RedirectMatch [status] REGEX [URL], RedirectPermanent and
 /// RedirectTemp URL-PATH URL (`fixed_status`); in a <Directory>, <Location> or <Files>:
 /// Redirect [status] URL and Redirect gone (the section is the match).
-void Loader::add_redirect(const Context& c, std::optional<std::uint16_t> fixed_status,
-                          bool regex) {
+void Loader::add_redirect(const Context& c, std::optional<std::uint16_t> fixed_status, bool regex) {
     std::vector<std::string> args = c.args;
     std::uint16_t status = 302;
     std::optional<std::uint16_t> given;
@@ -174,9 +179,8 @@ void Loader::add_redirect(const Context& c, std::optional<std::uint16_t> fixed_s
         r.status = status;
         if (status != 410) {
             r.target = args[0];
-            if (!is_url(r.target) && !r.target.starts_with('/')) {
-                error(c, "expected a URL or an absolute path to redirect to, found " +
-                             in_quotes(r.target));
+            if (const auto why = redirect_target_problem(r.target)) {
+                error(c, *why);
                 return;
             }
         }
@@ -185,11 +189,11 @@ void Loader::add_redirect(const Context& c, std::optional<std::uint16_t> fixed_s
     }
     const std::size_t want = status == 410 ? 1 : 2;
     if (args.size() != want) {
-        error(c, status == 410 ? "expected a URL path and no URL after gone (410), found " +
-                                     args_text(args.size())
-                               : std::string("expected ") +
-                                     (regex ? "a regular expression" : "a URL path") +
-                                     " and a URL, found " + args_text(args.size()));
+        error(c, status == 410
+                     ? "expected a URL path and no URL after gone (410), found " +
+                           args_text(args.size())
+                     : std::string("expected ") + (regex ? "a regular expression" : "a URL path") +
+                           " and a URL, found " + args_text(args.size()));
         return;
     }
     RedirectRule rule;
@@ -210,9 +214,9 @@ void Loader::add_redirect(const Context& c, std::optional<std::uint16_t> fixed_s
     }
     if (status != 410) {
         rule.target = args[1];
-        if (!regex && !is_url(rule.target) && !rule.target.starts_with('/')) {
-            error(c, "expected a URL or an absolute path to redirect to, found " +
-                         in_quotes(rule.target));
+        // A RedirectMatch target may start with $1: it is checked once substituted (escaped).
+        if (const auto why = regex ? std::nullopt : redirect_target_problem(rule.target)) {
+            error(c, *why);
             return;
         }
     }

@@ -42,13 +42,13 @@ void Loader::on_expires_by_type(const Context& c) {
     }
     const std::string type = lower(c.args[0]);
     const std::size_t slash = type.find('/');
-    const bool valid = slash != std::string::npos && slash > 0 && slash + 1 < type.size() &&
-                       is_token(std::string_view(type).substr(0, slash)) &&
-                       (type.substr(slash + 1) == "*" ||
-                        is_token(std::string_view(type).substr(slash + 1)));
+    const bool valid =
+        slash != std::string::npos && slash > 0 && slash + 1 < type.size() &&
+        is_token(std::string_view(type).substr(0, slash)) &&
+        (type.substr(slash + 1) == "*" || is_token(std::string_view(type).substr(slash + 1)));
     if (!valid) {
-        error(c, "expected a media type such as text/html or image/*, found " +
-                     in_quotes(c.args[0]));
+        error(c,
+              "expected a media type such as text/html or image/*, found " + in_quotes(c.args[0]));
         return;
     }
     if (const auto spec = expires_arg(c, c.args[1])) {

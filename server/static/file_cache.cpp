@@ -176,9 +176,9 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
                 with_expires.append(kNoDate).append("\r\n");
                 fields = with_expires;
             }
-            r.date_at = append_head(r.head, parser::Status::ok, server_header, kNoDate, type, size,
-                                    fields)
-                            .date_at;
+            r.date_at =
+                append_head(r.head, parser::Status::ok, server_header, kNoDate, type, size, fields)
+                    .date_at;
             r.expires_at = with_expires.empty() ? 0 : r.head.size() - kNoDate.size() - 2;
         }
 

@@ -89,7 +89,7 @@ struct FileEntry {
     /// The merged <Directory>/<Location> settings `settings` points to, when the cache owns
     /// them (the host's base settings outlive every entry).
     std::unique_ptr<conf::Effective> merged;
-    std::string type;  ///< Content-Type value, charset included
+    std::string type; ///< Content-Type value, charset included
     /// mod_expires for this file (ExpiresActive, ExpiresByType for `type`, ExpiresDefault).
     conf::ExpiresSpec expires;
     FileRep reps[3];   ///< by Coding

@@ -5,8 +5,8 @@
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
 #include "server/http/expires.hpp"
-#include "server/http/http_date.hpp"
 #include "server/http/html.hpp"
+#include "server/http/http_date.hpp"
 #include "server/http/target_path.hpp"
 #include "server/http/validators.hpp"
 #include "server/obs/log.hpp"
@@ -77,9 +77,9 @@ Status relative_beneath(std::string_view root, std::string_view path, std::strin
 /// a root (the DocumentRoot, or an Alias's folder).
 struct Located {
     const DocumentRoot* root = nullptr;
-    TargetPath fs;         ///< the path beneath `root`; its trailing slash is the request's
-    std::string url;       ///< "/" and the normalised path, its trailing '/' kept
-    conf::UrlMapping map;  ///< Kind::redirect: the answer
+    TargetPath fs;        ///< the path beneath `root`; its trailing slash is the request's
+    std::string url;      ///< "/" and the normalised path, its trailing '/' kept
+    conf::UrlMapping map; ///< Kind::redirect: the answer
     bool aliased = false;
 
     /// The file-system path sections are matched against.
@@ -331,8 +331,8 @@ Route Exchange::serve_file() noexcept {
     // A directory's index file is cached only when it is the first DirectoryIndex name: the
     // revalidation checks that file, so an earlier name appearing later would go unnoticed.
     const bool cacheable =
-        !key.empty() && (!index_file || (!eff.directory_index.empty() &&
-                                         file.name == eff.directory_index.front()));
+        !key.empty() &&
+        (!index_file || (!eff.directory_index.empty() && file.name == eff.directory_index.front()));
     if (index_file && h.has_sections) {
         // The index file has settings of its own (<Files index.html>, a deeper match), as
         // Apache's subrequest for it has.
@@ -344,8 +344,7 @@ Route Exchange::serve_file() noexcept {
         links = symlink_policy(settings());
     }
     auto entry = std::make_unique<FileEntry>();
-    entry->build(*where.root, file, settings(), links, *site.mime, site.server_header,
-                 cacheable);
+    entry->build(*where.root, file, settings(), links, *site.mime, site.server_header, cacheable);
     if (FileEntry* cached = cacheable ? cache.insert(key, entry, info_.now_ms) : nullptr) {
         if (scope_.merged) {
             cached->merged = std::move(scope_.merged); // settings point into it and stay valid

@@ -53,8 +53,9 @@ TEST_SUITE("conf") {
         CHECK(messages(r.warnings) ==
               Strings{at(2, "Alias") + "expected an existing file or directory, found nothing at "
                                        "\"/nonexistent/kahttpd-test\"",
-                      at(3, "Alias") + "expected an alias that an earlier one does not cover, "
-                                       "found \"/a/b\" inside the alias of " +
+                      at(3, "Alias") +
+                          "expected an alias that an earlier one does not cover, "
+                          "found \"/a/b\" inside the alias of " +
                           kFile + ":2, which is tried first"});
     }
 
@@ -68,8 +69,9 @@ TEST_SUITE("conf") {
     }
 
     TEST_CASE("Alias and AliasMatch errors") {
-        CHECK(error_of("Alias /a") == at(2, "Alias") + "expected a URL path and a file-system path, "
-                                                       "found 1 argument");
+        CHECK(error_of("Alias /a") == at(2, "Alias") +
+                                          "expected a URL path and a file-system path, "
+                                          "found 1 argument");
         CHECK(error_of("Alias a /etc") ==
               at(2, "Alias") + "expected a URL path starting with \"/\", found \"a\"");
         CHECK(error_of("AliasMatch \"(\" /srv") ==

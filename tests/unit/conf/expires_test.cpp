@@ -51,8 +51,8 @@ TEST_SUITE("conf") {
         CHECK(parsed("access 10 minutes 5 seconds") == ExpiresSpec{Base::access, 605});
         CHECK(parsed("ACCESS PLUS 1 WEEK") == ExpiresSpec{Base::access, 7 * 86400});
         CHECK(parsed("access plus 1 mo 1 mi 1 y 1 w 1 d 1 h 1 s") ==
-              ExpiresSpec{Base::access, 30 * 86400 + 60 + 365 * 86400 + 7 * 86400 + 86400 +
-                                            3600 + 1});
+              ExpiresSpec{Base::access,
+                          30 * 86400 + 60 + 365 * 86400 + 7 * 86400 + 86400 + 3600 + 1});
         CHECK(parsed("access  plus   2   hour") == ExpiresSpec{Base::access, 7200});
     }
 
@@ -82,8 +82,8 @@ TEST_SUITE("conf") {
 
     TEST_CASE("expires_for: off unless active; by type, then major/*, then the default") {
         const ExpiresSpec def{Base::access, 60};
-        const std::map<std::string, ExpiresSpec> by_type{
-            {"text/css", {Base::modification, 10}}, {"image/*", {Base::access, 20}}};
+        const std::map<std::string, ExpiresSpec> by_type{{"text/css", {Base::modification, 10}},
+                                                         {"image/*", {Base::access, 20}}};
         CHECK(expires_for(false, def, by_type, "text/css") == ExpiresSpec{});
         CHECK(expires_for(true, def, by_type, "text/css") == ExpiresSpec{Base::modification, 10});
         CHECK(expires_for(true, def, by_type, "Text/CSS; charset=utf-8") ==

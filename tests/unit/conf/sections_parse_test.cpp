@@ -329,7 +329,8 @@ TEST_SUITE("conf") {
               line(2) + ": <DirectoryMatch>: expected one regular expression, found 2");
         CHECK(error_of("<Files a/b>\n</Files>") ==
               line(2) + ": <Files>: expected a file name without \"/\", found \"a/b\"");
-        CHECK(error_of("<Files>\n</Files>") == line(2) + ": <Files>: expected a file name, found none");
+        CHECK(error_of("<Files>\n</Files>") ==
+              line(2) + ": <Files>: expected a file name, found none");
         // <Files> goes at server level or in a vhost, not inside another section.
         CHECK(error_of("<Directory /srv>\n<Files x>\n</Files>\n</Directory>") ==
               line(3) + ": <Files>: not allowed inside <Directory>, only at server level or in "
@@ -463,9 +464,8 @@ TEST_SUITE("conf") {
         REQUIRE(r.config.vhosts.size() == 1);
         CHECK(r.config.vhosts[0].server_name.value == "ok.test");
         CHECK_FALSE(r.config.vhosts[0].base.require);
-        for (const std::string& tag :
-             Strings{"If", "ElseIf", "Else", "Proxy",
-                     "RequireAny", "Limit", "LimitExcept", "Macro", "IfVersion"}) {
+        for (const std::string& tag : Strings{"If", "ElseIf", "Else", "Proxy", "RequireAny",
+                                              "Limit", "LimitExcept", "Macro", "IfVersion"}) {
             CAPTURE(tag);
             CHECK(error_of("<" + tag + " x>\n</" + tag + ">")
                       .starts_with(line(2) + ": <" + tag + ">: not supported by kahttpd"));

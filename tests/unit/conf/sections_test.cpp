@@ -570,8 +570,8 @@ TEST_SUITE("conf") {
                       "location"});
         SUBCASE("a folder has no file name, and its regex sections see it with its slash") {
             CHECK(order(c.main.effective(c.main, "/srv/www/a/", "/a/")) ==
-                  Strings{"base", "directory", "directory-deep", "directorymatch",
-                          "locationmatch", "location"});
+                  Strings{"base", "directory", "directory-deep", "directorymatch", "locationmatch",
+                          "location"});
         }
         SUBCASE("a deeper file's folder no longer matches an anchored DirectoryMatch") {
             CHECK(order(c.main.effective(c.main, "/srv/www/a/b/x.txt", "/b/x.txt")) ==

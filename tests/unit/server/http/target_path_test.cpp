@@ -101,8 +101,8 @@ TEST_SUITE("server") {
         REQUIRE(resolve_target("/a/../.well-known/", t) == Status::ok);
         CHECK(t.path == ".well-known");
         CHECK(t.trailing_slash);
-        for (const char* ht : {"/.htaccess", "/a/.htpasswd", "/.HTaccess", "/%2ehtgroup",
-                               "/.ht", "/.htdir/x", "/.well-known/.htaccess"}) {
+        for (const char* ht : {"/.htaccess", "/a/.htpasswd", "/.HTaccess", "/%2ehtgroup", "/.ht",
+                               "/.htdir/x", "/.well-known/.htaccess"}) {
             CAPTURE(ht);
             CHECK(resolve_target(ht, t) == Status::forbidden);
         }
