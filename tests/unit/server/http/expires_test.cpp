@@ -10,7 +10,7 @@ using kahttpd::server::append_expires_fields;
 using kahttpd::server::expiry_time;
 using Base = ExpiresSpec::Base;
 
-TEST_SUITE("http") {
+TEST_SUITE("server") {
 
     TEST_CASE("expiry_time: access or modification plus seconds, never before now") {
         const std::time_t now = 1'700'000'000;
