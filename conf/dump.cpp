@@ -272,6 +272,22 @@ json value_json(FieldTag<Field::output_filters_by_type>, std::uint8_t filters) {
 json value_json(FieldTag<Field::set_output_filter>, std::uint8_t filters) {
     return filters_text(filters);
 }
+json value_json(FieldTag<Field::expires_default>, const ExpiresSpec& e) {
+    return expires_text(e);
+}
+json value_json(FieldTag<Field::expires_by_type>, const ExpiresSpec& e) {
+    return expires_text(e);
+}
+json value_json(FieldTag<Field::expires_by_type>, const std::map<std::string, ExpiresSpec>& m) {
+    json j = json::object();
+    for (const auto& [type, e] : m) {
+        j[type] = expires_text(e);
+    }
+    return j;
+}
+json value_json(FieldTag<Field::redirect>, const SectionRedirect& r) {
+    return r.status == 0 ? json(nullptr) : json{{"status", r.status}, {"url", r.target}};
+}
 
 // An effective value: as in a section, except where the default needs words.
 template <Field F, typename T> json effective_value_json(FieldTag<F> field, const T& value) {
@@ -384,11 +400,33 @@ json effective_json(const Traced& t) {
 json sections_json(const std::vector<Section>& sections) {
     json out = json::array();
     for (const Section& s : sections) {
-        out.push_back(json{{"path", s.match},
-                           {"from", source_json(s.from)},
-                           {"settings", dir_settings_json(s.settings)}});
+        json j{{"path", s.match},
+               {"from", source_json(s.from)},
+               {"settings", dir_settings_json(s.settings)}};
+        if (s.regex) {
+            j["regex"] = true;
+        }
+        out.push_back(std::move(j));
     }
     return out;
+}
+
+/// mod_alias's rules of one host, in the order they are tried.
+json url_map_json(const VirtualHost& v) {
+    json redirects = json::array();
+    for (const RedirectRule& r : v.redirects) {
+        json j{{"status", r.status}, {"from", source_json(r.from)}};
+        j[r.regex ? "regex" : "path"] = r.regex ? r.regex.pattern() : r.url_path;
+        j["url"] = r.status == 410 ? json(nullptr) : json(r.target);
+        redirects.push_back(std::move(j));
+    }
+    json aliases = json::array();
+    for (const AliasRule& a : v.url_aliases) {
+        json j{{"target", a.target}, {"root", a.root}, {"from", source_json(a.from)}};
+        j[a.regex ? "regex" : "path"] = a.regex ? a.regex.pattern() : a.url_path;
+        aliases.push_back(std::move(j));
+    }
+    return json{{"redirects", std::move(redirects)}, {"aliases", std::move(aliases)}};
 }
 
 /// The main server's DocumentRoot: `main` mirrors Config::document_root, but a Config built
@@ -469,10 +507,18 @@ json vhost_json(const Config& c, const VirtualHost& v) {
 
     j["base"] = dir_settings_json(v.base);
     Traced traced;
-    detail::visit_layers(c.main, v, root.value.native(), "/", &trace_layer, &traced);
+    // As a request for "/": the folder itself, so <Files> sees no file name.
+    std::string folder = root.value.native();
+    if (!folder.ends_with('/')) {
+        folder.push_back('/');
+    }
+    detail::visit_layers(c.main, v, folder, "/", &trace_layer, &traced);
     j["effective_at_root"] = effective_json(traced);
     j["directories"] = sections_json(v.directories);
+    j["directory_matches"] = sections_json(v.directory_matches);
+    j["files"] = sections_json(v.files);
     j["locations"] = sections_json(v.locations);
+    j["alias"] = url_map_json(v);
     return j;
 }
 
@@ -702,6 +748,8 @@ bool builtin_module(std::string_view name) noexcept {
         "mod_mime.c",       "mime_module",       // TypesConfig, AddType
         "mod_dir.c",        "dir_module",        // DirectoryIndex
         "mod_headers.c",    "headers_module",    // Header
+        "mod_alias.c",      "alias_module",      // Alias, Redirect and their Match forms
+        "mod_expires.c",    "expires_module",    // ExpiresActive, ExpiresDefault, ExpiresByType
         "mod_authz_core.c", "authz_core_module", // Require all
         "mod_authz_host.c", "authz_host_module", // Require ip, Require local
         "mod_log_config.c", "log_config_module", // LogFormat, CustomLog

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fnmatch.h>
 #include <netinet/in.h>
 
 namespace kahttpd::conf {
@@ -67,6 +68,26 @@ bool is_segment_prefix(std::string_view prefix, std::string_view path) noexcept 
     }
     return prefix.empty() || prefix.back() == '/' || path.size() == prefix.size() ||
            path[prefix.size()] == '/';
+}
+
+/// A <Location> or <LocationMatch> section's test.
+bool location_matches(const Section& s, std::string_view url_path) noexcept {
+    return s.regex ? s.regex.match(url_path) : is_segment_prefix(s.match, url_path);
+}
+
+/// A <Files> (shell wildcards, as Apache's fnmatch with FNM_PATHNAME) or <FilesMatch>
+/// section's test against a file name.
+bool files_matches(const Section& s, std::string_view name) noexcept {
+    if (s.regex) {
+        return s.regex.match(name);
+    }
+    // fnmatch wants a C string; a name longer than NAME_MAX cannot exist anyway.
+    std::array<char, 256> buf{};
+    if (name.size() >= buf.size()) {
+        return false;
+    }
+    std::memcpy(buf.data(), name.data(), name.size());
+    return ::fnmatch(s.match.c_str(), buf.data(), FNM_PATHNAME) == 0;
 }
 
 /// A matching <Directory> section with its sort key.
@@ -189,18 +210,35 @@ void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string
         visit(ctx, (heap_buf.empty() ? inline_buf[i] : heap_buf[i]).section->settings);
     }
 
-    // <Location>: main's first, then the vhost's, each in configuration order.
-    auto locations = [&](const std::vector<Section>& sections) {
-        for (const Section& s : sections) {
-            if (is_segment_prefix(s.match, url_path)) {
+    // Then <DirectoryMatch>, <Files> and <Location>, each group main's first, then the
+    // vhost's, in configuration order. A regex directory section sees the folder that holds
+    // the file, with its trailing slash ("/srv/www/a/"); <Files> the file name ("" for a
+    // folder).
+    const std::size_t last_slash = fs_path.rfind('/');
+    const std::string_view folder =
+        last_slash == std::string_view::npos ? fs_path : fs_path.substr(0, last_slash + 1);
+    const std::string_view name =
+        last_slash == std::string_view::npos ? fs_path : fs_path.substr(last_slash + 1);
+    auto group = [&](const std::vector<Section>& main_sections,
+                     const std::vector<Section>& own_sections, auto matches) {
+        for (const Section& s : main_sections) {
+            if (matches(s)) {
                 visit(ctx, s.settings);
             }
         }
+        if (own) {
+            for (const Section& s : own_sections) {
+                if (matches(s)) {
+                    visit(ctx, s.settings);
+                }
+            }
+        }
     };
-    locations(main.locations);
-    if (own) {
-        locations(vhost.locations);
-    }
+    group(main.directory_matches, vhost.directory_matches,
+          [&](const Section& s) { return s.regex.match(folder); });
+    group(main.files, vhost.files, [&](const Section& s) { return files_matches(s, name); });
+    group(main.locations, vhost.locations,
+          [&](const Section& s) { return location_matches(s, url_path); });
 }
 
 } // namespace detail
@@ -221,13 +259,34 @@ bool VirtualHost::location_sets_require(const VirtualHost& main,
                                         std::string_view url_path) const noexcept {
     auto any = [&](const std::vector<Section>& sections) {
         for (const Section& s : sections) {
-            if (s.settings.require && is_segment_prefix(s.match, url_path)) {
+            if (s.settings.require && location_matches(s, url_path)) {
                 return true;
             }
         }
         return false;
     };
     return any(main.locations) || (this != &main && any(locations));
+}
+
+UrlMapping VirtualHost::map_url(const VirtualHost& main, std::string_view url_path) const {
+    const bool own = this != &main;
+    UrlMapping m;
+    if ((own && find_redirect(redirects, url_path, m)) ||
+        find_redirect(main.redirects, url_path, m)) {
+        return m;
+    }
+    if (own && find_alias(url_aliases, url_path, 0, m)) {
+        return m;
+    }
+    find_alias(main.url_aliases, url_path, own ? url_aliases.size() : 0, m);
+    return m;
+}
+
+const AliasRule& VirtualHost::alias_at(const VirtualHost& main, std::size_t i) const noexcept {
+    if (this != &main && i < url_aliases.size()) {
+        return url_aliases[i];
+    }
+    return main.url_aliases[this != &main ? i - url_aliases.size() : i];
 }
 
 bool VirtualHost::matches_name(std::string_view host) const noexcept {

@@ -1,5 +1,9 @@
 #pragma once
 
+#include "conf/expires.hpp"
+#include "conf/regex.hpp"
+#include "conf/url_map.hpp"
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -150,7 +154,8 @@ template <typename K, typename V> struct PerKey {
 template <typename V> using PerStatus = PerKey<int, V>;
 /// By file name extension, lower case without the dot (`AddType`).
 template <typename V> using PerExtension = PerKey<std::string, V>;
-/// By media type, lower case without parameters (`AddOutputFilterByType`).
+/// By media type, lower case without parameters (`AddOutputFilterByType`, `ExpiresByType`,
+/// which also takes "type/*").
 template <typename V> using PerMediaType = PerKey<std::string, V>;
 
 } // namespace merge
@@ -171,7 +176,10 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
 /// `set_output_filter` SetOutputFilter's bits for every type; `compress_min_length` (kahttpd's)
 /// the smallest file compressed; `deflate_level` and `brotli_quality` are
 /// DeflateCompressionLevel's and BrotliCompressionQuality's.
-/// `max_ranges` 0 = unlimited, and more ranges than that get the whole file (Apache).
+/// `max_ranges` 0 = unlimited, and more ranges than that get the whole file (Apache);
+/// `redirect` is mod_alias's `Redirect [status] URL` in a section (status 0 = none);
+/// `expires_*` are mod_expires' (ExpiresByType keyed by the lower-case media type, "image/*"
+/// allowed; conf::expires_for() chooses).
 #define KAHTTPD_DIR_SETTINGS(X)                                                                    \
     X(options, "Options", merge::Options, {OptionsSpec::kFollowSymLinks})                          \
     X(directory_index, "DirectoryIndex", merge::Replace<std::vector<std::string>>, {"index.html"}) \
@@ -190,7 +198,11 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
     X(compress_min_length, "CompressMinLength", merge::Replace<std::uint64_t>, {256})              \
     X(deflate_level, "DeflateCompressionLevel", merge::Replace<std::uint32_t>, {6})                \
     X(brotli_quality, "BrotliCompressionQuality", merge::Replace<std::uint32_t>, {5})              \
-    X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})
+    X(max_ranges, "MaxRanges", merge::Replace<std::uint32_t>, {200})                               \
+    X(redirect, "Redirect", merge::Replace<SectionRedirect>, {})                                   \
+    X(expires_active, "ExpiresActive", merge::Replace<bool>, {false})                              \
+    X(expires_default, "ExpiresDefault", merge::Replace<ExpiresSpec>, {})                          \
+    X(expires_by_type, "ExpiresByType", merge::PerMediaType<ExpiresSpec>, {})
 
 /// The per-directory directives of one level (server, <VirtualHost>, <Directory> or
 /// <Location>), one member per KAHTTPD_DIR_SETTINGS entry. Every member is empty when unset
@@ -201,11 +213,15 @@ struct DirSettings {
 #undef KAHTTPD_DIR_MEMBER
 };
 
-/// A <Directory path> (absolute, normalised, no trailing slash) or <Location /prefix>.
+/// A <Directory path> (absolute, normalised, no trailing slash), <Location /prefix> or
+/// <Files name> (shell wildcards), or one of their regular-expression forms (<DirectoryMatch>,
+/// <LocationMatch>, <FilesMatch>, and `~` in the plain tags): then `regex` is set and `match`
+/// holds the pattern as written.
 struct Section {
     std::string match;
     DirSettings settings;
     Source from;
+    Regex regex;
 };
 
 /// The settings in effect for one request: every KAHTTPD_DIR_SETTINGS entry resolved, starting
@@ -250,13 +266,29 @@ struct VirtualHost {
     Source remote_ip_proxies_from;
     DirSettings base;                 ///< directives directly in the vhost
     std::vector<Section> directories; ///< sorted by path depth, shallow first
-    std::vector<Section> locations;   ///< in configuration order
-    Source from;                      ///< the <VirtualHost> line; "" for main server
+    std::vector<Section> locations;   ///< in configuration order (<LocationMatch> among them)
+    /// <DirectoryMatch> and <Directory ~>, in configuration order (merged after <Directory>).
+    std::vector<Section> directory_matches;
+    /// <Files> and <FilesMatch>, in configuration order (merged after the directories).
+    std::vector<Section> files;
+    Source from; ///< the <VirtualHost> line; "" for main server
+    /// mod_alias at this level, in configuration order: Redirect* and Alias* rules.
+    std::vector<RedirectRule> redirects;
+    std::vector<AliasRule> url_aliases;
 
-    /// Effective settings for a request whose file-system path is `fs_path` (absolute) and
-    /// URL path is `url_path` (decoded, starting with '/'). Merge order as Apache: the main
-    /// server's base and the vhost's base, then matching <Directory> sections by depth
-    /// (main server's and this vhost's), then matching <Location> sections in order.
+    /// mod_alias for a request's URL path (decoded, normalised): the first matching redirect of
+    /// this vhost, then of the main server; else the first matching alias, this vhost's then
+    /// the main server's (Apache's order). An alias index counts this vhost's rules first.
+    UrlMapping map_url(const VirtualHost& main, std::string_view url_path) const;
+    /// The alias rule of index `i` as map_url counts them.
+    const AliasRule& alias_at(const VirtualHost& main, std::size_t i) const noexcept;
+
+    /// Effective settings for a request whose file-system path is `fs_path` (absolute; ending
+    /// in '/' when a folder is asked for) and URL path is `url_path` (decoded, starting with
+    /// '/'). Merge order as Apache: the main server's base and the vhost's base, then matching
+    /// <Directory> sections by depth (main server's and this vhost's), then <DirectoryMatch>,
+    /// then <Files>/<FilesMatch> (matched against the file name, "" for a folder), then
+    /// <Location>/<LocationMatch>, each group main server's first and in configuration order.
     /// `main` is the main server (may be *this).
     Effective effective(const VirtualHost& main, std::string_view fs_path,
                         std::string_view url_path) const;

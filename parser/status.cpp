@@ -12,12 +12,20 @@ std::string_view reason_phrase(Status s) noexcept {
         return "No Content";
     case Status::partial_content:
         return "Partial Content";
+    case Status::multiple_choices:
+        return "Multiple Choices";
     case Status::moved_permanently:
         return "Moved Permanently";
     case Status::found:
         return "Found";
+    case Status::see_other:
+        return "See Other";
     case Status::not_modified:
         return "Not Modified";
+    case Status::temporary_redirect:
+        return "Temporary Redirect";
+    case Status::permanent_redirect:
+        return "Permanent Redirect";
     case Status::bad_request:
         return "Bad Request";
     case Status::forbidden:
@@ -28,6 +36,8 @@ std::string_view reason_phrase(Status s) noexcept {
         return "Method Not Allowed";
     case Status::request_timeout:
         return "Request Timeout";
+    case Status::gone:
+        return "Gone";
     case Status::length_required:
         return "Length Required";
     case Status::precondition_failed:

@@ -12,6 +12,7 @@ packages=(
     node-llhttp                        # llhttp C sources, built by CMake
     nlohmann-json3-dev                 # JSON (config dump)
     zlib1g-dev libbrotli-dev           # compression on the fly (gzip, br)
+    libpcre2-dev                       # regular expressions (AliasMatch, <FilesMatch> ...)
     doctest-dev                        # unit tests
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load

@@ -22,7 +22,6 @@ constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use W
                                   "MaxConnections";
 constexpr std::string_view kNoCgi = "kahttpd serves static files only";
 constexpr std::string_view kUser = "start kahttpd as the user it should run as";
-constexpr std::string_view kCaching = "use Header set Cache-Control";
 constexpr std::string_view kWholeFiles = "kahttpd compresses each file whole, once per version";
 
 // The directives of Apache httpd 2.4 that configurations commonly carry (core, the MPMs and
@@ -122,13 +121,7 @@ constexpr std::array kDirectives{
     Entry{"RewriteMap", ""},
     Entry{"RewriteOptions", ""},
     Entry{"RewriteRule", ""},
-    // mod_alias
-    Entry{"Alias", ""},
-    Entry{"AliasMatch", ""},
-    Entry{"Redirect", ""},
-    Entry{"RedirectMatch", ""},
-    Entry{"RedirectPermanent", ""},
-    Entry{"RedirectTemp", ""},
+    // mod_alias (Alias and Redirect are kahttpd's)
     Entry{"ScriptAlias", kNoCgi},
     Entry{"ScriptAliasMatch", kNoCgi},
     // mod_proxy and friends
@@ -208,7 +201,7 @@ constexpr std::array kDirectives{
     Entry{"CacheNegotiatedDocs", ""},
     Entry{"ForceLanguagePriority", ""},
     Entry{"LanguagePriority", ""},
-    // mod_filter, mod_deflate, mod_brotli, mod_expires
+    // mod_filter, mod_deflate, mod_brotli (mod_expires is kahttpd's)
     Entry{"FilterChain", ""},
     Entry{"FilterDeclare", ""},
     Entry{"FilterProvider", ""},
@@ -224,9 +217,6 @@ constexpr std::array kDirectives{
     Entry{"BrotliCompressionMaxInputBlock", kWholeFiles},
     Entry{"BrotliCompressionWindow", kWholeFiles},
     Entry{"BrotliFilterNote", ""},
-    Entry{"ExpiresActive", kCaching},
-    Entry{"ExpiresByType", kCaching},
-    Entry{"ExpiresDefault", kCaching},
     // mod_cgi, mod_actions, mod_include, mod_userdir, mod_speling
     Entry{"Action", kNoCgi},
     Entry{"Script", kNoCgi},
@@ -275,11 +265,8 @@ constexpr std::array kDirectives{
 constexpr std::array kSections{
     Entry{"AuthnProviderAlias", ""},
     Entry{"AuthzProviderAlias", ""},
-    Entry{"DirectoryMatch", ""},
     Entry{"Else", ""},
     Entry{"ElseIf", ""},
-    Entry{"Files", ""},
-    Entry{"FilesMatch", ""},
     Entry{"If", ""},
     Entry{"IfDirective", ""},
     Entry{"IfFile", ""},
@@ -287,7 +274,6 @@ constexpr std::array kSections{
     Entry{"IfVersion", ""},
     Entry{"Limit", ""},
     Entry{"LimitExcept", ""},
-    Entry{"LocationMatch", ""},
     Entry{"Macro", ""},
     Entry{"MDomainSet", ""},
     Entry{"Proxy", ""},

@@ -33,20 +33,28 @@ bool has_wildcard(std::string_view pattern) {
     return pattern.find_first_of("*?[") != std::string_view::npos;
 }
 
-std::string_view canonical_tag(FrameKind kind) {
-    switch (kind) {
-    case FrameKind::vhost:
-        return "<VirtualHost>";
-    case FrameKind::directory:
-        return "<Directory>";
-    case FrameKind::location:
-        return "<Location>";
-    default:
-        return "";
-    }
+/// The sections that hold directives, as Apache spells them.
+constexpr std::array<std::string_view, 7> kDirSections{
+    "VirtualHost", "Directory", "DirectoryMatch", "Files",
+    "FilesMatch",  "Location",  "LocationMatch"};
+
+bool holds_directives(FrameKind kind) {
+    return kind == FrameKind::vhost || kind == FrameKind::directory ||
+           kind == FrameKind::location || kind == FrameKind::directory_match ||
+           kind == FrameKind::files;
 }
 
 } // namespace
+
+/// "<Directory>" for a frame opened as <directory ...>: the tag as Apache spells it.
+std::string canonical_tag(const Frame& f) {
+    for (const std::string_view name : kDirSections) {
+        if (iequals(name, f.tag)) {
+            return "<" + std::string(name) + ">";
+        }
+    }
+    return "<" + f.tag + ">";
+}
 
 std::string args_text(std::size_t n) {
     return n == 0 ? "none" : std::to_string(n) + (n == 1 ? " argument" : " arguments");
@@ -272,6 +280,14 @@ void Loader::open_section(const Context& tc, const std::string& tag) {
         open_dir_section(sc, tag, FrameKind::directory, substituted);
     } else if (iequals(tag, "Location")) {
         open_dir_section(sc, tag, FrameKind::location, substituted);
+    } else if (iequals(tag, "Files")) {
+        open_dir_section(sc, tag, FrameKind::files, substituted);
+    } else if (iequals(tag, "DirectoryMatch")) {
+        open_dir_section(sc, tag, FrameKind::directory_match, substituted, true);
+    } else if (iequals(tag, "LocationMatch")) {
+        open_dir_section(sc, tag, FrameKind::location, substituted, true);
+    } else if (iequals(tag, "FilesMatch")) {
+        open_dir_section(sc, tag, FrameKind::files, substituted, true);
     } else {
         if (const auto hint = detail::unsupported_section(tag)) {
             std::string message(kNotSupported);
@@ -280,8 +296,9 @@ void Loader::open_section(const Context& tc, const std::string& tag) {
             }
             error(tc, message);
         } else {
-            static constexpr std::array<std::string_view, 5> kSections{
-                "VirtualHost", "Directory", "Location", "IfModule", "IfDefine"};
+            static constexpr std::array<std::string_view, 9> kSections{
+                "VirtualHost", "Directory",     "Location", "Files",   "DirectoryMatch",
+                "FilesMatch",  "LocationMatch", "IfModule", "IfDefine"};
             const auto near =
                 detail::suggestion(tag, kSections, [](std::string_view s) { return s; });
             error(tc, near ? "unknown section, did you mean <" + std::string(*near) + ">?"
@@ -319,8 +336,7 @@ void Loader::open_condition(const Context& c, const std::string& tag, bool subst
 void Loader::open_vhost(const Context& c, const std::string& tag, bool substituted) {
     bool ok = substituted;
     if (const Frame* f = innermost_section()) {
-        error(c, "not allowed inside " + std::string(canonical_tag(f->kind)) +
-                     ", only at server level");
+        error(c, "not allowed inside " + canonical_tag(*f) + ", only at server level");
         ok = false;
     }
     VirtualHost v;
@@ -345,48 +361,69 @@ void Loader::open_vhost(const Context& c, const std::string& tag, bool substitut
     push_frame({tag, FrameKind::vhost, c.line, list.size() - 1, !ok});
 }
 
-/// <Directory path> and <Location /prefix>, at server level or in a <VirtualHost>.
+/// <Directory path>, <Location /prefix>, <Files name> and their regular-expression forms
+/// (<DirectoryMatch re>, <LocationMatch re>, <FilesMatch re>, or `~ re` in the plain tag), at
+/// server level or in a <VirtualHost>. `regex`: the tag itself takes a regular expression.
 void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKind kind,
-                              bool substituted) {
+                              bool substituted, bool regex) {
     bool ok = substituted;
     if (const Frame* f = innermost_section(); f != nullptr && f->kind != FrameKind::vhost) {
-        error(c, "not allowed inside " + std::string(canonical_tag(f->kind)) +
+        error(c, "not allowed inside " + canonical_tag(*f) +
                      ", only at server level or in <VirtualHost>");
         ok = false;
+    }
+    std::vector<std::string> args = c.args;
+    if (!regex && !args.empty() && args[0] == "~") {
+        regex = true;
+        args.erase(args.begin());
+        if (kind == FrameKind::directory) {
+            kind = FrameKind::directory_match;
+        }
     }
     const bool directory = kind == FrameKind::directory;
     Section s;
     s.from = where(c);
-    if (c.args.empty()) {
-        error(c, directory ? "expected a directory path, found none"
-                           : "expected a URL path, found none");
+    if (args.empty()) {
+        error(c, regex                      ? "expected a regular expression, found none"
+                 : directory                ? "expected a directory path, found none"
+                 : kind == FrameKind::files ? "expected a file name, found none"
+                                            : "expected a URL path, found none");
         ok = false;
-    } else if (c.args[0] == "~") {
-        error(c, "regular expressions (~) are " + std::string(kNotSupported));
+    } else if (args.size() > 1) {
+        error(c, std::string(regex ? "expected one regular expression" : "expected one path") +
+                     ", found " + std::to_string(args.size()));
         ok = false;
-    } else if (c.args.size() > 1) {
-        error(c, "expected one path, found " + std::to_string(c.args.size()));
-        ok = false;
-    } else if (substituted && has_wildcard(c.args[0])) {
+    } else if (!substituted) {
+        // Reported by substitute().
+    } else if (regex) {
+        ok = section_regex(c, args[0], s) && ok;
+    } else if (kind == FrameKind::files) {
+        if (args[0].find('/') != std::string::npos) {
+            error(c, "expected a file name without \"/\", found " + in_quotes(args[0]));
+            ok = false;
+        }
+        s.match = args[0];
+    } else if (has_wildcard(args[0])) {
         error(c, "wildcard paths are " + std::string(kNotSupported) + ", found " +
-                     in_quotes(c.args[0]));
+                     in_quotes(args[0]) + "; use " +
+                     (directory ? "<DirectoryMatch>" : "<LocationMatch>"));
         ok = false;
-    } else if (substituted && directory) {
-        if (const auto path = resolve_path(c, c.args[0], "a directory path")) {
+    } else if (directory) {
+        if (const auto path = resolve_path(c, args[0], "a directory path")) {
             s.match = path->string();
         } else {
             ok = false;
         }
-    } else if (substituted) {
-        if (!c.args[0].starts_with('/')) {
-            error(c, "expected a URL path starting with \"/\", found " + in_quotes(c.args[0]));
+    } else {
+        if (!args[0].starts_with('/')) {
+            error(c, "expected a URL path starting with \"/\", found " + in_quotes(args[0]));
             ok = false;
         }
-        s.match = c.args[0];
+        s.match = args[0];
     }
     std::size_t index = 0;
     if (ok) {
-        auto& list = directory ? current_vhost().directories : current_vhost().locations;
+        auto& list = section_list(kind);
         list.push_back(std::move(s));
         index = list.size() - 1;
     } else {
@@ -396,11 +433,35 @@ void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKin
     push_frame({tag, kind, c.line, index, !ok});
 }
 
+/// Compiles a section's regular expression into `s`; false (reported) when it is invalid.
+bool Loader::section_regex(const Context& c, const std::string& pattern, Section& s) {
+    s.match = pattern;
+    if (auto re = regex_arg(c, pattern)) {
+        s.regex = std::move(*re);
+        return true;
+    }
+    return false;
+}
+
+/// The list of the current vhost that a section of `kind` goes to.
+std::vector<Section>& Loader::section_list(FrameKind kind) {
+    VirtualHost& v = current_vhost();
+    switch (kind) {
+    case FrameKind::directory:
+        return v.directories;
+    case FrameKind::directory_match:
+        return v.directory_matches;
+    case FrameKind::files:
+        return v.files;
+    default:
+        return v.locations;
+    }
+}
+
 /// The innermost <VirtualHost>, <Directory> or <Location>; nullptr at server level.
 const Frame* Loader::innermost_section() const {
     for (auto it = frames_.rbegin(); it != frames_.rend(); ++it) {
-        if (it->kind == FrameKind::vhost || it->kind == FrameKind::directory ||
-            it->kind == FrameKind::location) {
+        if (holds_directives(it->kind)) {
             return &*it;
         }
     }
@@ -424,13 +485,11 @@ DirSettings& Loader::dir_target() {
         if (it->kind == FrameKind::vhost) {
             break;
         }
-        if (it->kind == FrameKind::directory || it->kind == FrameKind::location) {
+        if (holds_directives(it->kind)) {
             if (it->discard) {
                 return discarded_sections_[it->index].settings;
             }
-            VirtualHost& v = current_vhost();
-            return (it->kind == FrameKind::directory ? v.directories : v.locations)[it->index]
-                .settings;
+            return section_list(it->kind)[it->index].settings;
         }
     }
     return current_vhost().base;
@@ -496,8 +555,7 @@ void Loader::unknown_directive(const Context& c) {
 
 bool Loader::allowed_here(const Context& c, Scope scope) {
     const Frame* f = innermost_section();
-    const std::string inside =
-        f == nullptr ? "" : "not allowed inside " + std::string(canonical_tag(f->kind));
+    const std::string inside = f == nullptr ? "" : "not allowed inside " + canonical_tag(*f);
     switch (scope) {
     case Scope::anywhere:
         return true;
@@ -785,6 +843,15 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"CompressMinLength", &Loader::on_compress_min_length, Scope::anywhere},
         Spec{"DeflateCompressionLevel", &Loader::on_deflate_compression_level, Scope::anywhere},
         Spec{"BrotliCompressionQuality", &Loader::on_brotli_compression_quality, Scope::anywhere},
+        Spec{"Alias", &Loader::on_alias, Scope::vhost},
+        Spec{"AliasMatch", &Loader::on_alias_match, Scope::vhost},
+        Spec{"Redirect", &Loader::on_redirect, Scope::anywhere},
+        Spec{"RedirectMatch", &Loader::on_redirect_match, Scope::vhost},
+        Spec{"RedirectPermanent", &Loader::on_redirect_permanent, Scope::vhost},
+        Spec{"RedirectTemp", &Loader::on_redirect_temp, Scope::vhost},
+        Spec{"ExpiresActive", &Loader::on_expires_active, Scope::anywhere},
+        Spec{"ExpiresDefault", &Loader::on_expires_default, Scope::anywhere},
+        Spec{"ExpiresByType", &Loader::on_expires_by_type, Scope::anywhere},
         Spec{"AllowOverride", &Loader::on_allow_override, Scope::anywhere},
         Spec{"AllowOverrideList", &Loader::on_allow_override, Scope::anywhere},
         Spec{"ServerTokens", &Loader::on_server_tokens, Scope::server},

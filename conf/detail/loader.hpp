@@ -83,8 +83,10 @@ enum class FrameKind : std::uint8_t {
     vhost,
     directory,
     location,
-    condition, ///< an <IfModule>/<IfDefine> that holds: transparent
-    skipped,   ///< contents ignored: a false condition, an unsupported section, or inside one
+    directory_match, ///< <DirectoryMatch> or <Directory ~>
+    files,           ///< <Files> or <FilesMatch>
+    condition,       ///< an <IfModule>/<IfDefine> that holds: transparent
+    skipped,         ///< contents ignored: a false condition, an unsupported section, or inside one
 };
 
 /// One open section. Frames form one stack across Include'd files, so a file included inside
@@ -99,6 +101,10 @@ struct Frame {
     /// reported in one run) but land in a scratch vhost or section that is thrown away.
     bool discard = false;
 };
+
+/// The tag of a section frame as Apache spells it, e.g. "<DirectoryMatch>" for one opened as
+/// <directorymatch ...>.
+std::string canonical_tag(const Frame& f);
 
 /// Reads one configuration: call load_file() or load_text() once, then drop the Loader. The
 /// handlers (on_<directive>) report a problem with error() or warning() and return, so that one
@@ -148,7 +154,9 @@ class Loader {
     void open_condition(const Context& c, const std::string& tag, bool substituted);
     void open_vhost(const Context& c, const std::string& tag, bool substituted);
     void open_dir_section(const Context& c, const std::string& tag, FrameKind kind,
-                          bool substituted);
+                          bool substituted, bool regex = false);
+    bool section_regex(const Context& c, const std::string& pattern, Section& s);
+    std::vector<Section>& section_list(FrameKind kind);
     const Frame* innermost_section() const;
     VirtualHost& current_vhost();
     DirSettings& dir_target();
@@ -257,6 +265,22 @@ class Loader {
     void on_remote_ip_internal_proxy(const Context& c) { on_remote_ip_proxy(c, true); }
     void on_remote_ip_trusted_proxy(const Context& c) { on_remote_ip_proxy(c, false); }
     void warn_proxy_keep_alive();
+
+    // conf/directives/alias.cpp: mod_alias (aliases and redirects).
+    std::optional<Regex> regex_arg(const Context& c, const std::string& pattern);
+    void on_alias(const Context& c);
+    void on_alias_match(const Context& c);
+    void add_redirect(const Context& c, std::optional<std::uint16_t> fixed_status, bool regex);
+    void on_redirect(const Context& c) { add_redirect(c, std::nullopt, false); }
+    void on_redirect_match(const Context& c) { add_redirect(c, std::nullopt, true); }
+    void on_redirect_permanent(const Context& c) { add_redirect(c, 301, false); }
+    void on_redirect_temp(const Context& c) { add_redirect(c, 302, false); }
+
+    // conf/directives/expires.cpp: mod_expires.
+    std::optional<ExpiresSpec> expires_arg(const Context& c, const std::string& text);
+    void on_expires_active(const Context& c);
+    void on_expires_default(const Context& c);
+    void on_expires_by_type(const Context& c);
 
     // conf/directives/responses.cpp: what a response carries.
     void on_directory_index(const Context& c);

@@ -5,6 +5,7 @@
 #include "server/http/byte_ranges.hpp"
 #include "server/http/close_reason.hpp"
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,6 +40,10 @@ struct Response {
     /// to `fields`, 29 blanks for the Date at `prepared_date_at`), or empty.
     std::string_view prepared_head;
     std::size_t prepared_date_at = 0;
+    /// mod_expires in a prepared head: the Expires date (29 characters) to write at this
+    /// offset, as the Date is; 0 = none.
+    std::size_t prepared_expires_at = 0;
+    std::array<char, 29> prepared_expires{};
 
     Body body = Body::none;
     std::string_view text; ///< Body::text
@@ -76,6 +81,7 @@ struct Response {
         fields = {};
         prepared_head = {};
         prepared_date_at = 0;
+        prepared_expires_at = 0;
         body = Body::none;
         text = {};
         memory = {};

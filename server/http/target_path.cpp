@@ -21,14 +21,19 @@ int hex_value(char c) noexcept {
 
 } // namespace
 
-void percent_encode_path(std::string_view path, std::string& out) {
+bool is_htaccess_name(std::string_view segment) noexcept {
+    return segment.size() >= 3 && segment[0] == '.' && (segment[1] | 0x20) == 'h' &&
+           (segment[2] | 0x20) == 't';
+}
+
+namespace {
+
+/// Appends `text`, each byte for which `plain` is false as %XX.
+template <typename Plain> void encode_unless(std::string_view text, std::string& out, Plain plain) {
     static constexpr char kHex[] = "0123456789ABCDEF";
-    for (const char ch : path) {
+    for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
-        const bool plain =
-            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            std::string_view("-._~!$&'()*+,;=:@/").find(ch) != std::string_view::npos;
-        if (plain) {
+        if (plain(c)) {
             out.push_back(ch);
         } else {
             out.push_back('%');
@@ -36,6 +41,23 @@ void percent_encode_path(std::string_view path, std::string& out) {
             out.push_back(kHex[c & 15]);
         }
     }
+}
+
+} // namespace
+
+void percent_encode_path(std::string_view path, std::string& out) {
+    encode_unless(path, out, [](unsigned char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               std::string_view("-._~!$&'()*+,;=:@/").find(static_cast<char>(c)) !=
+                   std::string_view::npos;
+    });
+}
+
+void append_uri_escaped(std::string_view uri, std::string& out) {
+    encode_unless(uri, out, [](unsigned char c) {
+        return c > 0x20 && c < 0x7f &&
+               std::string_view("\"<>\\^`{|}").find(static_cast<char>(c)) == std::string_view::npos;
+    });
 }
 
 bool percent_decode(std::string_view in, std::string& out) {
@@ -131,7 +153,12 @@ Status resolve_target(std::string_view target, TargetPath& out) {
             continue;
         }
         if (seg.front() == '.') {
-            return Status::not_found; // dotfiles and dot-directories are never served
+            if (is_htaccess_name(seg)) {
+                return Status::forbidden; // Apache's stock <FilesMatch "^\.ht">, built in
+            }
+            if (seg != kWellKnown) {
+                return Status::not_found; // other dotfiles are not served nor revealed
+            }
         }
         if (!out.path.empty()) {
             out.path.push_back('/');

@@ -793,6 +793,10 @@ void Connection::queue_head(const Response& res) noexcept {
         const std::size_t at = out.size();
         out.append(res.prepared_head);
         std::memcpy(out.data() + at + res.prepared_date_at, date.data(), date.size());
+        if (res.prepared_expires_at != 0) {
+            std::memcpy(out.data() + at + res.prepared_expires_at, res.prepared_expires.data(),
+                        res.prepared_expires.size());
+        }
         append_connection_fields();
         out.append("\r\n");
         return;

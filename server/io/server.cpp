@@ -599,6 +599,12 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
             KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); its requests will get 404",
                         h.root->path().c_str(), std::strerror(errno));
         }
+        for (const auto& root : h.alias_roots) {
+            if (!root->ok()) {
+                KAHTTPD_LOG(warn, "Alias folder %s cannot be opened; its requests will get 404",
+                            root->path().c_str());
+            }
+        }
         shared.hosts.push_back(std::move(h));
     };
     add_host(cfg.main);

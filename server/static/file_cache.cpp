@@ -4,6 +4,7 @@
 #include "parser/status.hpp"
 #include "parser/text.hpp"
 #include "server/http/compression.hpp"
+#include "server/http/expires.hpp"
 #include "server/http/http_date.hpp"
 #include "server/http/response_head.hpp"
 #include "server/http/validators.hpp"
@@ -137,6 +138,7 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         t.find(';') == std::string_view::npos) {
         type.append("; charset=").append(eff.default_charset);
     }
+    expires = conf::expires_for(eff.expires_active, eff.expires_default, eff.expires_by_type, t);
 
     // Compression on the fly, for the codings the filters ask for and no file beside this one
     // provides (a precompressed variant wins). Done once per file version: the entry keeps the
@@ -233,15 +235,28 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         }
         r.fields.append("Accept-Ranges: bytes\r\n");
 
-        if (eff.headers.empty() && in_memory) {
+        // A head that depends on the file's time at every request (mod_expires from the
+        // modification time: its max-age counts down) is built per response instead.
+        if (eff.headers.empty() && in_memory &&
+            expires.base != conf::ExpiresSpec::Base::modification) {
             // The head of a 200 from the one serialiser, Date left blank (29 characters, the
             // connection writes the current one in). Only worth it for an entry that is going
-            // to be cached; with Header rules every head is built per response.
+            // to be cached; with Header rules every head is built per response. mod_expires
+            // from the access time adds its lines with the Expires date blank as well.
             static constexpr std::string_view kNoDate = "                             ";
             r.head.clear();
-            r.date_at = append_head(r.head, parser::Status::ok, server_header, kNoDate, type, size,
-                                    r.fields)
-                            .date_at;
+            std::string_view fields = r.fields;
+            std::string with_expires;
+            if (expires.base == conf::ExpiresSpec::Base::access) {
+                with_expires.assign(r.fields);
+                append_access_expires_prefix(with_expires, expires);
+                with_expires.append(kNoDate).append("\r\n");
+                fields = with_expires;
+            }
+            r.date_at =
+                append_head(r.head, parser::Status::ok, server_header, kNoDate, type, size, fields)
+                    .date_at;
+            r.expires_at = with_expires.empty() ? 0 : r.head.size() - kNoDate.size() - 2;
         }
 
         if (in_memory && size <= kFileInlineMax && !r.generated) {

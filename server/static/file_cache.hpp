@@ -46,6 +46,7 @@ struct FileRep {
     /// line, so such responses are built field by field).
     std::string head;
     std::size_t date_at = 0;
+    std::size_t expires_at = 0; ///< where the Expires date goes in `head` (0 = none)
 
     std::uint64_t size() const noexcept { return static_cast<std::uint64_t>(st.st_size); }
 };
@@ -95,7 +96,9 @@ struct FileEntry {
     /// The merged <Directory>/<Location> settings `settings` points to, when the cache owns
     /// them (the host's base settings outlive every entry).
     std::unique_ptr<conf::Effective> merged;
-    std::string type;  ///< Content-Type value, charset included
+    std::string type; ///< Content-Type value, charset included
+    /// mod_expires for this file (ExpiresActive, ExpiresByType for `type`, ExpiresDefault).
+    conf::ExpiresSpec expires;
     FileRep reps[3];   ///< by Coding
     bool vary = false; ///< a variant exists (found or made): Vary: Accept-Encoding
 

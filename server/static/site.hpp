@@ -18,6 +18,11 @@ struct HostContext {
     std::unique_ptr<DocumentRoot> root;
     conf::Effective base;      ///< effective settings at the document root, no sections
     bool has_sections = false; ///< a section may apply: merge per request
+    /// One root per Alias/AliasMatch rule that applies to this host, in the order
+    /// VirtualHost::map_url counts them (this vhost's, then the main server's): each alias
+    /// target is confined like a DocumentRoot (openat2 RESOLVE_BENEATH).
+    std::vector<std::unique_ptr<DocumentRoot>> alias_roots;
+    bool has_url_map = false; ///< a Redirect or Alias rule may apply: ask map_url
 };
 
 /// The context of `vh` (the main server or one of cfg's vhosts): its DocumentRoot opened (check

@@ -34,6 +34,20 @@ DocumentRoot::~DocumentRoot() {
     }
 }
 
+std::string DocumentRoot::full_path(std::string_view rel, bool folder) const {
+    std::string out = root_.native();
+    if (!rel.empty()) {
+        if (!out.ends_with('/')) {
+            out.push_back('/');
+        }
+        out.append(rel);
+    }
+    if (folder && !out.ends_with('/')) {
+        out.push_back('/');
+    }
+    return out;
+}
+
 int DocumentRoot::open_beneath(const std::string& rel, SymlinkPolicy symlinks) const noexcept {
     return open_with(rel, symlinks, O_RDONLY | O_NONBLOCK);
 }

@@ -52,6 +52,9 @@ class DocumentRoot {
     /// False when the directory could not be opened (every request then gets 404).
     bool ok() const noexcept { return dirfd_ >= 0; }
     const std::filesystem::path& path() const noexcept { return root_; }
+    /// The absolute file-system path of `rel` beneath the root, ending in '/' when `folder`
+    /// (what <Directory> and <Files> sections are matched against).
+    std::string full_path(std::string_view rel, bool folder) const;
 
     /// Opens the file named by `target` beneath the root. Path resolution is done by the kernel
     /// (openat2 with RESOLVE_BENEATH) so neither ".." nor a symlink can leave the root: a

@@ -1,8 +1,12 @@
 #include "server/static/static_handler.hpp"
 
 #include "parser/host.hpp"
+#include "parser/text.hpp"
 #include "server/http/byte_ranges.hpp"
 #include "server/http/content_coding.hpp"
+#include "server/http/expires.hpp"
+#include "server/http/html.hpp"
+#include "server/http/http_date.hpp"
 #include "server/http/target_path.hpp"
 #include "server/http/validators.hpp"
 #include "server/obs/log.hpp"
@@ -27,24 +31,119 @@ namespace {
 /// longer paths are served without it.
 constexpr std::size_t kMaxCacheKey = 512;
 
-/// The settings of <Directory> and <Location> sections merged for `target` (the host has
-/// some).
-conf::Effective effective_at(const RequestInfo& info, const TargetPath& target) {
-    const HostContext& h = *info.host;
-    std::string fs_path = h.root->path().native();
-    std::string url_path = "/";
-    url_path.append(target.path);
-    if (!target.path.empty()) {
-        fs_path.append("/").append(target.path);
+/// `path` (absolute, from an Alias target) made relative to `root`, lexically: empty and "."
+/// segments dropped, ".." applied. 403 when the result is not beneath `root` (an AliasMatch
+/// substitution that climbs out, an Alias whose prefix and target disagree on a trailing
+/// slash) or names a .ht file; the kernel confines symlinks when the file is opened.
+Status relative_beneath(std::string_view root, std::string_view path, std::string& rel) {
+    std::string norm;
+    std::size_t pos = 0;
+    while (pos < path.size()) {
+        const std::size_t slash = path.find('/', pos);
+        const std::size_t end = slash == std::string_view::npos ? path.size() : slash;
+        const std::string_view seg = path.substr(pos, end - pos);
+        pos = end + 1;
+        if (seg.empty() || seg == ".") {
+            continue;
+        }
+        if (seg == "..") {
+            const std::size_t prev = norm.rfind('/');
+            if (prev == std::string::npos) {
+                return Status::forbidden;
+            }
+            norm.resize(prev);
+            continue;
+        }
+        norm.push_back('/');
+        norm.append(seg);
     }
-    return h.vhost->effective(info.site->config->main, fs_path, url_path);
+    const std::string_view base = root == "/" ? std::string_view() : root;
+    if (!std::string_view(norm).starts_with(base) ||
+        (norm.size() > base.size() && norm[base.size()] != '/')) {
+        return Status::forbidden;
+    }
+    rel.assign(norm, std::min(norm.size(), base.size() + 1));
+    for (std::size_t at = 0; at < rel.size();) {
+        const std::size_t end = std::min(rel.find('/', at), rel.size());
+        if (is_htaccess_name(std::string_view(rel).substr(at, end - at))) {
+            return Status::forbidden;
+        }
+        at = end + 1;
+    }
+    return Status::ok;
+}
+
+/// Where a request's path leads once mod_alias has looked at it: a redirect, or a path beneath
+/// a root (the DocumentRoot, or an Alias's folder).
+struct Located {
+    const DocumentRoot* root = nullptr;
+    TargetPath fs;        ///< the path beneath `root`; its trailing slash is the request's
+    std::string url;      ///< "/" and the normalised path, its trailing '/' kept
+    conf::UrlMapping map; ///< Kind::redirect: the answer
+    bool aliased = false;
+
+    /// The file-system path sections are matched against.
+    std::string fs_path() const {
+        return root->full_path(fs.path, fs.trailing_slash || fs.path.empty());
+    }
+};
+
+/// Applies mod_alias to `target`: `out` gets the redirect or the root and path to open.
+Status locate(const RequestInfo& info, const TargetPath& target, Located& out) {
+    const HostContext& h = *info.host;
+    out.root = h.root.get();
+    out.fs.path = target.path;
+    out.fs.trailing_slash = target.trailing_slash;
+    out.fs.raw_path = target.raw_path;
+    out.fs.query = target.query;
+    out.url.assign("/").append(target.path);
+    if (target.trailing_slash) {
+        out.url.push_back('/');
+    }
+    if (!h.has_url_map) {
+        return Status::ok;
+    }
+    out.map = h.vhost->map_url(info.site->config->main, out.url);
+    if (out.map.kind != conf::UrlMapping::Kind::alias) {
+        return Status::ok;
+    }
+    out.aliased = true;
+    out.root = h.alias_roots[out.map.alias].get();
+    return relative_beneath(out.root->path().native(), out.map.path, out.fs.path);
+}
+
+/// The settings of the sections that apply to `where` (the host has some), for the file `rel`
+/// beneath its root when given (a folder's index file) and else for the path itself.
+conf::Effective effective_at(const RequestInfo& info, const Located& where,
+                             const std::string* rel = nullptr) {
+    const HostContext& h = *info.host;
+    if (rel == nullptr) {
+        return h.vhost->effective(info.site->config->main, where.fs_path(), where.url);
+    }
+    const std::string_view name = std::string_view(*rel).substr(rel->rfind('/') + 1);
+    return h.vhost->effective(info.site->config->main, where.root->full_path(*rel, false),
+                              std::string(where.url).append(name));
 }
 
 /// The same, kept in `merged` for a response (and a cache entry) that points into it.
-const conf::Effective& merge_sections(const RequestInfo& info, const TargetPath& target,
-                                      std::unique_ptr<conf::Effective>& merged) {
-    merged = std::make_unique<conf::Effective>(effective_at(info, target));
+const conf::Effective& merge_sections(const RequestInfo& info, const Located& where,
+                                      std::unique_ptr<conf::Effective>& merged,
+                                      const std::string* rel = nullptr) {
+    merged = std::make_unique<conf::Effective>(effective_at(info, where, rel));
     return *merged;
+}
+
+/// The settings for a request target outside the file path (OPTIONS, a chunked body's limit):
+/// the host's base settings when no section applies or the target does not resolve.
+conf::Effective settings_for(const RequestInfo& info, std::string_view raw_target) {
+    const HostContext& h = *info.host;
+    TargetPath target;
+    Located where;
+    if (!h.has_sections || resolve_target(raw_target, target) != Status::ok ||
+        locate(info, target, where) != Status::ok) {
+        return h.base;
+    }
+    return effective_at(info, where);
 }
 
 bool allowed(const conf::Effective& eff, const RequestInfo& info) noexcept {
@@ -68,6 +167,8 @@ class Exchange {
         error_response(status, &req_, info_, settings(), out_, close, extra);
     }
     bool allowed_by_require() noexcept;
+    void redirect(std::uint16_t status, std::string_view location, std::string_view rest,
+                  bool escape, std::string_view query) noexcept;
     Route serve_file() noexcept;
     void serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept;
     void serve_representation(const FileEntry& entry) noexcept;
@@ -106,12 +207,7 @@ Route Exchange::run() noexcept {
 /// Require for the request's target, outside the file-serving path (OPTIONS, 405). "*" and
 /// targets that do not resolve are judged by the host's base settings.
 bool Exchange::allowed_by_require() noexcept {
-    const HostContext& h = *info_.host;
-    TargetPath target;
-    if (h.has_sections && resolve_target(req_.target(), target) == Status::ok) {
-        return allowed(effective_at(info_, target), info_);
-    }
-    return allowed(h.base, info_);
+    return allowed(settings_for(info_, req_.target()), info_);
 }
 
 Route Exchange::serve_file() noexcept {
@@ -135,23 +231,38 @@ Route Exchange::serve_file() noexcept {
         }
     }
     TargetPath target;
+    Located where;
     Status status = Status::ok;
     if (hit != nullptr) {
         scope_.file = FileRef(hit);
         out_.settings = hit->settings;
     } else {
         status = resolve_target(req_.target(), target);
+        if (status == Status::ok) {
+            status = locate(info_, target, where);
+        }
         if (status != Status::ok) {
             error(status);
             return Route::respond;
         }
+        if (where.map.kind == conf::UrlMapping::Kind::redirect) {
+            // Redirect and RedirectMatch come before access control, as in Apache (its
+            // translate_name hook).
+            redirect(where.map.status, where.map.location, where.map.rest, true, target.query);
+            return Route::respond;
+        }
         if (h.has_sections) {
-            out_.settings = &merge_sections(info_, target, scope_.merged);
+            out_.settings = &merge_sections(info_, where, scope_.merged);
         }
     }
     const conf::Effective& eff = settings();
     if (!allowed(eff, info_)) {
         error(Status::forbidden);
+        return Route::respond;
+    }
+    if (eff.redirect.status != 0) {
+        // `Redirect [status] URL` of a section (never on a hit: such a path is never cached).
+        redirect(eff.redirect.status, eff.redirect.target, {}, true, target.query);
         return Route::respond;
     }
     if (eff.handler == "server-status") {
@@ -187,8 +298,14 @@ Route Exchange::serve_file() noexcept {
         return Route::respond;
     }
     OpenedFile file;
-    const SymlinkPolicy links = symlink_policy(eff);
-    switch (h.root->open(target, eff.directory_index, file, status, links)) {
+    if (where.aliased && where.fs.path.empty() && !where.fs.trailing_slash) {
+        // The alias's own folder asked for without its slash ("/icons" for
+        // "Alias /icons /usr/share/icons"): the same redirect as for any folder.
+        redirect(301, {}, where.url + "/", false, target.query);
+        return Route::respond;
+    }
+    SymlinkPolicy links = symlink_policy(eff);
+    switch (where.root->open(where.fs, eff.directory_index, file, status, links)) {
     case OpenOutcome::error:
         if (status == Status::internal_error) {
             char peer[80];
@@ -223,13 +340,24 @@ Route Exchange::serve_file() noexcept {
     case OpenOutcome::file:
         break;
     }
+    const bool index_file = file.rel != where.fs.path;
     // A directory's index file is cached only when it is the first DirectoryIndex name: the
     // revalidation checks that file, so an earlier name appearing later would go unnoticed.
     const bool cacheable =
-        !key.empty() && (file.rel == target.path || (!eff.directory_index.empty() &&
-                                                     file.name == eff.directory_index.front()));
+        !key.empty() &&
+        (!index_file || (!eff.directory_index.empty() && file.name == eff.directory_index.front()));
+    if (index_file && h.has_sections) {
+        // The index file has settings of its own (<Files index.html>, a deeper match), as
+        // Apache's subrequest for it has.
+        out_.settings = &merge_sections(info_, where, scope_.merged, &file.rel);
+        if (!allowed(settings(), info_)) {
+            error(Status::forbidden);
+            return Route::respond;
+        }
+        links = symlink_policy(settings());
+    }
     auto entry = std::make_unique<FileEntry>();
-    entry->build(*h.root, file, eff, links, *site.mime, site.server_header, cacheable);
+    entry->build(*where.root, file, settings(), links, *site.mime, site.server_header, cacheable);
     if (FileEntry* cached = cacheable ? cache.insert(key, entry, info_.now_ms) : nullptr) {
         if (scope_.merged) {
             cached->merged = std::move(scope_.merged); // settings point into it and stay valid
@@ -244,6 +372,44 @@ Route Exchange::serve_file() noexcept {
     scope_.uncached = std::move(entry);
     serve_representation(*scope_.uncached);
     return Route::respond;
+}
+
+/// A redirect: `location` (Apache's escaping when `escape`, so neither configuration text nor
+/// a request capture can break the header), then `rest` percent-encoded (the part of the path
+/// after a Redirect's prefix), then the request's query unless the target has one of its own.
+/// 410 (gone) is an error answer instead.
+void Exchange::redirect(std::uint16_t status, std::string_view location, std::string_view rest,
+                        bool escape, std::string_view query) noexcept {
+    const auto code = static_cast<Status>(status);
+    if (code == Status::gone) {
+        error(Status::gone);
+        return;
+    }
+    std::string& fields = out_.fields_storage;
+    fields.assign("Location: ");
+    const std::size_t at = fields.size();
+    if (escape) {
+        append_uri_escaped(location, fields);
+    } else {
+        fields.append(location);
+    }
+    percent_encode_path(rest, fields);
+    if (!query.empty() && fields.find('?', at) == std::string::npos) {
+        fields.append("?").append(query);
+    }
+    const std::string_view url = std::string_view(fields).substr(at);
+    std::string& body = out_.text_storage;
+    body.assign("<!DOCTYPE html>\n<html><head><title>");
+    text::append_number(body, status);
+    body.append(" ").append(parser::reason_phrase(code)).append("</title></head>\n<body><h1>");
+    body.append(parser::reason_phrase(code)).append("</h1>\n<p>The document has moved <a href=\"");
+    append_html(body, url);
+    body.append("\">here</a>.</p>\n</body></html>\n");
+    fields.append("\r\n");
+    out_.status = code;
+    out_.fields = fields;
+    out_.content_type = "text/html; charset=utf-8";
+    out_.set_text_body();
 }
 
 /// A directory without index file: a listing with Options Indexes (HTML, or JSON for a client
@@ -304,6 +470,10 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     conditions.if_none_match = req_.header_list("If-None-Match", none_match_lines);
     conditions.if_modified_since = req_.header("If-Modified-Since");
     conditions.if_unmodified_since = req_.header("If-Unmodified-Since");
+    // mod_expires: on 200, 206 and 304, as Apache (never on errors).
+    const conf::ExpiresSpec& expires = entry.expires;
+    const bool expiring = expires.base != conf::ExpiresSpec::Base::none;
+    const std::time_t now = expiring ? std::time(nullptr) : 0;
     Precondition precondition =
         evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime);
     if (rep.generated && precondition != Precondition::not_modified) {
@@ -322,6 +492,11 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     case Precondition::not_modified:
         out_.status = Status::not_modified;
         out_.fields = rep.validators;
+        if (expiring) {
+            out_.fields_storage.assign(rep.validators);
+            append_expires_fields(out_.fields_storage, expires, mtime, now);
+            out_.fields = out_.fields_storage;
+        }
         return;
     case Precondition::failed:
         error(Status::precondition_failed);
@@ -357,11 +532,26 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
         out_.fields = rep.fields;
         out_.prepared_head = rep.head; // the common case: one copy of a prepared block
         out_.prepared_date_at = rep.date_at;
+        if (expiring && rep.expires_at != 0) {
+            // Access-based: only the date changes, formatted once per second per expiry.
+            static thread_local DateCache expiry_dates;
+            const std::string_view date = expiry_dates.get(expiry_time(expires, mtime, now));
+            std::copy(date.begin(), date.end(), out_.prepared_expires.begin());
+            out_.prepared_expires_at = rep.expires_at;
+        } else if (expiring) {
+            out_.prepared_head = {};
+            out_.fields_storage.assign(rep.fields);
+            append_expires_fields(out_.fields_storage, expires, mtime, now);
+            out_.fields = out_.fields_storage;
+        }
         return;
     }
     out_.status = Status::partial_content;
     std::string& fields = out_.fields_storage;
     fields.assign(rep.fields);
+    if (expiring) {
+        append_expires_fields(fields, expires, mtime, now);
+    }
     if (out_.ranges.size() == 1) {
         fields.append("Content-Range: ");
         format_content_range(fields, out_.ranges[0], size);
@@ -406,12 +596,7 @@ const HostContext& select_vhost(const Site& site, const parser::Request& req,
 }
 
 std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info) noexcept {
-    const HostContext& h = *info.host;
-    TargetPath target;
-    if (!h.has_sections || resolve_target(req.target(), target) != Status::ok) {
-        return h.base.limit_request_body;
-    }
-    return effective_at(info, target).limit_request_body;
+    return settings_for(info, req.target()).limit_request_body;
 }
 
 FileCache& configure_file_cache(const Site& site) noexcept {

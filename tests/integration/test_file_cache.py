@@ -442,6 +442,14 @@ class Allocations(CacheTest):
             </Directory>
             """)
 
+    def test_no_allocation_per_request_with_expires_from_the_access(self):
+        # The prepared head carries the Expires lines; the date is written into it per hit.
+        self.check_constant('ExpiresActive On\nExpiresDefault "access plus 1 month"\n')
+
+    def test_no_allocation_per_request_with_expires_from_the_modification(self):
+        # Built per response (max-age counts down), into the Response's kept storage.
+        self.check_constant("ExpiresActive On\nExpiresDefault M86400\n")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -912,12 +912,45 @@ class Safety(StaticTest):
 
     def test_dotfiles_are_404(self):
         srv = self.serve(files={".env": "ENV-SECRET", ".git/HEAD": "GIT-SECRET",
-                                "a/.hidden": "HIDDEN-SECRET", "a/ok": "ok"})
-        for target in ("/.env", "/.git/HEAD", "/a/.hidden", "/.git/", "/%2eenv"):
+                                "a/.hidden": "HIDDEN-SECRET", "a/ok": "ok",
+                                ".well-known/.env": "WK-SECRET"})
+        for target in ("/.env", "/.git/HEAD", "/a/.hidden", "/.git/", "/%2eenv",
+                       "/.well-known/.env"):
             with self.subTest(target=target):
                 data = self.fetch(srv, target)
                 self.assertEqual(status_of(data), 404)
                 self.assertNotIn(b"SECRET", data)
+
+    def test_ht_files_are_403_whatever_the_configuration(self):
+        # Apache's stock <FilesMatch "^\.ht"> Require all denied, built in: even a config that
+        # grants everything cannot serve them.
+        srv = self.serve("<Location />\n    Require all granted\n</Location>\n",
+                         files={".htaccess": "HT-SECRET", "a/.htpasswd": "user:HT-SECRET",
+                                ".HTgroup": "HT-SECRET", ".well-known/.htaccess": "HT-SECRET"})
+        for target in ("/.htaccess", "/a/.htpasswd", "/.HTgroup", "/%2ehtaccess",
+                       "/.well-known/.htaccess", "/a/../.htaccess"):
+            with self.subTest(target=target):
+                data = self.fetch(srv, target)
+                self.assertEqual(status_of(data), 403)
+                self.assertNotIn(b"HT-SECRET", data)
+
+    def test_well_known_is_served(self):
+        # certbot --webroot writes its token under /.well-known/acme-challenge/ and fetches it
+        # over HTTP; security.txt lives there too (RFC 8615, RFC 9116).
+        srv = self.serve("Options Indexes\n",
+                         files={".well-known/acme-challenge/tok_EN-123": "tok_EN-123.thumb",
+                                ".well-known/security.txt": "Contact: mailto:sec@example.com\n"})
+        c = srv.connect()
+        r = c.request("/.well-known/acme-challenge/tok_EN-123")
+        self.assertEqual((r.status, r.body), (200, b"tok_EN-123.thumb"))
+        r = c.request("/.well-known/security.txt")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Type").split(";")[0], "text/plain")
+        r = c.request("/.well-known")
+        self.assertEqual((r.status, r.header("Location")), (301, "/.well-known/"))
+        r = c.request("/.well-known/")
+        self.assertEqual(r.status, 200)  # Options Indexes: its listing
+        self.assertIn(b"security.txt", r.body)
 
     def test_crlf_and_quotes_in_names_never_reach_headers(self):
         def setup(srv):

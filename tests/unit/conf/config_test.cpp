@@ -661,8 +661,8 @@ TEST_SUITE("conf") {
                                               "DocumentRoot \"/unterminated\n"
                                               "Workers 0\n"
                                               "Bogus\n"
-                                              "<Files x>\n"
-                                              "</Files>\n"
+                                              "<Proxy x>\n"
+                                              "</Proxy>\n"
                                               "Listen 80\n",
                                               kName);
         CHECK(messages(r.errors) ==
@@ -674,28 +674,28 @@ TEST_SUITE("conf") {
                       "end of the line",
                   kFile + ":5: Workers: expected auto or an integer from 1 to 256, found \"0\"",
                   kFile + ":6: Bogus: unknown directive",
-                  kFile + ":7: <Files>: not supported by kahttpd",
+                  kFile + ":7: <Proxy>: not supported by kahttpd",
                   kFile + ":9: Listen: expected each address once, found \"80\" again (first at " +
                       kFile + ":2)",
               });
     }
 
     TEST_CASE("unsupported sections are refused and their contents skipped") {
-        SUBCASE("Files, with nested sections and junk inside") {
-            const LoadResult r = load("<Files \"*.cgi\">\n"
+        SUBCASE("Proxy, with nested sections and junk inside") {
+            const LoadResult r = load("<Proxy \"*\">\n"
                                       "    DocumentRoot /elsewhere\n"
                                       "    Bogus\n"
                                       "    <Directory \"/x\">\n"
                                       "    </Directory>\n"
-                                      "</Files>\n"
+                                      "</Proxy>\n"
                                       "KeepAlive Off\n");
-            CHECK(messages(r.errors) == Strings{kFile + ":2: <Files>: not supported by kahttpd"});
+            CHECK(messages(r.errors) == Strings{kFile + ":2: <Proxy>: not supported by kahttpd"});
             CHECK(r.config.document_root == "/srv/site/www");
             CHECK_FALSE(r.config.keep_alive);
         }
         SUBCASE("the tag is shown as written") {
-            CHECK(error_of("<filesmatch \\.php$>\n</filesmatch>") ==
-                  kFile + ":2: <filesmatch>: not supported by kahttpd");
+            CHECK(error_of("<proxymatch ^http://x>\n</proxymatch>") ==
+                  kFile + ":2: <proxymatch>: not supported by kahttpd");
         }
         SUBCASE("unclosed") {
             const LoadResult r = load("<If \"%{HTTPS} == 'on'\">\nKeepAlive Off\n");

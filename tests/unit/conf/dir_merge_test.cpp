@@ -40,6 +40,10 @@ const std::map<std::string, std::string> kSamples{
     {"DeflateCompressionLevel", "DeflateCompressionLevel 9"},
     {"BrotliCompressionQuality", "BrotliCompressionQuality 11"},
     {"MaxRanges", "MaxRanges 3"},
+    {"Redirect", "Redirect permanent https://example.com/moved"},
+    {"ExpiresActive", "ExpiresActive On"},
+    {"ExpiresDefault", "ExpiresDefault A60"},
+    {"ExpiresByType", "ExpiresByType image/png \"access plus 1 day\""},
 };
 
 /// The directive names of KAHTTPD_DIR_SETTINGS, in list order.

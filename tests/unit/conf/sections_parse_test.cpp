@@ -258,14 +258,19 @@ TEST_SUITE("conf") {
               d + "expected a directory path, found \"\"");
         CHECK(error_of("<Directory /a /b>\n</Directory>") == d + "expected one path, found 2");
         CHECK(error_of("<Directory /srv/*/htdocs>\n</Directory>") ==
-              d + "wildcard paths are not supported by kahttpd, found \"/srv/*/htdocs\"");
-        CHECK(error_of("<Directory ~ \"^/srv\">\n</Directory>") ==
-              d + "regular expressions (~) are not supported by kahttpd");
+              d + "wildcard paths are not supported by kahttpd, found \"/srv/*/htdocs\"; use "
+                  "<DirectoryMatch>");
+        CHECK(error_of("<Directory ~ \"^/(srv\">\n</Directory>") ==
+              d + "expected a valid regular expression, found \"^/(srv\" (missing closing "
+                  "parenthesis at offset 6)");
+        CHECK(error_of("<Directory ~>\n</Directory>") ==
+              d + "expected a regular expression, found none");
         CHECK(error_of("<Location>\n</Location>") == l + "expected a URL path, found none");
         CHECK(error_of("<Location private>\n</Location>") ==
               l + "expected a URL path starting with \"/\", found \"private\"");
         CHECK(error_of("<Location /img/*.png>\n</Location>") ==
-              l + "wildcard paths are not supported by kahttpd, found \"/img/*.png\"");
+              l + "wildcard paths are not supported by kahttpd, found \"/img/*.png\"; use "
+                  "<LocationMatch>");
         SUBCASE("the contents are checked but not kept") {
             const LoadResult r = load("<Directory /a/*>\nRequire all denied\nOptions Bad\n"
                                       "</Directory>\n");
@@ -273,6 +278,81 @@ TEST_SUITE("conf") {
             CHECK(r.config.main.directories.empty());
             CHECK_FALSE(r.config.main.base.require);
         }
+    }
+
+    TEST_CASE("regular-expression sections compile at load, each into its own list") {
+        const Config c = config_of("<FilesMatch \"^\\.ht\">\n"
+                                   "    Require all denied\n"
+                                   "</FilesMatch>\n"
+                                   "<Files \"*.bak\">\n"
+                                   "</Files>\n"
+                                   "<Files ~ \"\\.(gif|png)$\">\n"
+                                   "</Files>\n"
+                                   "<DirectoryMatch \"^/srv/www/[0-9]+/\">\n"
+                                   "</DirectoryMatch>\n"
+                                   "<Directory ~ \"/cache/\">\n"
+                                   "</Directory>\n"
+                                   "<Location /a>\n"
+                                   "</Location>\n"
+                                   "<LocationMatch \"^/b\">\n"
+                                   "</LocationMatch>\n"
+                                   "<Location ~ \"^/c\">\n"
+                                   "</Location>\n"
+                                   "<VirtualHost *>\n"
+                                   "  <filesmatch \"x\">\n"
+                                   "  </filesmatch>\n"
+                                   "</VirtualHost>\n");
+        CHECK(matches(c.main.files) == Strings{"^\\.ht", "*.bak", "\\.(gif|png)$"});
+        CHECK(c.main.files[0].regex);
+        CHECK_FALSE(c.main.files[1].regex);
+        CHECK(c.main.files[2].regex);
+        CHECK(c.main.files[0].settings.require);
+        CHECK(c.main.files[0].from == line(2));
+        CHECK(matches(c.main.directory_matches) == Strings{"^/srv/www/[0-9]+/", "/cache/"});
+        CHECK(c.main.directories.empty());
+        CHECK(matches(c.main.locations) == Strings{"/a", "^/b", "^/c"});
+        CHECK_FALSE(c.main.locations[0].regex);
+        CHECK(c.main.locations[1].regex);
+        CHECK(c.main.locations[2].regex);
+        REQUIRE(c.vhosts.size() == 1);
+        CHECK(matches(c.vhosts[0].files) == Strings{"x"});
+        CHECK(c.main.files.size() == 3);
+    }
+
+    TEST_CASE("regular-expression section errors name the tag and line") {
+        CHECK(error_of("<FilesMatch \"(\">\n</FilesMatch>") ==
+              line(2) + ": <FilesMatch>: expected a valid regular expression, found \"(\" "
+                        "(missing closing parenthesis at offset 1)");
+        CHECK(error_of("<LocationMatch>\n</LocationMatch>") ==
+              line(2) + ": <LocationMatch>: expected a regular expression, found none");
+        CHECK(error_of("<DirectoryMatch a b>\n</DirectoryMatch>") ==
+              line(2) + ": <DirectoryMatch>: expected one regular expression, found 2");
+        CHECK(error_of("<Files a/b>\n</Files>") ==
+              line(2) + ": <Files>: expected a file name without \"/\", found \"a/b\"");
+        CHECK(error_of("<Files>\n</Files>") ==
+              line(2) + ": <Files>: expected a file name, found none");
+        // <Files> goes at server level or in a vhost, not inside another section.
+        CHECK(error_of("<Directory /srv>\n<Files x>\n</Files>\n</Directory>") ==
+              line(3) + ": <Files>: not allowed inside <Directory>, only at server level or in "
+                        "<VirtualHost>");
+        CHECK(error_of("<FilesMatch x>\nListen 81\n</FilesMatch>") ==
+              line(3) + ": Listen: not allowed inside <FilesMatch>, only at server level");
+        SUBCASE("a bad one's contents are checked but not kept") {
+            const LoadResult r = load("<FilesMatch \"[\">\nRequire all denied\nOptions Bad\n"
+                                      "</FilesMatch>\n");
+            CHECK(r.errors.size() == 2);
+            CHECK(r.config.main.files.empty());
+        }
+    }
+
+    TEST_CASE("Debian's stock <FilesMatch \"^\\.ht\"> loads") {
+        // As /etc/apache2/apache2.conf has it.
+        const Config c = config_of("<FilesMatch \"^\\.ht\">\n"
+                                   "\tRequire all denied\n"
+                                   "</FilesMatch>\n");
+        REQUIRE(c.main.files.size() == 1);
+        CHECK(c.main.files[0].regex.match(".htaccess"));
+        CHECK_FALSE(c.main.files[0].regex.match("a.ht"));
     }
 
     TEST_CASE("sections nest as in Apache") {
@@ -366,27 +446,26 @@ TEST_SUITE("conf") {
 
     TEST_CASE("unsupported sections are skipped without a cascade, also inside vhosts") {
         const LoadResult r = load("<VirtualHost *>\n"
-                                  "  <FilesMatch \"\\.(gif|png)$\">\n"
+                                  "  <ProxyMatch \"\\.(gif|png)$\">\n"
                                   "    ExpiresActive On\n"
                                   "    Listen 81\n"
                                   "    <If \"true\">\n"
                                   "    </If>\n"
-                                  "  </FilesMatch>\n"
+                                  "  </ProxyMatch>\n"
                                   "  <RequireAll>\n"
                                   "    Require ip 10.0.0.0/8\n"
                                   "  </RequireAll>\n"
                                   "  ServerName ok.test\n"
                                   "</VirtualHost>\n");
         CHECK(messages(r.errors) ==
-              Strings{line(3) + ": <FilesMatch>: not supported by kahttpd",
+              Strings{line(3) + ": <ProxyMatch>: not supported by kahttpd",
                       line(9) + ": <RequireAll>: not supported by kahttpd; several Require lines "
                                 "in one section already mean any of them"});
         REQUIRE(r.config.vhosts.size() == 1);
         CHECK(r.config.vhosts[0].server_name.value == "ok.test");
         CHECK_FALSE(r.config.vhosts[0].base.require);
-        for (const std::string& tag :
-             Strings{"Files", "DirectoryMatch", "LocationMatch", "ElseIf", "Else", "Proxy",
-                     "RequireAny", "Limit", "LimitExcept", "Macro", "IfVersion"}) {
+        for (const std::string& tag : Strings{"If", "ElseIf", "Else", "Proxy", "RequireAny",
+                                              "Limit", "LimitExcept", "Macro", "IfVersion"}) {
             CAPTURE(tag);
             CHECK(error_of("<" + tag + " x>\n</" + tag + ">")
                       .starts_with(line(2) + ": <" + tag + ">: not supported by kahttpd"));

@@ -1,6 +1,7 @@
 #include "conf/sections.hpp"
 
 #include "conf/config.hpp"
+#include "tests/unit/conf/load_helpers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -515,5 +516,135 @@ TEST_SUITE("conf") {
         CHECK(e.headers[1].action == HeaderRule::Action::unset);
         CHECK(e.file_etag.parts == 0);
         CHECK(e.enable_sendfile);
+    }
+
+    TEST_CASE("effective: Apache's merge order across every kind of section") {
+        // Header rules add up in merge order, so their values show which layers applied, and
+        // when. The sections are written out of order on purpose.
+        const Config c = kahttpd::conf::test::config_of(R"c(Header add X-O base
+<LocationMatch "^/a">
+    Header add X-O locationmatch
+</LocationMatch>
+<Location /a>
+    Header add X-O location
+</Location>
+<FilesMatch "\.html$">
+    Header add X-O filesmatch
+</FilesMatch>
+<Files "*.html">
+    Header add X-O files
+</Files>
+<DirectoryMatch "^/srv/www/a/$">
+    Header add X-O directorymatch
+</DirectoryMatch>
+<Directory /srv/www/a>
+    Header add X-O directory-deep
+</Directory>
+<Directory /srv/www>
+    Header add X-O directory
+</Directory>
+<VirtualHost *:80>
+    Header add X-O vhost
+    <Files "x.html">
+        Header add X-O vhost-files
+    </Files>
+    <Directory /srv>
+        Header add X-O vhost-directory
+    </Directory>
+</VirtualHost>
+)c");
+        auto order = [](const Effective& e) {
+            Strings out;
+            for (const HeaderRule& h : e.headers) {
+                out.push_back(h.value);
+            }
+            return out;
+        };
+        CHECK(order(c.main.effective(c.main, "/srv/www/a/x.html", "/a/x.html")) ==
+              Strings{"base", "directory", "directory-deep", "directorymatch", "filesmatch",
+                      "files", "locationmatch", "location"});
+        REQUIRE(c.vhosts.size() == 1);
+        CHECK(order(c.vhosts[0].effective(c.main, "/srv/www/a/x.html", "/a/x.html")) ==
+              Strings{"base", "vhost", "vhost-directory", "directory", "directory-deep",
+                      "directorymatch", "filesmatch", "files", "vhost-files", "locationmatch",
+                      "location"});
+        SUBCASE("a folder has no file name, and its regex sections see it with its slash") {
+            CHECK(order(c.main.effective(c.main, "/srv/www/a/", "/a/")) ==
+                  Strings{"base", "directory", "directory-deep", "directorymatch", "locationmatch",
+                          "location"});
+        }
+        SUBCASE("a deeper file's folder no longer matches an anchored DirectoryMatch") {
+            CHECK(order(c.main.effective(c.main, "/srv/www/a/b/x.txt", "/b/x.txt")) ==
+                  Strings{"base", "directory", "directory-deep"});
+        }
+    }
+
+    TEST_CASE("effective: <Files> takes shell wildcards on the file name only") {
+        const Config c = kahttpd::conf::test::config_of(R"c(<Files "*.bak">
+    Require all denied
+</Files>
+<Files "[ab]?.txt">
+    Require local
+</Files>
+)c");
+        auto rule = [&](std::string_view fs) {
+            const Effective e = c.main.effective(c.main, fs, "/");
+            if (e.require.any.empty()) {
+                return std::string("none");
+            }
+            return std::string(e.require.any[0].kind == AccessRule::Kind::all_denied ? "denied"
+                                                                                     : "local");
+        };
+        CHECK(rule("/srv/www/x.bak") == "denied");
+        CHECK(rule("/srv/www/dir.bak/x") == "none");
+        CHECK(rule("/srv/www/a1.txt") == "local");
+        CHECK(rule("/srv/www/c1.txt") == "none");
+        CHECK(rule("/srv/www/ab1.txt") == "none");
+    }
+
+    TEST_CASE("location_sets_require sees <LocationMatch> too") {
+        const Config c = kahttpd::conf::test::config_of(R"c(<LocationMatch "^/status$">
+    Require ip 10.0.0.0/8
+</LocationMatch>
+)c");
+        CHECK(c.main.location_sets_require(c.main, "/status"));
+        CHECK_FALSE(c.main.location_sets_require(c.main, "/status/x"));
+    }
+
+    TEST_CASE("map_url: redirects before aliases, the vhost's before the main server's") {
+        const Config c = kahttpd::conf::test::config_of(R"c(Redirect /old /main-new
+Alias /icons/ /usr/share/icons/
+AliasMatch "^/m/(.*)" "/srv/m/$1"
+<VirtualHost *:80>
+    Redirect permanent /old /vhost-new
+    Alias /icons/ /srv/vhost-icons/
+    Redirect gone /icons/gone
+</VirtualHost>
+)c");
+        using Kind = kahttpd::conf::UrlMapping::Kind;
+        const VirtualHost& v = c.vhosts.at(0);
+        auto m = v.map_url(c.main, "/old/x");
+        CHECK(m.kind == Kind::redirect);
+        CHECK(m.status == 301);
+        CHECK(m.location == "/vhost-new");
+        CHECK(m.rest == "/x");
+        m = c.main.map_url(c.main, "/old/x");
+        CHECK(m.location == "/main-new");
+        CHECK(m.status == 302);
+        m = v.map_url(c.main, "/icons/gone");
+        CHECK(m.kind == Kind::redirect);
+        CHECK(m.status == 410);
+        m = v.map_url(c.main, "/icons/a.png");
+        CHECK(m.kind == Kind::alias);
+        CHECK(m.path == "/srv/vhost-icons/a.png");
+        CHECK(v.alias_at(c.main, m.alias).root == "/srv/vhost-icons");
+        m = v.map_url(c.main, "/m/x/y");
+        CHECK(m.kind == Kind::alias);
+        CHECK(m.path == "/srv/m/x/y");
+        CHECK(v.alias_at(c.main, m.alias).root == "/srv/m");
+        m = c.main.map_url(c.main, "/icons/a.png");
+        CHECK(m.path == "/usr/share/icons/a.png");
+        CHECK(c.main.alias_at(c.main, m.alias).root == "/usr/share/icons");
+        CHECK(v.map_url(c.main, "/other").kind == Kind::none);
     }
 }

@@ -5,6 +5,8 @@
 #include <string>
 
 using kahttpd::parser::Status;
+using kahttpd::server::append_uri_escaped;
+using kahttpd::server::is_htaccess_name;
 using kahttpd::server::percent_decode;
 using kahttpd::server::resolve_target;
 using kahttpd::server::TargetPath;
@@ -79,15 +81,50 @@ TEST_SUITE("server") {
         CHECK(resolve_target("/a%00.html", t) == Status::bad_request);
         CHECK(resolve_target("/..\\..\\etc\\passwd", t) == Status::bad_request);
         CHECK(resolve_target("/a%5c..%5c..%5cetc", t) == Status::bad_request);
-        CHECK(resolve_target("/.htaccess", t) == Status::not_found);
         CHECK(resolve_target("/.git/config", t) == Status::not_found);
         CHECK(resolve_target("/a/.hidden/b", t) == Status::not_found);
+        CHECK(resolve_target("/.well-known/.hidden", t) == Status::not_found);
         CHECK(resolve_target("/a%ZZ", t) == Status::bad_request);
         CHECK(resolve_target("relative/path", t) == Status::bad_request);
         CHECK(resolve_target("*", t) == Status::bad_request);
         // Double encoding decodes once: "%252e%252e" is the literal name "%2e%2e", not "..".
         REQUIRE(resolve_target("/%252e%252e/etc/passwd", t) == Status::ok);
         CHECK(t.path == "%2e%2e/etc/passwd");
+    }
+
+    TEST_CASE(".well-known is served, .ht files are 403, other dot segments 404") {
+        TargetPath t;
+        REQUIRE(resolve_target("/.well-known/acme-challenge/tok-EN_1", t) == Status::ok);
+        CHECK(t.path == ".well-known/acme-challenge/tok-EN_1");
+        REQUIRE(resolve_target("/%2ewell-known/security.txt", t) == Status::ok);
+        CHECK(t.path == ".well-known/security.txt");
+        REQUIRE(resolve_target("/a/../.well-known/", t) == Status::ok);
+        CHECK(t.path == ".well-known");
+        CHECK(t.trailing_slash);
+        for (const char* ht : {"/.htaccess", "/a/.htpasswd", "/.HTaccess", "/%2ehtgroup", "/.ht",
+                               "/.htdir/x", "/.well-known/.htaccess"}) {
+            CAPTURE(ht);
+            CHECK(resolve_target(ht, t) == Status::forbidden);
+        }
+        // The first dot segment decides: a .ht file inside a hidden folder stays hidden.
+        CHECK(resolve_target("/.git/.htaccess", t) == Status::not_found);
+        CHECK(resolve_target("/.well-knownx/a", t) == Status::not_found);
+        CHECK(resolve_target("/.Well-Known/a", t) == Status::not_found);
+    }
+
+    TEST_CASE("is_htaccess_name takes .ht in any case and nothing shorter") {
+        CHECK(is_htaccess_name(".htaccess"));
+        CHECK(is_htaccess_name(".HTPASSWD"));
+        CHECK(is_htaccess_name(".ht"));
+        CHECK_FALSE(is_htaccess_name(".h"));
+        CHECK_FALSE(is_htaccess_name("htaccess"));
+        CHECK_FALSE(is_htaccess_name(".hidden"));
+    }
+
+    TEST_CASE("append_uri_escaped encodes what may not be in a URI and keeps the rest") {
+        std::string out;
+        append_uri_escaped("/x/a b\r\nSet-Cookie:\"<>\\^`{|}\x80?q=%20&r#f", out);
+        CHECK(out == "/x/a%20b%0D%0ASet-Cookie:%22%3C%3E%5C%5E%60%7B%7C%7D%80?q=%20&r#f");
     }
 
 } // TEST_SUITE
