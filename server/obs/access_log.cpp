@@ -39,10 +39,50 @@ void append_escaped(std::string& out, std::string_view s, std::string_view hex_p
     }
 }
 
-/// A JSON string (RFC 8259), quotes included.
+/// The length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629: no overlong
+/// forms, no surrogates, nothing above U+10FFFF), or 0.
+std::size_t utf8_sequence(std::string_view s) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const auto cont = [&](std::size_t i) { return i < s.size() && (b(i) & 0xc0) == 0x80; };
+    const unsigned char c = b(0);
+    if (c >= 0xc2 && c <= 0xdf) {
+        return cont(1) ? 2 : 0;
+    }
+    if (c >= 0xe0 && c <= 0xef) {
+        if (!cont(1) || !cont(2) || (c == 0xe0 && b(1) < 0xa0) || (c == 0xed && b(1) > 0x9f)) {
+            return 0;
+        }
+        return 3;
+    }
+    if (c >= 0xf0 && c <= 0xf4) {
+        if (!cont(1) || !cont(2) || !cont(3) || (c == 0xf0 && b(1) < 0x90) ||
+            (c == 0xf4 && b(1) > 0x8f)) {
+            return 0;
+        }
+        return 4;
+    }
+    return 0;
+}
+
+/// A JSON string (RFC 8259), quotes included. Text in UTF-8 stays as it is (a User-Agent with
+/// "é" reads as "é"), except C1 controls; quotes, backslashes, control bytes and bytes that are
+/// not well-formed UTF-8 are escaped as \u00NN, so the line is valid JSON whatever the client
+/// sent and can never be split.
 void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
-    append_escaped(out, s, "\\u00");
+    while (!s.empty()) {
+        const auto c = static_cast<unsigned char>(s.front());
+        const std::size_t n = c >= 0x80 ? utf8_sequence(s) : 0;
+        const bool c1 = n == 2 && c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0;
+        if (n != 0 && !c1) {
+            out.append(s.substr(0, n));
+            s.remove_prefix(n);
+            continue;
+        }
+        const std::size_t take = c1 ? 2 : 1;
+        append_escaped(out, c1 ? s.substr(1, 1) : s.substr(0, 1), "\\u00");
+        s.remove_prefix(take);
+    }
     out.push_back('"');
 }
 

@@ -73,6 +73,22 @@ class AccessLogTest(unittest.TestCase):
             srv.stop(check=False)
             srv.cleanup()
 
+    def test_json_keeps_a_utf8_user_agent_as_utf8(self):
+        srv = self.server("json")
+        try:
+            srv.start()
+            ua = "Navigateur café/1.0 \u2603".encode()  # é and a snowman, as UTF-8
+            request_once(srv.port, b"GET /a.txt HTTP/1.1\r\nHost: x\r\nUser-Agent: " + ua +
+                         b"\xff\r\nConnection: close\r\n\r\n")
+            srv.stop()
+            with open(self.log, "rb") as f:
+                raw = f.read()
+            self.assertIn(ua + b"\\u00ff", raw)  # UTF-8 as is; the stray byte escaped
+            self.assertEqual(json.loads(raw)["user_agent"], "Navigateur café/1.0 \u2603\u00ff")
+        finally:
+            srv.stop(check=False)
+            srv.cleanup()
+
     def test_a_response_cut_off_by_the_client_is_logged_with_X(self):
         srv = Server("", files={"big.bin": os.urandom(1 << 20) * 32, "a.txt": "hello"})
         self.log = os.path.join(srv.tmp, "access.log")

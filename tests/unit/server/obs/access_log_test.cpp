@@ -404,21 +404,44 @@ TEST_SUITE("server") {
               "\"host\":\"\",\"user_agent\":\"\"}\n");
     }
 
-    TEST_CASE("json escapes quotes, backslashes, control and high bytes as \\u00NN") {
+    TEST_CASE("json keeps UTF-8 text and escapes quotes, controls and other bytes as \\u00NN") {
         const Request req = parsed("GET /p?q=\"\\ HTTP/1.1\r\nHost: h\"\r\n"
                                    "User-Agent: a\tb\\\"caf\xc3\xa9\xff\r\n\r\n");
         const std::string line = committed_line("json", record(&req));
         CHECK(line.find(R"("target":"/p?q=\"\\")") != std::string::npos);
         CHECK(line.find(R"("host":"h\"")") != std::string::npos);
-        CHECK(line.find(R"("user_agent":"a\u0009b\\\"caf\u00c3\u00a9\u00ff")") !=
+        // "é" is well-formed UTF-8 and stays as it is; the lone 0xff is escaped.
+        CHECK(line.find("\"user_agent\":\"a\\u0009b\\\\\\\"caf\xc3\xa9\\u00ff\"") !=
               std::string::npos);
         CHECK(std::count(line.begin(), line.end(), '\n') == 1);
-        // Still valid JSON whatever the bytes were: each byte above 0x7e becomes the code point
-        // of the same number (a lossless Latin-1 reading, not a UTF-8 decoding).
         const auto j = nlohmann::json::parse(line);
         CHECK(j["target"] == "/p?q=\"\\");
         CHECK(j["host"] == "h\"");
-        CHECK(j["user_agent"] == "a\tb\\\"caf\u00c3\u00a9\u00ff");
+        CHECK(j["user_agent"] == "a\tb\\\"caf\xc3\xa9\xc3\xbf");
+    }
+
+    TEST_CASE("json escapes bytes that are not well-formed UTF-8, and C1 controls") {
+        struct Case {
+            const char* ua;
+            const char* logged;
+        };
+        for (const Case& c : {
+                 Case{"\xf0\x9f\x98\x80 ok", "\xf0\x9f\x98\x80 ok"},       // U+1F600 as it is
+                 Case{"\xe2\x82\xac", "\xe2\x82\xac"},                     // U+20AC as it is
+                 Case{"\xc0\xaf", "\\u00c0\\u00af"},                       // overlong '/'
+                 Case{"\xed\xa0\x80", "\\u00ed\\u00a0\\u0080"},            // a surrogate
+                 Case{"\xf4\x90\x80\x80", "\\u00f4\\u0090\\u0080\\u0080"}, // above U+10FFFF
+                 Case{"x\xe2\x82", "x\\u00e2\\u0082"},                     // cut short
+                 Case{"\xc2\x85", "\\u0085"},                              // C1 control (NEL)
+             }) {
+            CAPTURE(c.ua);
+            const Request req = parsed(std::string("GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: ") +
+                                       c.ua + "\r\n\r\n");
+            const std::string line = committed_line("json", record(&req));
+            CHECK(line.find(std::string("\"user_agent\":\"") + c.logged + "\"") !=
+                  std::string::npos);
+            CHECK_FALSE(nlohmann::json::parse(line, nullptr, false).is_discarded());
+        }
     }
 
     TEST_CASE("literal text and %% are copied, unknown codes become a dash") {
