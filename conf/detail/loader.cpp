@@ -538,7 +538,32 @@ void Loader::dispatch(const Context& raw) {
     }
 }
 
+namespace {
+
+/// Apache directives that, with this one value, only turn off something kahttpd never does:
+/// copied from tutorials and Debian's apache2.conf, they are accepted with a warning instead
+/// of stopping the start. Any other value is still "not supported".
+struct HarmlessSetting {
+    std::string_view name;
+    std::string_view value;
+    std::string_view why;
+};
+constexpr std::array kHarmless{
+    HarmlessSetting{"TraceEnable", "Off", "kahttpd answers TRACE with 405 anyway"},
+    HarmlessSetting{"HostnameLookups", "Off", "kahttpd never resolves client addresses"},
+    HarmlessSetting{"EnableMMAP", "Off", "kahttpd never maps files into memory"},
+    HarmlessSetting{"UseCanonicalName", "Off", "kahttpd never builds a URL from ServerName"},
+};
+
+} // namespace
+
 void Loader::unknown_directive(const Context& c) {
+    for (const HarmlessSetting& h : kHarmless) {
+        if (iequals(c.name, h.name) && c.args.size() == 1 && iequals(c.args[0], h.value)) {
+            warning(c, "accepted and ignored: " + std::string(h.why));
+            return;
+        }
+    }
     if (const auto hint = detail::unsupported_directive(c.name)) {
         std::string message(kNotSupported);
         if (!hint->empty()) {

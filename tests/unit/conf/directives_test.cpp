@@ -745,28 +745,33 @@ TEST_SUITE("conf") {
                                     ".htaccess files, so only None is accepted");
     }
 
+    TEST_CASE("Apache lines that only turn off what kahttpd never does load with a warning") {
+        const LoadResult r = load("TraceEnable Off\nhostnamelookups off\nEnableMMAP Off\n"
+                                  "UseCanonicalName Off\n");
+        CHECK(r.errors.empty());
+        CHECK(messages(r.warnings) ==
+              Strings{at("TraceEnable") + "accepted and ignored: kahttpd answers TRACE with 405 "
+                                          "anyway",
+                      kFile + ":3: hostnamelookups: accepted and ignored: kahttpd never "
+                              "resolves client addresses",
+                      kFile + ":4: EnableMMAP: accepted and ignored: kahttpd never maps files "
+                              "into memory",
+                      kFile + ":5: UseCanonicalName: accepted and ignored: kahttpd never "
+                              "builds a URL from ServerName"});
+        // Turning the feature on is a promise kahttpd cannot keep: still an error.
+        CHECK(error_of("HostnameLookups On")
+                  .starts_with(at("HostnameLookups") + "not supported by kahttpd"));
+        CHECK(error_of("TraceEnable On").starts_with(at("TraceEnable") + "not supported"));
+    }
+
     TEST_CASE("Apache directives kahttpd lacks are unsupported, not unknown") {
         SUBCASE("plain") {
-            for (const std::string& name : Strings{"RewriteEngine",
-                                                   "RewriteRule",
-                                                   "ProxyPass",
-                                                   "DeflateWindowSize",
-                                                   "AddHandler",
-                                                   "AddEncoding",
-                                                   "IndexOptions",
-                                                   "DirectorySlash",
-                                                   "FallbackResource",
-                                                   "ScriptAlias",
-                                                   "HostnameLookups",
-                                                   "UseCanonicalName",
-                                                   "MaxRequestWorkers",
-                                                   "ThreadsPerChild",
-                                                   "StartServers",
-                                                   "TransferLog",
-                                                   "SetEnvIf",
-                                                   "RequestHeader",
-                                                   "php_value",
-                                                   "rewriteengine"}) {
+            for (const std::string& name : Strings{
+                     "RewriteEngine",     "RewriteRule",     "ProxyPass",       "DeflateWindowSize",
+                     "AddHandler",        "AddEncoding",     "IndexOptions",    "DirectorySlash",
+                     "FallbackResource",  "ScriptAlias",     "HostnameLookups", "UseCanonicalName",
+                     "MaxRequestWorkers", "ThreadsPerChild", "StartServers",    "TransferLog",
+                     "SetEnvIf",          "RequestHeader",   "php_value",       "rewriteengine"}) {
                 CAPTURE(name);
                 CHECK(error_of(name + " x").starts_with(at(name) + "not supported by kahttpd"));
             }
