@@ -74,7 +74,31 @@ bool error_document(Status status, const conf::ErrorDocument& doc, const Request
     return true;
 }
 
-/// The built-in page: the status and, as ServerSignature asks, Apache's footer.
+/// What happened, in a sentence, for the statuses a visitor meets (Apache's wording where it
+/// has one); empty for the rest. For a 404 the page also names the URL.
+std::string_view explanation(Status status) {
+    switch (status) {
+    case Status::not_found:
+        return " was not found on this server.";
+    case Status::forbidden:
+        return "You don't have permission to access this resource.";
+    case Status::bad_request:
+        return "Your browser sent a request that this server could not understand.";
+    case Status::method_not_allowed:
+        return "The method is not allowed for the requested URL.";
+    case Status::request_timeout:
+        return "The server timed out waiting for the request.";
+    case Status::gone:
+        return "The requested resource is no longer available on this server.";
+    case Status::internal_error:
+        return "The server could not answer this request; the error log says why.";
+    default:
+        return {};
+    }
+}
+
+/// The built-in page: the status, a sentence on what happened (the URL for a 404, escaped) in
+/// the style of the default site, and, as ServerSignature asks, Apache's footer.
 void builtin_page(Status status, const parser::Request* req, const RequestInfo& info,
                   Response& out) {
     const auto code = parser::code(status);
@@ -82,8 +106,25 @@ void builtin_page(Status status, const parser::Request* req, const RequestInfo& 
     std::string& body = out.text_storage;
     body.assign("<!DOCTYPE html>\n<html><head><title>");
     text::append_number(body, code);
-    body.append(" ").append(reason).append("</title></head>\n<body><h1>");
+    body.append(" ").append(reason).append("</title>\n");
+    body.append("<meta name=\"viewport\" content=\"width=device-width\">\n<style>body{margin:0 "
+                "auto;max-width:44rem;padding:2rem 1.25rem;font:1.05rem/1.6 system-ui,sans-serif;"
+                "color:#1d2733;background:#f7f8f6}h1{font-size:1.6rem;border-bottom:2px solid "
+                "#0a7d6b}code{background:#e8ece9;padding:0 .25rem}address{font-size:.85rem;"
+                "color:#5b6670}</style></head>\n<body><h1>");
     body.append(reason).append("</h1>\n");
+    if (const std::string_view why = explanation(status); !why.empty()) {
+        body.append("<p>");
+        if (status == Status::not_found && req != nullptr) {
+            const std::string_view target = req->target();
+            body.append("The requested URL <code>");
+            append_html(body, target.substr(0, target.find('?')));
+            body.append("</code>");
+        } else if (status == Status::not_found) {
+            body.append("The requested URL");
+        }
+        body.append(why).append("</p>\n");
+    }
     const conf::Config& cfg = *info.site->config;
     if (cfg.server_signature != conf::Config::ServerSignature::off) {
         // Apache's footer; the host name comes from the client, so it is escaped.

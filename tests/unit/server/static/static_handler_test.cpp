@@ -868,6 +868,20 @@ TEST_SUITE("static handler") {
         CHECK(a->res.error);
     }
 
+    TEST_CASE("the built-in 404 page names the URL escaped, without its query") {
+        TempRoot root;
+        Harness h(root, "");
+        const auto a = h.answer("GET /a%3Cb/%22x%22?q=<script> HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(a->res.status == Status::not_found);
+        const std::string body = a->body();
+        CHECK(body.find("<code>/a%3Cb/%22x%22</code>") != std::string::npos);
+        CHECK(body.find("<script>") == std::string::npos);
+        const auto forbidden = h.answer("GET /.htpasswd HTTP/1.1\r\nHost: h\r\n\r\n");
+        CHECK(forbidden->res.status == Status::forbidden);
+        CHECK(forbidden->body().find("You don't have permission to access this resource.") !=
+              std::string::npos);
+    }
+
     TEST_CASE("the built-in 404 page names the status, and with ServerSignature the server") {
         TempRoot root;
         SUBCASE("ServerSignature Off has no footer") {
@@ -879,6 +893,8 @@ TEST_SUITE("static handler") {
             const std::string body = a->body();
             CHECK(body.find("<title>404 Not Found</title>") != std::string::npos);
             CHECK(body.find("<h1>Not Found</h1>") != std::string::npos);
+            CHECK(body.find("<p>The requested URL <code>/missing.txt</code> was not found on this "
+                            "server.</p>") != std::string::npos);
             CHECK(body.find("<address>") == std::string::npos);
             CHECK(body.find("kahttpd/test") == std::string::npos);
         }
