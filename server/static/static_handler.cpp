@@ -166,6 +166,21 @@ class Exchange {
     void error(Status status, bool close = false, std::string_view extra = {}) noexcept {
         error_response(status, &req_, info_, settings(), out_, close, extra);
     }
+    /// A 403, with the reason at `info` in the error log (Apache logs its AH01630-style
+    /// "client denied by server configuration" lines too): an operator can tell a Require
+    /// rule from a file-system permission.
+    void deny(const char* why) noexcept {
+        if (log_enabled(LogLevel::info)) {
+            char peer[80];
+            const std::string_view target = req_.target();
+            log_write(LogLevel::info, "conn=%llu client=%s access to %.*s denied: %s",
+                      static_cast<unsigned long long>(info_.conn_id),
+                      peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                      static_cast<int>(std::min<std::size_t>(target.size(), 512)), target.data(),
+                      why);
+        }
+        error(Status::forbidden);
+    }
     bool allowed_by_require() noexcept;
     void redirect(std::uint16_t status, std::string_view location, std::string_view rest,
                   bool escape, std::string_view query) noexcept;
@@ -187,7 +202,7 @@ Route Exchange::run() noexcept {
     if (!get_or_head && !allowed_by_require()) {
         // Access control comes before the method, as in Apache: a denied resource is 403
         // whatever is asked of it.
-        error(Status::forbidden);
+        deny("client denied by server configuration (Require)");
         return Route::respond;
     }
     if (method == HTTP_OPTIONS) {
@@ -257,7 +272,7 @@ Route Exchange::serve_file() noexcept {
     }
     const conf::Effective& eff = settings();
     if (!allowed(eff, info_)) {
-        error(Status::forbidden);
+        deny("client denied by server configuration (Require)");
         return Route::respond;
     }
     if (eff.redirect.status != 0) {
@@ -313,6 +328,10 @@ Route Exchange::serve_file() noexcept {
                         static_cast<unsigned long long>(info_.conn_id),
                         peer_text(*info_.client_ip, info_.client_port, peer).data(),
                         target.path.c_str(), std::strerror(errno));
+        } else if (status == Status::forbidden) {
+            deny("the file is unreadable, not a regular file, or behind a symlink that Options "
+                 "or the document root refuse");
+            return Route::respond;
         }
         // A 500 (typically EMFILE: out of descriptors) closes the connection, which gives a
         // descriptor back instead of answering 500 on it for as long as the client stays.
@@ -351,7 +370,7 @@ Route Exchange::serve_file() noexcept {
         // Apache's subrequest for it has.
         out_.settings = &merge_sections(info_, where, scope_.merged, &file.rel);
         if (!allowed(settings(), info_)) {
-            error(Status::forbidden);
+            deny("client denied by server configuration (Require, on the index file)");
             return Route::respond;
         }
         links = symlink_policy(settings());
@@ -416,7 +435,7 @@ void Exchange::redirect(std::uint16_t status, std::string_view location, std::st
 /// that asks for application/json), 403 without.
 void Exchange::serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept {
     if ((settings().options & conf::OptionsSpec::kIndexes) == 0) {
-        error(Status::forbidden);
+        deny("a folder without an index file, and Options Indexes is off");
         return;
     }
     std::vector<DirEntry> entries;

@@ -72,7 +72,8 @@ class StaticFilesTest(unittest.TestCase):
             self.assertEqual(c.request("/a.txt").body, b"a")
 
     def test_unreadable_and_special_files_are_refused(self):
-        with Server(files={"a.txt": "a"}) as srv:
+        with Server("<Location /private>\n  Require ip 192.0.2.1\n</Location>\n",
+                    files={"a.txt": "a", "private/p.txt": "p"}) as srv:
             os.mkfifo(os.path.join(srv.root, "fifo"))
             c = srv.connect()
             self.assertEqual(c.request("/fifo").status, 403)
@@ -80,6 +81,13 @@ class StaticFilesTest(unittest.TestCase):
                 path = srv.write("locked.txt", "x")
                 os.chmod(path, 0)
                 self.assertEqual(c.request("/locked.txt").status, 403)
+            self.assertEqual(c.request("/private/p.txt").status, 403)
+            # Each refusal is logged at info with its reason (the operator's question).
+            log = srv.stderr()
+            self.assertIn("access to /fifo denied: the file is unreadable, not a regular file",
+                          log)
+            self.assertIn("access to /private/p.txt denied: client denied by server "
+                          "configuration (Require)", log)
 
 
 class BadRequestTest(unittest.TestCase):
