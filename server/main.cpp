@@ -20,13 +20,14 @@
 namespace {
 
 void usage(std::FILE* out) {
-    std::fputs("Usage: kahttpd [-f FILE] [-D NAME]... [-t | -T | -S] [-v] [-h]\n"
+    std::fputs("Usage: kahttpd [-f FILE] [-D NAME]... [-t | -T | -S] [-v | -V] [-h]\n"
                "  -f FILE  configuration file (default: conf/httpd.conf)\n"
                "  -D NAME  define NAME for <IfDefine NAME> and ${NAME} (repeatable)\n"
                "  -t       check the configuration and exit: \"Syntax OK\" or every error\n"
                "  -T       print the effective configuration as JSON and exit\n"
                "  -S       print the virtual host map and exit\n"
                "  -v       print the version and exit\n"
+               "  -V       print the version, compiler, libraries and features, and exit\n"
                "  -h       print this help and exit\n"
                "Signals: SIGTERM or SIGINT stop the server gracefully, SIGHUP reloads the\n"
                "configuration, SIGUSR1 reopens the log files, SIGUSR2 starts the binary again\n"
@@ -53,6 +54,9 @@ int main(int argc, char** argv) {
             mode = a == "--dump-config" ? 'T' : a[1];
         } else if (a == "-v" || a == "--version") {
             std::printf("kahttpd %s\n", KAHTTPD_VERSION_STRING);
+            return 0;
+        } else if (a == "-V") {
+            std::fputs(kahttpd::server::build_info().c_str(), stdout);
             return 0;
         } else if (a == "-h" || a == "--help") {
             usage(stdout);

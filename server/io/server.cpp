@@ -7,6 +7,7 @@
 #include "server/obs/log.hpp"
 #include "server/static/static_file.hpp"
 
+#include <llhttp.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -25,12 +26,14 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <brotli/encode.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 namespace kahttpd::server {
 
@@ -1214,6 +1217,31 @@ int Server::run(conf::Config config) {
 }
 
 } // namespace
+
+std::string build_info() {
+    std::string out = "kahttpd " KAHTTPD_VERSION_STRING "\n";
+#if defined(__clang__)
+    out += "compiler: clang " __clang_version__ "\n";
+#elif defined(__GNUC__)
+    out += "compiler: g++ " __VERSION__ "\n";
+#endif
+    out += "C++ standard: " + std::to_string(__cplusplus) + "\n";
+    out += std::string("libuv: ") + uv_version_string() + "\n";
+    out += "llhttp: " + std::to_string(LLHTTP_VERSION_MAJOR) + "." +
+           std::to_string(LLHTTP_VERSION_MINOR) + "." + std::to_string(LLHTTP_VERSION_PATCH) +
+           " (strict mode)\n";
+    out += std::string("zlib: ") + zlibVersion() + "\n";
+    const std::uint32_t br = BrotliEncoderVersion();
+    out += "brotli: " + std::to_string(br >> 24) + "." + std::to_string((br >> 12) & 0xfff) + "." +
+           std::to_string(br & 0xfff) + "\n";
+    out += "features: keep-alive timer wheel, open-file cache, sendfile, compression on the fly "
+           "(gzip, br), PROXY protocol v1/v2, RemoteIPHeader, systemd notify and socket "
+           "activation, binary upgrade (SIGUSR2), PCRE2 sections\n";
+#if defined(__SANITIZE_ADDRESS__)
+    out += "built with: AddressSanitizer\n";
+#endif
+    return out;
+}
 
 void write_pid_file(const std::string& path) {
     if (path.empty()) {

@@ -26,6 +26,10 @@ int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string
 /// set, wins: a debugging override).
 void apply_log_settings(const conf::Config& config);
 
+/// What `kahttpd -V` prints: the version, the compiler, the library versions (libuv, llhttp,
+/// zlib, Brotli) and the features built in, one per line.
+std::string build_info();
+
 /// Writes the process id to `path` (nothing when empty); failures are logged.
 void write_pid_file(const std::string& path);
 

@@ -28,6 +28,16 @@ class CliTest(unittest.TestCase):
             f.write(text)
         return path
 
+    def test_dash_V_prints_the_build(self):
+        r = run("-V")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertRegex(lines[0], r"^kahttpd \d+\.\d+\.\d+$")
+        self.assertEqual(lines[0], run("-v").stdout.strip())
+        for label in ("compiler: ", "libuv: 1.", "llhttp: 8.", "zlib: 1.", "brotli: 1.",
+                      "features: "):
+            self.assertTrue(any(l.startswith(label) for l in lines), (label, lines))
+
     def test_shipped_config_is_valid(self):
         r = run("-t", "-f", os.path.join(REPO, "conf", "httpd.conf"))
         self.assertEqual(r.returncode, 0, r.stderr)
