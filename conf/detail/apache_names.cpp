@@ -46,7 +46,6 @@ constexpr std::array kDirectives{
     Entry{"Error", ""},
     Entry{"ErrorLogFormat", ""},
     Entry{"ExtendedStatus", ""},
-    Entry{"ForceType", "use AddType"},
     Entry{"HostnameLookups", "kahttpd never resolves client addresses"},
     Entry{"HttpProtocolOptions", ""},
     Entry{"LimitInternalRecursion", ""},

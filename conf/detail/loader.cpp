@@ -859,6 +859,7 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"SetHandler", &Loader::on_set_handler, Scope::anywhere},
         Spec{"AddType", &Loader::on_add_type, Scope::anywhere},
         Spec{"AddDefaultCharset", &Loader::on_add_default_charset, Scope::anywhere},
+        Spec{"ForceType", &Loader::on_force_type, Scope::anywhere},
         Spec{"FileETag", &Loader::on_file_etag, Scope::anywhere},
         Spec{"EnableSendfile", &Loader::on_enable_sendfile, Scope::anywhere},
         Spec{"PrecompressedFiles", &Loader::on_precompressed_files, Scope::anywhere},

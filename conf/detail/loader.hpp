@@ -233,6 +233,7 @@ class Loader {
     void on_types_config(const Context& c);
     void on_add_type(const Context& c);
     void on_add_default_charset(const Context& c);
+    void on_force_type(const Context& c);
 
     // conf/directives/files.cpp: how static files are served and cached.
     void on_file_cache_size(const Context& c);

@@ -1,5 +1,7 @@
 #include "conf/detail/loader.hpp"
 
+#include <optional>
+
 // Media types: TypesConfig, AddType and AddDefaultCharset.
 
 namespace kahttpd::conf::detail {
@@ -19,24 +21,55 @@ void Loader::on_types_config(const Context& c) {
     }
 }
 
+namespace {
+
+/// type/subtype, optionally with parameters ("text/html; charset=utf-8"), which are kept as
+/// written. The type itself is case-insensitive and stored in lower case. nullopt when `text`
+/// is not one.
+std::optional<std::string> media_type(const std::string& text) {
+    const std::size_t semi = text.find(';');
+    const std::string_view essence = std::string_view(text).substr(0, semi);
+    const std::size_t slash = essence.find('/');
+    if (slash == std::string_view::npos || !detail::is_token(essence.substr(0, slash)) ||
+        !detail::is_token(essence.substr(slash + 1))) {
+        return std::nullopt;
+    }
+    return lower(essence) + (semi == std::string::npos ? "" : text.substr(semi));
+}
+
+} // namespace
+
+void Loader::on_force_type(const Context& c) {
+    // mod_mime's ForceType: every file in the section gets this type, whatever its extension;
+    // None goes back to the type by extension.
+    if (!expect_one_arg(c)) {
+        return;
+    }
+    std::string type;
+    if (!iequals(c.args[0], "None")) {
+        const auto parsed = media_type(c.args[0]);
+        if (!parsed) {
+            error(c,
+                  "expected a media type as in text/html, or None, found " + in_quotes(c.args[0]));
+            return;
+        }
+        type = *parsed;
+    }
+    dir_target().force_type = Setting<std::string>{std::move(type), where(c)};
+}
+
 void Loader::on_add_type(const Context& c) {
     if (c.args.size() < 2) {
         error(c, "expected a media type and one or more extensions, found " +
                      args_text(c.args.size()));
         return;
     }
-    // type/subtype, optionally with parameters ("text/html; charset=utf-8"), which are
-    // kept as written. The type itself is case-insensitive and stored in lower case.
-    const std::string& text = c.args[0];
-    const std::size_t semi = text.find(';');
-    const std::string_view essence = std::string_view(text).substr(0, semi);
-    const std::size_t slash = essence.find('/');
-    if (slash == std::string_view::npos || !detail::is_token(essence.substr(0, slash)) ||
-        !detail::is_token(essence.substr(slash + 1))) {
-        error(c, "expected a media type as in text/html, found " + in_quotes(text));
+    const auto parsed = media_type(c.args[0]);
+    if (!parsed) {
+        error(c, "expected a media type as in text/html, found " + in_quotes(c.args[0]));
         return;
     }
-    const std::string type = lower(essence) + (semi == std::string::npos ? "" : text.substr(semi));
+    const std::string& type = *parsed;
     std::vector<std::string> extensions;
     for (std::size_t i = 1; i < c.args.size(); ++i) {
         std::string_view ext = c.args[i];

@@ -133,6 +133,9 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
             }
         }
     }
+    if (!eff.force_type.empty()) {
+        t = eff.force_type; // ForceType wins over the extension (mod_mime)
+    }
     type.assign(t);
     if (!eff.default_charset.empty() && t.substr(0, 5) == "text/" &&
         t.find(';') == std::string_view::npos) {

@@ -1014,5 +1014,18 @@ class Browser(StaticTest):
             self.assertEqual(resp.getheader("ETag"), etag)
 
 
+
+class ForceTypeTest(unittest.TestCase):
+    def test_force_type_overrides_the_extension_in_its_section(self):
+        conf = ("<Location /data>\n  ForceType text/plain\n</Location>\n"
+                "<Location /data/raw>\n  ForceType None\n</Location>\n")
+        with Server(conf, files={"data/a.bin": "x", "data/raw/b.html": "<p>", "c.bin": "y"}) as srv:
+            c = srv.connect()
+            self.assertEqual(c.request("/data/a.bin").header("Content-Type"), "text/plain")
+            self.assertEqual(c.request("/data/raw/b.html").header("Content-Type"), "text/html")
+            self.assertEqual(c.request("/c.bin").header("Content-Type"),
+                             "application/octet-stream")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -30,6 +30,7 @@ const std::map<std::string, std::string> kSamples{
     {"SetHandler", "SetHandler server-status"},
     {"AddType", "AddType text/x-test .test"},
     {"AddDefaultCharset", "AddDefaultCharset utf-8"},
+    {"ForceType", "ForceType text/plain"},
     {"FileETag", "FileETag INode"},
     {"EnableSendfile", "EnableSendfile Off"},
     {"LimitRequestBody", "LimitRequestBody 1000"},

@@ -411,6 +411,17 @@ TEST_SUITE("conf") {
               a + "expected a file name extension as in .html, found \"a/b\"");
     }
 
+    TEST_CASE("ForceType takes a media type, or None for the type by extension") {
+        CHECK(base_of("ForceType Text/Plain").force_type->value == "text/plain");
+        CHECK(base_of("ForceType \"text/html; charset=utf-8\"").force_type->value ==
+              "text/html; charset=utf-8");
+        CHECK(base_of("ForceType none").force_type->value.empty());
+        CHECK(base_of("ForceType text/plain").force_type->from == kFile + ":2");
+        CHECK(error_of("ForceType text") ==
+              at("ForceType") + "expected a media type as in text/html, or None, found \"text\"");
+        CHECK(error_of("ForceType a/b c/d") == at("ForceType") + "expected one argument, found 2");
+    }
+
     TEST_CASE("AddDefaultCharset takes On (iso-8859-1, as Apache), Off or a name") {
         CHECK(base_of("AddDefaultCharset On").default_charset->value == "iso-8859-1");
         CHECK(base_of("AddDefaultCharset off").default_charset->value.empty());
