@@ -22,7 +22,8 @@
 //     then Accept-Encoding. The coding chosen is one that exists.
 //   4 AccessLogFormat: [1..2] status, [3] flags, [4..11] time, then the LogFormat string, a
 //     NUL, the request bytes (parsed by RequestParser), a NUL, the ServerName. The JSON line
-//     parses as JSON; in the text line every control byte or byte above 0x7e comes from the
+//     parses as JSON and has no raw control byte (UTF-8 text from the request stays as it
+//     is there); in the text line every control byte or byte above 0x7e comes from the
 //     format (the configuration), never from the request, so a client cannot forge or split
 //     a line.
 //   5 parse_proxy_header(): a whole header is no longer than its input and than 4 KiB, and
@@ -286,7 +287,9 @@ void fuzz_access_log(Reader in) {
     for (const char c : line) {
         in_line += special(c) ? 1 : 0;
     }
-    if (line.empty() || line.back() != '\n' || in_line > from_format) {
+    // (A format of "json" is the JSON form, checked below: it keeps UTF-8 text from the
+    // request as it is, so bytes above 0x7e may come from the client there.)
+    if (line.empty() || line.back() != '\n' || (format != "json" && in_line > from_format)) {
         fail("access_log", "the text line has control bytes the format does not: " + line);
     }
 
@@ -296,6 +299,11 @@ void fuzz_access_log(Reader in) {
     if (json_line.find('\n') != json_line.size() - 1 ||
         nlohmann::json::parse(json_line, nullptr, false).is_discarded()) {
         fail("access_log", "the JSON line is not one line of JSON: " + json_line);
+    }
+    for (std::size_t i = 0; i + 1 < json_line.size(); ++i) {
+        if (static_cast<unsigned char>(json_line[i]) < 0x20 || json_line[i] == 0x7f) {
+            fail("access_log", "a raw control byte in the JSON line: " + json_line);
+        }
     }
 }
 
