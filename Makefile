@@ -15,6 +15,7 @@ SANITIZE_DIR ?= build-sanitize
 SOAK_SECONDS ?= 600
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_SEED ?=
 
 .PHONY: all deps configure build run test test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
 
@@ -56,7 +57,7 @@ fuzz:
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DKAHTTPD_FUZZ=ON \
 	    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
-	bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	FUZZ_SEED=$(FUZZ_SEED) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
 # the peers and tools (Debian packages), build Release with the benchmark programs

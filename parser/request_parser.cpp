@@ -337,6 +337,23 @@ struct ParserCallbacks {
         return HPE_USER;
     }
 
+    // fail() for a limit crossed inside the span that starts at `at`, `fits` bytes into it:
+    // remembers where, so that feed() orders it against a head fault in the same buffer the
+    // way a byte-by-byte feed would (the span may reach the callback only at its end).
+    static int fail_limit(RequestParser& s, Violation v, const char* at,
+                          std::uint64_t fits) noexcept {
+        if (s.feed_begin_ != nullptr && at >= s.feed_begin_) {
+            s.fail_pos_ = static_cast<std::size_t>(at - s.feed_begin_) +
+                          static_cast<std::size_t>(fits);
+        }
+        return fail(s, v);
+    }
+
+    // How many bytes of a span fit when `used` of `limit` are taken already.
+    static std::uint64_t room(std::uint64_t limit, std::uint64_t used) noexcept {
+        return used < limit ? limit - used : 0;
+    }
+
     // Appends a span to the request's storage. Returns 0 or the callback's error.
     static int append(RequestParser& s, const char* at, std::size_t len) noexcept {
         std::string& storage = s.request_.storage_;
@@ -388,7 +405,8 @@ struct ParserCallbacks {
         RequestParser& s = self(p);
         Request& r = s.request_;
         if (std::uint64_t{r.method_len_} + len + 1 > s.active_limits_.request_line) {
-            return fail(s, Violation::request_line_too_long);
+            return fail_limit(s, Violation::request_line_too_long, at,
+                              room(s.active_limits_.request_line, r.method_len_ + 1ull));
         }
         if (const int err = append(s, at, len)) {
             return err;
@@ -416,7 +434,8 @@ struct ParserCallbacks {
         Request& r = s.request_;
         // Checked before appending, so an endless target costs at most the limit in memory.
         if (request_line_len(s) + len > s.active_limits_.request_line) {
-            return fail(s, Violation::request_line_too_long);
+            return fail_limit(s, Violation::request_line_too_long, at,
+                              room(s.active_limits_.request_line, request_line_len(s)));
         }
         if (const int err = append(s, at, len)) {
             return err;
@@ -471,13 +490,14 @@ struct ParserCallbacks {
             s.name_len_ = 0;
             s.value_len_ = 0;
             if (++s.field_count_ > s.active_limits_.fields) {
-                return fail(s, Violation::too_many_fields);
+                return fail_limit(s, Violation::too_many_fields, at, 0);
             }
         }
         // Approximation of the line "name: value": name + value + 2. Leading OWS is
         // skipped by llhttp without a callback; it is not buffered either.
         if (std::uint64_t{s.name_len_} + len + 2 > s.active_limits_.field_size) {
-            return fail(s, Violation::field_too_long);
+            return fail_limit(s, Violation::field_too_long, at,
+                              room(s.active_limits_.field_size, s.name_len_ + 2ull));
         }
         if (!s.head_done_) {
             if (const int err = append(s, at, len)) {
@@ -513,7 +533,9 @@ struct ParserCallbacks {
     static int on_header_value(llhttp_t* p, const char* at, std::size_t len) noexcept {
         RequestParser& s = self(p);
         if (std::uint64_t{s.name_len_} + s.value_len_ + len + 2 > s.active_limits_.field_size) {
-            return fail(s, Violation::field_too_long);
+            return fail_limit(s, Violation::field_too_long, at,
+                              room(s.active_limits_.field_size,
+                                   std::uint64_t{s.name_len_} + s.value_len_ + 2));
         }
         if (!s.head_done_) {
             if (const int err = append(s, at, len)) {
@@ -824,6 +846,7 @@ FeedResult RequestParser::feed(std::string_view data) noexcept {
     feed_begin_ = data.data();
     pause_event_ = ParseEvent::need_more;
     callback_failed_ = false;
+    fail_pos_ = static_cast<std::size_t>(-1);
     const llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
     if (err != HPE_OK && err != HPE_PAUSED && !callback_failed_) {
         flush_open_span();
@@ -837,8 +860,10 @@ FeedResult RequestParser::feed(std::string_view data) noexcept {
         // While the head is incomplete, every consumed byte is head: execution pauses at
         // the end of the head when a body follows, and at the end of the message otherwise.
         const auto finding = scanner_.scan(data.substr(0, consumed));
-        if (finding.fault != detail::HeadFault::none) {
-            // It comes first in the stream, whatever llhttp found later.
+        const bool limit_first = callback_failed_ && fail_pos_ < finding.pos;
+        if (finding.fault != detail::HeadFault::none && !limit_first) {
+            // It comes first in the stream, whatever llhttp found later; a limit crossed
+            // before it (fail_pos_) wins instead, as it would in a byte-by-byte feed.
             const ViolationInfo info = violation_info(violation_for(finding.fault));
             set_error(info.status, info.reason);
             failed_ = true;

@@ -120,6 +120,10 @@ class RequestParser {
     bool version_done_ = false; // on_version_complete has run for this message
     bool protocol_checked_ = false;
     bool callback_failed_ = false; // a callback refused the input during this feed
+    // Where in the fed buffer a limit was crossed (the first byte over it), when a span
+    // callback refused for a limit; npos otherwise. A head fault the scanner found before
+    // this byte comes first in the stream; one found after it does not.
+    std::size_t fail_pos_ = static_cast<std::size_t>(-1);
     bool failed_ = false;          // in error until reset()
     bool method_pending_ = false;  // llhttp refused the method; waiting for the token's end
 };

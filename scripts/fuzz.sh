@@ -11,6 +11,11 @@
 # edges covered in the project's own code (parser/, conf/, server/; not tests/, libstdc++ or
 # llhttp) are printed per folder: BUILD/logs/<target>.coverage.
 #
+# With FUZZ_SEED=N every target runs with libFuzzer's -seed=N: the same mutations in the same
+# order on every machine, so a run of the same length on the same corpus explores the same
+# inputs. CI uses it (.ci/run), so CI replays a run that was checked before it landed; without
+# it every run draws its own seed and explores further (docs/fuzzing.md).
+#
 # Usage: scripts/fuzz.sh BUILD SECONDS [TARGET...]
 set -uo pipefail
 
@@ -23,6 +28,11 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 src=$(cd "$(dirname "$0")/.." && pwd)
 
+seed_arg=()
+if [ -n "${FUZZ_SEED:-}" ]; then
+    seed_arg=(-seed="$FUZZ_SEED")
+fi
+
 mkdir -p "$build/logs"
 failed=()
 rows=()
@@ -33,7 +43,7 @@ for t in "${targets[@]}"; do
     echo "fuzz: $t for ${seconds}s (log: $log)"
     # -timeout: a single input that takes 30 s is a hang worth reporting. The first corpus
     # folder receives the new inputs; the seeds are only read.
-    "$bin" -max_total_time="$seconds" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048 \
+    "$bin" "${seed_arg[@]}" -max_total_time="$seconds" -print_final_stats=1 -timeout=30 -rss_limit_mb=2048 \
         -dict="$src/tests/fuzz/${t%_fuzzer}.dict" -artifact_prefix="$build/artifacts/$t/" \
         "$build/corpus/$t" "$build/seeds/$t" >"$log" 2>&1
     rc=$?
