@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -78,6 +79,15 @@ struct Config {
     enum class ServerSignature : std::uint8_t { off, on, email };
     ServerSignature server_signature = ServerSignature::off;
     std::filesystem::path pid_file; ///< "" = none (Apache's default logs/httpd.pid is not used)
+    /// User and Group: who the server runs as once it has bound its sockets and opened its
+    /// logs, when started as root (server/io/privileges.cpp). Resolved at load, so that -t
+    /// catches a name this system does not have.
+    struct Account {
+        std::string name;    ///< as resolved ("www-data"; "#33" when given by number)
+        std::uint32_t id = 0; ///< uid or gid
+    };
+    std::optional<Account> user;  ///< User; none = keep running as started
+    std::optional<Account> group; ///< Group; none with a User = the user's primary group
     std::string error_log;          ///< path, or "" = stderr
     enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
     LogLevel log_level = LogLevel::warn;

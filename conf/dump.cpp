@@ -620,6 +620,11 @@ json server_json(const Config& c) {
     s["ServerSignature"] = entry(server_signature_name(c.server_signature), src("ServerSignature"));
     s["PidFile"] =
         entry(c.pid_file.empty() ? json(nullptr) : json(c.pid_file.string()), src("PidFile"));
+    const auto account = [](const std::optional<Config::Account>& a) {
+        return a ? json{{"name", a->name}, {"id", a->id}} : json(nullptr);
+    };
+    s["User"] = entry(account(c.user), src("User"));
+    s["Group"] = entry(account(c.group), src("Group"));
     s["ErrorLog"] = entry(c.error_log.empty() ? "stderr" : c.error_log, src("ErrorLog"));
     s["LogLevel"] = entry(log_level_name(c.log_level), src("LogLevel"));
     s["LogFormat"] = entry(c.log_formats, src("LogFormat"));
@@ -729,6 +734,14 @@ std::string vhost_map(const Config& config) {
                                     : "Main ErrorLog: \"" + config.error_log + "\"\n";
     out += config.pid_file.empty() ? std::string("PidFile: none\n")
                                    : "PidFile: \"" + config.pid_file.string() + "\"\n";
+    // As apache2 -S prints them, when set.
+    for (const auto& [what, account] :
+         {std::pair{"User", &config.user}, std::pair{"Group", &config.group}}) {
+        if (*account) {
+            out += std::string(what) + ": name=\"" + (*account)->name + "\" id=" +
+                   std::to_string((*account)->id) + "\n";
+        }
+    }
     for (const auto& [name, value] : config.defines) {
         out += "Define: " + name + (value.empty() ? "" : "=" + value) + "\n";
     }

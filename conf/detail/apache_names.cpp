@@ -21,7 +21,6 @@ constexpr std::string_view kNoTls = "kahttpd does not speak TLS; terminate TLS i
 constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use Workers and "
                                   "MaxConnections";
 constexpr std::string_view kNoCgi = "kahttpd serves static files only";
-constexpr std::string_view kUser = "start kahttpd as the user it should run as";
 constexpr std::string_view kWholeFiles = "kahttpd compresses each file whole, once per version";
 
 // The directives of Apache httpd 2.4 that configurations commonly carry (core, the MPMs and
@@ -75,7 +74,6 @@ constexpr std::array kDirectives{
     Entry{"ChrootDir", ""},
     Entry{"CoreDumpDirectory", ""},
     Entry{"EnableExceptionHook", ""},
-    Entry{"Group", kUser},
     Entry{"ListenBacklog", ""},
     Entry{"ListenCoresBucketsRatio", ""},
     Entry{"MaxClients", "use MaxConnections"},
@@ -97,7 +95,6 @@ constexpr std::array kDirectives{
     Entry{"ThreadLimit", kMpm},
     Entry{"ThreadsPerChild", kMpm},
     Entry{"ThreadStackSize", ""},
-    Entry{"User", kUser},
     // mod_so
     Entry{"LoadFile", ""},
     // mod_access_compat, mod_auth*, mod_authn*, mod_authz*

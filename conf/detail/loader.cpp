@@ -883,6 +883,8 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"ServerTokens", &Loader::on_server_tokens, Scope::server},
         Spec{"ServerSignature", &Loader::on_server_signature, Scope::server},
         Spec{"PidFile", &Loader::on_pid_file, Scope::server},
+        Spec{"User", &Loader::on_user, Scope::server},
+        Spec{"Group", &Loader::on_group, Scope::server},
         Spec{"ErrorLog", &Loader::on_error_log, Scope::server},
         Spec{"LogLevel", &Loader::on_log_level, Scope::server},
         Spec{"LogFormat", &Loader::on_log_format, Scope::server},

@@ -191,6 +191,9 @@ class Loader {
     void on_server_tokens(const Context& c);
     void on_server_signature(const Context& c);
     void on_pid_file(const Context& c);
+    // conf/directives/process.cpp: who the server runs as.
+    void on_user(const Context& c);
+    void on_group(const Context& c);
     void on_define(const Context& c);
     void on_undefine(const Context& c);
     void on_load_module(const Context& c);

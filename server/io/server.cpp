@@ -1,6 +1,7 @@
 #include "server/io/server.hpp"
 
 #include "conf/mime_types.hpp"
+#include "server/io/privileges.hpp"
 #include "server/io/systemd.hpp"
 #include "server/io/upgrade.hpp"
 #include "server/io/worker.hpp"
@@ -274,6 +275,18 @@ struct Listener {
     /// w % size, and workers share accept queues.
     bool shared = false;
 };
+
+/// The log files the configuration writes (ErrorLog, every CustomLog), for User's hand-over.
+std::vector<std::string> log_paths(const conf::Config& config) {
+    std::vector<std::string> paths;
+    if (!config.error_log.empty()) {
+        paths.push_back(config.error_log);
+    }
+    for (const auto& log : config.custom_logs) {
+        paths.push_back(log.target);
+    }
+    return paths;
+}
 
 std::string listener_key(const conf::ListenAddr& a) {
     return a.host + "|" + std::to_string(a.port);
@@ -818,6 +831,9 @@ void Server::reload() {
     }
     const conf::Config& cfg = *gen->config;
     apply_log_settings(cfg);
+    if (const std::string w = account_change_warning(cfg); !w.empty()) {
+        KAHTTPD_LOG(warn, "reload: %s; User and Group take effect at the next start", w.c_str());
+    }
     if (cfg.error_log != current_->config->error_log) {
         switch_error_log(cfg.error_log);
     }
@@ -1129,6 +1145,26 @@ int Server::run(conf::Config config) {
         return 1;
     }
     const conf::Config& cfg = *current_->config;
+    // The PID file exists before the server says it is ready, so whoever waits for the
+    // "listening" line can rely on it; it is written while still root (Apache's parent does
+    // the same), so /run works.
+    pid_file_ = cfg.pid_file;
+    write_pid_file(pid_file_);
+    // Sockets bound, logs open: from here on the server runs as User/Group.
+    if (const std::string e = drop_privileges(cfg, log_paths(cfg)); !e.empty()) {
+        std::fprintf(stderr, "kahttpd: %s\n", e.c_str());
+        KAHTTPD_LOG(error, "%s", e.c_str());
+        current_.reset();
+        for (auto& l : listeners_) {
+            for (int fd : l.fds) {
+                ::close(fd);
+            }
+        }
+        if (!pid_file_.empty()) {
+            ::unlink(pid_file_.c_str());
+        }
+        return 1;
+    }
 
     uv_loop_init(&loop_);
     uv_async_init(&loop_, &reap_async_, &Server::on_reap_cb);
@@ -1145,10 +1181,6 @@ int Server::run(conf::Config config) {
         uv_signal_start(&signals_[i], &Server::on_signal_cb, signums[i]);
     }
     start(*current_);
-    // The PID file exists before the server says it is ready, so whoever waits for the
-    // "listening" line can rely on it.
-    pid_file_ = cfg.pid_file;
-    write_pid_file(pid_file_);
     for (const Listener& l : listeners_) {
         std::printf("kahttpd: listening on %s (%zu workers, DocumentRoot %s)\n",
                     announced_address(l).c_str(), current_->workers.size(),
