@@ -4,6 +4,7 @@
 #   make test-sanitize  the same with ASan, LSan and UBSan, in build-sanitize/ (docs/hardening.md)
 #   make fuzz  build the libFuzzer targets with clang in build-fuzz/ and run each for
 #              FUZZ_SECONDS (docs/fuzzing.md)
+#   make deb   build the Debian package build/kahttpd_VERSION_ARCH.deb (contrib/debian/)
 #   make bench-gzip  compression on the fly, kahttpd against nginx's gzip (benchmarks/README.md)
 #   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
 #              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
@@ -17,7 +18,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SEED ?=
 
-.PHONY: all deps configure build run test test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
+.PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
 
 all: build
 
@@ -35,6 +36,13 @@ run: build
 
 check-config: build
 	$(BUILD_DIR)/server/kahttpd -t -f $(CONF)
+
+# The Debian package from the Release build: /usr/sbin/kahttpd, /etc/kahttpd/httpd.conf for the
+# installed layout, the systemd units, logrotate and kahttpd(8) (contrib/debian/package.cmake).
+# Install it with: apt install ./build/kahttpd_*.deb
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
+	@ls -1 $(BUILD_DIR)/kahttpd_*.deb
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -18,6 +18,7 @@ packages=(
     python3 curl wrk                   # integration tests and smoke load
     haproxy                            # the load balancer in front (test_haproxy.py)
     python3-brotli                     # decoding br responses in the integration tests
+    logrotate groff-base               # checking the package's logrotate file and man page
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
     # Peers (h2o, lighttpd, nginx), instruction counting (perf, else callgrind), the timer

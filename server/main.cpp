@@ -21,7 +21,8 @@ namespace {
 
 void usage(std::FILE* out) {
     std::fputs("Usage: kahttpd [-f FILE] [-D NAME]... [-t | -T | -S] [-v | -V] [-h]\n"
-               "  -f FILE  configuration file (default: conf/httpd.conf)\n"
+               "  -f FILE  configuration file (default: conf/httpd.conf when it exists in the\n"
+               "           current folder, as in a checkout; otherwise " KAHTTPD_DEFAULT_CONFIG ")\n"
                "  -D NAME  define NAME for <IfDefine NAME> and ${NAME} (repeatable)\n"
                "  -t       check the configuration and exit: \"Syntax OK\" or every error\n"
                "  -T       print the effective configuration as JSON and exit\n"
@@ -36,10 +37,18 @@ void usage(std::FILE* out) {
                out);
 }
 
+/// Without -f: the checkout's conf/httpd.conf when the current folder has one (make run), or
+/// the installed configuration (the package's /etc/kahttpd/httpd.conf), as Apache and nginx
+/// fall back to their compiled-in path.
+std::string default_config() {
+    constexpr const char* kCheckout = "conf/httpd.conf";
+    return ::access(kCheckout, F_OK) == 0 ? kCheckout : KAHTTPD_DEFAULT_CONFIG;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    std::string file = "conf/httpd.conf";
+    std::string file;
     std::vector<std::string> defines;
     char mode = 0; // 't', 'T', 'S' or 0 (serve)
     for (int i = 1; i < argc; ++i) {
@@ -68,6 +77,9 @@ int main(int argc, char** argv) {
         }
     }
 
+    if (file.empty()) {
+        file = default_config();
+    }
     auto result = kahttpd::conf::load_config(file, defines);
     for (const auto& w : result.warnings) {
         std::fprintf(stderr, "%s (warning)\n", w.to_string().c_str());
