@@ -24,10 +24,13 @@ def ids(pid):
     out = {}
     for tid in os.listdir("/proc/%d/task" % pid):
         fields = {}
-        with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                fields[key] = value.split()
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    fields[key] = value.split()
+        except FileNotFoundError:
+            continue  # a thread that ended meanwhile (a retiring generation's worker)
         out[tid] = (fields["Uid"], fields["Gid"], fields.get("Groups", []))
     return out
 
