@@ -17,6 +17,7 @@ SOAK_SECONDS ?= 600
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SEED ?=
+FUZZ_RUNS ?=
 
 .PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
 
@@ -65,7 +66,7 @@ fuzz:
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DKAHTTPD_FUZZ=ON \
 	    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
-	FUZZ_SEED=$(FUZZ_SEED) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
 # kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
 # the peers and tools (Debian packages), build Release with the benchmark programs

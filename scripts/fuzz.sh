@@ -16,6 +16,9 @@
 # inputs. CI uses it (.ci/run), so CI replays a run that was checked before it landed; without
 # it every run draws its own seed and explores further (docs/fuzzing.md).
 #
+# FUZZ_RUNS=N also stops each target after N inputs (libFuzzer's -runs), whichever comes first:
+# with FUZZ_SEED, a run capped by count is the same run on any machine, however fast.
+#
 # Usage: scripts/fuzz.sh BUILD SECONDS [TARGET...]
 set -uo pipefail
 
@@ -31,6 +34,9 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 seed_arg=()
 if [ -n "${FUZZ_SEED:-}" ]; then
     seed_arg=(-seed="$FUZZ_SEED")
+fi
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    seed_arg+=(-runs="$FUZZ_RUNS")
 fi
 
 mkdir -p "$build/logs"
