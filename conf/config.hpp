@@ -25,6 +25,9 @@ struct ListenAddr {
 /// The typed result of reading a configuration. Values are final: relative paths are
 /// already resolved against ServerRoot, durations are in milliseconds.
 struct Config {
+    using LogLevel = conf::LogLevel;
+    using CustomLog = conf::CustomLog;
+
     std::filesystem::path config_file;   ///< the -f file, absolute
     std::filesystem::path server_root;   ///< default: the folder above the config file
     std::vector<ListenAddr> listen;      ///< at least one (a config without Listen is an error)
@@ -78,16 +81,12 @@ struct Config {
     enum class ServerSignature : std::uint8_t { off, on, email };
     ServerSignature server_signature = ServerSignature::off;
     std::filesystem::path pid_file; ///< "" = none (Apache's default logs/httpd.pid is not used)
-    std::string error_log;          ///< path, or "" = stderr
-    enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
+    /// The main server's logs (a <VirtualHost> may have its own: VirtualHost::custom_logs ...).
+    std::string error_log; ///< path, or "" = stderr
     LogLevel log_level = LogLevel::warn;
-    std::map<std::string, std::string> log_formats; ///< LogFormat nickname -> format string;
-                                                    ///< "common" and "combined" predefined
-    struct CustomLog {
-        std::string target; ///< absolute path, or "/dev/stdout" / "/dev/stderr"
-        std::string format; ///< the format string (a nickname is resolved), or "json"
-        Source from;
-    };
+    /// LogFormat nickname -> format string, for every scope (nicknames are global);
+    /// "common" and "combined" predefined.
+    std::map<std::string, std::string> log_formats;
     std::vector<CustomLog> custom_logs;
     std::uint32_t max_connections = 0;        ///< MaxConnections, per server; 0 = unlimited
     std::uint32_t max_connections_per_ip = 0; ///< MaxConnectionsPerIP; 0 = off
