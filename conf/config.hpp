@@ -26,6 +26,9 @@ struct ListenAddr {
 /// The typed result of reading a configuration. Values are final: relative paths are
 /// already resolved against ServerRoot, durations are in milliseconds.
 struct Config {
+    using LogLevel = conf::LogLevel;
+    using CustomLog = conf::CustomLog;
+
     std::filesystem::path config_file;   ///< the -f file, absolute
     std::filesystem::path server_root;   ///< default: the folder above the config file
     std::vector<ListenAddr> listen;      ///< at least one (a config without Listen is an error)
@@ -88,16 +91,12 @@ struct Config {
     };
     std::optional<Account> user;  ///< User; none = keep running as started
     std::optional<Account> group; ///< Group; none with a User = the user's primary group
-    std::string error_log;          ///< path, or "" = stderr
-    enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
+    /// The main server's logs (a <VirtualHost> may have its own: VirtualHost::custom_logs ...).
+    std::string error_log; ///< path, or "" = stderr
     LogLevel log_level = LogLevel::warn;
-    std::map<std::string, std::string> log_formats; ///< LogFormat nickname -> format string;
-                                                    ///< "common" and "combined" predefined
-    struct CustomLog {
-        std::string target; ///< absolute path, or "/dev/stdout" / "/dev/stderr"
-        std::string format; ///< the format string (a nickname is resolved), or "json"
-        Source from;
-    };
+    /// LogFormat nickname -> format string, for every scope (nicknames are global);
+    /// "common" and "combined" predefined.
+    std::map<std::string, std::string> log_formats;
     std::vector<CustomLog> custom_logs;
     std::uint32_t max_connections = 0;        ///< MaxConnections, per server; 0 = unlimited
     std::uint32_t max_connections_per_ip = 0; ///< MaxConnectionsPerIP; 0 = off

@@ -469,6 +469,52 @@ json remote_ip_json(const VirtualHost& v) {
     return j;
 }
 
+std::string_view log_level_name(Config::LogLevel l) {
+    static constexpr std::array<std::string_view, 8> kNames{"emerg", "alert",  "crit", "error",
+                                                            "warn",  "notice", "info", "debug"};
+    const auto i = static_cast<std::size_t>(l);
+    return i < kNames.size() ? kNames[i] : "warn";
+}
+
+json custom_logs_json(const std::vector<CustomLog>& logs, bool inherited) {
+    json out = json::array();
+    for (const CustomLog& l : logs) {
+        json j{{"target", l.target}, {"format", l.format}, {"from", source_json(l.from)}};
+        if (inherited) {
+            j["inherited"] = true;
+        }
+        out.push_back(std::move(j));
+    }
+    return out;
+}
+
+/// The logs a host's requests go to, as the server applies them: a <VirtualHost>'s own, or
+/// the main server's marked "inherited" (a vhost with CustomLog lines of its own does not
+/// write to the main server's).
+void logs_json(const Config& c, const VirtualHost& v, json& j) {
+    const bool is_main = &v == &c.main;
+    if (!is_main && !v.error_log.value.empty()) {
+        j["ErrorLog"] = entry(v.error_log.value, v.error_log.from);
+    } else {
+        j["ErrorLog"] =
+            entry(c.error_log.empty() ? "stderr" : c.error_log, server_source(c, "ErrorLog"));
+        if (!is_main) {
+            j["ErrorLog"]["inherited"] = true;
+        }
+    }
+    if (!is_main && v.log_level) {
+        j["LogLevel"] = entry(log_level_name(v.log_level->value), v.log_level->from);
+    } else {
+        j["LogLevel"] = entry(log_level_name(c.log_level), server_source(c, "LogLevel"));
+        if (!is_main) {
+            j["LogLevel"]["inherited"] = true;
+        }
+    }
+    const bool own_logs = !is_main && !v.custom_logs.empty();
+    j["CustomLog"] =
+        custom_logs_json(own_logs ? v.custom_logs : c.custom_logs, !is_main && !own_logs);
+}
+
 json vhost_json(const Config& c, const VirtualHost& v) {
     const bool is_main = &v == &c.main;
     json j = json::object();
@@ -504,6 +550,7 @@ json vhost_json(const Config& c, const VirtualHost& v) {
     }
 
     j["remoteip"] = remote_ip_json(v);
+    logs_json(c, v, j);
 
     j["base"] = dir_settings_json(v.base);
     Traced traced;
@@ -550,13 +597,6 @@ std::string_view server_signature_name(Config::ServerSignature s) {
         return "EMail";
     }
     return "Off";
-}
-
-std::string_view log_level_name(Config::LogLevel l) {
-    static constexpr std::array<std::string_view, 8> kNames{"emerg", "alert",  "crit", "error",
-                                                            "warn",  "notice", "info", "debug"};
-    const auto i = static_cast<std::size_t>(l);
-    return i < kNames.size() ? kNames[i] : "warn";
 }
 
 json server_json(const Config& c) {
@@ -628,12 +668,7 @@ json server_json(const Config& c) {
     s["ErrorLog"] = entry(c.error_log.empty() ? "stderr" : c.error_log, src("ErrorLog"));
     s["LogLevel"] = entry(log_level_name(c.log_level), src("LogLevel"));
     s["LogFormat"] = entry(c.log_formats, src("LogFormat"));
-    json logs = json::array();
-    for (const Config::CustomLog& l : c.custom_logs) {
-        logs.push_back(
-            json{{"target", l.target}, {"format", l.format}, {"from", source_json(l.from)}});
-    }
-    s["CustomLog"] = std::move(logs);
+    s["CustomLog"] = custom_logs_json(c.custom_logs, false);
     s["Define"] = entry(c.defines, src("Define"));
     return s;
 }
@@ -641,6 +676,23 @@ json server_json(const Config& c) {
 /// "(file:line)" after a vhost in the -S map.
 std::string vhost_line_end(const VirtualHost& v) {
     return " (" + v.from + ")\n";
+}
+
+/// The -S lines under a vhost that has logs of its own (apachectl -S shows none; these show
+/// where a vhost's lines go instead of the main server's).
+std::string vhost_log_lines(const VirtualHost& v) {
+    const std::string indent(17, ' ');
+    std::string out;
+    if (!v.error_log.value.empty()) {
+        out += indent + "ErrorLog: \"" + v.error_log.value + "\"\n";
+    }
+    if (v.log_level) {
+        out += indent + "LogLevel: " + std::string(log_level_name(v.log_level->value)) + "\n";
+    }
+    for (const CustomLog& l : v.custom_logs) {
+        out += indent + "CustomLog: \"" + l.target + "\"\n";
+    }
+    return out;
 }
 
 std::string pad_address(const std::string& address) {
@@ -711,7 +763,7 @@ std::string vhost_map(const Config& config) {
     for (const auto& [address, members] : groups) {
         if (members.size() == 1) {
             const VirtualHost& v = *members.front().vhost;
-            out += pad_address(address) + name_of(v) + vhost_line_end(v);
+            out += pad_address(address) + name_of(v) + vhost_line_end(v) + vhost_log_lines(v);
             continue;
         }
         const VirtualHost& first = *members.front().vhost;
@@ -725,6 +777,7 @@ std::string vhost_map(const Config& config) {
                 const bool wild = alias.value.find_first_of("*?") != std::string::npos;
                 out += indent16 + (wild ? " wild alias " : " alias ") + alias.value + "\n";
             }
+            out += vhost_log_lines(*m.vhost);
         }
     }
 

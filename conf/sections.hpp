@@ -235,6 +235,16 @@ struct Effective {
 #undef KAHTTPD_DIR_MEMBER
 };
 
+/// LogLevel's levels as Apache names them, most severe first.
+enum class LogLevel : std::uint8_t { emerg, alert, crit, error, warn, notice, info, debug };
+
+/// One `CustomLog FILE FORMAT` line.
+struct CustomLog {
+    std::string target; ///< absolute path, or "/dev/stdout" / "/dev/stderr"
+    std::string format; ///< the format string (a nickname is resolved), or "json"
+    Source from;
+};
+
 /// The main server or one <VirtualHost>. Keep-alive, timeouts and limits of the request head
 /// stay server-wide (they apply before the Host header is known).
 struct VirtualHost {
@@ -277,6 +287,13 @@ struct VirtualHost {
     /// mod_alias at this level, in configuration order: Redirect* and Alias* rules.
     std::vector<RedirectRule> redirects;
     std::vector<AliasRule> url_aliases;
+    /// The logs of a <VirtualHost> (Apache's rules, docs/configuration.md "Logging"): its own
+    /// CustomLog lines replace the main server's for the requests it serves, and an unset
+    /// ErrorLog (empty) or LogLevel is the main server's. Unused on Config::main, whose logs are
+    /// Config::custom_logs, error_log and log_level.
+    std::vector<CustomLog> custom_logs;
+    Setting<std::string> error_log; ///< a path or "/dev/stderr"; "" = the main server's
+    std::optional<Setting<LogLevel>> log_level;
 
     /// mod_alias for a request's URL path (decoded, normalised): the first matching redirect of
     /// this vhost, then of the main server; else the first matching alias, this vhost's then

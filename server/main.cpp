@@ -114,7 +114,11 @@ int main(int argc, char** argv) {
         const int fd =
             ::open(config.error_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0) {
-            std::fprintf(stderr, "kahttpd: ErrorLog %s cannot be opened: %s\n",
+            // The same "FILE:LINE: Directive:" form as a CustomLog or vhost ErrorLog the server
+            // cannot open.
+            const auto from = config.sources.find("ErrorLog");
+            const std::string where = from != config.sources.end() ? from->second + ": " : "";
+            std::fprintf(stderr, "kahttpd: %sErrorLog: cannot open %s: %s\n", where.c_str(),
                          config.error_log.c_str(), std::strerror(errno));
             return 1;
         }

@@ -4,7 +4,9 @@
 #include <array>
 #include <utility>
 
-// Logs: ErrorLog, LogLevel, LogFormat and CustomLog.
+// Logs: ErrorLog, LogLevel, LogFormat and CustomLog. ErrorLog, LogLevel and CustomLog may be
+// written in a <VirtualHost> too (Apache's contexts); LogFormat nicknames are global, so a
+// vhost's CustomLog may name one defined at server level.
 
 namespace kahttpd::conf::detail {
 
@@ -31,8 +33,15 @@ void Loader::on_error_log(const Context& c) {
     if (!expect_one_arg(c)) {
         return;
     }
-    if (const auto target = log_target(c, c.args[0], true)) {
+    const auto target = log_target(c, c.args[0], true);
+    if (!target) {
+        return;
+    }
+    VirtualHost& vh = current_vhost();
+    if (&vh == &result_.config.main) {
         result_.config.error_log = *target;
+    } else {
+        vh.error_log = {*target, where(c)};
     }
 }
 
@@ -72,8 +81,14 @@ void Loader::on_log_level(const Context& c) {
             ok = false;
         }
     }
-    if (ok && level) {
+    if (!ok || !level) {
+        return;
+    }
+    VirtualHost& vh = current_vhost();
+    if (&vh == &result_.config.main) {
         result_.config.log_level = *level;
+    } else {
+        vh.log_level = Setting<L>{*level, where(c)};
     }
 }
 
@@ -138,7 +153,9 @@ void Loader::on_custom_log(const Context& c) {
                      in_quotes(spec));
         return;
     }
-    result_.config.custom_logs.push_back({*target, std::move(format), where(c)});
+    VirtualHost& vh = current_vhost();
+    auto& logs = &vh == &result_.config.main ? result_.config.custom_logs : vh.custom_logs;
+    logs.push_back({*target, std::move(format), where(c)});
 }
 
 } // namespace kahttpd::conf::detail

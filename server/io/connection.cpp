@@ -539,9 +539,9 @@ void Connection::on_parse_error() noexcept {
         // The head was answered already and the body went wrong (too long, bad chunking).
         char p[80];
         close_after_framing_lost(CloseReason::parse_error);
-        KAHTTPD_LOG(info, "conn=%llu client=%s %s while reading request body",
-                    static_cast<unsigned long long>(id_), peer(p).data(),
-                    b.parser.error_reason().data());
+        KAHTTPD_LOG_TO(
+            log_host().error_log, info, "conn=%llu client=%s %s while reading request body",
+            static_cast<unsigned long long>(id_), peer(p).data(), b.parser.error_reason().data());
         return;
     }
     const bool in_body = phase_ == Phase::body;
@@ -565,17 +565,17 @@ bool Connection::check_head() noexcept {
 /// understood (the access log shows its request line).
 void Connection::refuse_head(Status status, const char* reason, bool in_body,
                              bool parsed) noexcept {
-    char p[80];
-    KAHTTPD_LOG(info, "conn=%llu client=%s %u %s while reading request %s",
-                static_cast<unsigned long long>(id_), peer(p).data(), parser::code(status), reason,
-                in_body ? "body" : "head");
     // Nothing of a previous request applies to this answer; a body's request chose its host.
     // A HEAD understood as such gets no body, even with an error (RFC 9110 §9.3.2).
     head_ =
         parsed && static_cast<llhttp_method_t>(busy().parser.request().method_id()) == HTTP_HEAD;
     if (!in_body) {
-        host_ = nullptr;
+        host_ = nullptr; // answered and logged as the address's default host's
     }
+    char p[80];
+    KAHTTPD_LOG_TO(log_host().error_log, info, "conn=%llu client=%s %u %s while reading request %s",
+                   static_cast<unsigned long long>(id_), peer(p).data(), parser::code(status),
+                   reason, in_body ? "body" : "head");
     close_after_framing_lost(CloseReason::parse_error);
     respond_error(status);
     log_access(parsed);
@@ -617,7 +617,7 @@ RequestInfo Connection::request_info(bool from_request) const noexcept {
     const SharedState& shared = worker_.shared();
     RequestInfo info;
     info.site = &shared;
-    info.host = host_ != nullptr ? host_ : &shared.hosts[0];
+    info.host = &log_host();
     info.host_from_request = from_request && host_ != nullptr;
     info.client_ip =
         from_request && busy_ && busy_->has_useragent_ ? &busy_->useragent_ : &client_ip_;
@@ -739,7 +739,8 @@ void Connection::emit_status() noexcept {
 }
 
 /// An error answer made by the transport itself (a parse error, a request head timeout), with
-/// the settings of the host chosen so far (the main server's when none was).
+/// the settings of the host chosen so far (the address's default host when none was, as
+/// Apache answers with its default server's).
 void Connection::respond_error(Status status) noexcept {
     ConnectionBusy& b = busy();
     const RequestInfo info = request_info(host_ != nullptr);
@@ -860,8 +861,8 @@ void Connection::queue_file_body(const Response& res) noexcept {
     // the stream gets its own.
     b.file_fd_ = res.fd >= 0 ? ::fcntl(res.fd, F_DUPFD_CLOEXEC, 0) : -1;
     if (b.file_fd_ < 0) {
-        KAHTTPD_LOG(error, "conn=%llu cannot stream a file: %s",
-                    static_cast<unsigned long long>(id_), std::strerror(errno));
+        KAHTTPD_LOG_TO(log_host().error_log, error, "conn=%llu cannot stream a file: %s",
+                       static_cast<unsigned long long>(id_), std::strerror(errno));
         close_after_framing_lost(CloseReason::io_error);
         return;
     }
@@ -899,8 +900,9 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
         got += static_cast<std::size_t>(n);
     }
     if (got < length) {
-        KAHTTPD_LOG(error, "conn=%llu short read of a file while building a response",
-                    static_cast<unsigned long long>(id_));
+        KAHTTPD_LOG_TO(log_host().error_log, error,
+                       "conn=%llu short read of a file while building a response",
+                       static_cast<unsigned long long>(id_));
         out.resize(at + got);
         close_after_framing_lost(CloseReason::io_error);
         return false;
@@ -908,10 +910,16 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
     return true;
 }
 
-/// One access-log line for the response just queued (a no-op without CustomLog).
+const HostContext& Connection::default_host() const noexcept {
+    return server::default_host(worker_.shared(), local_ip_, local_port_);
+}
+
+/// One access-log line per CustomLog of the request's host for the response just queued (a
+/// no-op when it has none). The host's sinks were resolved with it: no look-up here.
 void Connection::log_access(bool parsed) noexcept {
     ConnectionBusy& b = busy();
-    if (!worker_.shared().access_logs.empty()) {
+    const HostContext& h = log_host();
+    if (!h.access_logs.empty()) {
         // The clock is read only for a CustomLog (%D); without one a request reads it once,
         // for its deadline.
         const std::uint64_t now_us = uv_hrtime() / 1000;
@@ -930,9 +938,8 @@ void Connection::log_access(bool parsed) noexcept {
         r.previous_requests = requests_ > 0 ? requests_ - 1 : 0;
         r.keep_alive = !close_after_;
         r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
-        const HostContext& h = host_ != nullptr ? *host_ : worker_.shared().hosts[0];
         r.server_name = h.vhost->server_name.value;
-        worker_.access_log(r, b.log_pending_);
+        worker_.access_log(h, r, b.log_pending_);
     }
     b.request_start_us_ = 0;
 }

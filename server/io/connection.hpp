@@ -144,6 +144,15 @@ class Connection {
     bool append_file_range(int fd, std::uint64_t offset, std::uint64_t length) noexcept;
     void append_connection_fields() noexcept;
     void log_access(bool parsed) noexcept;
+    /// The first vhost of the connection's local address, else the main server
+    /// (static_handler.hpp, default_host()): whose logs and error pages serve a request refused
+    /// before a vhost is chosen. A look-up, on those rare paths only.
+    const HostContext& default_host() const noexcept;
+    /// The host whose logs get the current request's lines: its vhost once chosen, else the
+    /// default one.
+    const HostContext& log_host() const noexcept {
+        return host_ != nullptr ? *host_ : default_host();
+    }
 
     // Persistence: the one owner of the close decision and its reason.
     void close_after(CloseReason reason) noexcept;

@@ -103,8 +103,9 @@ bool Connection::refill_from_file() noexcept {
     b.out_.resize(want);
     const ssize_t n = ::pread(b.file_fd_, b.out_.data(), want, static_cast<off_t>(seg.offset));
     if (n <= 0) {
-        KAHTTPD_LOG(error, "conn=%llu read of file failed while sending response",
-                    static_cast<unsigned long long>(id_));
+        KAHTTPD_LOG_TO(log_host().error_log, error,
+                       "conn=%llu read of file failed while sending response",
+                       static_cast<unsigned long long>(id_));
         close(CloseReason::io_error);
         return false;
     }
@@ -284,8 +285,10 @@ bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool sl
         return false;
     }
     char p[80];
-    KAHTTPD_LOG(info, "conn=%llu client=%s evicted for a new connection while reading request head",
-                static_cast<unsigned long long>(id_), peer(p).data());
+    // The head being read names no vhost yet (host_ may still be the previous request's).
+    KAHTTPD_LOG_TO(default_host().error_log, info,
+                   "conn=%llu client=%s evicted for a new connection while reading request head",
+                   static_cast<unsigned long long>(id_), peer(p).data());
     time_out_head(CloseReason::evicted, kEvictLingerMs);
     return true;
 }
@@ -426,8 +429,9 @@ void Connection::on_timer() noexcept {
             close(CloseReason::proxy_header);
             return;
         }
-        KAHTTPD_LOG(info, "conn=%llu client=%s request head timed out while reading request head",
-                    static_cast<unsigned long long>(id_), peer(p).data());
+        KAHTTPD_LOG_TO(default_host().error_log, info,
+                       "conn=%llu client=%s request head timed out while reading request head",
+                       static_cast<unsigned long long>(id_), peer(p).data());
         // Apache answers 408 here; the response is best effort before the close.
         time_out_head(CloseReason::header_timeout, kLingerMs);
         return;
@@ -435,8 +439,9 @@ void Connection::on_timer() noexcept {
         close(CloseReason::body_timeout);
         return;
     case Deadline::send:
-        KAHTTPD_LOG(info, "conn=%llu client=%s timed out while sending response",
-                    static_cast<unsigned long long>(id_), peer(p).data());
+        KAHTTPD_LOG_TO(log_host().error_log, info,
+                       "conn=%llu client=%s timed out while sending response",
+                       static_cast<unsigned long long>(id_), peer(p).data());
         close(CloseReason::send_timeout);
         return;
     case Deadline::linger:

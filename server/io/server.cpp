@@ -251,12 +251,93 @@ struct Generation {
     bool retiring = false;
 
     ~Generation() {
-        for (const auto& sink : shared.access_logs) {
-            if (sink.fd > STDERR_FILENO) {
-                ::close(sink.fd);
-            }
+        for (const LogFile& file : shared.log_files) {
+            ::close(file.fd);
         }
     }
+};
+
+/// Opens the logs of one generation and resolves each host's (HostContext::access_logs and
+/// error_log): every file once, whatever the number of CustomLog and ErrorLog lines, in any
+/// scope, that name it; every CustomLog line of the same file and format as one sink. The main
+/// ErrorLog is not among them: it is process-wide (g_log_fd, opened by main.cpp and switched
+/// by a reload), and a host without an ErrorLog of its own writes there.
+class LogOpener {
+  public:
+    LogOpener(const conf::Config& cfg, SharedState& shared, std::string& err)
+        : cfg_(cfg), shared_(shared), err_(err) {}
+
+    /// Sets `h`'s logs: its vhost's own CustomLog lines, else the main server's (Apache's rule:
+    /// a vhost with logs of its own does not also write to the main server's); its own
+    /// ErrorLog and LogLevel, else the main server's. False, with "FILE:LINE: Directive:
+    /// cannot open ..." in err, when a file cannot be opened.
+    bool resolve(HostContext& h) {
+        const conf::VirtualHost& vh = *h.vhost;
+        const bool is_main = &vh == &cfg_.main;
+        const auto& logs = !is_main && !vh.custom_logs.empty() ? vh.custom_logs : cfg_.custom_logs;
+        for (const conf::CustomLog& log : logs) {
+            const auto sink = sink_for(log);
+            if (!sink) {
+                return false;
+            }
+            h.access_logs.push_back(*sink);
+        }
+        h.error_log.level = static_cast<int>(
+            server_log_level(!is_main && vh.log_level ? vh.log_level->value : cfg_.log_level));
+        const std::string& path = is_main ? cfg_.error_log : vh.error_log.value;
+        if (!is_main && !path.empty() && path != cfg_.error_log) {
+            h.error_log.fd = open_file(path, vh.error_log.from, "ErrorLog");
+            return h.error_log.fd >= 0;
+        }
+        return true;
+    }
+
+  private:
+    std::optional<std::uint16_t> sink_for(const conf::CustomLog& log) {
+        for (std::size_t i = 0; i < keys_.size(); ++i) {
+            if (keys_[i].first == log.target && keys_[i].second == log.format) {
+                return static_cast<std::uint16_t>(i);
+            }
+        }
+        if (keys_.size() > UINT16_MAX) {
+            err_ = log.from + ": CustomLog: more than 65536 different access logs";
+            return std::nullopt;
+        }
+        const int fd = open_file(log.target, log.from, "CustomLog");
+        if (fd < 0) {
+            return std::nullopt;
+        }
+        keys_.emplace_back(log.target, log.format);
+        shared_.access_logs.push_back(AccessLogSink{fd, AccessLogFormat(log.format)});
+        return static_cast<std::uint16_t>(keys_.size() - 1);
+    }
+
+    /// The descriptor of `path`, opened now or by an earlier line; -1 with err set.
+    int open_file(const std::string& path, const conf::Source& from, const char* directive) {
+        if (path == "/dev/stdout") {
+            return STDOUT_FILENO;
+        }
+        if (path == "/dev/stderr") {
+            return STDERR_FILENO;
+        }
+        for (const LogFile& file : shared_.log_files) {
+            if (file.path == path) {
+                return file.fd;
+            }
+        }
+        const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            err_ = from + ": " + directive + ": cannot open " + path + ": " + std::strerror(errno);
+            return -1;
+        }
+        shared_.log_files.push_back(LogFile{path, fd});
+        return fd;
+    }
+
+    const conf::Config& cfg_;
+    SharedState& shared_;
+    std::string& err_;
+    std::vector<std::pair<std::string, std::string>> keys_; ///< (file, format) of each sink
 };
 
 /// A Listen address and its sockets: one per worker slot, all bound to the same port with
@@ -276,7 +357,8 @@ struct Listener {
     bool shared = false;
 };
 
-/// The log files the configuration writes (ErrorLog, every CustomLog), for User's hand-over.
+/// The log files the configuration writes (ErrorLog and every CustomLog, the vhosts' too), for
+/// User's hand-over.
 std::vector<std::string> log_paths(const conf::Config& config) {
     std::vector<std::string> paths;
     if (!config.error_log.empty()) {
@@ -284,6 +366,14 @@ std::vector<std::string> log_paths(const conf::Config& config) {
     }
     for (const auto& log : config.custom_logs) {
         paths.push_back(log.target);
+    }
+    for (const conf::VirtualHost& vh : config.vhosts) {
+        if (!vh.error_log.value.empty()) {
+            paths.push_back(vh.error_log.value);
+        }
+        for (const auto& log : vh.custom_logs) {
+            paths.push_back(log.target);
+        }
     }
     return paths;
 }
@@ -592,25 +682,16 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     shared.connection_queue = connection_queue(shared.connection_budget);
     shared.server_version = server_version(cfg.server_tokens, false);
     shared.server_header = "Server: " + server_version(cfg.server_tokens, true) + "\r\n";
-    for (const auto& log : cfg.custom_logs) {
-        int fd = -1;
-        if (log.target == "/dev/stdout") {
-            fd = STDOUT_FILENO;
-        } else if (log.target == "/dev/stderr") {
-            fd = STDERR_FILENO;
-        } else {
-            fd = ::open(log.target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        }
-        if (fd < 0) {
-            err = log.from + ": CustomLog: cannot open " + log.target + ": " + std::strerror(errno);
-            return nullptr;
-        }
-        shared.access_logs.push_back(AccessLogSink{fd, AccessLogFormat(log.format)});
-    }
-    // The main server, then each vhost: open its document root and merge, once, the settings
-    // that apply when no <Directory>/<Location> section does.
+    // The main server, then each vhost: open its logs and its document root, and merge, once,
+    // the settings that apply when no <Directory>/<Location> section does. Logs are opened
+    // here, before anything is bound and in the same place for every scope, so a log that
+    // cannot be opened stops the start (or the reload) cleanly.
+    LogOpener logs(cfg, shared, err);
     auto add_host = [&](const conf::VirtualHost& vh) {
         HostContext h = make_host(cfg, vh);
+        if (!logs.resolve(h)) {
+            return false;
+        }
         if (!h.root->ok()) {
             KAHTTPD_LOG(warn, "DocumentRoot %s cannot be opened (%s); its requests will get 404",
                         h.root->path().c_str(), std::strerror(errno));
@@ -622,10 +703,15 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
             }
         }
         shared.hosts.push_back(std::move(h));
+        return true;
     };
-    add_host(cfg.main);
+    if (!add_host(cfg.main)) {
+        return nullptr;
+    }
     for (const auto& vh : cfg.vhosts) {
-        add_host(vh);
+        if (!add_host(vh)) {
+            return nullptr;
+        }
     }
 
     unsigned nworkers = cfg.workers;
@@ -745,19 +831,19 @@ void Server::close_unused_listeners() {
 }
 
 void Server::reopen_logs() {
-    auto reopen_sinks = [](const Generation& gen) {
-        const auto& logs = gen.config->custom_logs;
-        for (std::size_t i = 0; i < gen.shared.access_logs.size() && i < logs.size(); ++i) {
-            const int fd = gen.shared.access_logs[i].fd;
-            if (fd > STDERR_FILENO && !reopen_onto(logs[i].target, fd)) {
-                KAHTTPD_LOG(error, "SIGUSR1: CustomLog %s cannot be reopened: %s",
-                            logs[i].target.c_str(), std::strerror(errno));
+    // Every file of every generation still running: the CustomLog files of each scope and the
+    // vhosts' ErrorLog files (each once, however many lines name it).
+    auto reopen_files = [](const Generation& gen) {
+        for (const LogFile& file : gen.shared.log_files) {
+            if (!reopen_onto(file.path, file.fd)) {
+                KAHTTPD_LOG(error, "SIGUSR1: log file %s cannot be reopened: %s", file.path.c_str(),
+                            std::strerror(errno));
             }
         }
     };
-    reopen_sinks(*current_);
+    reopen_files(*current_);
     for (const auto& gen : retiring_) {
-        reopen_sinks(*gen);
+        reopen_files(*gen);
     }
     const std::string& error_log = current_->config->error_log;
     if (error_log.empty() || error_log == "/dev/stderr") {
@@ -1287,10 +1373,10 @@ void write_pid_file(const std::string& path) {
     }
 }
 
-void apply_log_settings(const conf::Config& config) {
-    using L = conf::Config::LogLevel;
+LogLevel server_log_level(conf::LogLevel configured) {
+    using L = conf::LogLevel;
     LogLevel level = LogLevel::warn;
-    switch (config.log_level) {
+    switch (configured) {
     case L::emerg:
     case L::alert:
     case L::crit:
@@ -1308,15 +1394,19 @@ void apply_log_settings(const conf::Config& config) {
         level = LogLevel::debug;
         break;
     }
-    if (const char* env = std::getenv("KAHTTPD_LOG_LEVEL")) {
-        // An override for debugging and tests, above LogLevel.
+    if (const char* env = std::getenv("KAHTTPD_LOG_LEVEL"); env != nullptr && *env != '\0') {
+        // An override for debugging and tests, above every LogLevel line (a vhost's too).
         const std::string l = env;
         level = l == "debug"   ? LogLevel::debug
                 : l == "info"  ? LogLevel::info
                 : l == "error" ? LogLevel::error
                                : LogLevel::warn;
     }
-    g_log_level = static_cast<int>(level);
+    return level;
+}
+
+void apply_log_settings(const conf::Config& config) {
+    g_log_level = static_cast<int>(server_log_level(config.log_level));
 }
 
 int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string> argv) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "conf/config.hpp"
+#include "server/obs/log.hpp"
 
 #include <functional>
 #include <optional>
@@ -22,8 +23,11 @@ using ConfigLoader = std::function<std::optional<conf::Config>(std::vector<std::
 /// process exit code (0 on a clean stop, 1 when start-up failed). Main thread only.
 int run_server(conf::Config config, ConfigLoader reload, std::vector<std::string> argv = {});
 
-/// Sets the error log's level from LogLevel (the KAHTTPD_LOG_LEVEL environment variable, when
-/// set, wins: a debugging override).
+/// The error-log level for a LogLevel (the KAHTTPD_LOG_LEVEL environment variable, when set and
+/// not empty, wins: a debugging override). Apache's eight levels fold into kahttpd's four.
+LogLevel server_log_level(conf::LogLevel configured);
+
+/// Sets the process-wide error log's level from the main server's LogLevel.
 void apply_log_settings(const conf::Config& config);
 
 /// What `kahttpd -V` prints: the version, the compiler, the library versions (libuv, llhttp,

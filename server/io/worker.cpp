@@ -502,30 +502,35 @@ void Worker::maybe_finish() noexcept {
     }
 }
 
-void Worker::access_log(const AccessRecord& record, std::string& pending) noexcept {
-    // Framing per line: the sink's index (one byte), the line's length (four bytes), the line.
-    for (std::size_t i = 0; i < log_buffers_.size(); ++i) {
+/// The framing of a pending line: the sink's index (two bytes), the line's length (four bytes),
+/// then the line.
+constexpr std::size_t kPendingHeader = 6;
+
+void Worker::access_log(const HostContext& host, const AccessRecord& record,
+                        std::string& pending) noexcept {
+    for (const std::uint16_t sink : host.access_logs) {
         const std::size_t at = pending.size();
-        pending.push_back(static_cast<char>(i));
-        pending.append(4, '\0');
-        shared_.access_logs[i].format.append(pending, record);
-        const auto len = static_cast<std::uint32_t>(pending.size() - at - 5);
-        std::memcpy(pending.data() + at + 1, &len, 4);
+        pending.append(kPendingHeader, '\0');
+        std::memcpy(pending.data() + at, &sink, 2);
+        shared_.access_logs[sink].format.append(pending, record);
+        const auto len = static_cast<std::uint32_t>(pending.size() - at - kPendingHeader);
+        std::memcpy(pending.data() + at + 2, &len, 4);
     }
 }
 
 void Worker::commit_access_log(std::string& pending, bool aborted) noexcept {
     bool full = false;
     std::size_t at = 0;
-    while (at + 5 <= pending.size()) {
-        const auto sink = static_cast<std::size_t>(static_cast<unsigned char>(pending[at]));
+    while (at + kPendingHeader <= pending.size()) {
+        std::uint16_t sink = 0;
         std::uint32_t len = 0;
-        std::memcpy(&len, pending.data() + at + 1, 4);
-        char* line = pending.data() + at + 5;
+        std::memcpy(&sink, pending.data() + at, 2);
+        std::memcpy(&len, pending.data() + at + 2, 4);
+        char* line = pending.data() + at + kPendingHeader;
         resolve_connection_status(line, len, aborted);
         log_buffers_[sink].append(line, len);
         full = full || log_buffers_[sink].size() > 32 * 1024;
-        at += 5 + len;
+        at += kPendingHeader + len;
     }
     pending.clear();
     if (full) {

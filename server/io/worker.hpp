@@ -28,10 +28,20 @@ namespace kahttpd::server {
 class Connection;
 
 /// One CustomLog: its open file (shared by the workers, O_APPEND so their writes never
-/// interleave within a line) and its compiled format.
+/// interleave within a line) and its compiled format. Lines naming the same file and format
+/// in several scopes share one sink (and so one buffer per worker).
 struct AccessLogSink {
     int fd = -1;
     AccessLogFormat format;
+};
+
+/// A log file of one configuration generation (a CustomLog or a vhost's ErrorLog), opened once
+/// however many lines of any scope name it, as Apache shares it. The generation closes it when
+/// its last worker has finished; SIGUSR1 reopens it in place (dup3), so every sink and error
+/// log pointing at the descriptor follows. /dev/stdout and /dev/stderr are never listed here.
+struct LogFile {
+    std::string path;
+    int fd = -1;
 };
 
 /// What every worker reads and nobody writes while serving: the Site the handlers see, plus
@@ -40,8 +50,11 @@ struct AccessLogSink {
 /// one's workers finish).
 struct SharedState : Site {
     parser::ParseLimits limits;
-    std::vector<AccessLogSink> access_logs; ///< one per CustomLog
-    StatusBoard* board = nullptr;           ///< process-wide, for the status page
+    /// One per distinct CustomLog (file and format) of any scope; each HostContext lists the
+    /// ones its requests are written to (HostContext::access_logs).
+    std::vector<AccessLogSink> access_logs;
+    std::vector<LogFile> log_files; ///< every file the sinks and the vhost error logs write to
+    StatusBoard* board = nullptr;   ///< process-wide, for the status page
     /// The most connections open at once, over every worker (0 = no limit): MaxConnections,
     /// and what the descriptor limit leaves (server.cpp, connection_budget()).
     std::uint32_t connection_budget = 0;
@@ -116,11 +129,13 @@ class Worker {
     /// clock's truncation.
     void schedule(TimerEntry& entry, std::uint64_t delay_ms) noexcept;
 
-    /// Formats one access-log line per CustomLog into `pending` (the connection's lines whose
-    /// response is not yet completely sent). commit_access_log() moves them to the worker's
-    /// buffers with %X resolved; those reach the files when a buffer passes 32 KiB, at least
-    /// once a second, and when the worker stops: a clean stop loses none.
-    void access_log(const AccessRecord& record, std::string& pending) noexcept;
+    /// Formats one access-log line per CustomLog of `host` (its sinks, resolved with it) into
+    /// `pending` (the connection's lines whose response is not yet completely sent).
+    /// commit_access_log() moves them to the worker's buffers with %X resolved; those reach the
+    /// files when a buffer passes 32 KiB, at least once a second, and when the worker stops: a
+    /// clean stop loses none.
+    void access_log(const HostContext& host, const AccessRecord& record,
+                    std::string& pending) noexcept;
     void commit_access_log(std::string& pending, bool aborted) noexcept;
 
     /// Keep-alive under pressure (docs/architecture.md, "At the budget").

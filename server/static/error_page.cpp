@@ -63,9 +63,10 @@ bool error_document(Status status, const conf::ErrorDocument& doc, const Request
             OpenOutcome::file ||
         static_cast<std::uint64_t>(file.st.st_size) > kFileInlineMax ||
         !read_all(file.fd, static_cast<std::uint64_t>(file.st.st_size), out.text_storage)) {
-        KAHTTPD_LOG(warn, "conn=%llu ErrorDocument %u %s cannot be served, using the built-in page",
-                    static_cast<unsigned long long>(info.conn_id), parser::code(status),
-                    doc.target.c_str());
+        KAHTTPD_LOG_TO(info.host->error_log, warn,
+                       "conn=%llu ErrorDocument %u %s cannot be served, using the built-in page",
+                       static_cast<unsigned long long>(info.conn_id), parser::code(status),
+                       doc.target.c_str());
         out.text_storage.clear();
         return false;
     }

@@ -2,9 +2,11 @@
 
 #include "conf/config.hpp"
 #include "conf/mime_types.hpp"
+#include "server/obs/log.hpp"
 #include "server/static/static_file.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +25,13 @@ struct HostContext {
     /// target is confined like a DocumentRoot (openat2 RESOLVE_BENEATH).
     std::vector<std::unique_ptr<DocumentRoot>> alias_roots;
     bool has_url_map = false; ///< a Redirect or Alias rule may apply: ask map_url
+    /// Its logs, resolved with the host once per generation so that a request reaches them
+    /// through its host pointer, with no look-up: the access-log sinks its requests are written
+    /// to (indexes into the transport's SharedState::access_logs: its own CustomLog lines, else
+    /// the main server's), and its error log (its own ErrorLog and LogLevel, else the main
+    /// server's). Set by the transport when it builds a generation; empty here.
+    std::vector<std::uint16_t> access_logs;
+    ErrorLogTarget error_log;
 };
 
 /// The context of `vh` (the main server or one of cfg's vhosts): its DocumentRoot opened (check

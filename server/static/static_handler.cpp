@@ -170,10 +170,11 @@ class Exchange {
     /// "client denied by server configuration" lines too): an operator can tell a Require
     /// rule from a file-system permission.
     void deny(const char* why) noexcept {
-        if (log_enabled(LogLevel::info)) {
+        const ErrorLogTarget& log = info_.host->error_log;
+        if (log.enabled(LogLevel::info)) {
             char peer[80];
             const std::string_view target = req_.target();
-            log_write(LogLevel::info, "conn=%llu client=%s access to %.*s denied: %s",
+            log_write(log, LogLevel::info, "conn=%llu client=%s access to %.*s denied: %s",
                       static_cast<unsigned long long>(info_.conn_id),
                       peer_text(*info_.client_ip, info_.client_port, peer).data(),
                       static_cast<int>(std::min<std::size_t>(target.size(), 512)), target.data(),
@@ -324,14 +325,23 @@ Route Exchange::serve_file() noexcept {
     case OpenOutcome::error:
         if (status == Status::internal_error) {
             char peer[80];
-            KAHTTPD_LOG(error, "conn=%llu client=%s cannot open \"%s\": %s",
-                        static_cast<unsigned long long>(info_.conn_id),
-                        peer_text(*info_.client_ip, info_.client_port, peer).data(),
-                        target.path.c_str(), std::strerror(errno));
+            KAHTTPD_LOG_TO(info_.host->error_log, error,
+                           "conn=%llu client=%s cannot open \"%s\": %s",
+                           static_cast<unsigned long long>(info_.conn_id),
+                           peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                           target.path.c_str(), std::strerror(errno));
         } else if (status == Status::forbidden) {
             deny("the file is unreadable, not a regular file, or behind a symlink that Options "
                  "or the document root refuse");
             return Route::respond;
+        } else if (status == Status::not_found && info_.host->error_log.enabled(LogLevel::info)) {
+            // Apache's AH00128 line, at the same level: which file was looked for, and where.
+            char peer[80];
+            log_write(info_.host->error_log, LogLevel::info,
+                      "conn=%llu client=%s file does not exist: %s",
+                      static_cast<unsigned long long>(info_.conn_id),
+                      peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                      where.fs_path().c_str());
         }
         // A 500 (typically EMFILE: out of descriptors) closes the connection, which gives a
         // descriptor back instead of answering 500 on it for as long as the client stays.
@@ -612,6 +622,17 @@ const HostContext& select_vhost(const Site& site, const parser::Request& req,
     // The absolute-form target's authority when there is one (RFC 9112 §3.2.2), else Host.
     const std::string host = conf::normalize_host(parser::request_host(req));
     return site.host_for(cfg.select_vhost(ip_text(local_ip, ip), local_port, host));
+}
+
+const HostContext& default_host(const Site& site, const IpBytes& local_ip,
+                                std::uint16_t local_port) noexcept {
+    const conf::Config& cfg = *site.config;
+    if (cfg.vhosts.empty()) {
+        return site.hosts[0];
+    }
+    char ip[64];
+    // No name matches an empty host: the address's first vhost, else the main server.
+    return site.host_for(cfg.select_vhost(ip_text(local_ip, ip), local_port, {}));
 }
 
 std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info) noexcept {

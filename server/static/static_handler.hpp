@@ -74,6 +74,13 @@ inline const HostContext& select_host(const Site& site, const parser::Request& r
                                        : select_vhost(site, req, local_ip, local_port);
 }
 
+/// The host a connection to `local_ip`:`local_port` belongs to before a request names one: the
+/// first vhost of that address, else the main server (Apache's default server for an address).
+/// Requests refused before a vhost is chosen (a malformed head, a bad Host, a head timeout)
+/// are answered and logged as this host's. A look-up: for those rare paths, never per request.
+const HostContext& default_host(const Site& site, const IpBytes& local_ip,
+                                std::uint16_t local_port) noexcept;
+
 /// LimitRequestBody for the request's target (its vhost, Directory and Location sections), for
 /// a body whose length is not known up front.
 std::uint64_t body_limit_for(const parser::Request& req, const RequestInfo& info) noexcept;

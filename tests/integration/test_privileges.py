@@ -95,14 +95,18 @@ class PrivilegeDropTest(unittest.TestCase):
         self.assertEqual(c.request("/secret.txt").status, 403)
 
     def test_log_files_are_handed_to_the_account_and_written(self):
-        self.start(f"ErrorLog \"{self.error}\"\nLogLevel info\n")
+        vhost_log = os.path.join(self.logs, "vhost.log")
+        self.start(f"ErrorLog \"{self.error}\"\nLogLevel info\n"
+                   f"<VirtualHost *:*>\nServerName v.example\n"
+                   f"CustomLog \"{vhost_log}\" common\n</VirtualHost>\n")
         c = self.srv.connect()
         c.request("/index.html")
-        for path in (self.access, self.error):
+        for path in (self.access, self.error, vhost_log):
             st = os.stat(path)
             self.assertEqual((st.st_uid, st.st_gid), (NOBODY.pw_uid, NOGROUP.gr_gid), path)
         self.srv.stop()
-        with open(self.access) as f:
+        # The vhost is the default of every address (Apache's rule), so it logs the request.
+        with open(vhost_log) as f:
             self.assertIn("GET /index.html", f.read())
         with open(self.error) as f:
             self.assertIn("running as user nobody", f.read())

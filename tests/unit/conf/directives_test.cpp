@@ -26,6 +26,7 @@ using kahttpd::conf::IpNetwork;
 using kahttpd::conf::load_config_text;
 using kahttpd::conf::LoadResult;
 using kahttpd::conf::OptionsSpec;
+using kahttpd::conf::VirtualHost;
 using kahttpd::conf::test::TempDir;
 using Strings = std::vector<std::string>;
 using kahttpd::conf::test::config_of;
@@ -641,6 +642,67 @@ TEST_SUITE("conf") {
         }
     }
 
+    TEST_CASE("a VirtualHost gets its own CustomLog, ErrorLog and LogLevel") {
+        const Config c = config_of("LogFormat \"%v %>s\" short\n"
+                                   "CustomLog logs/main.log common\n"
+                                   "ErrorLog logs/main_error.log\n"
+                                   "<VirtualHost *:8080>\n"
+                                   "  ServerName a.test\n"
+                                   "  CustomLog logs/a.log short\n"
+                                   "  CustomLog logs/a.json json\n"
+                                   "  ErrorLog logs/a_error.log\n"
+                                   "  LogLevel info\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:8080>\n"
+                                   "  ServerName b.test\n"
+                                   "</VirtualHost>\n"
+                                   "LogLevel error\n");
+        // The main server's stay the Config's, untouched by the vhost's lines.
+        REQUIRE(c.custom_logs.size() == 1);
+        CHECK(c.custom_logs[0].target == "/srv/site/logs/main.log");
+        CHECK(c.error_log == "/srv/site/logs/main_error.log");
+        CHECK(c.log_level == Config::LogLevel::error);
+        REQUIRE(c.vhosts.size() == 2);
+        const VirtualHost& a = c.vhosts[0];
+        REQUIRE(a.custom_logs.size() == 2);
+        CHECK(a.custom_logs[0].target == "/srv/site/logs/a.log");
+        CHECK(a.custom_logs[0].format == "%v %>s"); // a nickname from server level: global
+        CHECK(a.custom_logs[0].from == kFile + ":7");
+        CHECK(a.custom_logs[1].format == "json");
+        CHECK(a.error_log.value == "/srv/site/logs/a_error.log");
+        CHECK(a.error_log.from == kFile + ":9");
+        REQUIRE(a.log_level);
+        CHECK(a.log_level->value == Config::LogLevel::info);
+        CHECK(a.log_level->from == kFile + ":10");
+        // Nothing set: the main server's apply (the server resolves them).
+        const VirtualHost& b = c.vhosts[1];
+        CHECK(b.custom_logs.empty());
+        CHECK(b.error_log.value.empty());
+        CHECK_FALSE(b.log_level);
+        // The server-level sources are the main server's lines only.
+        CHECK(c.sources.at("ErrorLog") == kFile + ":4");
+        CHECK(c.sources.at("LogLevel") == kFile + ":15");
+    }
+
+    TEST_CASE("a VirtualHost's logs are checked as the main server's") {
+        const std::string v = "<VirtualHost *>\n";
+        CHECK(error_of(v + "CustomLog \"|/usr/bin/logger\" common\n</VirtualHost>") ==
+              kFile + ":3: CustomLog: piped logs (\"|/usr/bin/logger\") are not supported by "
+                      "kahttpd");
+        CHECK(error_of(v + "ErrorLog syslog\n</VirtualHost>") ==
+              kFile + ":3: ErrorLog: \"syslog\" is not supported by kahttpd; give a file, or "
+                      "/dev/stderr");
+        CHECK(error_of(v + "CustomLog a.log nosuch\n</VirtualHost>") ==
+              kFile + ":3: CustomLog: expected a format string, json or a nickname defined by "
+                      "LogFormat before this line, found \"nosuch\"");
+        CHECK(error_of(v + "LogLevel trace2\n</VirtualHost>") ==
+              kFile + ":3: LogLevel: \"trace2\" is not supported by kahttpd; debug is the most "
+                      "detailed level");
+        // LogFormat nicknames are global: defined at server level only.
+        CHECK(error_of(v + "LogFormat \"%h\" mine\n</VirtualHost>") ==
+              kFile + ":3: LogFormat: not allowed inside <VirtualHost>, only at server level");
+    }
+
     TEST_CASE("MaxConnections takes 0 (unlimited) to 1000000") {
         CHECK(config_of("MaxConnections 0").max_connections == 0);
         CHECK(config_of("MaxConnections 1000000").max_connections == 1000000);
@@ -830,10 +892,7 @@ TEST_SUITE("conf") {
                                   "Workers 2",
                                   "ServerTokens Prod",
                                   "PidFile x.pid",
-                                  "ErrorLog e.log",
-                                  "LogLevel info",
                                   "LogFormat %h x",
-                                  "CustomLog a.log common",
                                   "MaxConnections 5",
                                   "GracefulShutdownTimeout 5",
                                   "LoadModule a b",
@@ -859,7 +918,8 @@ TEST_SUITE("conf") {
 
     TEST_CASE("vhost-level directives are refused inside Directory and Location") {
         for (const std::string& line :
-             Strings{"ServerName a.test", "ServerAdmin a@b", "DocumentRoot /srv"}) {
+             Strings{"ServerName a.test", "ServerAdmin a@b", "DocumentRoot /srv", "ErrorLog e.log",
+                     "LogLevel info", "CustomLog a.log common"}) {
             const std::string name = line.substr(0, line.find(' '));
             CAPTURE(name);
             CHECK(error_of("<Location /x>\n" + line + "\n</Location>") ==

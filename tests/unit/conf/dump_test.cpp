@@ -391,6 +391,63 @@ TEST_SUITE("conf") {
         }
     }
 
+    TEST_CASE("dump_json: each vhost's logs, its own or the main server's marked inherited") {
+        Config c = sample();
+        c.error_log = "/var/log/main_error.log";
+        c.sources["ErrorLog"] = at(16);
+        VirtualHost& a = c.vhosts[0];
+        a.custom_logs = {{"/var/log/a.log", "%v %>s", at(27)}, {"/var/log/a.json", "json", at(28)}};
+        a.error_log = {"/var/log/a_error.log", at(29)};
+        a.log_level = Setting<Config::LogLevel>{Config::LogLevel::debug, at(30)};
+        const json v = dump_json(c)["vhosts"];
+
+        const json& m = v[0]; // the main server: the server-wide values, not inherited
+        CHECK(m["ErrorLog"] == json{{"value", "/var/log/main_error.log"}, {"from", at(16)}});
+        CHECK(m["LogLevel"] == json{{"value", "warn"}, {"from", "default"}});
+        CHECK(m["CustomLog"] == json::parse(R"([{"target": "/dev/stdout", "format": "json",
+                                                  "from": "/srv/conf/httpd.conf:11"}])"));
+
+        const json& own = v[1];
+        CHECK(own["ErrorLog"] == json{{"value", "/var/log/a_error.log"}, {"from", at(29)}});
+        CHECK(own["LogLevel"] == json{{"value", "debug"}, {"from", at(30)}});
+        CHECK(own["CustomLog"] == json::parse(R"([
+            {"target": "/var/log/a.log", "format": "%v %>s", "from": "/srv/conf/httpd.conf:27"},
+            {"target": "/var/log/a.json", "format": "json", "from": "/srv/conf/httpd.conf:28"}])"));
+
+        const json& inherits = v[2];
+        CHECK(inherits["ErrorLog"] ==
+              json{{"value", "/var/log/main_error.log"}, {"from", at(16)}, {"inherited", true}});
+        CHECK(inherits["LogLevel"] ==
+              json{{"value", "warn"}, {"from", "default"}, {"inherited", true}});
+        CHECK(inherits["CustomLog"] == json::parse(R"([{"target": "/dev/stdout", "format": "json",
+                                                        "from": "/srv/conf/httpd.conf:11",
+                                                        "inherited": true}])"));
+    }
+
+    TEST_CASE("vhost_map lists the logs a vhost has of its own under it") {
+        Config c = sample();
+        c.vhosts[0].error_log = {"/var/log/a_error.log", at(29)};
+        c.vhosts[0].custom_logs = {{"/var/log/a.log", "common", at(27)}};
+        c.vhosts[2].log_level = Setting<Config::LogLevel>{Config::LogLevel::info, at(41)};
+        CHECK(vhost_map(c) == "VirtualHost configuration:\n"
+                              "*:8080                 is a NameVirtualHost\n"
+                              "         default server a.example (/srv/conf/httpd.conf:20)\n"
+                              "         port 8080 namevhost a.example (/srv/conf/httpd.conf:20)\n"
+                              "                 alias www.a.example\n"
+                              "                 ErrorLog: \"/var/log/a_error.log\"\n"
+                              "                 CustomLog: \"/var/log/a.log\"\n"
+                              "         port 8080 namevhost b.example (/srv/conf/httpd.conf:30)\n"
+                              "                 wild alias *.b.example\n"
+                              "127.0.0.1:9090         c.example (/srv/conf/httpd.conf:40)\n"
+                              "                 LogLevel: info\n"
+                              "ServerRoot: \"/srv\"\n"
+                              "Main DocumentRoot: \"/srv/www\"\n"
+                              "Main ErrorLog: stderr\n"
+                              "PidFile: \"/run/kahttpd.pid\"\n"
+                              "Define: PORT=8080\n"
+                              "Define: TEST\n");
+    }
+
     TEST_CASE("dump_json: effective_at_root agrees with VirtualHost::effective") {
         const Config c = sample();
         const json dump = dump_json(c)["vhosts"];
