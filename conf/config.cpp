@@ -125,6 +125,7 @@ void Loader::finish(const std::string& main_display) {
         c.limit_request_body = main.base.limit_request_body->value;
     }
 
+    check_tls();
     warn_keep_alive_timeout();
     warn_proxy_keep_alive();
     warn_duplicate_names();

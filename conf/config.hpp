@@ -21,6 +21,9 @@ struct ListenAddr {
     std::string host; ///< "127.0.0.1", "::1", or "" for all addresses
     std::uint16_t port = 0;
     std::string where; ///< "file:line" of the directive, for messages
+    /// `Listen ... https` (or port 443 without a protocol, as Apache): connections to this
+    /// address speak TLS, with the certificate of the virtual host SNI names.
+    bool https = false;
 };
 
 /// The typed result of reading a configuration. Values are final: relative paths are
@@ -58,9 +61,12 @@ struct Config {
     std::chrono::milliseconds request_read_timeout_body{20000};
     std::chrono::milliseconds request_read_timeout_body_max{0}; ///< 0 = no cap
     std::uint32_t request_read_timeout_body_min_rate = 500;
-    /// RequestReadTimeout handshake=: accepted for Apache configurations; it applies once TLS
-    /// is there (kahttpd has no TLS handshake yet).
+    /// RequestReadTimeout handshake=T[-MAX][,MinRate=R] (Apache 2.4.39+; off by default): the
+    /// TLS handshake (and a PROXY header) within T, extended by 1 s per R bytes up to MAX.
+    /// 0 = the header window applies instead.
     std::chrono::milliseconds request_read_timeout_handshake{0};
+    std::chrono::milliseconds request_read_timeout_handshake_max{0}; ///< 0 = no cap
+    std::uint32_t request_read_timeout_handshake_min_rate = 0;        ///< bytes/s; 0 = none
     std::uint32_t limit_request_line = 8190;
     std::uint32_t limit_request_field_size = 8190;
     std::uint32_t limit_request_fields = 100;
@@ -132,6 +138,12 @@ struct Config {
     /// name matches, else the first of them; when none matches the address, the main server.
     const VirtualHost& select_vhost(std::string_view local_ip, std::uint16_t local_port,
                                     std::string_view host) const noexcept;
+
+    /// True when a Listen address speaks TLS.
+    bool tls_anywhere() const noexcept;
+    /// True when vhost address `a` receives connections of listener `l` (a wildcard on either
+    /// side, or the same address; port 0 on either side matches any port).
+    static bool address_serves(const VirtualHost::Address& a, const ListenAddr& l) noexcept;
 
     /// True when RemoteIPProxyProtocol On appears anywhere (the server checks each new
     /// connection only then).

@@ -73,7 +73,7 @@ std::string listen_text(const ListenAddr& l) {
     std::string host = l.host.empty()                          ? std::string("*")
                        : l.host.find(':') != std::string::npos ? "[" + l.host + "]"
                                                                : l.host;
-    return host + ":" + std::to_string(l.port);
+    return host + ":" + std::to_string(l.port) + (l.https ? " https" : "");
 }
 
 void append_word(std::string& out, std::string_view word) {
@@ -515,6 +515,38 @@ void logs_json(const Config& c, const VirtualHost& v, json& j) {
         custom_logs_json(own_logs ? v.custom_logs : c.custom_logs, !is_main && !own_logs);
 }
 
+/// mod_ssl's settings of one host in force (inherited from the main server where the host
+/// leaves them out, each with the line that set it; "default" otherwise).
+json tls_json(const Config& c, const VirtualHost& v) {
+    const TlsSettings t = &v == &c.main ? v.tls : TlsSettings::merged(c.main.tls, v.tls);
+    auto opt = [](const auto& setting, json fallback) {
+        return setting ? entry(json(setting->value), setting->from) : entry(fallback, "");
+    };
+    auto path = [](const auto& setting) {
+        return setting ? entry(setting->value.string(), setting->from) : entry(nullptr, "");
+    };
+    json j = json::object();
+    j["SSLEngine"] = opt(t.engine, false);
+    j["SSLCertificateFile"] = path(t.certificate_file);
+    j["SSLCertificateKeyFile"] = path(t.key_file);
+    std::string protocols;
+    if (t.protocols_or_default() & TlsSettings::kTls12) {
+        protocols = "TLSv1.2";
+    }
+    if (t.protocols_or_default() & TlsSettings::kTls13) {
+        protocols += protocols.empty() ? "TLSv1.3" : " TLSv1.3";
+    }
+    j["SSLProtocol"] = entry(protocols, t.protocols ? t.protocols->from : "");
+    j["SSLCipherSuite"] = opt(t.cipher_suite, "(OpenSSL's default)");
+    j["SSLCipherSuite TLSv1.3"] = opt(t.cipher_suite_tls13, "(OpenSSL's default)");
+    j["SSLHonorCipherOrder"] = opt(t.honor_cipher_order, false);
+    j["SSLSessionTickets"] = opt(t.session_tickets, true);
+    j["SSLSessionCacheTimeout"] =
+        duration_entry(t.session_cache_timeout_or_default(),
+                       t.session_cache_timeout ? t.session_cache_timeout->from : "");
+    return j;
+}
+
 json vhost_json(const Config& c, const VirtualHost& v) {
     const bool is_main = &v == &c.main;
     json j = json::object();
@@ -551,6 +583,7 @@ json vhost_json(const Config& c, const VirtualHost& v) {
 
     j["remoteip"] = remote_ip_json(v);
     logs_json(c, v, j);
+    j["ssl"] = tls_json(c, v);
 
     j["base"] = dir_settings_json(v.base);
     Traced traced;
@@ -622,7 +655,13 @@ json server_json(const Config& c) {
     s["Timeout"] = duration_entry(c.timeout, src("Timeout"));
     s["RequestReadTimeout"] = json{
         {"value",
-         reqtimeout_text("header", c.request_read_timeout_header, c.request_read_timeout_header_max,
+         (c.request_read_timeout_handshake.count() == 0
+              ? std::string()
+              : reqtimeout_text("handshake", c.request_read_timeout_handshake,
+                                c.request_read_timeout_handshake_max,
+                                c.request_read_timeout_handshake_min_rate) +
+                    " ") +
+             reqtimeout_text("header", c.request_read_timeout_header, c.request_read_timeout_header_max,
                          c.request_read_timeout_header_min_rate) +
              " " +
              reqtimeout_text("body", c.request_read_timeout_body, c.request_read_timeout_body_max,
@@ -632,6 +671,8 @@ json server_json(const Config& c) {
         {"body_max_ms", c.request_read_timeout_body_max.count()},
         {"body_min_rate", c.request_read_timeout_body_min_rate},
         {"handshake_ms", c.request_read_timeout_handshake.count()},
+        {"handshake_max_ms", c.request_read_timeout_handshake_max.count()},
+        {"handshake_min_rate", c.request_read_timeout_handshake_min_rate},
         {"header_ms", c.request_read_timeout_header.count()},
         {"body_ms", c.request_read_timeout_body.count()},
         {"from", source_json(src("RequestReadTimeout"))}};
@@ -781,6 +822,30 @@ std::string vhost_map(const Config& config) {
         }
     }
 
+    // kahttpd's own lines: which addresses speak TLS, and each host's certificate there.
+    for (const ListenAddr& l : config.listen) {
+        if (l.https) {
+            out += "Listen: " + listen_text(l) + " (" + l.where + ")\n";
+        }
+    }
+    if (config.tls_anywhere()) {
+        auto tls_line = [&](const VirtualHost& v) {
+            const TlsSettings t =
+                &v == &config.main ? v.tls : TlsSettings::merged(config.main.tls, v.tls);
+            if (!t.certificate_file) {
+                return;
+            }
+            const std::uint8_t p = t.protocols_or_default();
+            out += "SSL: " + name_of(v) + " certificate \"" + t.certificate_file->value.string() +
+                   "\" protocols" + (p & TlsSettings::kTls12 ? " TLSv1.2" : "") +
+                   (p & TlsSettings::kTls13 ? " TLSv1.3" : "") + " tickets " +
+                   (t.session_tickets_or_default() ? "on" : "off") + "\n";
+        };
+        tls_line(config.main);
+        for (const VirtualHost& v : config.vhosts) {
+            tls_line(v);
+        }
+    }
     out += "ServerRoot: \"" + config.server_root.string() + "\"\n";
     out += "Main DocumentRoot: \"" + main_document_root(config).value.string() + "\"\n";
     out += config.error_log.empty() ? std::string("Main ErrorLog: stderr\n")
@@ -826,6 +891,7 @@ bool builtin_module(std::string_view name) noexcept {
         "mod_deflate.c",    "deflate_module",    // DEFLATE, DeflateCompressionLevel
         "mod_brotli.c",     "brotli_module",     // BROTLI_COMPRESS, BrotliCompressionQuality
         "mod_unixd.c",      "unixd_module",      // the Unix process model
+        "mod_ssl.c",        "ssl_module",        // SSLEngine, SSLCertificateFile ... (TLS)
         "event.c",          "mpm_event_module",  // event-driven workers
     });
     return std::find(kModules.begin(), kModules.end(), name) != kModules.end();

@@ -5,6 +5,7 @@
 #include "conf/url_map.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -247,6 +248,41 @@ struct CustomLog {
 
 /// The main server or one <VirtualHost>. Keep-alive, timeouts and limits of the request head
 /// stay server-wide (they apply before the Host header is known).
+/// mod_ssl's settings of one host as written (docs/configuration.md, "TLS"). Unset values
+/// inherit the main server's, as Apache merges them (TlsSettings::merged()).
+struct TlsSettings {
+    static constexpr std::uint8_t kTls12 = 1; ///< bit of `protocols`
+    static constexpr std::uint8_t kTls13 = 2; ///< bit of `protocols`
+    std::optional<Setting<bool>> engine;                           ///< SSLEngine
+    std::optional<Setting<std::filesystem::path>> certificate_file; ///< with its chain
+    std::optional<Setting<std::filesystem::path>> key_file; ///< none: the key is in the cert file
+    std::optional<Setting<std::uint8_t>> protocols;         ///< SSLProtocol, kTls12 | kTls13
+    std::optional<Setting<std::string>> cipher_suite;       ///< OpenSSL cipher list, TLS <= 1.2
+    std::optional<Setting<std::string>> cipher_suite_tls13; ///< SSLCipherSuite TLSv1.3 ...
+    std::optional<Setting<bool>> honor_cipher_order;        ///< SSLHonorCipherOrder
+    std::optional<Setting<bool>> session_tickets;           ///< SSLSessionTickets
+    std::optional<Setting<std::chrono::milliseconds>> session_cache_timeout;
+
+    /// `own` over `main`: each value of `own` when set, else `main`'s.
+    static TlsSettings merged(const TlsSettings& main, const TlsSettings& own);
+
+    // The values in force, defaults filled in (Apache's, except where noted in the docs).
+    bool engine_on() const noexcept { return engine && engine->value; }
+    std::uint8_t protocols_or_default() const noexcept {
+        return protocols ? protocols->value : static_cast<std::uint8_t>(kTls12 | kTls13);
+    }
+    bool honor_cipher_order_or_default() const noexcept {
+        return honor_cipher_order && honor_cipher_order->value;
+    }
+    bool session_tickets_or_default() const noexcept {
+        return !session_tickets || session_tickets->value;
+    }
+    std::chrono::milliseconds session_cache_timeout_or_default() const noexcept {
+        return session_cache_timeout ? session_cache_timeout->value
+                                     : std::chrono::milliseconds(300000);
+    }
+};
+
 struct VirtualHost {
     std::vector<std::string> addresses; ///< "<VirtualHost>" arguments as written, e.g. "*:8080"
     struct Address {
@@ -276,6 +312,7 @@ struct VirtualHost {
     };
     std::vector<RemoteIpProxy> remote_ip_proxies;
     Source remote_ip_proxies_from;
+    TlsSettings tls; ///< mod_ssl, as written in this host (see TlsSettings::merged)
     DirSettings base;                 ///< directives directly in the vhost
     std::vector<Section> directories; ///< sorted by path depth, shallow first
     std::vector<Section> locations;   ///< in configuration order (<LocationMatch> among them)

@@ -13,6 +13,7 @@ packages=(
     nlohmann-json3-dev                 # JSON (config dump)
     zlib1g-dev libbrotli-dev           # compression on the fly (gzip, br)
     libpcre2-dev                       # regular expressions (AliasMatch, <FilesMatch> ...)
+    libssl-dev openssl                 # TLS (OpenSSL 3); the openssl command makes test certs
     doctest-dev                        # unit tests
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load

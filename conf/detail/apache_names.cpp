@@ -17,7 +17,9 @@ struct Entry {
 constexpr std::string_view kUseRequire =
     "use Require all granted|denied, Require ip or Require local";
 constexpr std::string_view kNoHtaccess = "kahttpd reads no .htaccess files";
-constexpr std::string_view kNoTls = "kahttpd does not speak TLS; terminate TLS in front of it";
+constexpr std::string_view kNoTls =
+    "kahttpd's TLS takes SSLEngine, SSLCertificateFile, SSLCertificateKeyFile, SSLProtocol, "
+    "SSLCipherSuite, SSLHonorCipherOrder, SSLSessionTickets and SSLSessionCacheTimeout";
 constexpr std::string_view kMpm = "kahttpd runs one event loop per worker; use Workers and "
                                   "MaxConnections";
 constexpr std::string_view kNoCgi = "kahttpd serves static files only";
@@ -138,20 +140,12 @@ constexpr std::array kDirectives{
     Entry{"SSLCACertificateFile", kNoTls},
     Entry{"SSLCACertificatePath", kNoTls},
     Entry{"SSLCertificateChainFile", kNoTls},
-    Entry{"SSLCertificateFile", kNoTls},
-    Entry{"SSLCertificateKeyFile", kNoTls},
-    Entry{"SSLCipherSuite", kNoTls},
     Entry{"SSLCompression", kNoTls},
-    Entry{"SSLEngine", kNoTls},
-    Entry{"SSLHonorCipherOrder", kNoTls},
     Entry{"SSLOptions", kNoTls},
     Entry{"SSLPassPhraseDialog", kNoTls},
-    Entry{"SSLProtocol", kNoTls},
     Entry{"SSLProxyEngine", kNoTls},
     Entry{"SSLRandomSeed", kNoTls},
     Entry{"SSLSessionCache", kNoTls},
-    Entry{"SSLSessionCacheTimeout", kNoTls},
-    Entry{"SSLSessionTickets", kNoTls},
     Entry{"SSLStaplingCache", kNoTls},
     Entry{"SSLUseStapling", kNoTls},
     Entry{"SSLVerifyClient", kNoTls},

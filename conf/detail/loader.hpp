@@ -270,6 +270,18 @@ class Loader {
     void on_remote_ip_trusted_proxy(const Context& c) { on_remote_ip_proxy(c, false); }
     void warn_proxy_keep_alive();
 
+    // conf/directives/ssl.cpp: mod_ssl (TLS on the Listen ... https addresses).
+    void on_ssl_engine(const Context& c);
+    void on_ssl_certificate_file(const Context& c);
+    void on_ssl_certificate_key_file(const Context& c);
+    void on_ssl_protocol(const Context& c);
+    void on_ssl_cipher_suite(const Context& c);
+    void on_ssl_honor_cipher_order(const Context& c);
+    void on_ssl_session_tickets(const Context& c);
+    void on_ssl_session_cache_timeout(const Context& c);
+    void check_certificate(const TlsSettings& t, std::set<std::string>& seen);
+    void check_tls();
+
     // conf/directives/alias.cpp: mod_alias (aliases and redirects).
     std::optional<Regex> regex_arg(const Context& c, const std::string& pattern);
     void on_alias(const Context& c);

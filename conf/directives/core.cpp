@@ -69,9 +69,8 @@ void Loader::on_listen(const Context& c) {
                      std::to_string(c.args.size()) + " arguments");
         return;
     }
-    if (c.args.size() == 2 && !iequals(c.args[1], "http")) {
-        error(c, "expected the protocol http (kahttpd does not speak TLS), found " +
-                     in_quotes(c.args[1]));
+    if (c.args.size() == 2 && !iequals(c.args[1], "http") && !iequals(c.args[1], "https")) {
+        error(c, "expected the protocol http or https, found " + in_quotes(c.args[1]));
         return;
     }
     const std::string& text = c.args[0];
@@ -125,6 +124,8 @@ void Loader::on_listen(const Context& c) {
         return;
     }
     ListenAddr addr{host, static_cast<std::uint16_t>(*port), where(c)};
+    // Apache's default protocol: https for port 443, http for every other port.
+    addr.https = c.args.size() == 2 ? iequals(c.args[1], "https") : addr.port == 443;
     // Port 0 asks for a fresh ephemeral port each time, so two of them never clash.
     if (addr.port != 0) {
         for (const ListenAddr& other : result_.config.listen) {

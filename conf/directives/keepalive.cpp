@@ -133,6 +133,8 @@ void Loader::on_request_read_timeout(const Context& c) {
         }
         if (key == "handshake") {
             cfg.request_read_timeout_handshake = *d;
+            cfg.request_read_timeout_handshake_max = max.value_or(milliseconds::zero());
+            cfg.request_read_timeout_handshake_min_rate = rate;
         } else if (key == "header") {
             cfg.request_read_timeout_header = *d;
             cfg.request_read_timeout_header_max = max.value_or(milliseconds::zero());

@@ -42,6 +42,10 @@ std::string_view to_string(CloseReason r) noexcept {
         return "per_ip_limit";
     case CloseReason::proxy_header:
         return "proxy_header";
+    case CloseReason::handshake_timeout:
+        return "handshake_timeout";
+    case CloseReason::tls_error:
+        return "tls_error";
     case CloseReason::count_:
         break;
     }

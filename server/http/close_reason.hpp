@@ -29,6 +29,8 @@ enum class CloseReason : std::uint8_t {
     error_body,       ///< an error answer's request body was too large to discard: closed
     per_ip_limit,     ///< MaxConnectionsPerIP reached for its address: closed right after accept
     proxy_header,     ///< RemoteIPProxyProtocol: the PROXY header was missing, broken or late
+    handshake_timeout, ///< the TLS handshake did not finish within RequestReadTimeout handshake=
+    tls_error,         ///< the TLS handshake failed, or a record could not be decrypted
     count_
 };
 

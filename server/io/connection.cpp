@@ -58,7 +58,8 @@ std::string_view Connection::peer(char (&buf)[80]) const noexcept {
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
-void Connection::start(uv_stream_t* server, Admission admission) noexcept {
+void Connection::start(uv_stream_t* server, Admission admission,
+                       const TlsContexts* tls) noexcept {
     uv_tcp_init(worker_.loop(), &handle_);
     worker_.link(*this);
     const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
@@ -84,6 +85,18 @@ void Connection::start(uv_stream_t* server, Admission admission) noexcept {
     len = sizeof ss;
     if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         local_ip_ = ip_bytes(ss, &local_port_);
+    }
+    if (tls != nullptr) {
+        // The SSL object starts with the context of the address's default host; SNI may
+        // switch it during the handshake.
+        char ip[64];
+        tls_ = std::make_unique<TlsSession>(*tls, ip_text(local_ip_, ip), local_port_);
+        if (!tls_->ok()) {
+            KAHTTPD_LOG(error, "conn=%llu cannot start TLS (out of memory?)",
+                        static_cast<unsigned long long>(id_));
+            close(CloseReason::io_error);
+            return;
+        }
     }
     const SharedState& shared = worker_.shared();
     // RemoteIPProxyProtocol: the client is known only once the PROXY header is read, and
@@ -122,6 +135,10 @@ void Connection::start(uv_stream_t* server, Admission admission) noexcept {
         arm(Deadline::header, handshake_timeout_ms());
         return;
     }
+    if (tls_) {
+        start_handshake();
+        return;
+    }
     // A new connection gets RequestReadTimeout header= for its first request head (nginx's
     // client_header_timeout plays the same role); KeepAliveTimeout only applies between
     // requests.
@@ -153,6 +170,12 @@ void Connection::admit() noexcept {
         since_ms_ = now32();
         start_read();
         arm(Deadline::header, handshake_timeout_ms());
+        return;
+    }
+    if (tls_) {
+        since_ms_ = now32();
+        start_read();
+        start_handshake();
         return;
     }
     phase_ = Phase::head;
@@ -221,6 +244,9 @@ void Connection::close(CloseReason reason) noexcept {
     if (busy_ && !busy_->log_pending_.empty()) {
         // Responses that did not get out completely: their lines say 'X' for %X.
         worker_.commit_access_log(busy_->log_pending_, output_pending());
+    }
+    if (tls_) {
+        send_close_notify(); // (best effort: nothing may be in flight)
     }
     ++worker_.stats().closes[static_cast<std::size_t>(reason)];
     worker_.stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
@@ -347,7 +373,21 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         return; // 0: EAGAIN
     }
     if (nread < 0) {
-        const int err = static_cast<int>(nread);
+        on_read_error(static_cast<int>(nread));
+        return;
+    }
+    if (tls_ && phase_ != Phase::proxy && phase_ != Phase::lingering) {
+        // (One predictable branch on the plain path.) Records in, plaintext out, then the
+        // same path as plain input (on_input), from connection_tls.cpp.
+        on_tls_input(buf->base, static_cast<std::size_t>(nread));
+        return;
+    }
+    on_input(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+}
+
+/// The client's EOF (or a TLS close_notify), or a failed read.
+void Connection::on_read_error(int err) noexcept {
+    {
         if (phase_ == Phase::lingering) {
             close(close_reason_);
         } else if (err == UV_EOF && (output_pending() || phase_ == Phase::awaiting)) {
@@ -365,14 +405,17 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
             }
             close(reason);
         }
-        return;
     }
+}
+
+/// Bytes from the client (plaintext, once TLS is taken off), by phase.
+void Connection::on_input(std::string_view input) noexcept {
     switch (phase_) {
     case Phase::proxy:
-        on_proxy_input(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+        on_proxy_input(input);
         return;
     case Phase::lingering:
-        busy().linger_bytes_ += static_cast<std::uint64_t>(nread);
+        busy().linger_bytes_ += input.size();
         if (busy().linger_bytes_ > kLingerMaxBytes) {
             close(close_reason_);
         }
@@ -390,7 +433,7 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
     default:
         break;
     }
-    consume(std::string_view(buf->base, static_cast<std::size_t>(nread)));
+    consume(input);
 }
 
 /// The first bytes of a connection that must start with a PROXY header (HAProxy's PROXY
@@ -430,6 +473,15 @@ void Connection::on_proxy_input(std::string_view input) noexcept {
                   h.has_addresses ? "" : " without addresses (LOCAL or UNKNOWN)");
     }
     if (!count_client_ip()) {
+        return;
+    }
+    if (tls_) {
+        // The TLS handshake follows the PROXY header (HAProxy's send-proxy in front of TLS).
+        since_ms_ = now32();
+        start_handshake();
+        if (input.size() > h.length) {
+            on_tls_input(input.data() + h.length, input.size() - h.length);
+        }
         return;
     }
     // The first request's head window starts now.
@@ -866,7 +918,8 @@ void Connection::queue_file_body(const Response& res) noexcept {
         close_after_framing_lost(CloseReason::io_error);
         return;
     }
-    b.sendfile_ = res.settings->enable_sendfile;
+    // TLS: the file is read and encrypted in bounded chunks (connection_tls.cpp).
+    b.sendfile_ = res.settings->enable_sendfile && !tls_;
     b.segments_.clear();
     b.segment_ = 0;
     for (const auto& r : ranges) {
@@ -939,6 +992,10 @@ void Connection::log_access(bool parsed) noexcept {
         r.keep_alive = !close_after_;
         r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
         r.server_name = h.vhost->server_name.value;
+        if (tls_) {
+            r.tls_protocol = tls_->protocol();
+            r.tls_cipher = tls_->cipher();
+        }
         worker_.access_log(h, r, b.log_pending_);
     }
     b.request_start_us_ = 0;

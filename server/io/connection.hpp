@@ -6,6 +6,7 @@
 #include "server/io/connection_busy.hpp"
 #include "server/obs/status_page.hpp"
 #include "server/static/static_handler.hpp"
+#include "server/tls/tls_session.hpp"
 #include "server/util/address.hpp"
 #include "server/util/intrusive_list.hpp"
 #include "server/util/timer_wheel.hpp"
@@ -34,7 +35,8 @@ class Worker;
 /// Phases (phase_, the one state that decides behaviour; the transitions are named after
 /// nginx's and h2o's):
 ///
-///     (RemoteIPProxyProtocol) proxy --PROXY header--> head
+///     (RemoteIPProxyProtocol) proxy --PROXY header--> head (or handshake)
+///     (Listen ... https) handshake --TLS established--> head
 ///     head --head complete--> answered (or body, for a chunked body answered at its end)
 ///     body --message complete, answered--> head
 ///     answered --message complete--> head
@@ -55,6 +57,7 @@ class Connection {
     enum class Phase : std::uint8_t {
         queued,    ///< accepted at the budget: waits in the worker's queue for a slot, unread
         proxy,     ///< waiting for the PROXY protocol header (RemoteIPProxyProtocol)
+        handshake, ///< TLS: the handshake is under way (no request can arrive yet)
         head,      ///< waiting for or reading a request head
         body,      ///< reading a body that is answered at its end (chunked: its length is unknown)
         answered,  ///< the request is answered; the parser has yet to finish its message
@@ -79,9 +82,10 @@ class Connection {
     };
 
     /// Accepts the pending connection of `server` and, as `admission` says, starts reading,
-    /// waits for a slot, or closes at once. On failure the connection closes itself (and is
-    /// freed by its close callback).
-    void start(uv_stream_t* server, Admission admission) noexcept;
+    /// waits for a slot, or closes at once. `tls`: the worker's TLS contexts when `server` is
+    /// an https address (the connection starts with a handshake), else null. On failure the
+    /// connection closes itself (and is freed by its close callback).
+    void start(uv_stream_t* server, Admission admission, const TlsContexts* tls) noexcept;
     /// A queued connection gets its slot (Worker::admit_queued): starts reading, with a fresh
     /// header window.
     void admit() noexcept;
@@ -113,7 +117,7 @@ class Connection {
     ListNode<Connection> node_{this}; ///< membership in the worker's list
 
   private:
-    enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain };
+    enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain, handshake };
     /// At shutdown or reload, how long an idle connection stays open for a request already on
     /// its way (it is answered with "Connection: close").
     static constexpr std::uint64_t kDrainIdleFloorMs = 200;
@@ -121,6 +125,8 @@ class Connection {
     // Reading and framing.
     void start_read() noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
+    void on_read_error(int err) noexcept;
+    void on_input(std::string_view input) noexcept;
     void consume(std::string_view input) noexcept;
     void on_proxy_input(std::string_view input) noexcept;
     bool count_client_ip() noexcept;
@@ -131,6 +137,15 @@ class Connection {
     void refuse_head(parser::Status status, const char* reason, bool in_body, bool parsed) noexcept;
     void pump() noexcept;
     bool in_message() const noexcept { return busy_ && busy_->parser.in_message(); }
+
+    // TLS (connection_tls.cpp): the handshake phase and the records on both sides.
+    void start_handshake() noexcept;
+    void on_tls_input(const char* data, std::size_t n) noexcept;
+    void on_handshake_done() noexcept;
+    void refuse_plain_http() noexcept;
+    void flush_tls() noexcept;
+    void send_close_notify() noexcept;
+    void arm_handshake_window() noexcept;
 
     // Answering.
     void on_request() noexcept;
@@ -198,6 +213,7 @@ class Connection {
     Worker& worker_;
     TimerEntry timer_;
     std::unique_ptr<ConnectionBusy> busy_; // everything a request needs; null when idle
+    std::unique_ptr<TlsSession> tls_;      // https addresses only; null for plain HTTP
     std::uint64_t id_;
     IpBytes client_ip_{}; // IPv4 as ::ffff:a.b.c.d
     IpBytes local_ip_{};

@@ -45,7 +45,7 @@ struct ConnectionBusy {
         parser.release_memory(keep);
         parser.reset();
         // The response is reset for every request; only its page storage may have grown.
-        for (std::string* s : {&out_, &stash_, &log_pending_, &response.text_storage}) {
+        for (std::string* s : {&out_, &stash_, &log_pending_, &response.text_storage, &tls_out_}) {
             s->clear();
             if (s->capacity() > keep) {
                 std::string().swap(*s);
@@ -75,6 +75,7 @@ struct ConnectionBusy {
     uv_shutdown_t shutdown_req;
     std::string out_; // responses not yet written; out_[out_sent_..] is unsent
     std::size_t out_sent_ = 0;
+    std::string tls_out_; // TLS: records being written (uv_write owns them until on_write)
     std::string stash_;             // input received while parsing was paused
     std::string log_pending_;       // access-log lines not yet completely sent
     Response response;              // the handler's answer to the current request

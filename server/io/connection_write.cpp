@@ -116,6 +116,10 @@ bool Connection::refill_from_file() noexcept {
 }
 
 void Connection::flush() noexcept {
+    if (tls_) {
+        flush_tls(); // records instead of plaintext (connection_tls.cpp)
+        return;
+    }
     ConnectionBusy& b = busy();
     auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
     while (!write_in_flight_ && phase_ != Phase::closing) {
@@ -169,13 +173,21 @@ void Connection::on_write(int status) noexcept {
         close(close_reason_for(status));
         return;
     }
-    busy().out_sent_ = busy().out_.size();
+    if (!tls_) {
+        busy().out_sent_ = busy().out_.size(); // (TLS counts plaintext as sent when encrypted)
+    }
     pump();
 }
 
 /// Everything queued is written (h2o's on_send_complete): close, or go back to reading.
 void Connection::on_send_complete() noexcept {
     if (output_pending() || phase_ == Phase::closing || phase_ == Phase::lingering) {
+        return;
+    }
+    if (phase_ == Phase::handshake) {
+        // The server's handshake flight is out: back to waiting for the client's.
+        start_read();
+        arm_handshake_window();
         return;
     }
     if (close_after_) {
@@ -215,6 +227,9 @@ bool Connection::nothing_more_to_read() noexcept {
 void Connection::set_lingering_close() noexcept {
     phase_ = Phase::lingering;
     busy().stash_.clear();
+    if (tls_) {
+        send_close_notify(); // before the FIN, as TLS asks (RFC 8446 §6.1)
+    }
     const int rc = uv_shutdown(&busy().shutdown_req, reinterpret_cast<uv_stream_t*>(&handle_),
                                &Connection::on_shutdown_cb);
     if (rc != 0) {
@@ -260,6 +275,13 @@ void Connection::set_keepalive() noexcept {
 bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool slow_heads) noexcept {
     if (static_cast<std::uint32_t>(now_ms) - since_ms_ < floor_ms) {
         return false;
+    }
+    if (phase_ == Phase::handshake) {
+        // A TLS handshake that has not finished within the floor: nothing of HTTP is in
+        // flight, so it goes first, like an idle keep-alive connection (a slowloris of
+        // handshakes costs the server a slot each otherwise).
+        close(CloseReason::evicted);
+        return true;
     }
     if (!slow_heads) {
         if (phase_ != Phase::idle) {
@@ -450,6 +472,12 @@ void Connection::on_timer() noexcept {
     case Deadline::drain:
         close(worker_.drain_reason());
         return;
+    case Deadline::handshake:
+        KAHTTPD_LOG(info, "conn=%llu client=%s closed: TLS handshake timed out while reading the "
+                          "TLS handshake",
+                    static_cast<unsigned long long>(id_), peer(p).data());
+        close(CloseReason::handshake_timeout);
+        return;
     }
 }
 
@@ -472,8 +500,8 @@ Connection::State Connection::state() const noexcept {
 
 ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
     static constexpr const char* kStates[] = {"reading", "writing", "idle", "lingering", "closing"};
-    static constexpr const char* kDeadlines[] = {"",     "header", "body", "send",
-                                                 "idle", "linger", "drain"};
+    static constexpr const char* kDeadlines[] = {"",     "header", "body",  "send",
+                                                 "idle", "linger", "drain", "handshake"};
     ConnectionRow row;
     char p[80];
     row.id = id_;
@@ -487,6 +515,11 @@ ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
         if (phase_ == Phase::idle && deadline_ == Deadline::idle) {
             row.idle_ms = static_cast<std::uint32_t>(now_ms) - since_ms_;
         }
+    }
+    if (tls_) {
+        row.tls = tls_->established()
+                      ? std::string(tls_->protocol()) + " " + std::string(tls_->cipher())
+                      : std::string("handshake");
     }
     if (expires_ms_ != 0) {
         const auto left =

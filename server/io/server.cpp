@@ -503,6 +503,9 @@ class Server {
     std::shared_ptr<RequestTally> tally_ = std::make_shared<RequestTally>();
     StatusBoard board_;
     ClientCounts client_counts_; // outlives every generation, like the board
+    /// Session-ticket keys: one secret for the process, keys rotating every hour, shared by
+    /// every worker of every generation without a lock (TicketKeys).
+    TicketKeys ticket_keys_;
     std::vector<Listener> listeners_;
     std::unique_ptr<Generation> current_;
     std::vector<std::unique_ptr<Generation>> retiring_;
@@ -718,6 +721,19 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     if (nworkers == 0) {
         nworkers = std::max(1u, std::thread::hardware_concurrency());
     }
+    // TLS: every worker gets its own contexts (certificates and keys read again, so a reload
+    // picks up renewed files; connections of the old generation keep the old contexts).
+    if (cfg.tls_anywhere()) {
+        for (unsigned w = 0; w < nworkers; ++w) {
+            std::string why;
+            auto contexts = TlsContexts::build(cfg, ticket_keys_, why);
+            if (!contexts) {
+                err = why;
+                return nullptr;
+            }
+            shared.tls.push_back(std::move(contexts));
+        }
+    }
     // Bind everything before starting anything, so a busy port stops the start (or the
     // reload) cleanly.
     BindUndo bound;
@@ -728,6 +744,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     // workers than before, the extra sockets (and their queued connections) are shared out.
     for (unsigned w = 0; w < nworkers; ++w) {
         std::vector<int> fds;
+        std::vector<bool> tls;
         for (const auto& addr : cfg.listen) {
             const std::string key = listener_key(addr);
             for (const Listener& l : listeners_) {
@@ -754,10 +771,12 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
                         return nullptr;
                     }
                     fds.push_back(fd);
+                    tls.push_back(addr.https);
                 }
             }
         }
-        gen->workers.push_back(std::make_unique<Worker>(w, gen->shared, std::move(fds)));
+        gen->workers.push_back(
+            std::make_unique<Worker>(w, gen->shared, std::move(fds), std::move(tls)));
     }
     gen->results.assign(nworkers, 0);
     return gen;
@@ -1352,7 +1371,9 @@ std::string build_info() {
     const std::uint32_t br = BrotliEncoderVersion();
     out += "brotli: " + std::to_string(br >> 24) + "." + std::to_string((br >> 12) & 0xfff) + "." +
            std::to_string(br & 0xfff) + "\n";
-    out += "features: keep-alive timer wheel, open-file cache, sendfile, compression on the fly "
+    out += "tls: " + tls_library_version() + "\n";
+    out += "features: keep-alive timer wheel, open-file cache, sendfile, TLS 1.2/1.3 (SNI, "
+           "session tickets and cache), compression on the fly "
            "(gzip, br), PROXY protocol v1/v2, RemoteIPHeader, systemd notify and socket "
            "activation, binary upgrade (SIGUSR2), PCRE2 sections\n";
 #if defined(__SANITIZE_ADDRESS__)

@@ -21,8 +21,10 @@ std::uint64_t init_loop(uv_loop_t& loop) noexcept {
 
 } // namespace
 
-Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds)
-    : id_(id), shared_(shared), listen_fds_(std::move(listen_fds)), wheel_(init_loop(loop_)),
+Worker::Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds,
+               std::vector<bool> listen_tls)
+    : id_(id), shared_(shared), listen_fds_(std::move(listen_fds)),
+      listen_tls_(std::move(listen_tls)), wheel_(init_loop(loop_)),
       read_buffer_(kReadBufferSize) {
     loop_.data = this;
     random_state_ ^= (static_cast<std::uint64_t>(id) + 1) * 0xbf58476d1ce4e5b9ull ^ uv_hrtime();
@@ -280,7 +282,13 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
                 ? Connection::Admission::queue
                 : Connection::Admission::refuse;
     }
-    c->start(server, admission);
+    // An https address: the connection starts with a TLS handshake, with this worker's
+    // contexts.
+    const auto slot = static_cast<std::size_t>(reinterpret_cast<uv_tcp_t*>(server) - listeners_.data());
+    const TlsContexts* tls = slot < listen_tls_.size() && listen_tls_[slot] && id_ < shared_.tls.size()
+                                 ? shared_.tls[id_].get()
+                                 : nullptr;
+    c->start(server, admission, tls);
 }
 
 void Worker::enqueue(Connection& c) noexcept {

@@ -9,6 +9,7 @@
 #include "server/obs/access_log.hpp"
 #include "server/obs/status_page.hpp"
 #include "server/static/site.hpp"
+#include "server/tls/tls_context.hpp"
 #include "server/util/intrusive_list.hpp"
 #include "server/util/timer_wheel.hpp"
 
@@ -66,6 +67,9 @@ struct SharedState : Site {
     /// RemoteIPProxyProtocol On somewhere: each new connection asks
     /// Config::proxy_protocol_for() whether its first bytes must be a PROXY header.
     bool proxy_protocol = false;
+    /// TLS contexts, one set per worker (indexed by worker id; empty without an https
+    /// address), so session caches are per worker and no lock is shared on the request path.
+    std::vector<std::unique_ptr<TlsContexts>> tls;
 };
 
 /// One event loop on one thread: its listening sockets, its connections, its timer wheel.
@@ -78,8 +82,10 @@ class Worker {
     /// How often queued connections look for a slot while none frees by itself.
     static constexpr std::uint64_t kQueueRetryMs = 50;
 
-    /// `listen_fds` are bound, listening, non-blocking sockets this worker now owns.
-    Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds);
+    /// `listen_fds` are bound, listening, non-blocking sockets this worker now owns;
+    /// `listen_tls[i]` says that socket i is an https address (missing: plain).
+    Worker(unsigned id, const SharedState& shared, std::vector<int> listen_fds,
+           std::vector<bool> listen_tls = {});
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
     ~Worker();
@@ -192,6 +198,7 @@ class Worker {
     unsigned id_;
     const SharedState& shared_;
     std::vector<int> listen_fds_;
+    std::vector<bool> listen_tls_;
     uv_loop_t loop_;
     std::vector<uv_tcp_t> listeners_;
     uv_async_t wake_async_; // tasks in inbox_, or a stop request

@@ -217,7 +217,10 @@ AccessLogFormat::AccessLogFormat(std::string_view format) {
             kind = Kind::request_header;
             break;
         case 'x':
-            kind = arg == "close-reason" ? Kind::close_reason : Kind::dash;
+            kind = arg == "close-reason"   ? Kind::close_reason
+                   : arg == "SSL_PROTOCOL" ? Kind::ssl_protocol
+                   : arg == "SSL_CIPHER"   ? Kind::ssl_cipher
+                                           : Kind::dash;
             break;
         default: // %l, %u and everything kahttpd has no value for
             kind = Kind::dash;
@@ -265,6 +268,12 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
         append_json_string(out, req != nullptr ? req->header("Host").value_or("") : "");
         out.append(",\"user_agent\":");
         append_json_string(out, req != nullptr ? req->header("User-Agent").value_or("") : "");
+        if (!r.tls_protocol.empty()) {
+            out.append(",\"tls_protocol\":");
+            append_json_string(out, r.tls_protocol);
+            out.append(",\"tls_cipher\":");
+            append_json_string(out, r.tls_cipher);
+        }
         out.append("}\n");
         return;
     }
@@ -350,6 +359,12 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
         }
         case Kind::close_reason:
             out.append(r.keep_alive || r.close_reason.empty() ? "-" : r.close_reason);
+            break;
+        case Kind::ssl_protocol:
+            out.append(r.tls_protocol.empty() ? "-" : r.tls_protocol);
+            break;
+        case Kind::ssl_cipher:
+            out.append(r.tls_cipher.empty() ? "-" : r.tls_cipher);
             break;
         }
     }

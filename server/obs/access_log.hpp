@@ -23,6 +23,8 @@ struct AccessRecord {
     bool keep_alive = true;              ///< the connection stays open after this response
     std::string_view close_reason;       ///< why it closes, when it does
     std::string_view server_name;        ///< the vhost's ServerName
+    std::string_view tls_protocol;       ///< "TLSv1.3" on an https address, else ""
+    std::string_view tls_cipher;         ///< OpenSSL's name of the cipher, else ""
 };
 
 /// %X is not known when a line is formatted (the response may still be cut off): it is written
@@ -70,7 +72,9 @@ class AccessLogFormat {
         protocol,
         server_name,
         request_header,
-        close_reason
+        close_reason,
+        ssl_protocol, ///< %{SSL_PROTOCOL}x (mod_ssl's variable)
+        ssl_cipher,   ///< %{SSL_CIPHER}x
     };
     struct Piece {
         Kind kind;

@@ -14,6 +14,10 @@ void WorkerStats::merge(const WorkerStats& o) noexcept {
     accepted += o.accepted;
     requests += o.requests;
     queued += o.queued;
+    tls_handshakes += o.tls_handshakes;
+    tls_resumed += o.tls_resumed;
+    tls_failures += o.tls_failures;
+    tls_plain_http += o.tls_plain_http;
     for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
         closes[i] += o.closes[i];
     }
@@ -168,6 +172,12 @@ std::string render_status_json(const StatusReport& r) {
                    {"reaped", t.stats.closes[static_cast<std::size_t>(CloseReason::reaped)]},
                    {"evicted", t.stats.closes[static_cast<std::size_t>(CloseReason::evicted)]},
                    {"refused", t.stats.closes[static_cast<std::size_t>(CloseReason::overload)]}};
+    j["tls"] = {{"handshakes", t.stats.tls_handshakes},
+                {"resumed", t.stats.tls_resumed},
+                {"failures", t.stats.tls_failures},
+                {"handshake_timeouts",
+                 t.stats.closes[static_cast<std::size_t>(CloseReason::handshake_timeout)]},
+                {"plain_http", t.stats.tls_plain_http}};
     j["accepted"] = t.stats.accepted;
     j["requests"] = t.stats.requests;
     j["reuse_ratio"] = reuse_ratio(t.stats);
@@ -226,6 +236,7 @@ std::string render_status_json(const StatusReport& r) {
             row["idle_ms"] = c.idle_ms >= 0 ? json(c.idle_ms) : json(nullptr);
             row["deadline_in_ms"] = c.deadline_ms >= 0 ? json(c.deadline_ms) : json(nullptr);
             row["lifetime_left_ms"] = c.lifetime_ms >= 0 ? json(c.lifetime_ms) : json(nullptr);
+            row["tls"] = c.tls.empty() ? json(nullptr) : json(c.tls);
             table.push_back(std::move(row));
         }
     }
@@ -293,6 +304,12 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
         h += to_string(static_cast<CloseReason>(i));
         h += "</td><td>" + std::to_string(t.stats.closes[i]) + "</td></tr>\n";
     }
+    h += "</table>\n<h2>TLS</h2>\n<table><tr><th>handshakes</th><th>resumed</th><th>failed</th>"
+         "<th>timed out</th><th>plain HTTP</th></tr>\n<tr><td>" +
+         std::to_string(t.stats.tls_handshakes) + "</td><td>" + std::to_string(t.stats.tls_resumed) +
+         "</td><td>" + std::to_string(t.stats.tls_failures) + "</td><td>" +
+         std::to_string(t.stats.closes[static_cast<std::size_t>(CloseReason::handshake_timeout)]) +
+         "</td><td>" + std::to_string(t.stats.tls_plain_http) + "</td></tr>";
     h += "</table>\n<h2>Timer wheel</h2>\n<table><tr><th>armed</th><th>scheduled</th>"
          "<th>expirations</th><th>expirations/s</th><th>lag p50 ms</th><th>lag p99 ms</th>"
          "<th>lag max ms</th></tr>\n<tr><td>" +
@@ -303,7 +320,8 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
          std::to_string(t.lag_max) + "</td></tr></table>\n";
 
     h += "<h2>Current connections</h2>\n<table><tr><th>id</th><th>worker</th><th>client</th>"
-         "<th>state</th><th>requests</th><th>idle for</th><th>deadline</th><th>in</th></tr>\n";
+         "<th>state</th><th>requests</th><th>idle for</th><th>deadline</th><th>in</th>"
+         "<th>TLS</th></tr>\n";
     std::size_t rows = 0;
     for (const WorkerSnapshot& w : r.workers) {
         for (const ConnectionRow& c : w.connections) {
@@ -319,7 +337,9 @@ std::string render_status_html(const StatusReport& r, unsigned refresh) {
                  (c.idle_ms >= 0 ? std::to_string(c.idle_ms) + " ms" : "") + "</td><td>";
             h += c.deadline;
             h += "</td><td>" + (c.deadline_ms >= 0 ? std::to_string(c.deadline_ms) + " ms" : "") +
-                 "</td></tr>\n";
+                 "</td><td>";
+            append_html(h, c.tls);
+            h += "</td></tr>\n";
         }
     }
     h += "</table>\n";

@@ -35,6 +35,11 @@ struct WorkerStats {
     std::uint64_t accepted = 0;
     std::uint64_t requests = 0;
     std::uint64_t queued = 0; ///< connections that waited in the budget's queue
+    // TLS (the https addresses).
+    std::uint64_t tls_handshakes = 0; ///< completed handshakes
+    std::uint64_t tls_resumed = 0;    ///< ... of which resumed a session (ticket or id)
+    std::uint64_t tls_failures = 0;   ///< handshakes that failed (alerts, bad records)
+    std::uint64_t tls_plain_http = 0; ///< plain HTTP sent to a TLS address (answered 400)
     CloseCounters closes{};
     RequestsPerConnHistogram requests_per_conn;
     IdleGapHistogram idle_gaps;
@@ -52,6 +57,7 @@ struct ConnectionRow {
     std::int64_t idle_ms = -1;     ///< how long it has been idle; -1 when not idle
     std::int64_t deadline_ms = -1; ///< time left before its deadline; -1 when none is armed
     std::int64_t lifetime_ms = -1; ///< time left under MaxKeepAliveTime; -1 when uncapped
+    std::string tls; ///< "TLSv1.3 TLS_AES_256_GCM_SHA384"; "handshake" before; "" plain
 };
 
 /// What one worker reports to the status page, taken on its own thread.

@@ -7,6 +7,7 @@ Each folder may include only the folders below it, and only server/io/ may use l
     server/static  -> server/obs, server/http, server/util, conf, parser
     server/obs     -> server/http, server/util, conf, parser
     server/http    -> server/util, conf, parser
+    server/tls     -> server/util, conf, parser (and OpenSSL)
     server/util    -> nothing of the project
     conf           -> parser/text.hpp (the shared text helpers)
     parser         -> parser
@@ -31,6 +32,7 @@ RULES = [
                         "parser/"]),
     ("server/obs/", ["server/obs/", "server/http/", "server/util/", "conf/", "parser/"]),
     ("server/http/", ["server/http/", "server/util/", "conf/", "parser/"]),
+    ("server/tls/", ["server/tls/", "server/util/", "conf/", "parser/"]),
     ("server/util/", ["server/util/"]),
     ("conf/", ["conf/", "parser/text.hpp"]),
     ("parser/", ["parser/"]),

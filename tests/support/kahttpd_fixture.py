@@ -69,10 +69,12 @@ class Server:
     site: a folder copied as the docroot (before files are added).
     conf_path: use this configuration file instead of writing one (env: extra environment,
     args: extra command-line arguments).
+    listen: the first Listen line's arguments ("127.0.0.1:0 https" for TLS); its port is
+    self.port.
     """
 
     def __init__(self, directives="", files=None, workers=1, site=None, max_fds=None,
-                 conf_path=None, env=None, args=()):
+                 conf_path=None, env=None, args=(), listen="127.0.0.1:0"):
         if not BIN:
             raise RuntimeError("KAHTTPD_BIN is not set (run through CTest)")
         self.tmp = tempfile.mkdtemp(prefix="kahttpd-test-")
@@ -89,7 +91,7 @@ class Server:
         self.conf = conf_path or os.path.join(self.tmp, "conf", "httpd.conf")
         with open(self.conf if conf_path is None else os.devnull, "w") as f:
             f.write(textwrap.dedent(f"""\
-                Listen 127.0.0.1:0
+                Listen {listen}
                 DocumentRoot "{self.root}"
                 Workers {workers}
                 """))

@@ -193,9 +193,12 @@ TEST_SUITE("conf") {
             CHECK(error_of("Listen [::1]:99999999999999999999999") ==
                   at + "expected a port from 0 to 65535, found \"99999999999999999999999\"");
         }
-        SUBCASE("a protocol other than http") {
+        SUBCASE("a protocol other than http or https") {
+            CHECK(error_of("Listen 443 ftp") ==
+                  at + "expected the protocol http or https, found \"ftp\"");
             CHECK(error_of("Listen 443 https") ==
-                  at + "expected the protocol http (kahttpd does not speak TLS), found \"https\"");
+                  at + "expected an SSLCertificateFile for the main server, which answers on "
+                       "this https address, found none");
         }
         SUBCASE("argument count") {
             CHECK(error_of("Listen") == at + "expected [addr:]port, found none");

@@ -856,9 +856,11 @@ TEST_SUITE("conf") {
                                 "Require ip or Require local");
             CHECK(error_of("Deny from all")
                       .starts_with(at("Deny") + "not supported by kahttpd; use Require"));
-            CHECK(error_of("SSLEngine on") ==
-                  at("SSLEngine") + "not supported by kahttpd; kahttpd does not speak TLS; "
-                                    "terminate TLS in front of it");
+            CHECK(error_of("SSLCompression on") ==
+                  at("SSLCompression") +
+                      "not supported by kahttpd; kahttpd's TLS takes SSLEngine, "
+                      "SSLCertificateFile, SSLCertificateKeyFile, SSLProtocol, SSLCipherSuite, "
+                      "SSLHonorCipherOrder, SSLSessionTickets and SSLSessionCacheTimeout");
             // User and Group are implemented (conf/directives/process.cpp): a name this system
             // lacks is the error, not the directive.
             CHECK(error_of("User no-such-user-kahttpd") ==

@@ -147,7 +147,7 @@ TEST_SUITE("conf") {
             CHECK(builtin_module(name));
         }
         for (const char* name : {"mod_autoindex.c", "autoindex_module", "mod_setenvif.c",
-                                 "setenvif_module", "mod_ssl.c", "ssl_module", "mod_rewrite.c",
+                                 "setenvif_module", "mod_rewrite.c",
                                  "MOD_MIME.C", "mime", "mod_mime", "", "mpm_prefork_module"}) {
             CAPTURE(name);
             CHECK_FALSE(builtin_module(name));
