@@ -469,6 +469,29 @@ json remote_ip_json(const VirtualHost& v) {
     return j;
 }
 
+std::string_view encoded_slashes_name(EncodedSlashes mode) {
+    switch (mode) {
+    case EncodedSlashes::off:
+        return "Off";
+    case EncodedSlashes::on:
+        return "On";
+    case EncodedSlashes::no_decode:
+        return "NoDecode";
+    }
+    return "Off";
+}
+
+/// AllowEncodedSlashes in effect for `v`, marked "inherited" when it is the main server's.
+json encoded_slashes_json(const Config& c, const VirtualHost& v) {
+    const auto& own = v.allow_encoded_slashes;
+    const auto& set = own ? own : c.main.allow_encoded_slashes;
+    json j = entry(encoded_slashes_name(v.encoded_slashes(c.main)), set ? set->from : Source());
+    if (!own && set && &v != &c.main) {
+        j["inherited"] = true;
+    }
+    return j;
+}
+
 json vhost_json(const Config& c, const VirtualHost& v) {
     const bool is_main = &v == &c.main;
     json j = json::object();
@@ -503,6 +526,7 @@ json vhost_json(const Config& c, const VirtualHost& v) {
         j["DocumentRoot"]["inherited"] = true;
     }
 
+    j["AllowEncodedSlashes"] = encoded_slashes_json(c, v);
     j["remoteip"] = remote_ip_json(v);
 
     j["base"] = dir_settings_json(v.base);

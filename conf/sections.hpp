@@ -97,6 +97,13 @@ struct ErrorDocument {
     bool operator==(const ErrorDocument&) const = default;
 };
 
+/// `AllowEncodedSlashes` (core): what an encoded slash (%2F, any case) in a request's path means.
+enum class EncodedSlashes : std::uint8_t {
+    off,       ///< the request is refused with 404 (Apache's default)
+    on,        ///< decoded: a path separator like '/'
+    no_decode, ///< accepted and kept as the three characters sent: part of a name
+};
+
 /// `FileETag` components.
 struct FileETagSpec {
     static constexpr std::uint8_t kINode = 1, kMTime = 2, kSize = 4;
@@ -248,6 +255,8 @@ struct VirtualHost {
     std::vector<Setting<std::string>> aliases; ///< lower case; may hold '*' and '?' wildcards
     Setting<std::string> server_admin;
     Setting<std::filesystem::path> document_root;
+    /// AllowEncodedSlashes; unset inherits the main server's (encoded_slashes()).
+    std::optional<Setting<EncodedSlashes>> allow_encoded_slashes;
     /// mod_remoteip (docs/configuration.md, "Behind a load balancer"). Unset values inherit
     /// the main server's (VirtualHost::remote_ip()).
     /// RemoteIPProxyProtocol On|Off: connections to this host's addresses start with a PROXY
@@ -277,6 +286,14 @@ struct VirtualHost {
     /// mod_alias at this level, in configuration order: Redirect* and Alias* rules.
     std::vector<RedirectRule> redirects;
     std::vector<AliasRule> url_aliases;
+
+    /// AllowEncodedSlashes for requests to this host: its own, else the main server's (`main`,
+    /// which may be *this), else Off.
+    EncodedSlashes encoded_slashes(const VirtualHost& main) const noexcept {
+        const auto& own =
+            allow_encoded_slashes ? allow_encoded_slashes : main.allow_encoded_slashes;
+        return own ? own->value : EncodedSlashes::off;
+    }
 
     /// mod_alias for a request's URL path (decoded, normalised): the first matching redirect of
     /// this vhost, then of the main server; else the first matching alias, this vhost's then

@@ -33,7 +33,6 @@ constexpr std::array kDirectives{
     Entry{"AcceptFilter", ""},
     Entry{"AcceptPathInfo", ""},
     Entry{"AccessFileName", kNoHtaccess},
-    Entry{"AllowEncodedSlashes", ""},
     Entry{"AllowOverride", kNoHtaccess},
     Entry{"AllowOverrideList", kNoHtaccess},
     Entry{"CGIMapExtension", kNoCgi},

@@ -852,6 +852,7 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"Workers", &Loader::on_workers, Scope::server},
         Spec{"ServerAlias", &Loader::on_server_alias, Scope::vhost_only},
         Spec{"ServerAdmin", &Loader::on_server_admin, Scope::vhost},
+        Spec{"AllowEncodedSlashes", &Loader::on_allow_encoded_slashes, Scope::vhost},
         Spec{"Options", &Loader::on_options, Scope::anywhere},
         Spec{"Require", &Loader::on_require, Scope::anywhere},
         Spec{"Header", &Loader::on_header, Scope::anywhere},

@@ -190,6 +190,7 @@ class Loader {
     void on_document_root(const Context& c);
     void on_server_tokens(const Context& c);
     void on_server_signature(const Context& c);
+    void on_allow_encoded_slashes(const Context& c);
     void on_pid_file(const Context& c);
     void on_define(const Context& c);
     void on_undefine(const Context& c);

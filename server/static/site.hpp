@@ -23,6 +23,8 @@ struct HostContext {
     /// target is confined like a DocumentRoot (openat2 RESOLVE_BENEATH).
     std::vector<std::unique_ptr<DocumentRoot>> alias_roots;
     bool has_url_map = false; ///< a Redirect or Alias rule may apply: ask map_url
+    /// AllowEncodedSlashes for this host (its own or the main server's): resolve_target's.
+    conf::EncodedSlashes encoded_slashes = conf::EncodedSlashes::off;
 };
 
 /// The context of `vh` (the main server or one of cfg's vhosts): its DocumentRoot opened (check

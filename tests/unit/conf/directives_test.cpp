@@ -422,6 +422,35 @@ TEST_SUITE("conf") {
         CHECK(error_of("ForceType a/b c/d") == at("ForceType") + "expected one argument, found 2");
     }
 
+    TEST_CASE("AllowEncodedSlashes takes On, Off or NoDecode, in the server and vhosts") {
+        using kahttpd::conf::EncodedSlashes;
+        const Config c = config_of("AllowEncodedSlashes nodecode\n"
+                                   "<VirtualHost *:80>\n"
+                                   "AllowEncodedSlashes On\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:80>\n"
+                                   "ServerName b.test\n"
+                                   "</VirtualHost>\n");
+        REQUIRE(c.main.allow_encoded_slashes);
+        CHECK(c.main.allow_encoded_slashes->value == EncodedSlashes::no_decode);
+        CHECK(c.main.allow_encoded_slashes->from == kFile + ":2");
+        REQUIRE(c.vhosts.size() == 2);
+        CHECK(c.vhosts[0].encoded_slashes(c.main) == EncodedSlashes::on);
+        CHECK(c.vhosts[1].encoded_slashes(c.main) == EncodedSlashes::no_decode); // inherited
+        const Config none = config_of("");
+        CHECK(!none.main.allow_encoded_slashes);
+        CHECK(none.main.encoded_slashes(none.main) == EncodedSlashes::off); // Apache's default
+        CHECK(config_of("AllowEncodedSlashes OFF").main.allow_encoded_slashes->value ==
+              EncodedSlashes::off);
+        const std::string a = at("AllowEncodedSlashes");
+        CHECK(error_of("AllowEncodedSlashes yes") ==
+              a + "expected On, Off or NoDecode, found \"yes\"");
+        CHECK(error_of("AllowEncodedSlashes On Off") == a + "expected one argument, found 2");
+        CHECK(error_of("<Directory /srv>\nAllowEncodedSlashes On\n</Directory>") ==
+              kFile + ":3: AllowEncodedSlashes: not allowed inside <Directory>, only at server "
+                      "level or in <VirtualHost>");
+    }
+
     TEST_CASE("AddDefaultCharset takes On (iso-8859-1, as Apache), Off or a name") {
         CHECK(base_of("AddDefaultCharset On").default_charset->value == "iso-8859-1");
         CHECK(base_of("AddDefaultCharset off").default_charset->value.empty());
