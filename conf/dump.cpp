@@ -769,7 +769,7 @@ bool builtin_module(std::string_view name) noexcept {
         "core.c",           "core_module",       // core
         "http_core.c",      "http_module",       // HTTP/1.1 protocol
         "mod_so.c",         "so_module",         // LoadModule (accepted, no-op)
-        "mod_mime.c",       "mime_module",       // TypesConfig, AddType
+        "mod_mime.c",       "mime_module",       // TypesConfig, AddType, AddCharset, AddEncoding
         "mod_dir.c",        "dir_module",        // DirectoryIndex
         "mod_headers.c",    "headers_module",    // Header
         "mod_alias.c",      "alias_module",      // Alias, Redirect and their Match forms

@@ -176,7 +176,9 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
 ///
 /// Values: `handler` is SetHandler's ("server-status" ...; "none"/"default-handler" = "", the
 /// static-file handler); `default_charset` is AddDefaultCharset's (Off = ""); `force_type` is
-/// ForceType's (None = "": the type by extension); `options` starts
+/// ForceType's (None = "": the type by extension); `add_charsets` and `add_encodings` are
+/// AddCharset's and AddEncoding's, by extension, lower case (an encoding normalised: "gzip" for
+/// "x-gzip"; conf::file_metadata() applies them); `options` starts
 /// at Apache 2.4's default; `limit_request_body` 0 = unlimited (Apache's default is 1 GiB);
 /// `precompressed_files` (kahttpd's) serves foo.br / foo.gz beside foo when accepted;
 /// Compression on the fly (docs/configuration.md, "Compression"): `output_filters_by_type`
@@ -198,6 +200,8 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
     X(add_types, "AddType", merge::PerExtension<std::string>, {})                                  \
     X(default_charset, "AddDefaultCharset", merge::Replace<std::string>, {})                       \
     X(force_type, "ForceType", merge::Replace<std::string>, {})                                    \
+    X(add_charsets, "AddCharset", merge::PerExtension<std::string>, {})                            \
+    X(add_encodings, "AddEncoding", merge::PerExtension<std::string>, {})                          \
     X(file_etag, "FileETag", merge::Replace<FileETagSpec>, {})                                     \
     X(enable_sendfile, "EnableSendfile", merge::Replace<bool>, {true})                             \
     X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \

@@ -181,8 +181,6 @@ constexpr std::array kDirectives{
     Entry{"IndexStyleSheet", ""},
     Entry{"ReadmeName", ""},
     // mod_mime, mod_mime_magic, mod_negotiation
-    Entry{"AddCharset", "use AddDefaultCharset"},
-    Entry{"AddEncoding", ""},
     Entry{"AddHandler", "use SetHandler"},
     Entry{"AddInputFilter", ""},
     Entry{"AddLanguage", ""},

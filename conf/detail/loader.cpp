@@ -861,6 +861,8 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"AddType", &Loader::on_add_type, Scope::anywhere},
         Spec{"AddDefaultCharset", &Loader::on_add_default_charset, Scope::anywhere},
         Spec{"ForceType", &Loader::on_force_type, Scope::anywhere},
+        Spec{"AddCharset", &Loader::on_add_charset, Scope::anywhere},
+        Spec{"AddEncoding", &Loader::on_add_encoding, Scope::anywhere},
         Spec{"FileETag", &Loader::on_file_etag, Scope::anywhere},
         Spec{"EnableSendfile", &Loader::on_enable_sendfile, Scope::anywhere},
         Spec{"PrecompressedFiles", &Loader::on_precompressed_files, Scope::anywhere},
