@@ -547,6 +547,29 @@ json tls_json(const Config& c, const VirtualHost& v) {
     return j;
 }
 
+std::string_view encoded_slashes_name(EncodedSlashes mode) {
+    switch (mode) {
+    case EncodedSlashes::off:
+        return "Off";
+    case EncodedSlashes::on:
+        return "On";
+    case EncodedSlashes::no_decode:
+        return "NoDecode";
+    }
+    return "Off";
+}
+
+/// AllowEncodedSlashes in effect for `v`, marked "inherited" when it is the main server's.
+json encoded_slashes_json(const Config& c, const VirtualHost& v) {
+    const auto& own = v.allow_encoded_slashes;
+    const auto& set = own ? own : c.main.allow_encoded_slashes;
+    json j = entry(encoded_slashes_name(v.encoded_slashes(c.main)), set ? set->from : Source());
+    if (!own && set && &v != &c.main) {
+        j["inherited"] = true;
+    }
+    return j;
+}
+
 json vhost_json(const Config& c, const VirtualHost& v) {
     const bool is_main = &v == &c.main;
     json j = json::object();
@@ -581,6 +604,7 @@ json vhost_json(const Config& c, const VirtualHost& v) {
         j["DocumentRoot"]["inherited"] = true;
     }
 
+    j["AllowEncodedSlashes"] = encoded_slashes_json(c, v);
     j["remoteip"] = remote_ip_json(v);
     logs_json(c, v, j);
     j["ssl"] = tls_json(c, v);
@@ -876,7 +900,7 @@ bool builtin_module(std::string_view name) noexcept {
         "core.c",           "core_module",       // core
         "http_core.c",      "http_module",       // HTTP/1.1 protocol
         "mod_so.c",         "so_module",         // LoadModule (accepted, no-op)
-        "mod_mime.c",       "mime_module",       // TypesConfig, AddType
+        "mod_mime.c",       "mime_module",       // TypesConfig, AddType, AddCharset, AddEncoding
         "mod_dir.c",        "dir_module",        // DirectoryIndex
         "mod_headers.c",    "headers_module",    // Header
         "mod_alias.c",      "alias_module",      // Alias, Redirect and their Match forms

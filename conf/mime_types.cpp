@@ -9,7 +9,7 @@ namespace kahttpd::conf {
 
 namespace {
 
-constexpr std::string_view kDefaultType = "application/octet-stream";
+constexpr std::string_view kDefaultType = MimeTypes::kDefault;
 
 /// JavaScript is text/javascript (RFC 9239 §6), whatever an older mime.types says
 /// (application/javascript, application/x-javascript): browsers accept either, but module
@@ -191,15 +191,19 @@ std::string_view MimeTypes::lookup(std::string_view path) const noexcept {
     const std::size_t dot = path.rfind('.');
     // No dot, a trailing dot ("name."), or a dotfile's only dot (".profile") means no
     // extension.
-    if (dot == std::string_view::npos || dot == 0 || dot + 1 == path.size()) {
+    if (dot == std::string_view::npos || dot == 0) {
         return kDefaultType;
     }
-    const std::string_view ext = path.substr(dot + 1);
-    if (ext.size() > kMaxExtension) {
-        return kDefaultType;
+    const std::string_view type = find_extension(path.substr(dot + 1));
+    return type.empty() ? kDefaultType : type;
+}
+
+std::string_view MimeTypes::find_extension(std::string_view ext) const noexcept {
+    if (ext.empty() || ext.size() > kMaxExtension) {
+        return {};
     }
     const auto it = map_.find(lower(ext));
-    return it == map_.end() ? kDefaultType : std::string_view(it->second);
+    return it == map_.end() ? std::string_view() : std::string_view(it->second);
 }
 
 void MimeTypes::add(std::string_view ext, std::string_view type) {

@@ -28,6 +28,12 @@ class MimeTypes {
     /// unknown or when the name has no extension.
     std::string_view lookup(std::string_view path) const noexcept;
 
+    /// Media type for one extension (no dot, case-insensitive); empty when unknown.
+    std::string_view find_extension(std::string_view ext) const noexcept;
+
+    /// The type lookup() gives a name without a known extension.
+    static constexpr std::string_view kDefault = "application/octet-stream";
+
     /// Maps `ext` (case-insensitive, a leading dot ignored) to `type`, replacing any earlier
     /// mapping. Empty arguments are ignored. Not thread-safe: call before sharing.
     void add(std::string_view ext, std::string_view type);

@@ -98,6 +98,13 @@ struct ErrorDocument {
     bool operator==(const ErrorDocument&) const = default;
 };
 
+/// `AllowEncodedSlashes` (core): what an encoded slash (%2F, any case) in a request's path means.
+enum class EncodedSlashes : std::uint8_t {
+    off,       ///< the request is refused with 404 (Apache's default)
+    on,        ///< decoded: a path separator like '/'
+    no_decode, ///< accepted and kept as the three characters sent: part of a name
+};
+
 /// `FileETag` components.
 struct FileETagSpec {
     static constexpr std::uint8_t kINode = 1, kMTime = 2, kSize = 4;
@@ -170,7 +177,9 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
 ///
 /// Values: `handler` is SetHandler's ("server-status" ...; "none"/"default-handler" = "", the
 /// static-file handler); `default_charset` is AddDefaultCharset's (Off = ""); `force_type` is
-/// ForceType's (None = "": the type by extension); `options` starts
+/// ForceType's (None = "": the type by extension); `add_charsets` and `add_encodings` are
+/// AddCharset's and AddEncoding's, by extension, lower case (an encoding normalised: "gzip" for
+/// "x-gzip"; conf::file_metadata() applies them); `options` starts
 /// at Apache 2.4's default; `limit_request_body` 0 = unlimited (Apache's default is 1 GiB);
 /// `precompressed_files` (kahttpd's) serves foo.br / foo.gz beside foo when accepted;
 /// Compression on the fly (docs/configuration.md, "Compression"): `output_filters_by_type`
@@ -192,6 +201,8 @@ template <typename V> using PerMediaType = PerKey<std::string, V>;
     X(add_types, "AddType", merge::PerExtension<std::string>, {})                                  \
     X(default_charset, "AddDefaultCharset", merge::Replace<std::string>, {})                       \
     X(force_type, "ForceType", merge::Replace<std::string>, {})                                    \
+    X(add_charsets, "AddCharset", merge::PerExtension<std::string>, {})                            \
+    X(add_encodings, "AddEncoding", merge::PerExtension<std::string>, {})                          \
     X(file_etag, "FileETag", merge::Replace<FileETagSpec>, {})                                     \
     X(enable_sendfile, "EnableSendfile", merge::Replace<bool>, {true})                             \
     X(limit_request_body, "LimitRequestBody", merge::Replace<std::uint64_t>, {1073741824})         \
@@ -294,6 +305,8 @@ struct VirtualHost {
     std::vector<Setting<std::string>> aliases; ///< lower case; may hold '*' and '?' wildcards
     Setting<std::string> server_admin;
     Setting<std::filesystem::path> document_root;
+    /// AllowEncodedSlashes; unset inherits the main server's (encoded_slashes()).
+    std::optional<Setting<EncodedSlashes>> allow_encoded_slashes;
     /// mod_remoteip (docs/configuration.md, "Behind a load balancer"). Unset values inherit
     /// the main server's (VirtualHost::remote_ip()).
     /// RemoteIPProxyProtocol On|Off: connections to this host's addresses start with a PROXY
@@ -331,6 +344,14 @@ struct VirtualHost {
     std::vector<CustomLog> custom_logs;
     Setting<std::string> error_log; ///< a path or "/dev/stderr"; "" = the main server's
     std::optional<Setting<LogLevel>> log_level;
+
+    /// AllowEncodedSlashes for requests to this host: its own, else the main server's (`main`,
+    /// which may be *this), else Off.
+    EncodedSlashes encoded_slashes(const VirtualHost& main) const noexcept {
+        const auto& own =
+            allow_encoded_slashes ? allow_encoded_slashes : main.allow_encoded_slashes;
+        return own ? own->value : EncodedSlashes::off;
+    }
 
     /// mod_alias for a request's URL path (decoded, normalised): the first matching redirect of
     /// this vhost, then of the main server; else the first matching alias, this vhost's then

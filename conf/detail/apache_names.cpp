@@ -34,7 +34,6 @@ constexpr std::array kDirectives{
     Entry{"AcceptFilter", ""},
     Entry{"AcceptPathInfo", ""},
     Entry{"AccessFileName", kNoHtaccess},
-    Entry{"AllowEncodedSlashes", ""},
     Entry{"AllowOverride", kNoHtaccess},
     Entry{"AllowOverrideList", kNoHtaccess},
     Entry{"CGIMapExtension", kNoCgi},
@@ -173,8 +172,6 @@ constexpr std::array kDirectives{
     Entry{"IndexStyleSheet", ""},
     Entry{"ReadmeName", ""},
     // mod_mime, mod_mime_magic, mod_negotiation
-    Entry{"AddCharset", "use AddDefaultCharset"},
-    Entry{"AddEncoding", ""},
     Entry{"AddHandler", "use SetHandler"},
     Entry{"AddInputFilter", ""},
     Entry{"AddLanguage", ""},

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <span>
@@ -190,6 +191,7 @@ class Loader {
     void on_document_root(const Context& c);
     void on_server_tokens(const Context& c);
     void on_server_signature(const Context& c);
+    void on_allow_encoded_slashes(const Context& c);
     void on_pid_file(const Context& c);
     // conf/directives/process.cpp: who the server runs as.
     void on_user(const Context& c);
@@ -232,9 +234,19 @@ class Loader {
     void on_log_format(const Context& c);
     void on_custom_log(const Context& c);
 
-    // conf/directives/mime.cpp: media types and charsets.
+    // conf/directives/mime.cpp: media types, charsets and encodings.
+    /// Turns the first argument into the value stored; nullopt when it is not one.
+    using ValueParser = std::optional<std::string> (*)(const std::string&);
+    /// One of mod_mime's "Add... VALUE EXTENSION..." lines (AddType, AddCharset, AddEncoding):
+    /// the value `parse` makes of the first argument for each extension (lower case, a leading
+    /// dot dropped) in `by_extension`. `value_kind` and `expected` word the errors.
+    void add_by_extension(const Context& c, std::string_view value_kind, std::string_view expected,
+                          ValueParser parse,
+                          std::map<std::string, Setting<std::string>>& by_extension);
     void on_types_config(const Context& c);
     void on_add_type(const Context& c);
+    void on_add_charset(const Context& c);
+    void on_add_encoding(const Context& c);
     void on_add_default_charset(const Context& c);
     void on_force_type(const Context& c);
 

@@ -211,6 +211,26 @@ void Loader::on_server_admin(const Context& c) {
     current_vhost().server_admin = {c.args[0], where(c)};
 }
 
+void Loader::on_allow_encoded_slashes(const Context& c) {
+    // Core's AllowEncodedSlashes: what %2F in a request's path means (server/http/target_path).
+    if (!expect_one_arg(c)) {
+        return;
+    }
+    const std::string& a = c.args[0];
+    EncodedSlashes mode{};
+    if (iequals(a, "Off")) {
+        mode = EncodedSlashes::off;
+    } else if (iequals(a, "On")) {
+        mode = EncodedSlashes::on;
+    } else if (iequals(a, "NoDecode")) {
+        mode = EncodedSlashes::no_decode;
+    } else {
+        error(c, "expected On, Off or NoDecode, found " + in_quotes(a));
+        return;
+    }
+    current_vhost().allow_encoded_slashes = Setting<EncodedSlashes>{mode, where(c)};
+}
+
 void Loader::on_document_root(const Context& c) {
     const auto root = path_arg(c, "a directory");
     if (!root) {

@@ -2,7 +2,7 @@
 
 #include <optional>
 
-// Media types: TypesConfig, AddType and AddDefaultCharset.
+// Media types: TypesConfig, AddType, ForceType, AddCharset, AddEncoding and AddDefaultCharset.
 
 namespace kahttpd::conf::detail {
 
@@ -37,6 +37,28 @@ std::optional<std::string> media_type(const std::string& text) {
     return lower(essence) + (semi == std::string::npos ? "" : text.substr(semi));
 }
 
+/// AddCharset's charset: a token, in lower case as Apache keeps it.
+std::optional<std::string> charset_name(const std::string& text) {
+    if (!detail::is_token(text)) {
+        return std::nullopt;
+    }
+    return lower(text);
+}
+
+/// AddEncoding's content coding: a token, in lower case as Apache keeps it. The old x-gzip and
+/// x-compress become their registered names (RFC 9110 §8.4.1.1, §8.4.1.3), which every client
+/// that knows the old ones accepts.
+std::optional<std::string> content_coding(const std::string& text) {
+    if (!detail::is_token(text)) {
+        return std::nullopt;
+    }
+    std::string coding = lower(text);
+    if (coding == "x-gzip" || coding == "x-compress") {
+        coding.erase(0, 2);
+    }
+    return coding;
+}
+
 } // namespace
 
 void Loader::on_force_type(const Context& c) {
@@ -58,18 +80,19 @@ void Loader::on_force_type(const Context& c) {
     dir_target().force_type = Setting<std::string>{std::move(type), where(c)};
 }
 
-void Loader::on_add_type(const Context& c) {
+void Loader::add_by_extension(const Context& c, std::string_view value_kind,
+                              std::string_view expected, ValueParser parse,
+                              std::map<std::string, Setting<std::string>>& by_extension) {
     if (c.args.size() < 2) {
-        error(c, "expected a media type and one or more extensions, found " +
+        error(c, "expected " + std::string(value_kind) + " and one or more extensions, found " +
                      args_text(c.args.size()));
         return;
     }
-    const auto parsed = media_type(c.args[0]);
-    if (!parsed) {
-        error(c, "expected a media type as in text/html, found " + in_quotes(c.args[0]));
+    const std::optional<std::string> value = parse(c.args[0]);
+    if (!value) {
+        error(c, "expected " + std::string(expected) + ", found " + in_quotes(c.args[0]));
         return;
     }
-    const std::string& type = *parsed;
     std::vector<std::string> extensions;
     for (std::size_t i = 1; i < c.args.size(); ++i) {
         std::string_view ext = c.args[i];
@@ -82,10 +105,28 @@ void Loader::on_add_type(const Context& c) {
         }
         extensions.push_back(lower(ext));
     }
-    auto& types = dir_target().add_types;
     for (const std::string& ext : extensions) {
-        types[ext] = {type, where(c)};
+        by_extension[ext] = {*value, where(c)};
     }
+}
+
+void Loader::on_add_type(const Context& c) {
+    add_by_extension(c, "a media type", "a media type as in text/html", &media_type,
+                     dir_target().add_types);
+}
+
+void Loader::on_add_charset(const Context& c) {
+    // mod_mime's AddCharset: "; charset=" on the type of a file with one of these extensions
+    // anywhere after its base name (index.html.utf8, page.utf8.html); conf::file_metadata().
+    add_by_extension(c, "a charset", "a charset name as in utf-8", &charset_name,
+                     dir_target().add_charsets);
+}
+
+void Loader::on_add_encoding(const Context& c) {
+    // mod_mime's AddEncoding: the file is sent as it is, with this Content-Encoding
+    // (page.html.gz is text/html, gzip-encoded); conf::file_metadata().
+    add_by_extension(c, "an encoding", "a content coding as in gzip", &content_coding,
+                     dir_target().add_encodings);
 }
 
 void Loader::on_add_default_charset(const Context& c) {

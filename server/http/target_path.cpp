@@ -60,7 +60,7 @@ void append_uri_escaped(std::string_view uri, std::string& out) {
     });
 }
 
-bool percent_decode(std::string_view in, std::string& out) {
+bool percent_decode(std::string_view in, std::string& out, bool keep_slashes) {
     out.clear();
     out.reserve(in.size());
     for (std::size_t i = 0; i < in.size(); ++i) {
@@ -76,13 +76,18 @@ bool percent_decode(std::string_view in, std::string& out) {
         if (hi < 0 || lo < 0) {
             return false;
         }
+        if (keep_slashes && hi * 16 + lo == '/') {
+            out.append(in.substr(i, 3));
+            i += 2;
+            continue;
+        }
         out.push_back(static_cast<char>(hi * 16 + lo));
         i += 2;
     }
     return true;
 }
 
-Status resolve_target(std::string_view target, TargetPath& out) {
+Status resolve_target(std::string_view target, TargetPath& out, conf::EncodedSlashes slashes) {
     out.path.clear();
     out.trailing_slash = false;
     out.raw_path = {};
@@ -118,15 +123,21 @@ Status resolve_target(std::string_view target, TargetPath& out) {
 
     out.raw_path = target;
 
-    // Check the raw path for encoded slashes before decoding merges them with real ones.
-    for (std::size_t i = 0; i + 2 < target.size(); ++i) {
-        if (target[i] == '%' && target[i + 1] == '2' &&
-            (target[i + 2] == 'f' || target[i + 2] == 'F')) {
-            return Status::not_found;
+    // AllowEncodedSlashes Off: check the raw path for encoded slashes before decoding merges
+    // them with real ones. (A "%252F" is no encoded slash: it decodes to the name "%2F".)
+    if (slashes == conf::EncodedSlashes::off) {
+        for (std::size_t i = 0; i + 2 < target.size(); ++i) {
+            if (target[i] == '%' && target[i + 1] == '2' &&
+                (target[i + 2] == 'f' || target[i + 2] == 'F')) {
+                return Status::not_found;
+            }
         }
     }
+    // On: "%2F" becomes '/' here, before the segments are walked, so a ".." it forms is
+    // normalised (or refused above the root) like any other. NoDecode: it stays three
+    // characters of a segment, which can then never be "." or "..".
     std::string decoded;
-    if (!percent_decode(target, decoded)) {
+    if (!percent_decode(target, decoded, slashes == conf::EncodedSlashes::no_decode)) {
         return Status::bad_request;
     }
     out.trailing_slash = decoded.size() > 1 && decoded.back() == '/';

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "conf/sections.hpp"
 #include "parser/status.hpp"
 
 #include <string>
@@ -21,9 +22,13 @@ struct TargetPath {
 /// Turns a request target into a path under the document root, or says why it cannot.
 ///
 /// Accepts origin-form ("/a/b?q") and absolute-form ("http://host/a/b"). Percent-decodes once;
-/// an invalid escape is 400; a decoded NUL is 400; an encoded '/' (%2F) is 404, as Apache
-/// does with AllowEncodedSlashes Off; a backslash, raw or encoded, is 400 (it has no meaning
-/// in a URL path and is a classic traversal trick). "." segments and empty segments are
+/// an invalid escape is 400; a decoded NUL is 400. An encoded '/' (%2F, any case) follows
+/// AllowEncodedSlashes (`slashes`): Off, the default, is 404 as in Apache; On decodes it into a
+/// separator before the segments are walked (so "..%2F" is a ".." like any other); NoDecode
+/// keeps the three characters as sent, part of a segment's name, never a separator. A
+/// backslash, raw or encoded, is 400 in every mode (it has no meaning in a URL path and is a
+/// classic traversal trick; Apache on Unix takes it as a plain character). "." segments and
+/// empty segments are
 /// dropped, ".." removes the previous segment and is 400 when nothing is left to remove (an
 /// attempt to leave the root). Dot segments (docs/architecture.md, "Requests and paths"):
 /// ".well-known" is served (RFC 8615: ACME challenges, security.txt); a segment starting with
@@ -31,7 +36,8 @@ struct TargetPath {
 /// <FilesMatch "^\.ht">; any other segment starting with '.' (".git/", ".env") is 404, so its
 /// existence is not revealed. The result never names anything outside the root lexically;
 /// symlinks are the opener's job (see StaticFile). Pure function: no I/O, thread-safe.
-parser::Status resolve_target(std::string_view target, TargetPath& out);
+parser::Status resolve_target(std::string_view target, TargetPath& out,
+                              conf::EncodedSlashes slashes = conf::EncodedSlashes::off);
 
 /// The one dot segment every URL may name (RFC 8615).
 inline constexpr std::string_view kWellKnown = ".well-known";
@@ -50,7 +56,9 @@ void percent_encode_path(std::string_view path, std::string& out);
 /// (Apache's ap_escape_uri), which can then never break a header line.
 void append_uri_escaped(std::string_view uri, std::string& out);
 
-/// Percent-decodes `in` into `out`; false on a malformed escape. For tests and the resolver.
-bool percent_decode(std::string_view in, std::string& out);
+/// Percent-decodes `in` into `out`; false on a malformed escape. With `keep_slashes`, an
+/// encoded '/' (%2F, %2f) is copied as sent instead (AllowEncodedSlashes NoDecode). For tests
+/// and the resolver.
+bool percent_decode(std::string_view in, std::string& out, bool keep_slashes = false);
 
 } // namespace kahttpd::server

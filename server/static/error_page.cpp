@@ -58,7 +58,7 @@ bool error_document(Status status, const conf::ErrorDocument& doc, const Request
     OpenedFile file;
     Status open_status = Status::ok;
     const SymlinkPolicy links = symlink_policy(settings);
-    if (resolve_target(doc.target, target) != Status::ok ||
+    if (resolve_target(doc.target, target, info.host->encoded_slashes) != Status::ok ||
         info.host->root->open(target, settings.directory_index, file, open_status, links) !=
             OpenOutcome::file ||
         static_cast<std::uint64_t>(file.st.st_size) > kFileInlineMax ||

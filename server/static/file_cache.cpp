@@ -1,6 +1,6 @@
 #include "server/static/file_cache.hpp"
 
-#include "conf/mime_types.hpp"
+#include "conf/file_metadata.hpp"
 #include "parser/status.hpp"
 #include "parser/text.hpp"
 #include "server/http/compression.hpp"
@@ -98,8 +98,18 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
     reps[kIdentity].fd = file.release();
     reps[kIdentity].st = file.st;
 
-    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles).
-    if (eff.precompressed_files) {
+    // Content-Type and the file's own Content-Encoding (mod_mime: AddType, TypesConfig,
+    // AddCharset, AddEncoding; ForceType; AddDefaultCharset). The type of a variant is the
+    // original's.
+    conf::FileMetadata meta = conf::file_metadata(name, eff, mime);
+    type = std::move(meta.content_type);
+    encoding = std::move(meta.content_encoding);
+    const std::string_view t = type;
+
+    // Precompressed variants beside the file: foo.css.br, foo.css.gz (PrecompressedFiles). A
+    // file that is itself encoded (AddEncoding: foo.css.gz asked for by name) has none: it is
+    // sent as it is, never encoded twice.
+    if (eff.precompressed_files && encoding.empty()) {
         for (int i = kBr; i <= kGzip; ++i) {
             const int fd = root->open_beneath(rel + kSuffixes[i], links);
             if (fd < 0) {
@@ -117,37 +127,14 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         }
     }
 
-    // Content-Type: AddType first, then TypesConfig; AddDefaultCharset for text types. The
-    // type of a variant is the original's.
-    std::string_view t = mime.lookup(name);
-    std::string ext;
-    if (!eff.add_types.empty()) {
-        const auto dot = name.rfind('.');
-        if (dot != std::string::npos && dot != 0) {
-            ext = name.substr(dot + 1);
-            for (auto& c : ext) {
-                c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            }
-            if (const auto it = eff.add_types.find(ext); it != eff.add_types.end()) {
-                t = it->second;
-            }
-        }
-    }
-    if (!eff.force_type.empty()) {
-        t = eff.force_type; // ForceType wins over the extension (mod_mime)
-    }
-    type.assign(t);
-    if (!eff.default_charset.empty() && t.substr(0, 5) == "text/" &&
-        t.find(';') == std::string_view::npos) {
-        type.append("; charset=").append(eff.default_charset);
-    }
     expires = conf::expires_for(eff.expires_active, eff.expires_default, eff.expires_by_type, t);
 
     // Compression on the fly, for the codings the filters ask for and no file beside this one
     // provides (a precompressed variant wins). Done once per file version: the entry keeps the
     // result, so a cache hit costs no compression and no allocation.
     std::string content; // the file, when it had to be read for compressing
-    const std::uint8_t filters = output_filters(eff, t);
+    // A file with its own encoding is not compressed on the fly either.
+    const std::uint8_t filters = encoding.empty() ? output_filters(eff, t) : 0;
     const std::uint64_t file_size = reps[kIdentity].size();
     if (filters != 0 && file_size >= eff.compress_min_length && file_size <= kCompressMax &&
         (((filters & conf::OutputFilters::kBrotli) != 0 && !reps[kBr].exists) ||
@@ -235,6 +222,8 @@ void FileEntry::build(const DocumentRoot& document_root, OpenedFile& file,
         r.fields = r.validators;
         if (i != kIdentity) {
             r.fields.append("Content-Encoding: ").append(kCodingNames[i]).append("\r\n");
+        } else if (!encoding.empty()) {
+            r.fields.append("Content-Encoding: ").append(encoding).append("\r\n");
         }
         r.fields.append("Accept-Ranges: bytes\r\n");
 
@@ -281,8 +270,8 @@ bool FileEntry::still_valid() const noexcept {
     // Reused, so a check (on every hit with FileCacheValid 0) allocates nothing.
     static thread_local std::string path;
     for (int i = kIdentity; i <= kGzip; ++i) {
-        if (i != kIdentity && !settings->precompressed_files) {
-            break;
+        if (i != kIdentity && (!settings->precompressed_files || !encoding.empty())) {
+            break; // no variants were looked for
         }
         path.assign(rel).append(kSuffixes[i]);
         struct stat st {};
@@ -301,7 +290,8 @@ bool FileEntry::still_valid() const noexcept {
 std::size_t FileEntry::cost() const noexcept {
     // The merged settings an entry may adopt after it is cached are not counted: the cost must
     // not change while it is cached.
-    std::size_t n = sizeof(FileEntry) + key.size() + rel.size() + name.size() + type.size();
+    std::size_t n =
+        sizeof(FileEntry) + key.size() + rel.size() + name.size() + type.size() + encoding.size();
     for (const FileRep& r : reps) {
         n += r.body.size() + r.etag.size() + r.validators.size() + r.fields.size() + r.head.size();
     }

@@ -97,6 +97,9 @@ struct FileEntry {
     /// them (the host's base settings outlive every entry).
     std::unique_ptr<conf::Effective> merged;
     std::string type; ///< Content-Type value, charset included
+    /// The file's own Content-Encoding (AddEncoding: foo.html.gz), "" for none. An encoded
+    /// file has no variants and is never compressed again.
+    std::string encoding;
     /// mod_expires for this file (ExpiresActive, ExpiresByType for `type`, ExpiresDefault).
     conf::ExpiresSpec expires;
     FileRep reps[3];   ///< by Coding

@@ -19,6 +19,7 @@ HostContext make_host(const conf::Config& cfg, const conf::VirtualHost& vh) {
     for (std::size_t i = 0; i < aliases; ++i) {
         h.alias_roots.push_back(std::make_unique<DocumentRoot>(vh.alias_at(cfg.main, i).root));
     }
+    h.encoded_slashes = vh.encoded_slashes(cfg.main);
     h.has_url_map = aliases != 0 || !cfg.main.redirects.empty() || (own && !vh.redirects.empty());
     return h;
 }

@@ -32,6 +32,8 @@ struct HostContext {
     /// server's). Set by the transport when it builds a generation; empty here.
     std::vector<std::uint16_t> access_logs;
     ErrorLogTarget error_log;
+    /// AllowEncodedSlashes for this host (its own or the main server's): resolve_target's.
+    conf::EncodedSlashes encoded_slashes = conf::EncodedSlashes::off;
 };
 
 /// The context of `vh` (the main server or one of cfg's vhosts): its DocumentRoot opened (check

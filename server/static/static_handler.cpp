@@ -139,7 +139,7 @@ conf::Effective settings_for(const RequestInfo& info, std::string_view raw_targe
     const HostContext& h = *info.host;
     TargetPath target;
     Located where;
-    if (!h.has_sections || resolve_target(raw_target, target) != Status::ok ||
+    if (!h.has_sections || resolve_target(raw_target, target, h.encoded_slashes) != Status::ok ||
         locate(info, target, where) != Status::ok) {
         return h.base;
     }
@@ -253,7 +253,7 @@ Route Exchange::serve_file() noexcept {
         scope_.file = FileRef(hit);
         out_.settings = hit->settings;
     } else {
-        status = resolve_target(req_.target(), target);
+        status = resolve_target(req_.target(), target, h.encoded_slashes);
         if (status == Status::ok) {
             status = locate(info_, target, where);
         }

@@ -6,9 +6,10 @@
 // code that one target covers as well (libFuzzer keeps an input for each new edge, whichever
 // helper it is in). The first byte of a crash file names the helper.
 //
-//   0 resolve_target(): the path never names anything above the root (no "", "." or ".."
-//     segment, no dotfile, no NUL or backslash, no leading '/'), raw_path and query are views
-//     into the target, and percent-encoding the result and resolving it again gives it back.
+//   0 resolve_target(), in each AllowEncodedSlashes mode: the path never names anything above
+//     the root (no "", "." or ".." segment, no dotfile, no NUL or backslash, no leading '/'),
+//     raw_path and query are views into the target, and percent-encoding the result and
+//     resolving it again (same mode) gives it back.
 //   1 parse_ranges(): [1..8] representation length (little-endian, below 2^63, as off_t),
 //     [9] MaxRanges, then the Range value. Satisfiable ranges are non-empty, ascending,
 //     disjoint and not touching, and inside the representation; multipart_length() equals the
@@ -58,6 +59,7 @@ namespace {
 
 namespace server = kahttpd::server;
 namespace parser = kahttpd::parser;
+namespace conf = kahttpd::conf;
 
 [[noreturn]] void fail(const char* helper, const std::string& what) {
     std::fprintf(stderr, "http_fuzzer (%s): %s\n", helper, what.c_str());
@@ -112,9 +114,9 @@ bool inside(std::string_view part, std::string_view whole) {
                             part.data() + part.size() <= whole.data() + whole.size());
 }
 
-void fuzz_target_path(std::string_view target) {
+void fuzz_target_path(std::string_view target, conf::EncodedSlashes slashes) {
     server::TargetPath out;
-    if (server::resolve_target(target, out) != parser::Status::ok) {
+    if (server::resolve_target(target, out, slashes) != parser::Status::ok) {
         return;
     }
     if (!inside(out.raw_path, target) && out.raw_path != "/") {
@@ -139,9 +141,16 @@ void fuzz_target_path(std::string_view target) {
         again += '/'; // "//" for the root asked for as a directory
     }
     server::TargetPath round;
-    if (server::resolve_target(again, round) != parser::Status::ok || round.path != out.path ||
-        round.trailing_slash != out.trailing_slash) {
+    if (server::resolve_target(again, round, slashes) != parser::Status::ok ||
+        round.path != out.path || round.trailing_slash != out.trailing_slash) {
         fail("target_path", "resolving the encoded path " + again + " does not give " + out.path);
+    }
+}
+
+void fuzz_target_path(std::string_view target) {
+    for (const auto slashes :
+         {conf::EncodedSlashes::off, conf::EncodedSlashes::on, conf::EncodedSlashes::no_decode}) {
+        fuzz_target_path(target, slashes);
     }
 }
 

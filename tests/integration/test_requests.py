@@ -184,5 +184,79 @@ class TraversalTest(unittest.TestCase):
             self.assertEqual(srv.connect().request("/link-in").body, b"ok")
 
 
+class EncodedSlashesTest(unittest.TestCase):
+    """AllowEncodedSlashes Off (the default: 404), On (decoded into a separator) and NoDecode
+    (kept as "%2F" in a name), per virtual host; in no mode does %2F or %2e%2e reach a byte
+    outside the document root."""
+
+    FILES = {"sub/a.txt": "inside", "a%2Fb.txt": "literal-name", "x.txt": "x"}
+    ATTACKS = [
+        "/..%2Fsecret.txt", "/..%2fsecret.txt", "/%2e%2e%2fsecret.txt",
+        "/%2E%2E%2F%2E%2E%2Fsecret.txt", "/sub/..%2F..%2Fsecret.txt",
+        "/sub%2F..%2F..%2Fsecret.txt", "/sub%2F%2e%2e/%2e%2e/secret.txt",
+        "/%2F..%2F..%2Fsecret.txt", "/sub/%2F..%2F..%2Fsecret.txt", "/..%2F..%5Csecret.txt",
+        "/%252e%252e%252Fsecret.txt", "http://x/..%2Fsecret.txt",
+    ]
+
+    def serve(self, mode_line, vhosts=""):
+        srv = Server(mode_line + vhosts, files=self.FILES)
+        with open(os.path.join(srv.tmp, "secret.txt"), "wb") as f:
+            f.write(SECRET)
+        srv.start()
+        self.addCleanup(srv.cleanup)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def get(self, srv, target, host="x"):
+        raw = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        return request_once(srv.port, raw.encode())
+
+    def test_each_mode(self):
+        # (directive, GET /sub%2Fa.txt, GET /a%2Fb.txt): 200 with the body, or the status.
+        for mode, sub, literal in (("", 404, 404),
+                                   ("AllowEncodedSlashes Off\n", 404, 404),
+                                   ("AllowEncodedSlashes On\n", b"inside", 404),
+                                   ("AllowEncodedSlashes NoDecode\n", 404, b"literal-name")):
+            srv = self.serve(mode)
+            for target, want in (("/sub%2Fa.txt", sub), ("/sub%2fa.txt", sub),
+                                 ("/a%2Fb.txt", literal),
+                                 ("/a%252Fb.txt", b"literal-name"),  # that name, in any mode
+                                 ("/x.txt?next=%2F", b"x")):  # a query may hold anything
+                with self.subTest(mode=mode.strip(), target=target):
+                    data = self.get(srv, target)
+                    if isinstance(want, bytes):
+                        self.assertEqual(status_of(data), 200, data[:200])
+                        self.assertTrue(data.endswith(b"\r\n\r\n" + want), data[-100:])
+                    else:
+                        self.assertEqual(status_of(data), want, data[:200])
+            for target in self.ATTACKS:
+                with self.subTest(mode=mode.strip(), target=target):
+                    data = self.get(srv, target)
+                    self.assertNotIn(b"SECRET", data)
+                    self.assertIn(status_of(data), (400, 403, 404), data[:200])
+
+    def test_per_virtual_host_with_the_main_servers_as_default(self):
+        srv = self.serve("AllowEncodedSlashes NoDecode\n", vhosts="""\
+            <VirtualHost *>
+                ServerName on.test
+                AllowEncodedSlashes On
+            </VirtualHost>
+            <VirtualHost *>
+                ServerName inherits.test
+            </VirtualHost>
+            <VirtualHost *>
+                ServerName off.test
+                AllowEncodedSlashes Off
+            </VirtualHost>
+            """)
+        for host, sub, literal in (("on.test", 200, 404), ("inherits.test", 404, 200),
+                                   ("off.test", 404, 404)):
+            with self.subTest(host=host):
+                self.assertEqual(status_of(self.get(srv, "/sub%2Fa.txt", host)), sub)
+                self.assertEqual(status_of(self.get(srv, "/a%2Fb.txt", host)), literal)
+                # The open-file cache is per host: a hit on one does not answer another.
+                self.assertEqual(status_of(self.get(srv, "/sub%2Fa.txt", host)), sub)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -31,6 +31,8 @@ const std::map<std::string, std::string> kSamples{
     {"AddType", "AddType text/x-test .test"},
     {"AddDefaultCharset", "AddDefaultCharset utf-8"},
     {"ForceType", "ForceType text/plain"},
+    {"AddCharset", "AddCharset utf-8 .utf8"},
+    {"AddEncoding", "AddEncoding gzip .gz"},
     {"FileETag", "FileETag INode"},
     {"EnableSendfile", "EnableSendfile Off"},
     {"LimitRequestBody", "LimitRequestBody 1000"},

@@ -423,6 +423,84 @@ TEST_SUITE("conf") {
         CHECK(error_of("ForceType a/b c/d") == at("ForceType") + "expected one argument, found 2");
     }
 
+    TEST_CASE("AddCharset maps extensions to a charset, kept in lower case as Apache") {
+        const auto c = base_of("AddCharset UTF-8 .utf8 U8\n"
+                               "AddCharset iso-8859-1 .latin1\n"
+                               "AddCharset EUC-JP .utf8\n")
+                           .add_charsets;
+        REQUIRE(c.size() == 3);
+        CHECK(c.at("utf8").value == "euc-jp"); // a later line for the same extension wins
+        CHECK(c.at("utf8").from == kFile + ":4");
+        CHECK(c.at("u8").value == "utf-8");
+        CHECK(c.at("u8").from == kFile + ":2");
+        CHECK(c.at("latin1").value == "iso-8859-1");
+        const std::string a = at("AddCharset");
+        CHECK(error_of("AddCharset utf-8") ==
+              a + "expected a charset and one or more extensions, found 1 argument");
+        CHECK(error_of("AddCharset") ==
+              a + "expected a charset and one or more extensions, found none");
+        CHECK(error_of("AddCharset \"utf 8\" .u8") ==
+              a + "expected a charset name as in utf-8, found \"utf 8\"");
+        CHECK(error_of("AddCharset utf-8 .") ==
+              a + "expected a file name extension as in .html, found \".\"");
+        CHECK(error_of("AddCharset utf-8 .u8 a/b") ==
+              a + "expected a file name extension as in .html, found \"a/b\"");
+        // Nothing of a line with an error is kept.
+        const LoadResult r = load("AddCharset utf-8 .u8 a/b\n");
+        CHECK(r.config.main.base.add_charsets.empty());
+    }
+
+    TEST_CASE("AddEncoding maps extensions to a content coding; x-gzip is sent as gzip") {
+        const auto e = base_of("AddEncoding x-gzip .gz .TGZ\n"
+                               "AddEncoding X-Compress .Z\n"
+                               "AddEncoding br br\n"
+                               "AddEncoding Deflate .zz\n")
+                           .add_encodings;
+        REQUIRE(e.size() == 5);
+        CHECK(e.at("gz").value == "gzip");
+        CHECK(e.at("tgz").value == "gzip");
+        CHECK(e.at("gz").from == kFile + ":2");
+        CHECK(e.at("z").value == "compress");
+        CHECK(e.at("br").value == "br");
+        CHECK(e.at("zz").value == "deflate");
+        const std::string a = at("AddEncoding");
+        CHECK(error_of("AddEncoding gzip") ==
+              a + "expected an encoding and one or more extensions, found 1 argument");
+        CHECK(error_of("AddEncoding \"gzip, br\" .gz") ==
+              a + "expected a content coding as in gzip, found \"gzip, br\"");
+        CHECK(error_of("AddEncoding gzip \"g z\"") ==
+              a + "expected a file name extension as in .html, found \"g z\"");
+    }
+
+    TEST_CASE("AllowEncodedSlashes takes On, Off or NoDecode, in the server and vhosts") {
+        using kahttpd::conf::EncodedSlashes;
+        const Config c = config_of("AllowEncodedSlashes nodecode\n"
+                                   "<VirtualHost *:80>\n"
+                                   "AllowEncodedSlashes On\n"
+                                   "</VirtualHost>\n"
+                                   "<VirtualHost *:80>\n"
+                                   "ServerName b.test\n"
+                                   "</VirtualHost>\n");
+        REQUIRE(c.main.allow_encoded_slashes);
+        CHECK(c.main.allow_encoded_slashes->value == EncodedSlashes::no_decode);
+        CHECK(c.main.allow_encoded_slashes->from == kFile + ":2");
+        REQUIRE(c.vhosts.size() == 2);
+        CHECK(c.vhosts[0].encoded_slashes(c.main) == EncodedSlashes::on);
+        CHECK(c.vhosts[1].encoded_slashes(c.main) == EncodedSlashes::no_decode); // inherited
+        const Config none = config_of("");
+        CHECK(!none.main.allow_encoded_slashes);
+        CHECK(none.main.encoded_slashes(none.main) == EncodedSlashes::off); // Apache's default
+        CHECK(config_of("AllowEncodedSlashes OFF").main.allow_encoded_slashes->value ==
+              EncodedSlashes::off);
+        const std::string a = at("AllowEncodedSlashes");
+        CHECK(error_of("AllowEncodedSlashes yes") ==
+              a + "expected On, Off or NoDecode, found \"yes\"");
+        CHECK(error_of("AllowEncodedSlashes On Off") == a + "expected one argument, found 2");
+        CHECK(error_of("<Directory /srv>\nAllowEncodedSlashes On\n</Directory>") ==
+              kFile + ":3: AllowEncodedSlashes: not allowed inside <Directory>, only at server "
+                      "level or in <VirtualHost>");
+    }
+
     TEST_CASE("AddDefaultCharset takes On (iso-8859-1, as Apache), Off or a name") {
         CHECK(base_of("AddDefaultCharset On").default_charset->value == "iso-8859-1");
         CHECK(base_of("AddDefaultCharset off").default_charset->value.empty());
@@ -841,7 +919,7 @@ TEST_SUITE("conf") {
         SUBCASE("plain") {
             for (const std::string& name : Strings{
                      "RewriteEngine",     "RewriteRule",     "ProxyPass",       "DeflateWindowSize",
-                     "AddHandler",        "AddEncoding",     "IndexOptions",    "DirectorySlash",
+                     "AddHandler",        "AddLanguage",     "IndexOptions",    "DirectorySlash",
                      "FallbackResource",  "ScriptAlias",     "HostnameLookups", "UseCanonicalName",
                      "MaxRequestWorkers", "ThreadsPerChild", "StartServers",    "TransferLog",
                      "SetEnvIf",          "RequestHeader",   "php_value",       "rewriteengine"}) {

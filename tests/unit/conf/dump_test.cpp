@@ -234,6 +234,48 @@ TEST_SUITE("conf") {
                                                                "dir");
     }
 
+    TEST_CASE("dump_json: AllowEncodedSlashes per host, inherited from the main server") {
+        const LoadResult r = load_config_text("Listen 80\n"
+                                              "AllowEncodedSlashes NoDecode\n"
+                                              "<VirtualHost *:80>\n"
+                                              "AllowEncodedSlashes On\n"
+                                              "</VirtualHost>\n"
+                                              "<VirtualHost *:80>\n"
+                                              "</VirtualHost>\n",
+                                              kFile);
+        REQUIRE(r.errors.empty());
+        const json v = dump_json(r.config)["vhosts"];
+        REQUIRE(v.size() == 3);
+        CHECK(v[0]["AllowEncodedSlashes"] == json{{"value", "NoDecode"}, {"from", at(2)}});
+        CHECK(v[1]["AllowEncodedSlashes"] == json{{"value", "On"}, {"from", at(4)}});
+        CHECK(v[2]["AllowEncodedSlashes"] ==
+              json{{"value", "NoDecode"}, {"from", at(2)}, {"inherited", true}});
+
+        const LoadResult plain = load_config_text("Listen 80\n", kFile);
+        REQUIRE(plain.errors.empty());
+        CHECK(dump_json(plain.config)["vhosts"][0]["AllowEncodedSlashes"] ==
+              json{{"value", "Off"}, {"from", "default"}});
+    }
+
+    TEST_CASE("dump_json: AddCharset and AddEncoding by extension, with their sources") {
+        const LoadResult r = load_config_text("Listen 80\n"
+                                              "AddCharset UTF-8 .utf8\n"
+                                              "AddEncoding x-gzip .gz\n"
+                                              "<VirtualHost *:80>\n"
+                                              "AddEncoding br .br\n"
+                                              "</VirtualHost>\n",
+                                              kFile);
+        REQUIRE(r.errors.empty());
+        const json v = dump_json(r.config)["vhosts"];
+        REQUIRE(v.size() == 2);
+        CHECK(v[0]["base"]["AddCharset"] == json{{"utf8", {{"value", "utf-8"}, {"from", at(2)}}}});
+        CHECK(v[0]["base"]["AddEncoding"] == json{{"gz", {{"value", "gzip"}, {"from", at(3)}}}});
+        CHECK(v[1]["effective_at_root"]["AddEncoding"] ==
+              json{{"br", {{"value", "br"}, {"from", at(5)}}},
+                   {"gz", {{"value", "gzip"}, {"from", at(3)}}}});
+        CHECK(v[1]["effective_at_root"]["AddCharset"]["utf8"]["from"] == at(2));
+    }
+
     TEST_CASE("dump_json_text is dump_json indented by two spaces") {
         const Config c = sample();
         CHECK(dump_json_text(c) == dump_json(c).dump(2));

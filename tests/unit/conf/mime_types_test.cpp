@@ -73,6 +73,16 @@ TEST_SUITE("conf") {
         }
     }
 
+    TEST_CASE("find_extension looks one extension up, empty when unknown") {
+        const MimeTypes m = MimeTypes::builtin();
+        CHECK(m.find_extension("html") == "text/html");
+        CHECK(m.find_extension("HTML") == "text/html");
+        CHECK(m.find_extension("nosuchext").empty());
+        CHECK(m.find_extension("").empty());
+        CHECK(m.find_extension("averyveryverylongextension").empty());
+        CHECK(MimeTypes::kDefault == kOctets);
+    }
+
     TEST_CASE("lookup uses the extension of the last path segment") {
         const MimeTypes m = MimeTypes::builtin();
         SUBCASE("case-insensitive") {

@@ -21,6 +21,10 @@ TEST_SUITE("server") {
         CHECK_FALSE(percent_decode("/a%", out));
         CHECK_FALSE(percent_decode("/a%zz", out));
         CHECK_FALSE(percent_decode("%g0", out));
+        // AllowEncodedSlashes NoDecode: an encoded slash stays as sent, everything else decodes.
+        CHECK(percent_decode("/a%2Fb%2fc%252F%20", out, true));
+        CHECK(out == "/a%2Fb%2fc%2F ");
+        CHECK_FALSE(percent_decode("/a%2", out, true));
     }
 
     TEST_CASE("targets resolve to normalised paths under the root") {
@@ -90,6 +94,74 @@ TEST_SUITE("server") {
         // Double encoding decodes once: "%252e%252e" is the literal name "%2e%2e", not "..".
         REQUIRE(resolve_target("/%252e%252e/etc/passwd", t) == Status::ok);
         CHECK(t.path == "%2e%2e/etc/passwd");
+    }
+
+    TEST_CASE("AllowEncodedSlashes Off (the default) refuses %2F in the path with 404") {
+        using kahttpd::conf::EncodedSlashes;
+        TargetPath t;
+        for (const char* target : {"/a%2Fb", "/a%2fb", "/%2F", "/..%2F..%2Fsecret",
+                                   "/%2e%2e%2fsecret", "/a/..%2F../secret", "/ok/b%2F"}) {
+            CAPTURE(target);
+            CHECK(resolve_target(target, t) == Status::not_found);
+            CHECK(resolve_target(target, t, EncodedSlashes::off) == Status::not_found);
+        }
+        // Not in the query, and not as the name "%2F" sent as %252F.
+        REQUIRE(resolve_target("/a?next=%2Fb", t) == Status::ok);
+        CHECK(t.path == "a");
+        REQUIRE(resolve_target("/a%252Fb", t) == Status::ok);
+        CHECK(t.path == "a%2Fb");
+    }
+
+    TEST_CASE("AllowEncodedSlashes On decodes %2F into a separator, dot segments included") {
+        using kahttpd::conf::EncodedSlashes;
+        constexpr auto on = EncodedSlashes::on;
+        TargetPath t;
+        REQUIRE(resolve_target("/a%2Fb", t, on) == Status::ok);
+        CHECK(t.path == "a/b");
+        REQUIRE(resolve_target("/a%2fb%2F", t, on) == Status::ok);
+        CHECK(t.path == "a/b");
+        CHECK(t.trailing_slash);
+        CHECK(t.raw_path == "/a%2fb%2F");
+        REQUIRE(resolve_target("/a/b/..%2Fc", t, on) == Status::ok);
+        CHECK(t.path == "a/c");
+        REQUIRE(resolve_target("/a%2F%2E%2E%2Fb", t, on) == Status::ok);
+        CHECK(t.path == "b");
+        // A ".." made of encoded slashes and dots climbs no higher than a plain one.
+        for (const char* target :
+             {"/..%2Fsecret", "/%2e%2e%2fsecret", "/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+              "/a/..%2F..%2Fsecret", "/a%2F..%2F..%2Fsecret", "/%2F..%2F..%2Fetc"}) {
+            CAPTURE(target);
+            CHECK(resolve_target(target, t, on) == Status::bad_request);
+        }
+        // Hidden names and backslashes stay refused.
+        CHECK(resolve_target("/a%2F.git%2Fconfig", t, on) == Status::not_found);
+        CHECK(resolve_target("/a%2F.htaccess", t, on) == Status::forbidden);
+        CHECK(resolve_target("/a%2F..%5C..%5Cetc", t, on) == Status::bad_request);
+    }
+
+    TEST_CASE("AllowEncodedSlashes NoDecode keeps %2F as part of a name, never a separator") {
+        using kahttpd::conf::EncodedSlashes;
+        constexpr auto keep = EncodedSlashes::no_decode;
+        TargetPath t;
+        REQUIRE(resolve_target("/a%2Fb", t, keep) == Status::ok);
+        CHECK(t.path == "a%2Fb");
+        REQUIRE(resolve_target("/x/a%2fb%20c", t, keep) == Status::ok);
+        CHECK(t.path == "x/a%2fb c"); // as sent, the rest decoded
+        REQUIRE(resolve_target("/a%2F..%2F..%2Fsecret", t, keep) == Status::ok);
+        CHECK(t.path == "a%2F..%2F..%2Fsecret"); // one name: nothing to climb
+        REQUIRE(resolve_target("/%2F", t, keep) == Status::ok);
+        CHECK(t.path == "%2F");
+        // A segment that starts with a dot is still a dot segment.
+        for (const char* target : {"/..%2Fsecret", "/%2e%2e%2fsecret", "/.%2F.%2Fsecret"}) {
+            CAPTURE(target);
+            CHECK(resolve_target(target, t, keep) == Status::not_found);
+        }
+        // Plain ".." and "%2e%2e" segments are judged as in every mode.
+        CHECK(resolve_target("/a%2F../../../secret", t, keep) == Status::bad_request);
+        CHECK(resolve_target("/%2e%2e/%2e%2e%2Fsecret", t, keep) == Status::bad_request);
+        REQUIRE(resolve_target("/a/../b%2Fc", t, keep) == Status::ok);
+        CHECK(t.path == "b%2Fc");
+        CHECK(resolve_target("/a%2F..%5Csecret", t, keep) == Status::bad_request);
     }
 
     TEST_CASE(".well-known is served, .ht files are 403, other dot segments 404") {

@@ -472,6 +472,66 @@ TEST_SUITE("server") {
         CHECK(e->reps[FileEntry::kBr].generated); // none beside it: made here
     }
 
+    TEST_CASE("a file with its own encoding (AddEncoding) is sent as it is, never again") {
+        // page.html.gz asked for by name, with "AddEncoding gzip .gz": text/html, gzip, and
+        // neither a variant beside it nor one made here, whatever the filters ask for.
+        Site site;
+        const std::string gzipped = page_text(3000); // its bytes are the client's business
+        site.write("page.html.gz", gzipped);
+        site.write("page.html.gz.br", "brotli of the gzip");
+        site.write("page.html.gz.gz", "gzip of the gzip");
+        DocumentRoot root(site.root());
+        Effective eff = compressing("text/html", kBoth);
+        eff.set_output_filter = kBoth;
+        eff.add_encodings["gz"] = "gzip";
+        eff.add_charsets["utf8"] = "utf-8";
+        const auto e = make_entry(root, "/page.html.gz", eff);
+        CHECK(e->type == "text/html");
+        CHECK(e->encoding == "gzip");
+        CHECK_FALSE(e->vary);
+        CHECK_FALSE(e->reps[FileEntry::kGzip].exists);
+        CHECK_FALSE(e->reps[FileEntry::kBr].exists);
+        const auto& rep = e->reps[FileEntry::kIdentity];
+        CHECK(rep.body == gzipped);
+        CHECK(rep.fields.find("Content-Encoding: gzip\r\n") != std::string::npos);
+        CHECK(rep.validators.find("Content-Encoding") == std::string::npos); // not on a 304
+        CHECK(rep.validators.find("Vary") == std::string::npos);
+        CHECK(rep.head.find("Content-Type: text/html\r\n") != std::string::npos);
+        CHECK(rep.head.find("Content-Encoding: gzip\r\n") != std::string::npos);
+        CHECK(rep.etag.size() > 2); // tagged as any file
+        CHECK(rep.etag.find("-gz") == std::string::npos);
+
+        // Without AddEncoding the same file is an archive, with its variants as before.
+        Effective plain;
+        const auto archive = make_entry(root, "/page.html.gz", plain);
+        CHECK(archive->type == "application/gzip");
+        CHECK(archive->encoding.empty());
+        CHECK(archive->reps[FileEntry::kBr].exists);
+
+        // The variants it never looked for do not make it stale.
+        FileCache cache(limits(1 << 20, 100, 0));
+        FileEntry* cached = insert(cache, root, "/page.html.gz", eff, 5000);
+        REQUIRE(cached != nullptr);
+        fs::remove(site.root() / "page.html.gz.br");
+        CHECK(cache.find("/page.html.gz", 6000) == cached);
+        site.write("page.html.gz", page_text(4000));
+        CHECK(cache.find("/page.html.gz", 7000) == nullptr);
+    }
+
+    TEST_CASE("AddCharset puts the charset on the type of the cached entry") {
+        Site site;
+        site.write("index.html.utf8", "<p>\xc3\xa9</p>");
+        DocumentRoot root(site.root());
+        Effective eff;
+        eff.add_charsets["utf8"] = "utf-8";
+        eff.default_charset = "iso-8859-1";
+        const auto e = make_entry(root, "/index.html.utf8", eff);
+        CHECK(e->type == "text/html; charset=utf-8");
+        CHECK(e->encoding.empty());
+        CHECK(e->reps[FileEntry::kIdentity].head.find(
+                  "Content-Type: text/html; charset=utf-8\r\n") != std::string::npos);
+    }
+
     TEST_CASE("compressed variants count within FileCacheSize and survive revalidation") {
         Site site;
         site.write("page.html", page_text(5000));

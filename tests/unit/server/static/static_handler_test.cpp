@@ -1018,6 +1018,59 @@ TEST_SUITE("static handler") {
         }
     }
 
+    TEST_CASE("AllowEncodedSlashes: each mode serves what it means, none leaves the root") {
+        TempRoot root;
+        root.write("sub/a.txt", "inside");
+        root.write("a%2Fb.txt", "literal name");
+        root.write("sub/%2F..%2Fx", "odd name");
+        struct Mode {
+            const char* directive;
+            Status sub;     ///< GET /sub%2Fa.txt
+            Status literal; ///< GET /a%2Fb.txt
+        };
+        for (const Mode& m :
+             {Mode{"", Status::not_found, Status::not_found},
+              Mode{"AllowEncodedSlashes Off\n", Status::not_found, Status::not_found},
+              Mode{"AllowEncodedSlashes On\n", Status::ok, Status::not_found},
+              Mode{"AllowEncodedSlashes NoDecode\n", Status::not_found, Status::ok}}) {
+            CAPTURE(m.directive);
+            Harness h(root, m.directive);
+            const auto sub = h.get("/sub%2Fa.txt");
+            CHECK(sub->res.status == m.sub);
+            if (m.sub == Status::ok) {
+                CHECK(sub->body() == "inside");
+            }
+            const auto literal = h.get("/a%2fb.txt");
+            CHECK(literal->res.status == Status::not_found); // NoDecode keeps the case sent
+            const auto literal_upper = h.get("/a%2Fb.txt");
+            CHECK(literal_upper->res.status == m.literal);
+            if (m.literal == Status::ok) {
+                CHECK(literal_upper->body() == "literal name");
+            }
+            // NoDecode: "%2F..%2F" is part of a name, not a way up.
+            const auto odd = h.get("/sub/%2F..%2Fx");
+            const bool keep = std::string_view(m.directive).find("NoDecode") != std::string::npos;
+            CHECK(odd->res.status == (keep ? Status::ok : Status::not_found));
+            if (keep) {
+                CHECK(odd->body() == "odd name");
+            }
+            // The name "a%2Fb.txt" sent as %25 is that name in every mode.
+            const auto escaped = h.get("/a%252Fb.txt");
+            CHECK(escaped->res.status == Status::ok);
+            CHECK(escaped->body() == "literal name");
+            for (const std::string_view target :
+                 {"/..%2Fsecret.txt", "/%2e%2e%2fsecret.txt", "/sub/..%2F..%2Fsecret.txt",
+                  "/sub%2F..%2F..%2Fsecret.txt", "/%2E%2E%2F%2E%2E%2Fsecret.txt",
+                  "/sub/%2F..%2F..%2Fsecret.txt", "/sub%2F%2e%2e/%2e%2e/secret.txt"}) {
+                INFO(target);
+                const auto a = h.get(target);
+                CHECK(a->res.status != Status::ok);
+                CHECK(a->body().find(TempRoot::kSecret) == std::string::npos);
+                CHECK(a->res.body != Response::Body::file);
+            }
+        }
+    }
+
     TEST_CASE("a symlink leading out of the document root is refused, even as a variant") {
         TempRoot root;
         root.write("sub/a.txt", "inside");
