@@ -406,6 +406,9 @@ json sections_json(const std::vector<Section>& sections) {
         if (s.regex) {
             j["regex"] = true;
         }
+        if (!s.within.empty()) {
+            j["within"] = s.within;
+        }
         out.push_back(std::move(j));
     }
     return out;

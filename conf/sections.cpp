@@ -236,7 +236,10 @@ void visit_layers(const VirtualHost& main, const VirtualHost& vhost, std::string
     };
     group(main.directory_matches, vhost.directory_matches,
           [&](const Section& s) { return s.regex.match(folder); });
-    group(main.files, vhost.files, [&](const Section& s) { return files_matches(s, name); });
+    group(main.files, vhost.files, [&](const Section& s) {
+        return (s.within.empty() || is_segment_prefix(s.within, fs_path)) &&
+               files_matches(s, name);
+    });
     group(main.locations, vhost.locations,
           [&](const Section& s) { return location_matches(s, url_path); });
 }

@@ -236,6 +236,9 @@ struct Section {
     DirSettings settings;
     Source from;
     Regex regex;
+    /// A <Files>/<FilesMatch> nested in a <Directory>: that directory's path; the section then
+    /// applies only to files beneath it (Apache's rule). "" elsewhere.
+    std::string within;
 };
 
 /// The settings in effect for one request: every KAHTTPD_DIR_SETTINGS entry resolved, starting

@@ -367,10 +367,19 @@ void Loader::open_vhost(const Context& c, const std::string& tag, bool substitut
 void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKind kind,
                               bool substituted, bool regex) {
     bool ok = substituted;
+    // <Files> and <FilesMatch> may also sit in a <Directory>, as in Apache: they then apply
+    // beneath that directory only (Section::within).
+    std::string within;
     if (const Frame* f = innermost_section(); f != nullptr && f->kind != FrameKind::vhost) {
-        error(c, "not allowed inside " + canonical_tag(*f) +
-                     ", only at server level or in <VirtualHost>");
-        ok = false;
+        if (kind == FrameKind::files && f->kind == FrameKind::directory && !f->discard) {
+            within = section_list(FrameKind::directory)[f->index].match;
+        } else {
+            error(c, "not allowed inside " + canonical_tag(*f) +
+                         (kind == FrameKind::files
+                              ? ", only at server level, in <VirtualHost> or in <Directory>"
+                              : ", only at server level or in <VirtualHost>"));
+            ok = false;
+        }
     }
     std::vector<std::string> args = c.args;
     if (!regex && !args.empty() && args[0] == "~") {
@@ -383,6 +392,7 @@ void Loader::open_dir_section(const Context& c, const std::string& tag, FrameKin
     const bool directory = kind == FrameKind::directory;
     Section s;
     s.from = where(c);
+    s.within = within;
     if (args.empty()) {
         error(c, regex                      ? "expected a regular expression, found none"
                  : directory                ? "expected a directory path, found none"

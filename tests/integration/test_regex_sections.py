@@ -59,6 +59,22 @@ class RegexSectionsTest(unittest.TestCase):
         self.assertEqual((r.body, r.header("X-Index")), (b"sub", "yes"))
         self.assertEqual(c.request("/sub/index.html").header("X-Index"), "yes")
 
+    def test_files_nested_in_a_directory_apply_beneath_it_only(self):
+        # As tutorials write it: a <Files> inside the <Directory> it is about.
+        srv = self.serve("""\
+            <Directory "@ROOT@/private">
+                <FilesMatch "\\.txt$">
+                    Require all denied
+                </FilesMatch>
+            </Directory>
+            """, files={"private/a.txt": "p", "private/sub/b.txt": "q",
+                        "private/c.html": "c", "a.txt": "open"})
+        c = srv.connect()
+        self.assertEqual(c.request("/private/a.txt").status, 403)
+        self.assertEqual(c.request("/private/sub/b.txt").status, 403)
+        self.assertEqual(c.request("/private/c.html").body, b"c")
+        self.assertEqual(c.request("/a.txt").body, b"open")
+
     def test_directorymatch_and_directory_tilde(self):
         srv = self.serve("""\
             <DirectoryMatch "^@ROOT@/[0-9]+/">

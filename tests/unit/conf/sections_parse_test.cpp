@@ -319,6 +319,31 @@ TEST_SUITE("conf") {
         CHECK(c.main.files.size() == 3);
     }
 
+    TEST_CASE("<Files> nested in <Directory> applies beneath that directory only") {
+        const Config c = config_of("<Directory /srv/www/private>\n"
+                                   "    <Files \"*.txt\">\n"
+                                   "        Require all denied\n"
+                                   "    </Files>\n"
+                                   "</Directory>\n"
+                                   "<Files \"*.bak\">\n"
+                                   "</Files>\n");
+        REQUIRE(c.main.files.size() == 2);
+        CHECK(c.main.files[0].within == "/srv/www/private");
+        CHECK(c.main.files[0].settings.require);
+        CHECK(c.main.files[1].within.empty());
+        // The <Directory> itself holds nothing: the Require went to the nested <Files>.
+        REQUIRE(c.main.directories.size() == 1);
+        CHECK_FALSE(c.main.directories[0].settings.require);
+        const auto denied = [&](std::string_view path) {
+            return !c.main.effective(c.main, path, "/").require.any.empty();
+        };
+        CHECK(denied("/srv/www/private/a.txt"));
+        CHECK(denied("/srv/www/private/deeper/a.txt"));
+        CHECK_FALSE(denied("/srv/www/private/a.html"));
+        CHECK_FALSE(denied("/srv/www/a.txt"));
+        CHECK_FALSE(denied("/srv/www/private-not/a.txt"));
+    }
+
     TEST_CASE("regular-expression section errors name the tag and line") {
         CHECK(error_of("<FilesMatch \"(\">\n</FilesMatch>") ==
               line(2) + ": <FilesMatch>: expected a valid regular expression, found \"(\" "
@@ -331,10 +356,13 @@ TEST_SUITE("conf") {
               line(2) + ": <Files>: expected a file name without \"/\", found \"a/b\"");
         CHECK(error_of("<Files>\n</Files>") ==
               line(2) + ": <Files>: expected a file name, found none");
-        // <Files> goes at server level or in a vhost, not inside another section.
-        CHECK(error_of("<Directory /srv>\n<Files x>\n</Files>\n</Directory>") ==
-              line(3) + ": <Files>: not allowed inside <Directory>, only at server level or in "
-                        "<VirtualHost>");
+        // <Files> goes at server level, in a vhost or in a <Directory>; no other nesting.
+        CHECK(error_of("<Location /a>\n<Files x>\n</Files>\n</Location>") ==
+              line(3) + ": <Files>: not allowed inside <Location>, only at server level, in "
+                        "<VirtualHost> or in <Directory>");
+        CHECK(error_of("<Directory /srv>\n<Location /a>\n</Location>\n</Directory>") ==
+              line(3) + ": <Location>: not allowed inside <Directory>, only at server level or "
+                        "in <VirtualHost>");
         CHECK(error_of("<FilesMatch x>\nListen 81\n</FilesMatch>") ==
               line(3) + ": Listen: not allowed inside <FilesMatch>, only at server level");
         SUBCASE("a bad one's contents are checked but not kept") {
