@@ -12,18 +12,7 @@ import subprocess
 import time
 import unittest
 
-from kahttpd_fixture import BIN, START_TIMEOUT, Server
-
-
-def wait_for_log(srv, text, count=1, attempts=500):
-    """Polls the server's stderr for `count` lines with `text`; a round trip between tries."""
-    for _ in range(attempts):
-        if srv.stderr().count(text) >= count:
-            return
-        c = srv.connect()
-        c.request("/a.txt")
-        c.close()
-    raise AssertionError("no %r in the log: %s" % (text, srv.stderr()[-2000:]))
+from kahttpd_fixture import BIN, START_TIMEOUT, Server, wait_for_log
 
 
 class OneServerPerPortTest(unittest.TestCase):
@@ -92,7 +81,7 @@ class OneServerPerPortTest(unittest.TestCase):
             f.write(f'Listen 127.0.0.1:0\nListen {port}\nDocumentRoot "{self.first.root}"\n'
                     f"Workers 3\n")
         self.first.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.first, "reloaded the configuration")
+        wait_for_log(self.first, "reloaded the configuration", probe="/a.txt")
         self.assertNotIn("reload failed", self.first.stderr())
         self.assertIn("generation 2 with 3 workers", self.first.stderr())
         self.assert_first_serves_every_request()
@@ -101,7 +90,7 @@ class OneServerPerPortTest(unittest.TestCase):
         with open(self.first.conf, "w") as f:
             f.write(f'Listen 127.0.0.1:0\nDocumentRoot "{self.first.root}"\nWorkers 2\n')
         self.first.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.first, "reloaded the configuration", count=2)
+        wait_for_log(self.first, "reloaded the configuration", count=2, probe="/a.txt")
         self.assertIn("generation 3 with 2 workers", self.first.stderr())
         self.assert_first_serves_every_request()
         self.assert_second_is_refused(f"127.0.0.1:{port}", f"127.0.0.1:{port}")

@@ -13,7 +13,7 @@ import pwd
 import signal
 import unittest
 
-from kahttpd_fixture import Server, run
+from kahttpd_fixture import Server, run, wait_for_log
 
 NOBODY = pwd.getpwnam("nobody")
 NOGROUP = grp.getgrnam("nogroup")
@@ -33,17 +33,6 @@ def ids(pid):
             continue  # a thread that ended meanwhile (a retiring generation's worker)
         out[tid] = (fields["Uid"], fields["Gid"], fields.get("Groups", []))
     return out
-
-
-def wait_for_log(srv, text, count=1, attempts=500):
-    """Polls the server's stderr for `count` lines with `text`; a round trip between tries."""
-    for _ in range(attempts):
-        if srv.stderr().count(text) >= count:
-            return
-        c = srv.connect()
-        c.request("/index.html")
-        c.close()
-    raise AssertionError("no %r in the log: %s" % (text, srv.stderr()[-2000:]))
 
 
 @unittest.skipUnless(os.geteuid() == 0, "only root can switch to another user")
@@ -133,7 +122,7 @@ class PrivilegeDropTest(unittest.TestCase):
         with open(self.srv.conf, "a") as f:
             f.write("Header always set X-Generation two\n")
         self.srv.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.srv, "reloaded the configuration")
+        wait_for_log(self.srv, "reloaded the configuration", probe="/index.html")
         c = self.srv.connect()
         r = c.request("/index.html?after-reload")
         self.assertEqual(r.header("X-Generation"), "two")

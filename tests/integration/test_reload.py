@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from kahttpd_fixture import Server
+from kahttpd_fixture import Server, wait_for_log
 
 STATUS = """\
 <Location /server-status>
@@ -27,17 +27,6 @@ STATUS = """\
 def config_text(srv, root, extra=""):
     return (f"Listen 127.0.0.1:0\nDocumentRoot \"{root}\"\nWorkers 2\n"
             f"KeepAliveTimeout 30\n{STATUS}{extra}")
-
-
-def wait_for_log(srv, text, count=1, attempts=500):
-    """Polls the server's stderr for `count` lines with `text`; a round trip between tries."""
-    for _ in range(attempts):
-        if srv.stderr().count(text) >= count:
-            return
-        c = srv.connect()
-        c.request("/server-status?json")
-        c.close()
-    raise AssertionError("no %r in the log: %s" % (text, srv.stderr()[-2000:]))
 
 
 def status(srv):
@@ -68,7 +57,7 @@ class ReloadTest(unittest.TestCase):
     def test_a_bad_configuration_is_reported_and_the_old_one_keeps_serving(self):
         self.write_config(self.root2, "KeepAliveTimeout soon\n")
         self.srv.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.srv, "reload failed")
+        wait_for_log(self.srv, "reload failed", probe="/server-status?json")
         log = self.srv.stderr()
         self.assertRegex(log, r"reload: .*httpd\.conf:\d+: KeepAliveTimeout: ")
         self.assertEqual(self.srv.connect().request("/v.txt").body, b"one")
@@ -80,7 +69,7 @@ class ReloadTest(unittest.TestCase):
         try:
             self.write_config(self.root2, "Listen 127.0.0.1:%d\n" % blocker.getsockname()[1])
             self.srv.proc.send_signal(signal.SIGHUP)
-            wait_for_log(self.srv, "reload failed", count=2)
+            wait_for_log(self.srv, "reload failed", count=2, probe="/server-status?json")
             self.assertIn("Listen: cannot listen on", self.srv.stderr())
             self.assertEqual(self.srv.connect().request("/v.txt").body, b"one")
         finally:
@@ -94,7 +83,7 @@ class ReloadTest(unittest.TestCase):
         old.send("GET /v.txt HTTP/1.1\r\nHost: x\r\n")  # a request in flight, head unfinished
         self.write_config(self.root2)
         self.srv.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.srv, "reloaded the configuration")
+        wait_for_log(self.srv, "reloaded the configuration", probe="/server-status?json")
         # New connections see the new DocumentRoot.
         new = self.srv.connect()
         self.assertEqual(new.request("/v.txt").body, b"two")
@@ -137,7 +126,7 @@ class ReloadTest(unittest.TestCase):
         head = c.buf.split(b"\r\n\r\n", 1)[0]
         self.assertIn(b"Keep-Alive", head)
         self.srv.proc.send_signal(signal.SIGHUP)
-        wait_for_log(self.srv, "reloaded the configuration")
+        wait_for_log(self.srv, "reloaded the configuration", probe="/server-status?json")
         got = len(c.buf) - len(head) - 4
         tail = b""
         while got < len(big):
@@ -170,7 +159,7 @@ class ReloadTest(unittest.TestCase):
                 self.write_config(self.root2 if reloads % 2 == 0 else self.srv.root)
                 self.srv.proc.send_signal(signal.SIGHUP)
                 reloads += 1
-                wait_for_log(self.srv, "reloaded the configuration", count=reloads)
+                wait_for_log(self.srv, "reloaded the configuration", count=reloads, probe="/server-status?json")
             out, _ = wrk.communicate(timeout=30)
         finally:
             if wrk.poll() is None:

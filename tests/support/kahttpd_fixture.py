@@ -61,6 +61,19 @@ def run(*args, timeout=10, **kwargs):
     return r
 
 
+def wait_for_log(srv, text, count=1, attempts=500, probe="/"):
+    """Polls the server's stderr for `count` lines with `text`, with a round trip (a request
+    for `probe`, whatever its status) between tries: the main loop logs reloads and signals,
+    the round trip gives it time without a sleep."""
+    for _ in range(attempts):
+        if srv.stderr().count(text) >= count:
+            return
+        c = srv.connect()
+        c.request(probe)
+        c.close()
+    raise AssertionError("no %r in the log: %s" % (text, srv.stderr()[-2000:]))
+
+
 class Server:
     """A kahttpd process with its own temp config and docroot.
 
