@@ -71,7 +71,7 @@ fuzz:
 # (benchmarks/README.md). Both install the peers and tools (Debian packages), build Release with
 # the benchmark programs (-DKAHTTPD_BUILD_BENCH=ON), run every part and print the tables
 # (build/bench/latest.*).
-# bench takes under 15 minutes, bench-quick under 3.
+# bench takes about 19 minutes, bench-quick about 3 (seven servers, a busy machine).
 bench bench-quick:
 	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DKAHTTPD_BUILD_BENCH=ON >/dev/null

@@ -359,8 +359,8 @@ def main():
           "takes part in the 1 KiB scenarios only.", ""]
     md += md_table(main_head, main_rows)
     md += ["", "## CPU time per request", "",
-           "Server utime + stime over the run ÷ requests, in µs (nginx, apache: master + worker), and "
-           "kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
+           "Server utime + stime over the run ÷ requests, in µs (nginx, apache: master + "
+           "worker), and kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
     md += md_table(cpu_head, cpu_rows)
     if perf:
         md += ["", "perf stat instructions per request during the wrk runs:", ""]
@@ -378,8 +378,8 @@ def main():
                f"{(idle or {}).get('connections', 0):,} idle keep-alive connections per server "
                "(one request each); bytes per idle connection = RSS growth ÷ connections (nginx, "
                "apache: the worker process; nginx allocates its connection slots at start-up, so "
-               "they are in \"before\"). Timeout: time from the end of a response to the server's close, "
-               "100 connections per server, as the client sees it.", ""]
+               "they are in \"before\"). Timeout: time from the end of a response to the "
+               "server's close, 100 connections per server, as the client sees it.", ""]
         md += md_table(idle_head, idle_rows)
     if tw_rows:
         md += ["", "## Timer wheel", "",

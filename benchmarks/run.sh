@@ -4,9 +4,9 @@
 # Every server serves the same temporary docroot with one worker pinned to CPU 0, each with its
 # own generated configuration (benchmarks/servers.py) on a 127.0.0.1 port chosen at run time;
 # wrk runs with one thread pinned to CPU 1. Rounds are interleaved: every scenario runs against
-# kahttpd, nginx, h2o, lighttpd, caddy, apache (and the minimal server where it takes part), then the next
-# scenario, for BENCH_ROUNDS rounds. Results: build/bench/runs.jsonl (one line per wrk run),
-# raw/ (wrk's output), meta.json, and unless BENCH_NO_REPORT=1 the report (report.py).
+# kahttpd, nginx, h2o, lighttpd, caddy, apache (and the minimal server where it takes part),
+# then the next scenario, for BENCH_ROUNDS rounds. Results: build/bench/runs.jsonl (one line per
+# wrk run), raw/ (wrk's output), meta.json, and unless BENCH_NO_REPORT=1 the report (report.py).
 #
 # It never fails on performance; it fails only when a server cannot be started (or does not
 # serve the docroot's files byte for byte).

@@ -297,15 +297,16 @@ def apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process)
     factor = max(2, -(-(nofile - 32 - threads) // threads))
     mods = ["mpm_event", "authz_core", "mime", "dir", "filter", "deflate"]
     conf = os.path.join(work, "apache.conf")
-    # Started by root, Apache serves as nobody (it refuses to serve as root); under callgrind
-    # too (-X: one process, the child's threads in it).
+    # Started by root, Apache's child serves as nobody (Apache refuses to serve as root). Under
+    # callgrind (-X: one process with the child's threads) instructions.py starts it as nobody.
     with open(conf, "w") as f:
         f.write(f"""ServerRoot "{work}"
 DefaultRuntimeDir "{work}"
 PidFile "{work}/apache.pid"
 ErrorLog "{work}/error.log"
 LogLevel warn
-""" + "".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so\n" for m in mods) + f"""User nobody
+""" + "".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so\n" for m in mods)
+                + f"""User nobody
 Group nogroup
 ServerName 127.0.0.1
 ServerTokens Prod
