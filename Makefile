@@ -68,10 +68,11 @@ fuzz:
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzzers
 	FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) bash scripts/fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
 
-# kahttpd against nginx, h2o, lighttpd and a minimal server (benchmarks/README.md). Both install
-# the peers and tools (Debian packages), build Release with the benchmark programs
-# (-DKAHTTPD_BUILD_BENCH=ON), run every part and print the tables (build/bench/latest.*).
-# bench takes under 15 minutes, bench-quick under 3.
+# kahttpd against nginx, h2o, lighttpd, Caddy, Apache httpd and a minimal server
+# (benchmarks/README.md). Both install the peers and tools (Debian packages), build Release with
+# the benchmark programs (-DKAHTTPD_BUILD_BENCH=ON), run every part and print the tables
+# (build/bench/latest.*).
+# bench takes about 19 minutes, bench-quick about 3 (seven servers, a busy machine).
 bench bench-quick:
 	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DKAHTTPD_BUILD_BENCH=ON >/dev/null
@@ -89,15 +90,17 @@ bench-pressure:
 	BENCH_OUT=$(abspath $(BUILD_DIR))/bench KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
 	    python3 benchmarks/pressure.py
 
-# Compression on the fly against nginx's gzip (benchmarks/README.md): run.sh's gz-1k and gz-64k
-# scenarios, kahttpd and nginx only, BENCH_ROUNDS (5) interleaved rounds of 5 s, about 2 minutes.
-# Results in build/bench-gzip/ (BENCH_OUT).
+# Compression on the fly against nginx's gzip, Caddy's encode gzip and Apache's mod_deflate
+# (benchmarks/README.md): run.sh's gz-1k and gz-64k scenarios, BENCH_SERVERS (kahttpd nginx caddy
+# apache), BENCH_ROUNDS (5) interleaved rounds of 5 s, about 4 minutes. Results in
+# build/bench-gzip/ (BENCH_OUT).
 bench-gzip:
 	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
 	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-gzip} \
-	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd BENCH_SERVERS="kahttpd nginx" \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    BENCH_SERVERS="$${BENCH_SERVERS:-kahttpd nginx caddy apache}" \
 	    BENCH_SCENARIOS="$${BENCH_SCENARIOS:-gz-1k gz-64k}" BENCH_ROUNDS=$${BENCH_ROUNDS:-5} \
 	    timeout -k 10 900 bash benchmarks/run.sh
 

@@ -64,7 +64,7 @@ phase() {
     phase_start=$SECONDS
 }
 
-phase "wrk rounds: kahttpd, nginx, h2o, lighttpd, minimal"
+phase "wrk rounds: kahttpd, nginx, h2o, lighttpd, caddy, apache, minimal"
 BENCH_NO_REPORT=1 bash benchmarks/run.sh
 
 phase "instructions per request (callgrind)"

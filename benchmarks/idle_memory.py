@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Idle keep-alive connections: memory per connection and keep-alive timeout accuracy, for
-kahttpd, nginx, h2o and lighttpd (the servers and their tuning: servers.py). Standard library
-only.
+kahttpd, nginx, h2o, lighttpd, caddy and apache (the servers and their tuning: servers.py).
+Standard library only.
 
 1. Memory: each server in turn runs with a long keep-alive timeout (300 s). The script opens N
    connections (IDLE_CONNECTIONS, default 10000) in batches, sends one GET on each and reads the
    whole response, so each one is a real idle keep-alive connection, then reads the server's
-   RSS (VmRSS of /proc/PID/status; nginx: its worker) before and after:
+   RSS (VmRSS of /proc/PID/status; nginx, apache: the worker process) before and after:
    bytes per idle connection = (RSS after - RSS before) / N. Kernel socket buffers are not
    part of RSS, so this is the server's own per-connection state (plus allocator slack).
 2. Timeout accuracy: every server runs with a keep-alive timeout of IDLE_TIMEOUT_SECONDS (5),
@@ -19,9 +19,9 @@ only.
    IDLE_CONNECTIONS=2000 IDLE_TIMEOUT_SECONDS=1 python3 benchmarks/idle_memory.py
 
 Servers: one worker each, pinned to CPU 0 (BENCH_SERVER_CPU); this client pinned to CPU 1
-(BENCH_CLIENT_CPU); BENCH_SERVERS picks some of kahttpd nginx h2o lighttpd. Results: stdout and
-build/bench/idle.{json,md} (BENCH_OUT). Every step has a deadline; the servers this script
-starts are stopped by PID on exit. It fails only when a server cannot start.
+(BENCH_CLIENT_CPU); BENCH_SERVERS picks some of kahttpd nginx h2o lighttpd caddy apache.
+Results: stdout and build/bench/idle.{json,md} (BENCH_OUT). Every step has a deadline; the
+servers this script starts are stopped by PID on exit. It fails only when a server cannot start.
 """
 import datetime
 import errno
@@ -48,7 +48,7 @@ TIMEOUT_S = int(os.environ.get("IDLE_TIMEOUT_SECONDS", "5"))
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
 CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 # The minimal server has no keep-alive timeout, so it has no place here.
-NAMES = [n for n in os.environ.get("BENCH_SERVERS", "kahttpd nginx h2o lighttpd").split()
+NAMES = [n for n in os.environ.get("BENCH_SERVERS", " ".join(servers.ALL)).split()
          if n != "minimal"]
 BATCH = 100            # connections opened at once (kahttpd's listen backlog is 511)
 STEP_DEADLINE = 120.0  # seconds for any one step

@@ -19,7 +19,7 @@ import statistics
 import sys
 
 SOCKET_ERRORS = ("connect", "read", "write", "timeout")
-ORDER = ("kahttpd", "nginx", "h2o", "lighttpd", "minimal")
+ORDER = ("kahttpd", "nginx", "h2o", "lighttpd", "caddy", "apache", "minimal")
 
 
 def parse_result(path):
@@ -359,8 +359,8 @@ def main():
           "takes part in the 1 KiB scenarios only.", ""]
     md += md_table(main_head, main_rows)
     md += ["", "## CPU time per request", "",
-           "Server utime + stime over the run ÷ requests, in µs (nginx: master + worker), and "
-           "kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
+           "Server utime + stime over the run ÷ requests, in µs (nginx, apache: master + "
+           "worker), and kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
     md += md_table(cpu_head, cpu_rows)
     if perf:
         md += ["", "perf stat instructions per request during the wrk runs:", ""]
@@ -376,10 +376,10 @@ def main():
     if idle_rows:
         md += ["", "## Idle connections and keep-alive timeout", "",
                f"{(idle or {}).get('connections', 0):,} idle keep-alive connections per server "
-               "(one request each); bytes per idle connection = RSS growth ÷ connections (nginx: "
-               "its worker; it allocates its connection slots at start-up, so they are in "
-               "\"before\"). Timeout: time from the end of a response to the server's close, "
-               "100 connections per server, as the client sees it.", ""]
+               "(one request each); bytes per idle connection = RSS growth ÷ connections (nginx, "
+               "apache: the worker process; nginx allocates its connection slots at start-up, so "
+               "they are in \"before\"). Timeout: time from the end of a response to the "
+               "server's close, 100 connections per server, as the client sees it.", ""]
         md += md_table(idle_head, idle_rows)
     if tw_rows:
         md += ["", "## Timer wheel", "",
@@ -426,9 +426,12 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
         print("(no chart: python3-matplotlib is not installed)")
         return
     colors = {"nginx": "#2f7d32", "h2o": "#c0392b", "lighttpd": "#e6a700",
-              "minimal": "#7f7f7f", "kahttpd": "#2c5aa0"}
+              "caddy": "#17a2b8", "apache": "#8e44ad", "minimal": "#7f7f7f",
+              "kahttpd": "#2c5aa0"}
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
-    fig.suptitle(f"kahttpd vs nginx, h2o, lighttpd and a minimal epoll server — {now[:10]} "
+    others = [p if p != "minimal" else "a minimal epoll server" for p in peers]
+    them = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
+    fig.suptitle(f"kahttpd vs {them} — {now[:10]} "
                  f"(medians of {rounds} interleaved round{'' if rounds == 1 else 's'})",
                  fontsize=12)
     names_sc = [e["name"] for e in scenarios]

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# kahttpd next to nginx, h2o, lighttpd and a minimal epoll server, with wrk.
+# kahttpd next to nginx, h2o, lighttpd, Caddy, Apache httpd and a minimal epoll server, with wrk.
 #
 # Every server serves the same temporary docroot with one worker pinned to CPU 0, each with its
 # own generated configuration (benchmarks/servers.py) on a 127.0.0.1 port chosen at run time;
 # wrk runs with one thread pinned to CPU 1. Rounds are interleaved: every scenario runs against
-# kahttpd, nginx, h2o, lighttpd (and the minimal server where it takes part), then the next
-# scenario, for BENCH_ROUNDS rounds. Results: build/bench/runs.jsonl (one line per wrk run),
-# raw/ (wrk's output), meta.json, and unless BENCH_NO_REPORT=1 the report (report.py).
+# kahttpd, nginx, h2o, lighttpd, caddy, apache (and the minimal server where it takes part),
+# then the next scenario, for BENCH_ROUNDS rounds. Results: build/bench/runs.jsonl (one line per
+# wrk run), raw/ (wrk's output), meta.json, and unless BENCH_NO_REPORT=1 the report (report.py).
 #
 # It never fails on performance; it fails only when a server cannot be started (or does not
 # serve the docroot's files byte for byte).
@@ -18,7 +18,7 @@
 #   BENCH_ROUNDS=3        rounds (each scenario runs once per server per round)
 #   BENCH_DURATION=5      seconds per wrk run
 #   BENCH_SCENARIOS=...   space-separated scenario names (default: all but ka-128b; see below)
-#   BENCH_SERVERS=...     space-separated subset of: kahttpd nginx h2o lighttpd minimal
+#   BENCH_SERVERS=...     space-separated subset of: kahttpd nginx h2o lighttpd caddy apache minimal
 #   BENCH_KAHTTPD_DIRECTIVES="EnableSendfile Off; FileCacheSize 0"   extra kahttpd directives
 #   BENCH_PAUSE=0.5       seconds of rest between two runs
 #   BENCH_OUT=build/bench where the results go
@@ -26,9 +26,11 @@
 #   BENCH_CLIENT_CPU=1    CPU wrk is pinned to
 #   BENCH_NGINX_TCP_NOPUSH=on   nginx's tcp_nopush (on throttles nginx on pipelined small
 #                         responses; see benchmarks/README.md)
-#   BENCH_GZIP_LEVEL=6    gzip level of both kahttpd (DeflateCompressionLevel) and nginx
-#                         (gzip_comp_level) for the gz-* scenarios (make bench-gzip)
-#   KAHTTPD, NGINX, H2O, LIGHTTPD, MINIMAL, WRK, BENCH_PYTHON   the programs
+#   BENCH_GZIP_LEVEL=6    gzip level of kahttpd and Apache (DeflateCompressionLevel), nginx
+#                         (gzip_comp_level) and Caddy (encode gzip) for the gz-* scenarios
+#                         (make bench-gzip)
+#   BENCH_APACHE_THREADS=1024 ThreadsPerChild of Apache's one child process
+#   KAHTTPD, NGINX, H2O, LIGHTTPD, CADDY, APACHE, MINIMAL, WRK, BENCH_PYTHON   the programs
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,12 +48,12 @@ SERVERS_PY=$ROOT/benchmarks/servers.py
 # Debian's Python, which has python3-matplotlib for the chart (a python3 earlier in PATH, such as
 # a pyenv one, would not).
 PYTHON=${BENCH_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 || echo python3)}
-read -r -a SERVERS <<<"${BENCH_SERVERS:-kahttpd nginx h2o lighttpd minimal}"
+read -r -a SERVERS <<<"${BENCH_SERVERS:-kahttpd nginx h2o lighttpd caddy apache minimal}"
 
 # name | file | connections | mode (plain, close, pipeline, gzip) | who takes part | description
 # Who: "yes" every server, "no" all but the minimal server (it answers 1 KiB whatever the path,
-# so it joins the 1 KiB scenarios only), "gzip" kahttpd and nginx only (compression on the fly,
-# configured for text/plain in servers.py; wrk sends Accept-Encoding: gzip).
+# so it joins the 1 KiB scenarios only), "gzip" the servers that compress on the fly (servers.py's
+# GZIP: kahttpd, nginx, caddy, apache; configured for text/plain; wrk sends Accept-Encoding: gzip).
 SCENARIOS_ALL=(
     "ka-1k|1k.bin|50|plain|yes|keep-alive, 1 KiB, 50 connections"
     "close-1k|1k.bin|50|close|yes|Connection: close, 1 KiB, 50 connections"
@@ -70,6 +72,16 @@ log() { echo "bench: $*" >&2; }
 
 command -v "$WRK" >/dev/null 2>&1 || die "wrk not found (bash scripts/install-deps.sh)"
 command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found"
+# From servers.py: who compresses on the fly, and who serves from a forked worker process.
+read -r -a GZIP_SERVERS <<<"$("$PYTHON" "$SERVERS_PY" list GZIP)"
+read -r -a FORKS_WORKER <<<"$("$PYTHON" "$SERVERS_PY" list FORKS_WORKER)"
+in_list() {  # in_list WORD LIST...: WORD is one of LIST
+    local w=$1 x
+    shift
+    for x in "$@"; do [ "$x" = "$w" ] && return 0; done
+    return 1
+}
+forks_worker() { in_list "$1" "${FORKS_WORKER[@]}"; }
 for s in "${SERVERS[@]}"; do
     exe=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import servers; print(servers.program(sys.argv[2]))' \
         "$ROOT/benchmarks" "$s") || die "unknown server '$s'"
@@ -131,7 +143,7 @@ cleanup() {
     done
     for name in "${!SPID[@]}"; do stop_server "$name"; done
     if [ -n "$WORK" ] && [ -d "$WORK" ]; then
-        for name in nginx h2o lighttpd; do
+        for name in "${SERVERS[@]}"; do
             if [ -s "$WORK/$name/error.log" ]; then
                 cat "$WORK/$name/error.log" >>"$OUT/$name.error.log" 2>/dev/null || true
             fi
@@ -150,7 +162,7 @@ mkdir -p "$OUT/raw"
 for s in "${SERVERS[@]}"; do : >"$OUT/$s.stderr.log"; rm -f "$OUT/$s.error.log"; done
 
 WORK=$(mktemp -d /tmp/kahttpd-bench.XXXXXX)
-chmod 755 "$WORK"   # nginx's worker and h2o run as nobody when started by root
+chmod 755 "$WORK"   # nginx's worker, h2o and apache's child run as nobody when started by root
 DOCROOT=$WORK/www
 mkdir -p "$DOCROOT"
 
@@ -186,7 +198,7 @@ port_open() {  # port_open PORT: something accepts on 127.0.0.1:PORT
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-descendants() {  # descendants PID: its children, grandchildren ... (nginx: the workers)
+descendants() {  # descendants PID: its children, grandchildren ... (nginx, apache: the worker)
     local kids k
     kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
     for k in $kids; do
@@ -217,7 +229,7 @@ start_server() {
                 port=${port:-0}
             fi
             if [ "$port" != 0 ] && port_open "$port" &&
-                { [ "$name" != nginx ] || [ -n "$(descendants "${SPID[$name]}")" ]; }; then
+                { ! forks_worker "$name" || [ -n "$(descendants "${SPID[$name]}")" ]; }; then
                 SPORT[$name]=$port
                 return 0
             fi
@@ -296,7 +308,7 @@ scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per 
         case $who in
             yes) echo "$s" ;;
             no) [ "$s" = minimal ] || echo "$s" ;;
-            gzip) case $s in kahttpd | nginx) echo "$s" ;; esac ;;
+            gzip) if in_list "$s" "${GZIP_SERVERS[@]}"; then echo "$s"; fi ;;
         esac
     done
 }
@@ -479,7 +491,7 @@ meta = {
     "rounds": int(rounds),
     "duration_s": float(duration),
     "perf_instructions": perf_ok == "1",
-    "versions": {n: servers.version(n) for n in ("nginx", "h2o", "lighttpd") if n in names},
+    "versions": {n: v for n in names if (v := servers.version(n))},
     "wrk": first_line([wrk, "-v"]),
     "kahttpd_commit": first_line(["git", "describe", "--always", "--dirty"]),
     "kernel": platform.release(),

@@ -13,6 +13,17 @@ part of the harness runs the same servers with the same tuning:
             (h2o 2.2 has no sendfile: it always reads files into its own buffers)
   lighttpd  server.max-worker 0 (one process), network-backend sendfile, epoll,
             max-keep-alive-requests 65535 (its maximum: the setting is 16 bits), no mod_accesslog
+  caddy     a Caddyfile: file_server, GOMAXPROCS=1, admin off, auto_https off, idle timeout =
+            keep-alive timeout, no access log (runtime log at ERROR), encode gzip for
+            text/plain (level BENCH_GZIP_LEVEL, minimum_length 256)
+  apache    Apache httpd's event MPM in one child process (ServerLimit 1, StartServers 1,
+            ThreadsPerChild BENCH_APACHE_THREADS (1024), AsyncRequestWorkerFactor so that the child
+            takes as many connections as descriptors), KeepAlive On, MaxKeepAliveRequests 0,
+            EnableSendfile On, EnableMMAP On, AllowOverride None, Options FollowSymLinks, no
+            CustomLog; modules mpm_event, authz_core, mime, dir, filter and deflate
+            (AddOutputFilterByType DEFLATE text/plain, DeflateCompressionLevel
+            BENCH_GZIP_LEVEL), all loaded from /usr/lib/apache2/modules; Debian's
+            /etc/apache2/apache2.conf is not read
   minimal   benchmarks/minimal/minimal_server.c: a fixed 1 KiB response, whatever the path
 
 All listen on 127.0.0.1 only, on a port chosen at run time: kahttpd and minimal bind port 0 and
@@ -22,7 +33,9 @@ the caller, which stops it by PID. Standard library only.
 
   python3 benchmarks/servers.py argv NAME --work DIR --docroot DIR --port N --keepalive S \\
           --nofile N [--single-process]
-prints the command line (one argument per line) after writing NAME's configuration under DIR.
+prints the command line (one argument per line) after writing NAME's configuration under DIR;
+  python3 benchmarks/servers.py list GZIP|FORKS_WORKER|ALL|PEERS
+prints one of the lists below (for run.sh).
 """
 import argparse
 import os
@@ -34,19 +47,28 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = ("kahttpd", "nginx", "h2o", "lighttpd", "minimal")
-PEERS = ("nginx", "h2o", "lighttpd", "minimal")
+ALL = ("kahttpd", "nginx", "h2o", "lighttpd", "caddy", "apache", "minimal")
+PEERS = ("nginx", "h2o", "lighttpd", "caddy", "apache", "minimal")
 # Servers that bind port 0 themselves and print "<name>: listening on 127.0.0.1:PORT".
 PRINTS_PORT = ("kahttpd", "minimal")
+# Servers whose connections are served by a child process of the one started (a master and one
+# worker): ready once the child exists; memory is the child's.
+FORKS_WORKER = ("nginx", "apache")
+# Servers that compress on the fly for the gz-* scenarios (text/plain at BENCH_GZIP_LEVEL).
+GZIP = ("kahttpd", "nginx", "caddy", "apache")
+APACHE_MODULES = "/usr/lib/apache2/modules"
 
 
 def program(name):
-    """The executable of a server (environment KAHTTPD, NGINX, H2O, LIGHTTPD, MINIMAL)."""
+    """The executable of a server (environment KAHTTPD, NGINX, H2O, LIGHTTPD, CADDY, APACHE,
+    MINIMAL)."""
     defaults = {
         "kahttpd": os.path.join(ROOT, "build", "server", "kahttpd"),
         "nginx": shutil.which("nginx") or "/usr/sbin/nginx",
         "h2o": shutil.which("h2o") or "/usr/bin/h2o",
         "lighttpd": shutil.which("lighttpd") or "/usr/sbin/lighttpd",
+        "caddy": shutil.which("caddy") or "/usr/bin/caddy",
+        "apache": shutil.which("apache2") or "/usr/sbin/apache2",
         "minimal": os.path.join(ROOT, "build", "benchmarks", "minimal_server"),
     }
     return os.environ.get(name.upper(), defaults[name])
@@ -54,18 +76,21 @@ def program(name):
 
 def version(name):
     """One line naming the server's version, or None."""
-    cmd = {"nginx": ["-v"], "h2o": ["--version"], "lighttpd": ["-v"]}.get(name)
+    cmd = {"nginx": ["-v"], "h2o": ["--version"], "lighttpd": ["-v"], "caddy": ["version"],
+           "apache": ["-v"]}.get(name)
     if cmd is None:
         return None
     try:
         p = subprocess.run([program(name)] + cmd, capture_output=True, text=True, timeout=10)
-        return (p.stdout + p.stderr).strip().splitlines()[0]
+        line = (p.stdout + p.stderr).strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return None
+    # caddy prints its version alone ("2.6.2"); apache2 -v "Server version: Apache/2.4.71 ..."
+    return line if name in line.lower() else f"{name} {line}"
 
 
 def gzip_level():
-    """The gzip level of both kahttpd and nginx (BENCH_GZIP_LEVEL, default 6: zlib's default,
+    """The gzip level of every server that compresses (BENCH_GZIP_LEVEL, default 6: zlib's default,
     kahttpd's and Apache's; nginx's own default is 1)."""
     return int(os.environ.get("BENCH_GZIP_LEVEL", "6"))
 
@@ -198,9 +223,121 @@ index-file.names = ("index.html")
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 """)
         return [exe, "-D", "-f", conf]
+    if name == "caddy":
+        return caddy_config(exe, work, docroot, port, keepalive_s)
+    if name == "apache":
+        return apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process)
     if name == "minimal":
         return [exe, str(port)]
     raise ValueError(f"unknown server {name}")
+
+
+def caddy_config(exe, work, docroot, port, keepalive_s):
+    """Caddy: one Go process; GOMAXPROCS=1 (what the pinning to one CPU would give it anyway)
+    runs Go code on one thread at a time, as the others' single worker does. No admin endpoint,
+    no automatic HTTPS, no access log (Caddy logs requests only with a `log` directive), its
+    runtime log at ERROR; data (storage) and config in the work directory."""
+    conf = os.path.join(work, "Caddyfile")
+    # Tabs, as `caddy fmt` writes it (else caddy warns that the file is not formatted).
+    with open(conf, "w") as f:
+        f.write(f"""{{
+\tadmin off
+\tauto_https off
+\tstorage file_system {work}/data
+\tgrace_period 1s
+\tlog {{
+\t\toutput stderr
+\t\tlevel ERROR
+\t}}
+\tservers {{
+\t\ttimeouts {{
+\t\t\tidle {keepalive_s}s
+\t\t}}
+\t}}
+}}
+
+http://127.0.0.1:{port} {{
+\tbind 127.0.0.1
+\troot * {docroot}
+\tencode {{
+\t\tgzip {gzip_level()}
+\t\tminimum_length 256
+\t\tmatch {{
+\t\t\theader Content-Type text/plain*
+\t\t}}
+\t}}
+\tfile_server
+}}
+""")
+    env = ["GOMAXPROCS=1", f"XDG_CONFIG_HOME={work}/config", f"XDG_DATA_HOME={work}/data"]
+    return ["env"] + env + [exe, "run", "--adapter", "caddyfile", "--config", conf]
+
+
+def apache_threads():
+    """Worker threads of Apache's one child (BENCH_APACHE_THREADS, default 1024). When every
+    worker is busy, the event MPM's listener closes idle keep-alive connections so that their
+    clients reconnect to another child; with one child that is a dropped connection (wrk: read
+    errors). With a worker per connection of the largest scenario (ka-1k-c1000) that never
+    happens; 256 threads lost a few hundred connections in most 1000-connection runs here, and
+    the CPU time per request did not differ measurably between 256, 512 and 1024."""
+    return int(os.environ.get("BENCH_APACHE_THREADS", "1024"))
+
+
+def apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process):
+    """Apache httpd, event MPM, one child process (the others' one worker) with a pool of
+    threads, its own ServerRoot and configuration in the work directory (Debian's
+    /etc/apache2/apache2.conf and its APACHE_* environment are not used). In the event MPM a
+    keep-alive connection between requests waits in the listener thread, not in a worker, and
+    the child stops accepting once it holds ThreadsPerChild + idle workers x
+    AsyncRequestWorkerFactor connections: the factor is set so that the limit is the descriptor
+    limit, as nginx's worker_connections and h2o's max-connections are."""
+    # Under callgrind (single_process) 64 threads: the same instructions per request as 1024
+    # (29,233 and 29,238 here), which valgrind starts 8 s faster (and its limit is 500 threads).
+    threads = min(apache_threads(), 64) if single_process else apache_threads()
+    factor = max(2, -(-(nofile - 32 - threads) // threads))
+    mods = ["mpm_event", "authz_core", "mime", "dir", "filter", "deflate"]
+    conf = os.path.join(work, "apache.conf")
+    # Started by root, Apache's child serves as nobody (Apache refuses to serve as root). Under
+    # callgrind (-X: one process with the child's threads) instructions.py starts it as nobody.
+    with open(conf, "w") as f:
+        f.write(f"""ServerRoot "{work}"
+DefaultRuntimeDir "{work}"
+PidFile "{work}/apache.pid"
+ErrorLog "{work}/error.log"
+LogLevel warn
+""" + "".join(f"LoadModule {m}_module {APACHE_MODULES}/mod_{m}.so\n" for m in mods)
+                + f"""User nobody
+Group nogroup
+ServerName 127.0.0.1
+ServerTokens Prod
+Listen 127.0.0.1:{port}
+ServerLimit 1
+StartServers 1
+ThreadLimit {threads}
+ThreadsPerChild {threads}
+MaxRequestWorkers {threads}
+MinSpareThreads 1
+MaxSpareThreads {threads + 1}
+AsyncRequestWorkerFactor {factor}
+MaxConnectionsPerChild 0
+KeepAlive On
+MaxKeepAliveRequests 0
+KeepAliveTimeout {keepalive_s}
+EnableSendfile On
+EnableMMAP On
+HostnameLookups Off
+TypesConfig /etc/mime.types
+DocumentRoot "{docroot}"
+<Directory />
+    Options FollowSymLinks
+    AllowOverride None
+    Require all granted
+</Directory>
+DirectoryIndex index.html
+AddOutputFilterByType DEFLATE text/plain
+DeflateCompressionLevel {gzip_level()}
+""")
+    return [exe, "-f", conf, "-X" if single_process else "-DFOREGROUND"]
 
 
 def descendants(pid):
@@ -220,8 +357,9 @@ def descendants(pid):
 
 
 def serving_pid(name, pid):
-    """The process whose memory holds the connections: nginx's worker, else the server."""
-    if name == "nginx":
+    """The process whose memory holds the connections: nginx's or Apache's worker process, else
+    the server."""
+    if name in FORKS_WORKER:
         kids = descendants(pid)
         if kids:
             return kids[0]
@@ -301,22 +439,36 @@ def start(name, work, docroot, keepalive_s, nofile, cpu=None, wrapper=(), stderr
     for attempt in range(3):
         port = 0 if name in PRINTS_PORT else free_port()
         argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process)
+        env, argv = split_env(argv)
         # Only kahttpd and minimal write to stdout (one line: their port).
         out = subprocess.PIPE if name in PRINTS_PORT else subprocess.DEVNULL
         p = subprocess.Popen(prefix + argv, stdout=out, stderr=stderr, stdin=subprocess.DEVNULL,
-                             text=True)
+                             text=True, env=env)
         if children is not None:
             children.append(p)
         deadline = time.monotonic() + ready_timeout
         if name in PRINTS_PORT:
             port = read_port(p, name, deadline)
         while port and time.monotonic() < deadline and p.poll() is None:
-            if can_connect(port) and (name != "nginx" or single_process or descendants(p.pid)):
+            if can_connect(port) and (name not in FORKS_WORKER or single_process
+                                      or descendants(p.pid)):
                 return Started(name, p, port, work)
             time.sleep(0.05)
         stop(p)
         sys.stderr.write(f"servers: {name} did not start (attempt {attempt + 1})\n")
     raise Failure(f"{name} did not start (see its error log under {work})")
+
+
+def split_env(argv):
+    """A command line that starts with `env VAR=VALUE ...` (caddy's) as (environment, the
+    command itself), so that a wrapper such as valgrind runs the server, not env; else
+    (None, argv)."""
+    if not argv or argv[0] != "env":
+        return None, argv
+    n = 1
+    while n < len(argv) and "=" in argv[n]:
+        n += 1
+    return dict(os.environ, **dict(a.split("=", 1) for a in argv[1:n])), argv[n:]
 
 
 def read_port(p, name, deadline):
@@ -351,7 +503,12 @@ def main():
     a.add_argument("--single-process", action="store_true")
     v = sub.add_parser("version", help="print the server's version line")
     v.add_argument("name", choices=ALL)
+    li = sub.add_parser("list", help="print one of the lists of servers, space-separated")
+    li.add_argument("which", choices=("ALL", "PEERS", "GZIP", "FORKS_WORKER"))
     args = ap.parse_args()
+    if args.cmd == "list":
+        print(" ".join(globals()[args.which]))
+        return 0
     if args.cmd == "argv":
         for arg in write_config(args.name, args.work, args.docroot, args.port, args.keepalive,
                                 args.nofile, args.single_process):

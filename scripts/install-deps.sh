@@ -22,9 +22,10 @@ packages=(
     logrotate groff-base               # checking the package's logrotate file and man page
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
-    # Peers (h2o, lighttpd, nginx), instruction counting (perf, else callgrind), the timer
-    # wheel micro-benchmark (Google Benchmark) and the chart (matplotlib).
-    packages+=(nginx-light h2o lighttpd linux-perf valgrind libbenchmark-dev python3-matplotlib)
+    # Peers (h2o, lighttpd, nginx, caddy, apache2), instruction counting (perf, else
+    # callgrind), the timer wheel micro-benchmark (Google Benchmark) and the chart (matplotlib).
+    packages+=(nginx-light h2o lighttpd caddy apache2 linux-perf valgrind libbenchmark-dev
+               python3-matplotlib)
 fi
 
 if [ "${KAHTTPD_FUZZ_DEPS:-0}" = 1 ]; then
@@ -50,4 +51,31 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
+port80() { ss -ltnpH 'sport = :80' 2>/dev/null || true; }
+port80_before=$(port80)
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The peers' packages start their own system service where the init system lets them (nginx,
+# h2o, lighttpd, caddy and apache2 all listen on port 80 by default; a policy-rc.d that exits
+# 101, as in containers, stops that). The benchmarks need none of them: every run starts its
+# own servers on ports chosen at run time. Say what this install left running; stopping or
+# disabling it is the machine owner's call, so it is left alone.
+started=()
+for p in "${missing[@]}"; do
+    case $p in
+        nginx-light) unit=nginx ;;
+        h2o | lighttpd | caddy | apache2) unit=$p ;;
+        *) continue ;;
+    esac
+    if [ -d /run/systemd/system ] && systemctl is-active --quiet "$unit" 2>/dev/null; then
+        started+=("$unit")
+    fi
+done
+port80_after=$(port80)
+if [ ${#started[@]} -gt 0 ] || { [ -z "$port80_before" ] && [ -n "$port80_after" ]; }; then
+    echo "install-deps: note: the packages started system services${started[*]:+ (${started[*]})};" \
+        "the benchmarks do not use them."
+    [ -z "$port80_after" ] || echo "install-deps: port 80 now: $port80_after"
+    [ ${#started[@]} -eq 0 ] ||
+        echo "install-deps: to stop them for good: $sudo systemctl disable --now ${started[*]}"
+fi
