@@ -177,6 +177,10 @@ class Connection {
     bool output_pending() const noexcept;
     void flush() noexcept;
     bool refill_from_file() noexcept;
+    /// out_ is all sent: the response is finished (its access-log line committed), or the
+    /// next piece of its file is read into out_. True when there is more to send. Shared by
+    /// flush() and flush_tls().
+    bool next_out_or_finish() noexcept;
     void on_write(int status) noexcept;
     void on_send_complete() noexcept;
     void set_keepalive() noexcept;

@@ -200,15 +200,7 @@ void Connection::flush_tls() noexcept {
             return;
         }
         if (b.out_sent_ == b.out_.size()) {
-            b.out_.clear();
-            b.out_sent_ = 0;
-            if (b.file_fd_ < 0) {
-                if (!b.log_pending_.empty()) {
-                    worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
-                }
-                return;
-            }
-            if (!refill_from_file()) {
+            if (!next_out_or_finish()) {
                 return;
             }
             continue;

@@ -115,6 +115,19 @@ bool Connection::refill_from_file() noexcept {
     return true;
 }
 
+bool Connection::next_out_or_finish() noexcept {
+    ConnectionBusy& b = busy();
+    b.out_.clear();
+    b.out_sent_ = 0;
+    if (b.file_fd_ < 0) {
+        if (!b.log_pending_.empty()) {
+            worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
+        }
+        return false;
+    }
+    return refill_from_file();
+}
+
 void Connection::flush() noexcept {
     if (tls_) {
         flush_tls(); // records instead of plaintext (connection_tls.cpp)
@@ -124,15 +137,7 @@ void Connection::flush() noexcept {
     auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
     while (!write_in_flight_ && phase_ != Phase::closing) {
         if (b.out_sent_ == b.out_.size()) {
-            b.out_.clear();
-            b.out_sent_ = 0;
-            if (b.file_fd_ < 0) {
-                if (!b.log_pending_.empty()) {
-                    worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
-                }
-                return;
-            }
-            if (!refill_from_file()) {
+            if (!next_out_or_finish()) {
                 return;
             }
             continue;
