@@ -323,6 +323,25 @@ class ResumptionTest(TlsBase):
                 self.assertGreaterEqual(tls["resumed"], 1)
                 c.close()
 
+    def test_a_resumed_connection_gets_a_ticket_for_the_next_one(self):
+        # OpenSSL's client and the browsers use a TLS 1.3 ticket once: a resumed connection
+        # must bring a new ticket, or the client's next connection pays a full handshake (wrk
+        # with Connection: close resumed only every second connection before the fix).
+        # s_client -sess_out writes the session only when a ticket arrives.
+        srv = self.start()
+        request = b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n"
+        session_in = None
+        for i in range(3):
+            out = os.path.join(self.tmp.name, f"chain{i}.sess")
+            cmd = ["openssl", "s_client", "-ign_eof", "-connect", f"127.0.0.1:{srv.port}",
+                   "-servername", "a.test", "-CAfile", self.certs.ca, "-tls1_3",
+                   "-sess_out", out] + (["-sess_in", session_in] if session_in else [])
+            r = subprocess.run(cmd, input=request, capture_output=True, timeout=10)
+            self.assertIn(b"Reused, TLSv1.3" if i else b"New, TLSv1.3", r.stdout, f"conn {i}")
+            self.assertIn(b"site a", r.stdout)
+            self.assertTrue(os.path.exists(out), f"connection {i} brought no ticket")
+            session_in = out
+
     def test_a_session_of_one_host_does_not_resume_on_another(self):
         srv = self.start()
         ctx = client_context(self.certs.ca)
