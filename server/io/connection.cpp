@@ -58,8 +58,8 @@ std::string_view Connection::peer(char (&buf)[80]) const noexcept {
 
 // ---- lifecycle -------------------------------------------------------------------------------
 
-void Connection::start(uv_stream_t* server, Admission admission,
-                       const TlsContexts* tls) noexcept {
+void Connection::start(uv_stream_t* server, Admission admission, const TlsContexts* tls,
+                       const ListenerFacts& facts) noexcept {
     uv_tcp_init(worker_.loop(), &handle_);
     worker_.link(*this);
     const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
@@ -82,8 +82,11 @@ void Connection::start(uv_stream_t* server, Admission admission,
     if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         client_ip_ = ip_bytes(ss, &client_port_);
     }
-    len = sizeof ss;
-    if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+    if (facts.local_known) {
+        local_ip_ = facts.local_ip;
+        local_port_ = facts.local_port;
+    } else if (len = sizeof ss;
+               uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         local_ip_ = ip_bytes(ss, &local_port_);
     }
     if (tls != nullptr) {
@@ -220,9 +223,10 @@ void Connection::apply_tcp_options() noexcept {
             return v;
         };
         log_write(LogLevel::debug,
-                  "conn=%llu socket options: keepalive=%d idle=%d interval=%d count=%d "
-                  "user_timeout=%d",
-                  static_cast<unsigned long long>(id_), get(SOL_SOCKET, SO_KEEPALIVE),
+                  "conn=%llu socket options: nodelay=%d keepalive=%d idle=%d interval=%d "
+                  "count=%d user_timeout=%d",
+                  static_cast<unsigned long long>(id_), get(IPPROTO_TCP, TCP_NODELAY),
+                  get(SOL_SOCKET, SO_KEEPALIVE),
                   get(IPPROTO_TCP, TCP_KEEPIDLE), get(IPPROTO_TCP, TCP_KEEPINTVL),
                   get(IPPROTO_TCP, TCP_KEEPCNT), get(IPPROTO_TCP, TCP_USER_TIMEOUT));
     }
@@ -992,6 +996,9 @@ void Connection::log_access(bool parsed) noexcept {
         r.keep_alive = !close_after_;
         r.close_reason = close_after_ ? to_string(close_reason_) : std::string_view();
         r.server_name = h.vhost->server_name.value;
+        r.local_ip = &local_ip_;
+        r.local_port = local_port_;
+        r.remote_port = client_port_;
         if (tls_) {
             r.tls_protocol = tls_->protocol();
             r.tls_cipher = tls_->cipher();

@@ -4,6 +4,7 @@
 #include "server/http/close_reason.hpp"
 #include "server/http/response.hpp"
 #include "server/io/connection_busy.hpp"
+#include "server/io/listener_facts.hpp"
 #include "server/obs/status_page.hpp"
 #include "server/static/static_handler.hpp"
 #include "server/tls/tls_session.hpp"
@@ -83,9 +84,11 @@ class Connection {
 
     /// Accepts the pending connection of `server` and, as `admission` says, starts reading,
     /// waits for a slot, or closes at once. `tls`: the worker's TLS contexts when `server` is
-    /// an https address (the connection starts with a handshake), else null. On failure the
-    /// connection closes itself (and is freed by its close callback).
-    void start(uv_stream_t* server, Admission admission, const TlsContexts* tls) noexcept;
+    /// an https address (the connection starts with a handshake), else null. `facts`: what is
+    /// known of `server`. On failure the connection closes itself (and is freed by its close
+    /// callback).
+    void start(uv_stream_t* server, Admission admission, const TlsContexts* tls,
+               const ListenerFacts& facts) noexcept;
     /// A queued connection gets its slot (Worker::admit_queued): starts reading, with a fresh
     /// header window.
     void admit() noexcept;

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include <netinet/in.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -213,12 +214,39 @@ WorkerSnapshot Worker::snapshot(std::size_t max_rows) const {
     return s;
 }
 
+namespace {
+
+/// Asked once per listener rather than once per connection: its address when it is bound to
+/// one.
+ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
+    ListenerFacts f;
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getsockname(&listener, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        const bool wildcard =
+            ss.ss_family == AF_INET6
+                ? IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr)
+                : reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr == INADDR_ANY;
+        if (!wildcard && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+            f.local_known = true;
+            f.local_ip = ip_bytes(ss, &f.local_port);
+        }
+    }
+    return f;
+}
+
+} // namespace
+
 void Worker::start_listening() noexcept {
+    listener_facts_.assign(listen_fds_.size(), ListenerFacts{});
     for (std::size_t i = 0; i < listen_fds_.size(); ++i) {
         uv_tcp_t& l = listeners_[i];
         uv_tcp_init(&loop_, &l);
         l.data = this;
         int rc = uv_tcp_open(&l, listen_fds_[i]);
+        if (rc == 0) {
+            listener_facts_[i] = listener_facts(l);
+        }
         if (rc != 0) {
             ::close(listen_fds_[i]); // not adopted by the handle, so still ours
         } else {
@@ -288,7 +316,7 @@ void Worker::on_connection(uv_stream_t* server, int status) noexcept {
     const TlsContexts* tls = slot < listen_tls_.size() && listen_tls_[slot] && id_ < shared_.tls.size()
                                  ? shared_.tls[id_].get()
                                  : nullptr;
-    c->start(server, admission, tls);
+    c->start(server, admission, tls, listener_facts_[slot]);
 }
 
 void Worker::enqueue(Connection& c) noexcept {

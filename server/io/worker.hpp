@@ -6,6 +6,7 @@
 #include "server/http/close_reason.hpp"
 #include "server/http/http_date.hpp"
 #include "server/io/client_counts.hpp"
+#include "server/io/listener_facts.hpp"
 #include "server/obs/access_log.hpp"
 #include "server/obs/status_page.hpp"
 #include "server/static/site.hpp"
@@ -201,6 +202,7 @@ class Worker {
     std::vector<bool> listen_tls_;
     uv_loop_t loop_;
     std::vector<uv_tcp_t> listeners_;
+    std::vector<ListenerFacts> listener_facts_; // one per listeners_ entry
     uv_async_t wake_async_; // tasks in inbox_, or a stop request
     std::mutex inbox_mutex_;
     std::vector<std::function<void()>> inbox_; // guarded by inbox_mutex_

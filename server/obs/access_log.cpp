@@ -222,6 +222,14 @@ AccessLogFormat::AccessLogFormat(std::string_view format) {
                    : arg == "SSL_CIPHER"   ? Kind::ssl_cipher
                                            : Kind::dash;
             break;
+        case 'A':
+            kind = Kind::local_ip;
+            break;
+        case 'p':
+            // Apache's %p is the canonical port (ServerName's, or the one reached, which is
+            // what kahttpd's vhosts have); %{local}p the one reached, %{remote}p the client's.
+            kind = arg == "remote" ? Kind::remote_port : Kind::local_port;
+            break;
         default: // %l, %u and everything kahttpd has no value for
             kind = Kind::dash;
             break;
@@ -365,6 +373,20 @@ void AccessLogFormat::append(std::string& out, const AccessRecord& r) const {
             break;
         case Kind::ssl_cipher:
             out.append(r.tls_cipher.empty() ? "-" : r.tls_cipher);
+            break;
+        case Kind::local_ip:
+            if (r.local_ip == nullptr) {
+                out.push_back('-');
+            } else {
+                char ip[64];
+                out.append(ip_text(*r.local_ip, ip));
+            }
+            break;
+        case Kind::local_port:
+            append_number(out, r.local_port);
+            break;
+        case Kind::remote_port:
+            append_number(out, r.remote_port);
             break;
         }
     }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "parser/request.hpp"
+#include "server/util/address.hpp"
 
 #include <cstdint>
 #include <ctime>
@@ -25,6 +26,10 @@ struct AccessRecord {
     std::string_view server_name;        ///< the vhost's ServerName
     std::string_view tls_protocol;       ///< "TLSv1.3" on an https address, else ""
     std::string_view tls_cipher;         ///< OpenSSL's name of the cipher, else ""
+    const IpBytes* local_ip = nullptr;   ///< the address the client reached (%A), as text only
+                                         ///< when a format asks for it
+    std::uint16_t local_port = 0;        ///< %p, %{local}p
+    std::uint16_t remote_port = 0;       ///< %{remote}p: the connection's peer port
 };
 
 /// %X is not known when a line is formatted (the response may still be cut off): it is written
@@ -43,7 +48,7 @@ void resolve_connection_status(char* line, std::size_t size, bool aborted) noexc
 class AccessLogFormat {
   public:
     /// Compiles Apache's format codes: %h %a %{c}a %l %u %t %r %s %>s %b %B %D %T %{ms}T %{us}T %k
-    /// %X %m %U %q %H %v %{NAME}i and %% plus kahttpd's %{close-reason}x; unknown codes are written
+    /// %X %m %U %q %H %v %{NAME}i %A %p %{local|remote|canonical}p and %% plus kahttpd's %{close-reason}x; unknown codes are written
     /// as "-". `format == "json"` selects the JSON lines format.
     explicit AccessLogFormat(std::string_view format);
 
@@ -75,6 +80,9 @@ class AccessLogFormat {
         close_reason,
         ssl_protocol, ///< %{SSL_PROTOCOL}x (mod_ssl's variable)
         ssl_cipher,   ///< %{SSL_CIPHER}x
+        local_ip,     ///< %A
+        local_port,   ///< %p, %{local}p, %{canonical}p (the port the client reached)
+        remote_port,  ///< %{remote}p
     };
     struct Piece {
         Kind kind;

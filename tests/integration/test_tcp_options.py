@@ -1,5 +1,6 @@
 """TCPKeepAlive*, TCPUserTimeout: applied to accepted sockets, read back from the kernel."""
 
+import os
 import re
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ class TcpOptionsTest(unittest.TestCase):
             c = srv.connect()
             self.assertEqual(c.request("/a.txt").status, 200)
             opts = socket_options_line(srv)
-            self.assertEqual(opts, {"keepalive": "1", "idle": "100", "interval": "10",
+            self.assertEqual(opts, {"nodelay": "1", "keepalive": "1", "idle": "100", "interval": "10",
                                     "count": "3", "user_timeout": "5000"})
             if shutil.which("ss"):
                 out = subprocess.run(["ss", "-tnoH", "state", "established",
@@ -41,6 +42,28 @@ class TcpOptionsTest(unittest.TestCase):
             self.assertEqual(opts["keepalive"], "0")
             self.assertEqual(opts["user_timeout"], "0")
 
+    def test_nodelay_and_local_address_on_specific_and_wildcard_listeners(self):
+        # Every accepted socket has TCP_NODELAY (Linux does not copy it from the listener). The
+        # local address of a listener bound to one address is taken from it rather than asked
+        # per connection (getsockname), while a wildcard listener still asks. Both must log the
+        # address and ports the client reached (Apache's %A, %p and %{remote}p).
+        for listen in ("127.0.0.1:0", "0.0.0.0:0"):
+            with self.subTest(listen=listen):
+                srv = Server(files={"a.txt": "a"}, env={"KAHTTPD_LOG_LEVEL": "debug"},
+                             listen=listen)
+                self.addCleanup(srv.cleanup)
+                log = os.path.join(srv.tmp, "local.log")
+                with open(srv.conf, "a") as f:
+                    f.write(f'CustomLog "{log}" "%A %p %{{local}}p %{{remote}}p %>s"\n')
+                srv.start()
+                c = srv.connect()
+                self.assertEqual(c.request("/a.txt").status, 200)
+                client_port = c.sock.getsockname()[1]
+                self.assertEqual(socket_options_line(srv)["nodelay"], "1")
+                port = srv.port
+                srv.stop()
+                with open(log) as f:
+                    self.assertEqual(f.read(), f"127.0.0.1 {port} {port} {client_port} 200\n")
 
 if __name__ == "__main__":
     unittest.main()

@@ -134,6 +134,32 @@ TEST_SUITE("server") {
         CHECK(format_line("%h", r) == "2001:db8::1\n");
     }
 
+    TEST_CASE("%A is the address the client reached, %p and %{local}p its port, %{remote}p "
+              "the client's port") {
+        const Request req = parsed(kGet);
+        AccessRecord r = record(&req);
+        CHECK(format_line("%A", r) == "-\n"); // (no connection)
+        kahttpd::server::IpBytes v4{};
+        v4[10] = v4[11] = 0xff;
+        v4[12] = 198;
+        v4[13] = 51;
+        v4[14] = 100;
+        v4[15] = 9;
+        r.local_ip = &v4;
+        r.local_port = 8443;
+        r.remote_port = 50123;
+        CHECK(format_line("%A %p %{local}p %{canonical}p %{remote}p", r) ==
+              "198.51.100.9 8443 8443 8443 50123\n");
+        kahttpd::server::IpBytes v6{};
+        v6[0] = 0x20;
+        v6[1] = 0x01;
+        v6[2] = 0x0d;
+        v6[3] = 0xb8;
+        v6[15] = 1;
+        r.local_ip = &v6;
+        CHECK(format_line("%A", r) == "2001:db8::1\n");
+    }
+
     TEST_CASE("%t is Apache's bracketed time in UTC whatever the local time zone") {
         const TimeZoneGuard tz("EST5EDT");
         AccessRecord r = record(nullptr);
