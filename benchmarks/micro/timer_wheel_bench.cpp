@@ -39,7 +39,7 @@ constexpr std::uint64_t kWindowMs = 60'000;
 constexpr std::size_t kOffsets = 4096; // a power of two, so the index wraps with a mask
 constexpr std::uint64_t kTimeoutMs = 65'536;
 
-void on_fire_noop(TimerEntry&, void*) noexcept {}
+void on_fire_noop(TimerEntry&) noexcept {}
 
 struct ExpireContext {
     TimerWheel* wheel;
@@ -47,8 +47,11 @@ struct ExpireContext {
     std::uint64_t fired = 0;
 };
 
-void on_fire_rearm(TimerEntry& entry, void* data) noexcept {
-    auto* ctx = static_cast<ExpireContext*>(data);
+// The context of the running schedule_expire (entries carry no data pointer).
+ExpireContext* g_expire = nullptr;
+
+void on_fire_rearm(TimerEntry& entry) noexcept {
+    ExpireContext* ctx = g_expire;
     ++ctx->fired;
     ctx->wheel->schedule(entry, ctx->wheel->now() + ctx->timeout_ms);
 }
@@ -70,10 +73,10 @@ void schedule_cancel(benchmark::State& state) {
     std::deque<TimerEntry> armed;
     const auto deadlines = random_offsets(n, kWindowMs, 1);
     for (std::size_t i = 0; i < n; ++i) {
-        wheel.schedule(armed.emplace_back(on_fire_noop, nullptr), kStart + deadlines[i]);
+        wheel.schedule(armed.emplace_back(on_fire_noop), kStart + deadlines[i]);
     }
     const auto offsets = random_offsets(kOffsets, kWindowMs, 2);
-    TimerEntry probe(on_fire_noop, nullptr);
+    TimerEntry probe(on_fire_noop);
     std::size_t i = 0;
     for (auto _ : state) {
         wheel.schedule(probe, kStart + offsets[i++ & (kOffsets - 1)]);
@@ -88,6 +91,7 @@ void schedule_expire(benchmark::State& state) {
     const bool shuffled = state.range(1) != 0;
     TimerWheel wheel(kStart);
     ExpireContext ctx{&wheel, kTimeoutMs};
+    g_expire = &ctx;
     std::deque<TimerEntry> armed;
     // Entry k of the deadline order is first due at kStart + 1 + k * timeout / n.
     std::vector<std::uint64_t> order(n);
@@ -96,7 +100,7 @@ void schedule_expire(benchmark::State& state) {
         std::shuffle(order.begin(), order.end(), std::mt19937_64(3));
     }
     for (std::size_t i = 0; i < n; ++i) {
-        wheel.schedule(armed.emplace_back(on_fire_rearm, &ctx),
+        wheel.schedule(armed.emplace_back(on_fire_rearm),
                        kStart + 1 + order[i] * kTimeoutMs / n);
     }
     const std::uint64_t step = std::max<std::uint64_t>(1, kTimeoutMs / n);

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstddef>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -47,9 +48,33 @@ constexpr std::uint64_t kLingerMaxBytes = 1 << 20;
 
 } // namespace
 
+// The idle-memory goal (at most 400 bytes per idle keep-alive connection, issue 16) is this
+// object plus libuv's 8-byte watcher slot per descriptor: glibc allocates it in a 384-byte
+// chunk when it is at most 376 bytes. Checked where it was measured (x86-64, glibc, Debian's
+// libuv 1.44, whose uv_tcp_t is 248 bytes).
+#if defined(__x86_64__) && defined(__GLIBC__) && UV_VERSION_MAJOR == 1 && UV_VERSION_MINOR == 44
+static_assert(sizeof(Connection) <= 376, "an idle connection no longer fits a 384-byte chunk");
+#endif
+static_assert(sizeof(std::uintptr_t) >= sizeof(std::uint64_t),
+              "the connection id is kept in the handle's data pointer");
+
 Connection::Connection(Worker& worker, std::uint64_t id) noexcept
-    : worker_(worker), timer_(&Connection::on_timer_cb, this), id_(id) {
-    handle_.data = this;
+    : TimerEntry(&Connection::on_timer_cb) {
+    // Initialised here, not in start(): worker() reads the handle's loop.
+    uv_tcp_init(worker.loop(), &handle_);
+    // The handle's data word holds the id (the callbacks find the connection from the handle's
+    // address, from_handle()).
+    handle_.data = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+}
+
+Connection* Connection::from_handle(uv_handle_t* h) noexcept {
+    // offsetof of a class that is not standard-layout is conditionally supported: GCC and
+    // Clang compute it as for any other class without virtual bases.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+    constexpr std::size_t kHandleOffset = offsetof(Connection, handle_);
+#pragma GCC diagnostic pop
+    return reinterpret_cast<Connection*>(reinterpret_cast<char*>(h) - kHandleOffset);
 }
 
 std::string_view Connection::peer(char (&buf)[80]) const noexcept {
@@ -60,20 +85,19 @@ std::string_view Connection::peer(char (&buf)[80]) const noexcept {
 
 void Connection::start(uv_stream_t* server, Admission admission, const TlsContexts* tls,
                        const ListenerFacts& facts) noexcept {
-    uv_tcp_init(worker_.loop(), &handle_);
-    worker_.link(*this);
+    worker().link(*this);
     const int rc = uv_accept(server, reinterpret_cast<uv_stream_t*>(&handle_));
     if (rc != 0) {
-        KAHTTPD_LOG(warn, "conn=%llu accept failed: %s", static_cast<unsigned long long>(id_),
+        KAHTTPD_LOG(warn, "conn=%llu accept failed: %s", static_cast<unsigned long long>(id()),
                     uv_err_name(rc));
         close(CloseReason::io_error);
         return;
     }
-    ++worker_.stats().accepted;
+    ++worker().stats().accepted;
     if (admission == Admission::refuse) {
         KAHTTPD_LOG(warn,
                     "conn=%llu closed at once: the connection budget (%u) and its queue are full",
-                    static_cast<unsigned long long>(id_), worker_.shared().connection_budget);
+                    static_cast<unsigned long long>(id()), worker().shared().connection_budget);
         close(CloseReason::overload);
         return;
     }
@@ -96,12 +120,12 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         tls_ = std::make_unique<TlsSession>(*tls, ip_text(local_ip_, ip), local_port_);
         if (!tls_->ok()) {
             KAHTTPD_LOG(error, "conn=%llu cannot start TLS (out of memory?)",
-                        static_cast<unsigned long long>(id_));
+                        static_cast<unsigned long long>(id()));
             close(CloseReason::io_error);
             return;
         }
     }
-    const SharedState& shared = worker_.shared();
+    const SharedState& shared = worker().shared();
     // RemoteIPProxyProtocol: the client is known only once the PROXY header is read, and
     // MaxConnectionsPerIP counts that client, not the load balancer.
     proxy_header_ = shared.proxy_protocol &&
@@ -110,7 +134,7 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         return;
     }
     since_ms_ = now32();
-    if (const std::uint64_t lifetime = worker_.lifetime_ms(); lifetime != 0) {
+    if (const std::uint64_t lifetime = worker().lifetime_ms(); lifetime != 0) {
         expires_ms_ = static_cast<std::uint32_t>(since_ms_ + lifetime);
         expires_ms_ += expires_ms_ == 0 ? 1 : 0; // 0 means "no cap"
     }
@@ -120,7 +144,7 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
     if (log_enabled(LogLevel::debug)) {
         char p[80];
         log_write(LogLevel::debug, "conn=%llu client=%s accepted%s",
-                  static_cast<unsigned long long>(id_), peer(p).data(),
+                  static_cast<unsigned long long>(id()), peer(p).data(),
                   admission == Admission::queue ? ", queued for a slot" : "");
     }
     if (admission == Admission::queue) {
@@ -128,7 +152,7 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         // would); the header window bounds the wait.
         phase_ = Phase::queued;
         queued_ = true;
-        worker_.enqueue(*this);
+        worker().enqueue(*this);
         arm(Deadline::header, header_timeout_ms());
         return;
     }
@@ -151,14 +175,14 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
 /// MaxConnectionsPerIP: counts the connection for its client, or closes it when the client has
 /// its share already (false).
 bool Connection::count_client_ip() noexcept {
-    const std::uint32_t per_ip = worker_.shared().config->max_connections_per_ip;
+    const std::uint32_t per_ip = worker().shared().config->max_connections_per_ip;
     if (per_ip == 0) {
         return true;
     }
-    if (!worker_.shared().client_counts->acquire(client_ip_, per_ip)) {
+    if (!worker().shared().client_counts->acquire(client_ip_, per_ip)) {
         char p[80];
         KAHTTPD_LOG(info, "conn=%llu client=%s closed at once: MaxConnectionsPerIP %u reached",
-                    static_cast<unsigned long long>(id_), peer(p).data(), per_ip);
+                    static_cast<unsigned long long>(id()), peer(p).data(), per_ip);
         close(CloseReason::per_ip_limit);
         return false;
     }
@@ -191,14 +215,14 @@ void Connection::admit() noexcept {
 
 /// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
 void Connection::apply_tcp_options() noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     uv_os_fd_t fd = -1;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) {
         return;
     }
     auto set = [&](int level, int name, int value, const char* what) {
         if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
-            KAHTTPD_LOG(warn, "conn=%llu setsockopt %s: %s", static_cast<unsigned long long>(id_),
+            KAHTTPD_LOG(warn, "conn=%llu setsockopt %s: %s", static_cast<unsigned long long>(id()),
                         what, std::strerror(errno));
         }
     };
@@ -225,7 +249,7 @@ void Connection::apply_tcp_options() noexcept {
         log_write(LogLevel::debug,
                   "conn=%llu socket options: nodelay=%d keepalive=%d idle=%d interval=%d "
                   "count=%d user_timeout=%d",
-                  static_cast<unsigned long long>(id_), get(IPPROTO_TCP, TCP_NODELAY),
+                  static_cast<unsigned long long>(id()), get(IPPROTO_TCP, TCP_NODELAY),
                   get(SOL_SOCKET, SO_KEEPALIVE),
                   get(IPPROTO_TCP, TCP_KEEPIDLE), get(IPPROTO_TCP, TCP_KEEPINTVL),
                   get(IPPROTO_TCP, TCP_KEEPCNT), get(IPPROTO_TCP, TCP_USER_TIMEOUT));
@@ -237,33 +261,33 @@ void Connection::close(CloseReason reason) noexcept {
         return;
     }
     if (phase_ == Phase::queued) {
-        worker_.dequeue(*this);
+        worker().dequeue(*this);
     }
     phase_ = Phase::closing;
-    timer_.unlink();
+    timer().unlink();
     if (ip_counted_) {
-        worker_.shared().client_counts->release(client_ip_);
+        worker().shared().client_counts->release(client_ip_);
         ip_counted_ = false;
     }
     if (busy_ && !busy_->log_pending_.empty()) {
         // Responses that did not get out completely: their lines say 'X' for %X.
-        worker_.commit_access_log(busy_->log_pending_, output_pending());
+        worker().commit_access_log(busy_->log_pending_, output_pending());
     }
     if (tls_) {
         send_close_notify(); // (best effort: nothing may be in flight)
     }
-    ++worker_.stats().closes[static_cast<std::size_t>(reason)];
-    worker_.stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
+    ++worker().stats().closes[static_cast<std::size_t>(reason)];
+    worker().stats().requests_per_conn.add(kRequestsPerConnBounds, requests_);
     KAHTTPD_LOG(debug, "conn=%llu closed: %s after %u requests",
-                static_cast<unsigned long long>(id_), to_string(reason).data(), requests_);
+                static_cast<unsigned long long>(id()), to_string(reason).data(), requests_);
     // Pending writes and the shutdown request are cancelled (UV_ECANCELED) before the close
     // callback runs; both are embedded in this object, which lives until then.
     uv_close(reinterpret_cast<uv_handle_t*>(&handle_), &Connection::on_close_cb);
 }
 
 void Connection::on_close_cb(uv_handle_t* h) noexcept {
-    std::unique_ptr<Connection> self(static_cast<Connection*>(h->data));
-    self->worker_.on_connection_freed(*self);
+    std::unique_ptr<Connection> self(from_handle(h));
+    self->worker().on_connection_freed(*self);
 }
 
 void Connection::close_after(CloseReason reason) noexcept {
@@ -286,18 +310,18 @@ void Connection::on_server_drain() noexcept {
         return;
     case Phase::queued:
         // Nothing of it was read: as a listen backlog dropped with its listener.
-        close(worker_.drain_reason());
+        close(worker().drain_reason());
         return;
     case Phase::lingering:
         // The last response is out; waiting up to the full linger time for the client's EOF
         // would only hold the shutdown. The short floor still protects a response in flight.
-        if (timer_.deadline() > worker_.now_ms() + kDrainIdleFloorMs) {
+        if (timer().deadline() > worker().now_ms() + kDrainIdleFloorMs) {
             arm(Deadline::linger, kDrainIdleFloorMs);
         }
         return;
     case Phase::awaiting:
         // The status page being gathered is the last response.
-        close_after(worker_.drain_reason());
+        close_after(worker().drain_reason());
         return;
     default:
         break;
@@ -318,7 +342,7 @@ void Connection::on_server_drain() noexcept {
     if (phase_ == Phase::answered) {
         // Answered, but its request body is still coming: this response is the last one, and
         // once it is out there is no need to wait for the rest of the body.
-        close_after(worker_.drain_reason());
+        close_after(worker().drain_reason());
         if (!output_pending()) {
             set_lingering_close();
         }
@@ -329,7 +353,7 @@ void Connection::on_server_drain() noexcept {
 
 ConnectionBusy& Connection::busy() noexcept {
     if (!busy_) {
-        busy_ = BusyPool::for_this_thread().take(worker_.shared().limits);
+        busy_ = BusyPool::for_this_thread().take(worker().shared().limits);
         busy_->write_req.data = this;
         busy_->shutdown_req.data = this;
     }
@@ -344,10 +368,10 @@ void Connection::release_busy() noexcept {
     }
     assert(!in_message() && !output_pending() && busy_->stash_.empty());
     if (!busy_->log_pending_.empty()) {
-        worker_.commit_access_log(busy_->log_pending_, false);
+        worker().commit_access_log(busy_->log_pending_, false);
     }
-    // The pinned cache entry and merged settings go with it: an idle connection pins nothing.
-    host_ = nullptr;
+    // The pinned cache entry, merged settings and vhost go with it (reset by the pool): an
+    // idle connection pins nothing.
     BusyPool::for_this_thread().give(std::move(busy_));
 }
 
@@ -363,13 +387,13 @@ void Connection::start_read() noexcept {
 void Connection::on_alloc_cb(uv_handle_t* h, size_t, uv_buf_t* buf) noexcept {
     // Every read lands in the worker's buffer: consume() copies out only what must outlive the
     // callback, so an idle connection holds no read buffer at all.
-    auto* self = static_cast<Connection*>(h->data);
-    buf->base = self->worker_.read_buffer();
+    auto* self = from_handle(h);
+    buf->base = self->worker().read_buffer();
     buf->len = Worker::kReadBufferSize;
 }
 
 void Connection::on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept {
-    static_cast<Connection*>(s->data)->on_read(nread, buf);
+    from_handle(reinterpret_cast<uv_handle_t*>(s))->on_read(nread, buf);
 }
 
 void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
@@ -405,7 +429,7 @@ void Connection::on_read_error(int err) noexcept {
             if (reason == CloseReason::io_error) {
                 char p[80];
                 KAHTTPD_LOG(info, "conn=%llu client=%s read failed: %s while reading request",
-                            static_cast<unsigned long long>(id_), peer(p).data(), uv_err_name(err));
+                            static_cast<unsigned long long>(id()), peer(p).data(), uv_err_name(err));
             }
             close(reason);
         }
@@ -425,14 +449,14 @@ void Connection::on_input(std::string_view input) noexcept {
         }
         return;
     case Phase::idle:
-        if (deadline_ == Deadline::idle && timer_.armed()) {
+        if (deadline_ == Deadline::idle && timer().armed()) {
             // The next request starts: how long the connection sat idle.
-            worker_.stats().idle_gaps.add(kIdleGapBoundsMs, now32() - since_ms_);
+            worker().stats().idle_gaps.add(kIdleGapBoundsMs, now32() - since_ms_);
         }
         phase_ = Phase::head; // reqread_start: the idle deadline stays until a request begins
         // The wait for this head starts now (the loop's clock is close enough for the order
         // make_room() needs, and costs no system call).
-        since_ms_ = static_cast<std::uint32_t>(worker_.now_ms());
+        since_ms_ = static_cast<std::uint32_t>(worker().now_ms());
         break;
     default:
         break;
@@ -461,7 +485,7 @@ void Connection::on_proxy_input(std::string_view input) noexcept {
     if (h.result == parser::ProxyHeader::Result::invalid) {
         char p[80];
         KAHTTPD_LOG(info, "conn=%llu client=%s closed: %s while reading the PROXY protocol header",
-                    static_cast<unsigned long long>(id_), peer(p).data(), h.error);
+                    static_cast<unsigned long long>(id()), peer(p).data(), h.error);
         close(CloseReason::proxy_header);
         return;
     }
@@ -473,7 +497,7 @@ void Connection::on_proxy_input(std::string_view input) noexcept {
     if (log_enabled(LogLevel::debug)) {
         char p[80];
         log_write(LogLevel::debug, "conn=%llu client=%s PROXY v%u header%s",
-                  static_cast<unsigned long long>(id_), peer(p).data(), h.version,
+                  static_cast<unsigned long long>(id()), peer(p).data(), h.version,
                   h.has_addresses ? "" : " without addresses (LOCAL or UNKNOWN)");
     }
     if (!count_client_ip()) {
@@ -526,7 +550,7 @@ void Connection::consume_input(std::string_view input) noexcept {
             }
             break;
         }
-        if (b.request_start_us_ == 0 && !worker_.shared().access_logs.empty()) {
+        if (b.request_start_us_ == 0 && !worker().shared().access_logs.empty()) {
             b.request_start_us_ = uv_hrtime() / 1000; // for %D in the access log
         }
         const auto r = b.parser.feed(input);
@@ -549,7 +573,7 @@ void Connection::consume_input(std::string_view input) noexcept {
                 // A chunked body has no announced length: answer once it has been read, so a
                 // body over LimitRequestBody still gets its 413 instead of a 200 cut short.
                 // A client waiting for "100 Continue" gets it now.
-                host_ = &select_host(worker_.shared(), req, local_ip_, local_port_);
+                busy().host_ = &select_host(worker().shared(), req, local_ip_, local_port_);
                 resolve_useragent(req);
                 b.parser.set_message_body_limit(body_limit_for(req, request_info(true)));
                 if (req.expect_continue() && req.http_minor() >= 1) {
@@ -597,7 +621,7 @@ void Connection::on_parse_error() noexcept {
         close_after_framing_lost(CloseReason::parse_error);
         KAHTTPD_LOG_TO(
             log_host().error_log, info, "conn=%llu client=%s %s while reading request body",
-            static_cast<unsigned long long>(id_), peer(p).data(), b.parser.error_reason().data());
+            static_cast<unsigned long long>(id()), peer(p).data(), b.parser.error_reason().data());
         return;
     }
     const bool in_body = phase_ == Phase::body;
@@ -626,11 +650,11 @@ void Connection::refuse_head(Status status, const char* reason, bool in_body,
     head_ =
         parsed && static_cast<llhttp_method_t>(busy().parser.request().method_id()) == HTTP_HEAD;
     if (!in_body) {
-        host_ = nullptr; // answered and logged as the address's default host's
+        busy().host_ = nullptr; // answered and logged as the address's default host's
     }
     char p[80];
     KAHTTPD_LOG_TO(log_host().error_log, info, "conn=%llu client=%s %u %s while reading request %s",
-                   static_cast<unsigned long long>(id_), peer(p).data(), parser::code(status),
+                   static_cast<unsigned long long>(id()), peer(p).data(), parser::code(status),
                    reason, in_body ? "body" : "head");
     close_after_framing_lost(CloseReason::parse_error);
     respond_error(status);
@@ -670,28 +694,28 @@ void Connection::pump() noexcept {
 // ---- answering -------------------------------------------------------------------------------
 
 RequestInfo Connection::request_info(bool from_request) const noexcept {
-    const SharedState& shared = worker_.shared();
+    const SharedState& shared = worker().shared();
     RequestInfo info;
     info.site = &shared;
     info.host = &log_host();
-    info.host_from_request = from_request && host_ != nullptr;
+    info.host_from_request = from_request && host() != nullptr;
     info.client_ip =
         from_request && busy_ && busy_->has_useragent_ ? &busy_->useragent_ : &client_ip_;
     info.local_ip = &local_ip_;
     info.client_port = client_port_;
     info.local_port = local_port_;
-    info.now_ms = worker_.now_ms();
-    info.conn_id = id_;
+    info.now_ms = worker().now_ms();
+    info.conn_id = id();
     return info;
 }
 
 /// RemoteIPHeader: the client this request's proxies vouch for, when the vhost reads one
-/// (Apache's mod_remoteip; server/http/remote_ip.hpp has the rules). Needs host_.
+/// (Apache's mod_remoteip; server/http/remote_ip.hpp has the rules). Needs host().
 void Connection::resolve_useragent(const parser::Request& req) noexcept {
     ConnectionBusy& b = busy();
     b.has_useragent_ = false;
-    const SharedState& shared = worker_.shared();
-    const RemoteIpRules rules = remote_ip_rules(shared.config->main, *host_->vhost);
+    const SharedState& shared = worker().shared();
+    const RemoteIpRules rules = remote_ip_rules(shared.config->main, *host()->vhost);
     if (rules.header.empty()) {
         return;
     }
@@ -708,21 +732,21 @@ void Connection::resolve_useragent(const parser::Request& req) noexcept {
 void Connection::on_request() noexcept {
     ConnectionBusy& b = busy();
     const parser::Request& req = b.parser.request();
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     // The head is complete: its deadline is over. Every way out of pump() arms the next one
     // (send, linger, header, body or idle), so the connection is never left without one.
-    timer_.unlink();
+    timer().unlink();
     deadline_ = Deadline::none;
     ++requests_;
-    ++worker_.stats().requests;
+    ++worker().stats().requests;
 
     // RFC 9112 §9.3: decide persistence before the response is written, so it can say so.
     if (!req.keep_alive()) {
         close_after(CloseReason::client_requested);
     } else if (!cfg.keep_alive) {
         close_after(CloseReason::keep_alive_off);
-    } else if (worker_.draining()) {
-        close_after(worker_.drain_reason());
+    } else if (worker().draining()) {
+        close_after(worker().drain_reason());
     } else if (cfg.max_keep_alive_requests != 0 && requests_ >= cfg.max_keep_alive_requests) {
         close_after(CloseReason::max_requests);
     } else if (expires_ms_ != 0 && static_cast<std::int32_t>(now32() - expires_ms_) >= 0) {
@@ -730,7 +754,7 @@ void Connection::on_request() noexcept {
         close_after(CloseReason::max_lifetime);
     }
     head_ = static_cast<llhttp_method_t>(req.method_id()) == HTTP_HEAD;
-    host_ = &select_host(worker_.shared(), req, local_ip_, local_port_);
+    busy().host_ = &select_host(worker().shared(), req, local_ip_, local_port_);
     resolve_useragent(req);
 
     // The 100 Continue decision; not for a chunked body that was read already (its 100 went
@@ -743,7 +767,7 @@ void Connection::on_request() noexcept {
     const RequestInfo info = request_info(true);
     // The wait for the next head (a pipelined one) starts now, from nothing.
     b.head_bytes_ = 0;
-    since_ms_ = static_cast<std::uint32_t>(worker_.now_ms());
+    since_ms_ = static_cast<std::uint32_t>(worker().now_ms());
     if (handle_static(req, info, b.response, b.scope) == Route::server_status) {
         start_status(req, expect_continue);
         return;
@@ -766,8 +790,8 @@ void Connection::start_status(const parser::Request& req, bool expect_continue) 
     b.status_ready = false;
     b.status_expect = expect_continue;
     phase_ = Phase::awaiting;
-    arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
-    worker_.gather_status(id_, b.status_query.json, b.status_query.refresh, b.status_query.limit);
+    arm(Deadline::send, static_cast<std::uint64_t>(worker().shared().config->timeout.count()));
+    worker().gather_status(id(), b.status_query.json, b.status_query.refresh, b.status_query.limit);
 }
 
 void Connection::finish_status(const StatusReport& report) noexcept {
@@ -799,8 +823,8 @@ void Connection::emit_status() noexcept {
 /// Apache answers with its default server's).
 void Connection::respond_error(Status status) noexcept {
     ConnectionBusy& b = busy();
-    const RequestInfo info = request_info(host_ != nullptr);
-    const parser::Request* req = host_ != nullptr ? &b.parser.request() : nullptr;
+    const RequestInfo info = request_info(host() != nullptr);
+    const parser::Request* req = host() != nullptr ? &b.parser.request() : nullptr;
     b.scope.reset(); // (error_response resets the response itself)
     error_response(status, req, info, info.host->base, b.response, true);
     queue_response(b.response, false);
@@ -843,7 +867,7 @@ void Connection::queue_response(const Response& res, bool expect_continue) noexc
 
 void Connection::queue_head(const Response& res) noexcept {
     std::string& out = busy().out_;
-    const std::string_view date = worker_.date().get(std::time(nullptr));
+    const std::string_view date = worker().date().get(std::time(nullptr));
     if (!res.prepared_head.empty()) {
         // The common case: one copy of the cache's prepared block (made by append_head too, for
         // settings without Header rules), the current Date written into it.
@@ -858,7 +882,7 @@ void Connection::queue_head(const Response& res) noexcept {
         out.append("\r\n");
         return;
     }
-    const HeadMarks marks = append_head(out, res.status, worker_.shared().server_header, date,
+    const HeadMarks marks = append_head(out, res.status, worker().shared().server_header, date,
                                         res.content_type, res.content_length, res.fields);
     append_connection_fields();
     end_head(out, marks.fields_at, res.status, res.settings->headers);
@@ -866,7 +890,7 @@ void Connection::queue_head(const Response& res) noexcept {
 
 /// Connection / Keep-Alive (RFC 9112 §9.3), as decided for the current response.
 void Connection::append_connection_fields() noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     std::string& out = busy().out_;
     if (close_after_) {
         out.append("Connection: close\r\n");
@@ -877,7 +901,7 @@ void Connection::append_connection_fields() noexcept {
     }
     // The idle timeout as it stands now (it slides under pressure); the idle deadline is armed
     // with this same value, so the field never promises more than the server will wait.
-    const std::uint64_t idle_ms = worker_.idle_timeout_ms();
+    const std::uint64_t idle_ms = worker().idle_timeout_ms();
     busy().keepalive_ms_ = idle_ms;
     out.append("Keep-Alive: timeout=");
     text::append_number(out, idle_ms / 1000);
@@ -918,7 +942,7 @@ void Connection::queue_file_body(const Response& res) noexcept {
     b.file_fd_ = res.fd >= 0 ? ::fcntl(res.fd, F_DUPFD_CLOEXEC, 0) : -1;
     if (b.file_fd_ < 0) {
         KAHTTPD_LOG_TO(log_host().error_log, error, "conn=%llu cannot stream a file: %s",
-                       static_cast<unsigned long long>(id_), std::strerror(errno));
+                       static_cast<unsigned long long>(id()), std::strerror(errno));
         close_after_framing_lost(CloseReason::io_error);
         return;
     }
@@ -959,7 +983,7 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
     if (got < length) {
         KAHTTPD_LOG_TO(log_host().error_log, error,
                        "conn=%llu short read of a file while building a response",
-                       static_cast<unsigned long long>(id_));
+                       static_cast<unsigned long long>(id()));
         out.resize(at + got);
         close_after_framing_lost(CloseReason::io_error);
         return false;
@@ -968,7 +992,7 @@ bool Connection::append_file_range(int fd, std::uint64_t offset, std::uint64_t l
 }
 
 const HostContext& Connection::default_host() const noexcept {
-    return server::default_host(worker_.shared(), local_ip_, local_port_);
+    return server::default_host(worker().shared(), local_ip_, local_port_);
 }
 
 /// One access-log line per CustomLog of the request's host for the response just queued (a
@@ -1003,7 +1027,7 @@ void Connection::log_access(bool parsed) noexcept {
             r.tls_protocol = tls_->protocol();
             r.tls_cipher = tls_->cipher();
         }
-        worker_.access_log(h, r, b.log_pending_);
+        worker().access_log(h, r, b.log_pending_);
     }
     b.request_start_us_ = 0;
 }

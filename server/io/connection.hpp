@@ -52,7 +52,7 @@ class Worker;
 /// awaited, so unsent output stays bounded.
 ///
 /// Thread: its worker's.
-class Connection {
+class Connection : public ListNode<Connection>, private TimerEntry {
   public:
     /// What the connection is doing; decides how input, output and deadlines are handled.
     enum class Phase : std::uint8_t {
@@ -115,9 +115,14 @@ class Connection {
     bool make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool slow_heads) noexcept;
     /// The status report this connection asked for is ready (worker thread).
     void finish_status(const StatusReport& report) noexcept;
-    std::uint64_t id() const noexcept { return id_; }
+    /// Unique in the process: generation, worker, then a counter (kept in the handle's data
+    /// word).
+    std::uint64_t id() const noexcept {
+        return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(handle_.data));
+    }
 
-    ListNode<Connection> node_{this}; ///< membership in the worker's list
+    /// Membership in the worker's list (connections_ or queued_).
+    ListNode<Connection>& node() noexcept { return *this; }
 
   private:
     enum class Deadline : std::uint8_t { none, header, body, send, idle, linger, drain, handshake };
@@ -169,8 +174,11 @@ class Connection {
     /// The host whose logs get the current request's lines: its vhost once chosen, else the
     /// default one.
     const HostContext& log_host() const noexcept {
-        return host_ != nullptr ? *host_ : default_host();
+        const HostContext* h = host();
+        return h != nullptr ? *h : default_host();
     }
+    /// The vhost chosen from the current request, if any (kept in the busy state).
+    const HostContext* host() const noexcept { return busy_ ? busy_->host_ : nullptr; }
 
     // Persistence: the one owner of the close decision and its reason.
     void close_after(CloseReason reason) noexcept;
@@ -203,6 +211,13 @@ class Connection {
     void time_out_head(CloseReason reason, std::uint64_t linger_ms) noexcept;
     std::uint32_t now32() const noexcept;
 
+    /// The worker whose loop the connection's handle is on (Worker sets loop.data).
+    Worker& worker() const noexcept { return *static_cast<Worker*>(handle_.loop->data); }
+    /// The connection's one deadline in the worker's wheel (a base, not a member: its tail
+    /// padding holds the small fields below, which idle connections count in).
+    TimerEntry& timer() noexcept { return *this; }
+    const TimerEntry& timer() const noexcept { return *this; }
+
     // Busy state: acquired from the worker's pool when needed, given back when idle.
     ConnectionBusy& busy() noexcept;
     void release_busy() noexcept;
@@ -214,33 +229,36 @@ class Connection {
     static void on_write_cb(uv_write_t* req, int status) noexcept;
     static void on_shutdown_cb(uv_shutdown_t* req, int status) noexcept;
     static void on_close_cb(uv_handle_t* h) noexcept;
-    static void on_timer_cb(TimerEntry& entry, void* data) noexcept;
+    static Connection* from_handle(uv_handle_t* h) noexcept;
+    static void on_timer_cb(TimerEntry& entry) noexcept;
 
-    uv_tcp_t handle_;
-    Worker& worker_;
-    TimerEntry timer_;
-    std::unique_ptr<ConnectionBusy> busy_; // everything a request needs; null when idle
-    std::unique_ptr<TlsSession> tls_;      // https addresses only; null for plain HTTP
-    std::uint64_t id_;
-    IpBytes client_ip_{}; // IPv4 as ::ffff:a.b.c.d
-    IpBytes local_ip_{};
-    std::uint16_t client_port_ = 0;
+    // Idle connections are counted in bytes (benchmarks/idle_memory.py; the goal is at most
+    // 400 per idle keep-alive connection: this object in glibc's 384-byte chunk, at most 376
+    // bytes, plus libuv's watcher slot). So the list and timer links are bases (no owner or
+    // data pointers), the small fields come first, where they fill the TimerEntry base's tail
+    // padding, the worker is found through the loop (handle_.loop->data), the id is kept in
+    // handle_.data, and the vhost of the current request lives in the busy state.
     std::uint16_t local_port_ = 0;
-    const HostContext* host_ = nullptr; // the vhost chosen from the current request, if any
-    std::uint32_t requests_ = 0;        // requests started on this connection
-    std::uint32_t since_ms_ = 0;   // when the current wait began (accept, idle): ms, low 32 bits
-    std::uint32_t expires_ms_ = 0; // MaxKeepAliveTime: when it ends (low 32 bits); 0 = never
     Phase phase_ = Phase::head;
     Deadline deadline_ = Deadline::none;
     CloseReason close_reason_ = CloseReason::client_closed; // valid once close_after_ is set
-    bool close_after_ = false; // close (gracefully) once the output is written
-    bool reading_ = false;     // uv_read_start is in effect
-    bool write_in_flight_ = false;
-    bool head_ = false;          // the request being answered is HEAD: no body
-    bool dropped_input_ = false; // input after the last answered request was dropped
-    bool ip_counted_ = false;    // counted in ClientCounts (MaxConnectionsPerIP)
-    bool queued_ = false;        // in the worker's queue, not in its budget (until freed)
-    bool proxy_header_ = false;  // its first bytes must be a PROXY header (not read yet)
+    bool close_after_ : 1 = false; // close (gracefully) once the output is written
+    bool reading_ : 1 = false;     // uv_read_start is in effect
+    bool write_in_flight_ : 1 = false;
+    bool head_ : 1 = false;          // the request being answered is HEAD: no body
+    bool dropped_input_ : 1 = false; // input after the last answered request was dropped
+    bool ip_counted_ : 1 = false;    // counted in ClientCounts (MaxConnectionsPerIP)
+    bool queued_ : 1 = false;        // in the worker's queue, not in its budget (until freed)
+    bool proxy_header_ : 1 = false;  // its first bytes must be a PROXY header (not read yet)
+    uv_tcp_t handle_;
+    std::unique_ptr<ConnectionBusy> busy_; // everything a request needs; null when idle
+    std::unique_ptr<TlsSession> tls_;      // https addresses only; null for plain HTTP
+    IpBytes client_ip_{}; // IPv4 as ::ffff:a.b.c.d
+    IpBytes local_ip_{};
+    std::uint16_t client_port_ = 0;
+    std::uint32_t requests_ = 0;   // requests started on this connection
+    std::uint32_t since_ms_ = 0;   // when the current wait began (accept, idle): ms, low 32 bits
+    std::uint32_t expires_ms_ = 0; // MaxKeepAliveTime: when it ends (low 32 bits); 0 = never
 };
 
 } // namespace kahttpd::server

@@ -68,9 +68,13 @@ struct ConnectionBusy {
         body_start_ms_ = 0;
         request_start_us_ = 0;
         has_useragent_ = false;
+        host_ = nullptr;
     }
 
     parser::RequestParser parser;
+    /// The vhost chosen from the current request, if any (per request: an idle connection
+    /// holds none).
+    const HostContext* host_ = nullptr;
     uv_write_t write_req;
     uv_shutdown_t shutdown_req;
     std::string out_; // responses not yet written; out_[out_sent_..] is unsent

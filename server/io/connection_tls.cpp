@@ -41,7 +41,7 @@ void Connection::start_handshake() noexcept {
 /// RequestReadTimeout handshake=T[-MAX][,MinRate=R] from the start of the handshake (accept,
 /// or the end of the PROXY header); without it the header window bounds the handshake.
 void Connection::arm_handshake_window() noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     if (cfg.request_read_timeout_handshake.count() == 0) {
         arm_read_window(Deadline::handshake, now32() - since_ms_, cfg.request_read_timeout_header,
                         cfg.request_read_timeout_header_max, 0, 0);
@@ -69,11 +69,11 @@ void Connection::on_tls_input(const char* data, std::size_t n) noexcept {
             return;
         }
         if (st != TlsSession::Status::ok) {
-            ++worker_.stats().tls_failures;
+            ++worker().stats().tls_failures;
             char p[80];
             KAHTTPD_LOG(info, "conn=%llu client=%s TLS handshake failed: %s while reading the TLS "
                               "handshake",
-                        static_cast<unsigned long long>(id_), peer(p).data(),
+                        static_cast<unsigned long long>(id()), peer(p).data(),
                         tls_->reason().c_str());
             flush_tls(); // the alert, best effort
             close(CloseReason::tls_error);
@@ -83,7 +83,7 @@ void Connection::on_tls_input(const char* data, std::size_t n) noexcept {
     }
     // Every record the bytes completed, decrypted into the worker's read buffer (the records
     // themselves were copied into the session's BIO), each piece taken as a plain read would be.
-    char* plain = worker_.read_buffer();
+    char* plain = worker().read_buffer();
     for (;;) {
         std::size_t got = 0;
         const TlsSession::Status st = tls_->read(plain, Worker::kReadBufferSize, got);
@@ -109,7 +109,7 @@ void Connection::on_tls_input(const char* data, std::size_t n) noexcept {
         }
         char p[80];
         KAHTTPD_LOG(info, "conn=%llu client=%s TLS error: %s while reading request",
-                    static_cast<unsigned long long>(id_), peer(p).data(), tls_->reason().c_str());
+                    static_cast<unsigned long long>(id()), peer(p).data(), tls_->reason().c_str());
         close(CloseReason::tls_error);
         return;
     }
@@ -124,7 +124,7 @@ void Connection::on_tls_input(const char* data, std::size_t n) noexcept {
 }
 
 void Connection::on_handshake_done() noexcept {
-    WorkerStats& stats = worker_.stats();
+    WorkerStats& stats = worker().stats();
     ++stats.tls_handshakes;
     if (tls_->resumed()) {
         ++stats.tls_resumed;
@@ -132,7 +132,7 @@ void Connection::on_handshake_done() noexcept {
     if (log_enabled(LogLevel::debug)) {
         char p[80];
         log_write(LogLevel::debug, "conn=%llu client=%s TLS %s %s%s sni=%s",
-                  static_cast<unsigned long long>(id_), peer(p).data(),
+                  static_cast<unsigned long long>(id()), peer(p).data(),
                   std::string(tls_->protocol()).c_str(), std::string(tls_->cipher()).c_str(),
                   tls_->resumed() ? " resumed" : "", std::string(tls_->server_name()).c_str());
     }
@@ -145,18 +145,18 @@ void Connection::on_handshake_done() noexcept {
 /// The first byte is not a TLS handshake record: most likely "GET / HTTP/1.1" sent to an https
 /// address. Answered in clear text, as Apache does, and closed (lingering, so the 400 is read).
 void Connection::refuse_plain_http() noexcept {
-    ++worker_.stats().tls_plain_http;
+    ++worker().stats().tls_plain_http;
     char p[80];
     KAHTTPD_LOG(info, "conn=%llu client=%s 400 plain HTTP sent to an https address while reading "
                       "the TLS handshake",
-                static_cast<unsigned long long>(id_), peer(p).data());
+                static_cast<unsigned long long>(id()), peer(p).data());
     tls_.reset(); // plain from here on: the answer, the FIN and the linger
     phase_ = Phase::head;
     ConnectionBusy& b = busy();
     b.out_.append("HTTP/1.1 400 Bad Request\r\nDate: ");
-    b.out_.append(worker_.date().get(std::time(nullptr)));
+    b.out_.append(worker().date().get(std::time(nullptr)));
     b.out_.append("\r\n");
-    b.out_.append(worker_.shared().server_header);
+    b.out_.append(worker().shared().server_header);
     b.out_.append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
     text::append_number(b.out_, kPlainHttpBody.size());
     b.out_.append("\r\nConnection: close\r\n\r\n");
@@ -196,7 +196,7 @@ void Connection::flush_tls() noexcept {
             }
             write_in_flight_ = true;
             arm(Deadline::send,
-                static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
+                static_cast<std::uint64_t>(worker().shared().config->timeout.count()));
             return;
         }
         if (b.out_sent_ == b.out_.size()) {
@@ -209,7 +209,7 @@ void Connection::flush_tls() noexcept {
         if (!tls_->write(b.out_.data() + b.out_sent_, n)) {
             char p[80];
             KAHTTPD_LOG(info, "conn=%llu client=%s TLS error: %s while sending response",
-                        static_cast<unsigned long long>(id_), peer(p).data(),
+                        static_cast<unsigned long long>(id()), peer(p).data(),
                         tls_->reason().c_str());
             close(CloseReason::tls_error);
             return;

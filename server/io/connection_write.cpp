@@ -105,7 +105,7 @@ bool Connection::refill_from_file() noexcept {
     if (n <= 0) {
         KAHTTPD_LOG_TO(log_host().error_log, error,
                        "conn=%llu read of file failed while sending response",
-                       static_cast<unsigned long long>(id_));
+                       static_cast<unsigned long long>(id()));
         close(CloseReason::io_error);
         return false;
     }
@@ -121,7 +121,7 @@ bool Connection::next_out_or_finish() noexcept {
     b.out_sent_ = 0;
     if (b.file_fd_ < 0) {
         if (!b.log_pending_.empty()) {
-            worker_.commit_access_log(b.log_pending_, false); // all sent: + or -
+            worker().commit_access_log(b.log_pending_, false); // all sent: + or -
         }
         return false;
     }
@@ -161,7 +161,7 @@ void Connection::flush() noexcept {
             return;
         }
         write_in_flight_ = true;
-        arm(Deadline::send, static_cast<std::uint64_t>(worker_.shared().config->timeout.count()));
+        arm(Deadline::send, static_cast<std::uint64_t>(worker().shared().config->timeout.count()));
     }
 }
 
@@ -264,7 +264,7 @@ void Connection::set_keepalive() noexcept {
         // extend the keep-alive timeout.
         return;
     }
-    if (worker_.draining()) {
+    if (worker().draining()) {
         // The response just sent said keep-alive: a request the client sends right after it
         // still gets an answer (with "Connection: close") within the drain floor.
         arm(Deadline::drain, kDrainIdleFloorMs);
@@ -273,8 +273,8 @@ void Connection::set_keepalive() noexcept {
     // Least recently active first for make_room(): the idle connections line up in the order
     // they went idle.
     since_ms_ = now32();
-    worker_.touch(*this);
-    arm(Deadline::idle, announced != 0 ? announced : worker_.idle_timeout_ms());
+    worker().touch(*this);
+    arm(Deadline::idle, announced != 0 ? announced : worker().idle_timeout_ms());
 }
 
 bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool slow_heads) noexcept {
@@ -312,10 +312,10 @@ bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool sl
         return false;
     }
     char p[80];
-    // The head being read names no vhost yet (host_ may still be the previous request's).
+    // The head being read names no vhost yet (host() may still be the previous request's).
     KAHTTPD_LOG_TO(default_host().error_log, info,
                    "conn=%llu client=%s evicted for a new connection while reading request head",
-                   static_cast<unsigned long long>(id_), peer(p).data());
+                   static_cast<unsigned long long>(id()), peer(p).data());
     time_out_head(CloseReason::evicted, kEvictLingerMs);
     return true;
 }
@@ -329,7 +329,9 @@ void Connection::time_out_head(CloseReason reason, std::uint64_t linger_ms) noex
     }
     // Nothing of the previous request applies to this answer.
     head_ = false;
-    host_ = nullptr;
+    if (busy_) {
+        busy_->host_ = nullptr;
+    }
     close_after_framing_lost(reason);
     respond_error(Status::request_timeout);
     flush();
@@ -349,13 +351,13 @@ std::uint32_t Connection::now32() const noexcept {
 
 void Connection::arm(Deadline kind, std::uint64_t delay_ms) noexcept {
     deadline_ = kind;
-    worker_.schedule(timer_, delay_ms);
+    worker().schedule(timer(), delay_ms);
 }
 
 /// Picks the deadline that fits what the connection is waiting for now.
 void Connection::update_deadline() noexcept {
     if (in_message()) {
-        const conf::Config& cfg = *worker_.shared().config;
+        const conf::Config& cfg = *worker().shared().config;
         const ConnectionBusy& b = *busy_;
         if (phase_ == Phase::body || phase_ == Phase::answered) {
             // Receiving a body: RequestReadTimeout body= for the whole body, extended by its
@@ -409,7 +411,7 @@ void Connection::arm_read_window(Deadline kind, std::uint32_t elapsed_ms,
 /// bounds the wait (as in Apache without mod_reqtimeout), so no connection is ever left
 /// without a deadline.
 std::uint64_t Connection::header_timeout_ms() const noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     const auto ms = cfg.request_read_timeout_header.count();
     return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
 }
@@ -417,18 +419,18 @@ std::uint64_t Connection::header_timeout_ms() const noexcept {
 /// How long a PROXY protocol header may take: RequestReadTimeout handshake= when set (Apache
 /// counts the PROXY header in the handshake), else the header window.
 std::uint64_t Connection::handshake_timeout_ms() const noexcept {
-    const auto ms = worker_.shared().config->request_read_timeout_handshake.count();
+    const auto ms = worker().shared().config->request_read_timeout_handshake.count();
     return ms > 0 ? static_cast<std::uint64_t>(ms) : header_timeout_ms();
 }
 
 std::uint64_t Connection::body_timeout_ms() const noexcept {
-    const conf::Config& cfg = *worker_.shared().config;
+    const conf::Config& cfg = *worker().shared().config;
     const auto ms = cfg.request_read_timeout_body.count();
     return static_cast<std::uint64_t>(ms > 0 ? ms : cfg.timeout.count());
 }
 
-void Connection::on_timer_cb(TimerEntry&, void* data) noexcept {
-    static_cast<Connection*>(data)->on_timer();
+void Connection::on_timer_cb(TimerEntry& entry) noexcept {
+    static_cast<Connection&>(entry).on_timer(); // (TimerEntry is a base of Connection)
 }
 
 void Connection::on_timer() noexcept {
@@ -444,7 +446,7 @@ void Connection::on_timer() noexcept {
             KAHTTPD_LOG(info,
                         "conn=%llu client=%s closed: no slot came free within the header "
                         "window",
-                        static_cast<unsigned long long>(id_), peer(p).data());
+                        static_cast<unsigned long long>(id()), peer(p).data());
             close(CloseReason::overload);
             return;
         }
@@ -452,13 +454,13 @@ void Connection::on_timer() noexcept {
             KAHTTPD_LOG(info,
                         "conn=%llu client=%s closed: no PROXY protocol header in time while "
                         "reading the PROXY protocol header",
-                        static_cast<unsigned long long>(id_), peer(p).data());
+                        static_cast<unsigned long long>(id()), peer(p).data());
             close(CloseReason::proxy_header);
             return;
         }
         KAHTTPD_LOG_TO(default_host().error_log, info,
                        "conn=%llu client=%s request head timed out while reading request head",
-                       static_cast<unsigned long long>(id_), peer(p).data());
+                       static_cast<unsigned long long>(id()), peer(p).data());
         // Apache answers 408 here; the response is best effort before the close.
         time_out_head(CloseReason::header_timeout, kLingerMs);
         return;
@@ -468,19 +470,19 @@ void Connection::on_timer() noexcept {
     case Deadline::send:
         KAHTTPD_LOG_TO(log_host().error_log, info,
                        "conn=%llu client=%s timed out while sending response",
-                       static_cast<unsigned long long>(id_), peer(p).data());
+                       static_cast<unsigned long long>(id()), peer(p).data());
         close(CloseReason::send_timeout);
         return;
     case Deadline::linger:
         close(close_reason_);
         return;
     case Deadline::drain:
-        close(worker_.drain_reason());
+        close(worker().drain_reason());
         return;
     case Deadline::handshake:
         KAHTTPD_LOG(info, "conn=%llu client=%s closed: TLS handshake timed out while reading the "
                           "TLS handshake",
-                    static_cast<unsigned long long>(id_), peer(p).data());
+                    static_cast<unsigned long long>(id()), peer(p).data());
         close(CloseReason::handshake_timeout);
         return;
     }
@@ -509,13 +511,13 @@ ConnectionRow Connection::status_row(std::uint64_t now_ms) const {
                                                  "idle", "linger", "drain", "handshake"};
     ConnectionRow row;
     char p[80];
-    row.id = id_;
+    row.id = id();
     row.client = std::string(peer(p));
     row.state = kStates[static_cast<std::size_t>(state())];
     row.requests = requests_;
-    if (timer_.armed()) {
+    if (timer().armed()) {
         row.deadline = kDeadlines[static_cast<std::size_t>(deadline_)];
-        const std::uint64_t at = timer_.deadline();
+        const std::uint64_t at = timer().deadline();
         row.deadline_ms = at > now_ms ? static_cast<std::int64_t>(at - now_ms) : 0;
         if (phase_ == Phase::idle && deadline_ == Deadline::idle) {
             row.idle_ms = static_cast<std::uint32_t>(now_ms) - since_ms_;

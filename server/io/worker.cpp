@@ -329,13 +329,13 @@ void Worker::enqueue(Connection& c) noexcept {
         // here, and a slot freed by another worker tells this one nothing: look again soon.
         uv_timer_start(&queue_timer_, &Worker::on_queue_timer_cb, kQueueRetryMs, kQueueRetryMs);
     }
-    queued_.push_back(c.node_);
+    queued_.push_back(c.node());
 }
 
 void Worker::dequeue(Connection& c) noexcept {
     shared_.board->queued_connections.fetch_sub(1, std::memory_order_relaxed);
     // Closing: tracked with the others until its close callback frees it.
-    connections_.push_back(c.node_);
+    connections_.push_back(c.node());
     if (queued_.empty()) {
         uv_timer_stop(&queue_timer_);
     }
@@ -351,7 +351,7 @@ void Worker::admit_queued() noexcept {
         }
         board.queued_connections.fetch_sub(1, std::memory_order_relaxed);
         board.open_connections.fetch_add(1, std::memory_order_relaxed);
-        connections_.push_back(c->node_);
+        connections_.push_back(c->node());
         if (queued_.empty()) {
             uv_timer_stop(&queue_timer_);
         }
@@ -397,8 +397,8 @@ bool Worker::make_room() noexcept {
 }
 
 void Worker::touch(Connection& c) noexcept {
-    c.node_.unlink();
-    connections_.push_back(c.node_);
+    c.node().unlink();
+    connections_.push_back(c.node());
 }
 
 std::uint64_t Worker::lifetime_ms() noexcept {
@@ -415,11 +415,11 @@ std::uint64_t Worker::lifetime_ms() noexcept {
 }
 
 void Worker::link(Connection& c) noexcept {
-    connections_.push_back(c.node_);
+    connections_.push_back(c.node());
 }
 
 void Worker::on_connection_freed(Connection& c) noexcept {
-    c.node_.unlink();
+    c.node().unlink();
     if (!c.queued()) {
         shared_.board->open_connections.fetch_sub(1, std::memory_order_relaxed);
         if (!queued_.empty() && !draining_) {

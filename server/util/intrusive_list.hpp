@@ -4,14 +4,14 @@
 
 namespace kahttpd::server {
 
-/// A node of a circular intrusive list that knows its owner. Self-unlinking: the destructor
-/// removes it, so an owner can be freed without telling the list. Linking never allocates.
-template <typename T> class ListNode {
+/// The links of a circular intrusive list. Self-unlinking: the destructor removes it, so an
+/// owner can be freed without telling the list. Linking never allocates.
+class ListLink {
   public:
-    explicit ListNode(T* owner) noexcept : owner_(owner) {}
-    ListNode(const ListNode&) = delete;
-    ListNode& operator=(const ListNode&) = delete;
-    ~ListNode() { unlink(); }
+    ListLink() noexcept = default;
+    ListLink(const ListLink&) = delete;
+    ListLink& operator=(const ListLink&) = delete;
+    ~ListLink() { unlink(); }
 
     void unlink() noexcept {
         if (next_ != nullptr) {
@@ -23,10 +23,13 @@ template <typename T> class ListNode {
 
   private:
     template <typename U> friend class IntrusiveList;
-    T* owner_;
-    ListNode* prev_ = nullptr;
-    ListNode* next_ = nullptr;
+    ListLink* prev_ = nullptr;
+    ListLink* next_ = nullptr;
 };
+
+/// A list member: T derives from ListNode<T>, so the owner is found from its node by a cast
+/// (no owner pointer: two words per member, which idle connections count in).
+template <typename T> class ListNode : public ListLink {};
 
 /// The head of a list of T, each linked through a ListNode<T> member.
 template <typename T> class IntrusiveList {
@@ -44,14 +47,14 @@ template <typename T> class IntrusiveList {
     bool empty() const noexcept { return head_.next_ == &head_; }
     std::size_t size() const noexcept {
         std::size_t n = 0;
-        for (const ListNode<T>* p = head_.next_; p != &head_; p = p->next_) {
+        for (const ListLink* p = head_.next_; p != &head_; p = p->next_) {
             ++n;
         }
         return n;
     }
 
     /// The oldest owner, or nullptr when the list is empty.
-    T* front() const noexcept { return empty() ? nullptr : head_.next_->owner_; }
+    T* front() const noexcept { return empty() ? nullptr : owner(head_.next_); }
 
     void push_back(ListNode<T>& n) noexcept {
         n.unlink();
@@ -63,9 +66,9 @@ template <typename T> class IntrusiveList {
 
     /// Calls f(T&) for each owner. f may unlink the node it is given (but no other).
     template <typename F> void for_each(F&& f) {
-        for (ListNode<T>* n = head_.next_; n != &head_;) {
-            ListNode<T>* next = n->next_;
-            f(*n->owner_);
+        for (ListLink* n = head_.next_; n != &head_;) {
+            ListLink* next = n->next_;
+            f(*owner(n));
             n = next;
         }
     }
@@ -73,9 +76,9 @@ template <typename T> class IntrusiveList {
     /// Calls f(T&) for each owner, oldest first, until f returns true; true when one did.
     /// f may unlink the node it is given (but no other).
     template <typename F> bool any_of(F&& f) {
-        for (ListNode<T>* n = head_.next_; n != &head_;) {
-            ListNode<T>* next = n->next_;
-            if (f(*n->owner_)) {
+        for (ListLink* n = head_.next_; n != &head_;) {
+            ListLink* next = n->next_;
+            if (f(*owner(n))) {
                 return true;
             }
             n = next;
@@ -84,7 +87,9 @@ template <typename T> class IntrusiveList {
     }
 
   private:
-    ListNode<T> head_{nullptr};
+    static T* owner(ListLink* n) noexcept { return static_cast<T*>(static_cast<ListNode<T>*>(n)); }
+
+    ListLink head_;
 };
 
 } // namespace kahttpd::server

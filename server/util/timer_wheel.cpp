@@ -165,7 +165,7 @@ std::size_t TimerWheel::run(std::uint64_t now) noexcept {
         stats_.lag.add(kLagBoundsMs, lag);
         ++stats_.expirations;
         ++fired;
-        e->cb_(*e, e->data_);
+        e->cb_(*e);
     }
     return fired;
 }

@@ -13,14 +13,15 @@ using kahttpd::server::TimerWheel;
 namespace {
 
 /// A timer owner that records when it fired (the wheel's clock at the time).
-struct Probe {
+struct Probe : TimerEntry {
+    Probe() noexcept : TimerEntry(&Probe::on_fire) {}
     TimerWheel* wheel = nullptr;
     std::vector<std::uint64_t> fired_at;
     std::uint64_t rearm_after = 0; // re-arm itself this many ms later, once
-    TimerEntry entry{&Probe::on_fire, this};
+    TimerEntry& entry = *this;
 
-    static void on_fire(TimerEntry& e, void* data) noexcept {
-        auto* self = static_cast<Probe*>(data);
+    static void on_fire(TimerEntry& e) noexcept {
+        auto* self = static_cast<Probe*>(&e);
         self->fired_at.push_back(self->wheel->now());
         if (self->rearm_after != 0) {
             const std::uint64_t after = self->rearm_after;
@@ -132,12 +133,13 @@ TEST_SUITE("server") {
 
     TEST_CASE("a callback may cancel another entry that is due in the same run") {
         TimerWheel wheel(0);
-        struct Killer {
+        struct Killer : TimerEntry {
+            Killer() noexcept : TimerEntry(&Killer::on_fire) {}
             TimerEntry* victim = nullptr;
             int fired = 0;
-            TimerEntry entry{&Killer::on_fire, this};
-            static void on_fire(TimerEntry&, void* data) noexcept {
-                auto* self = static_cast<Killer*>(data);
+            TimerEntry& entry = *this;
+            static void on_fire(TimerEntry& e) noexcept {
+                auto* self = static_cast<Killer*>(&e);
                 ++self->fired;
                 if (self->victim != nullptr) {
                     self->victim->unlink();
