@@ -18,6 +18,7 @@ packages=(
     media-types                        # /etc/mime.types
     python3 curl wrk                   # integration tests and smoke load
     haproxy                            # the load balancer in front (test_haproxy.py)
+    chromium                           # TLS browser test (test_tls_clients.py)
     python3-brotli                     # decoding br responses in the integration tests
     logrotate groff-base               # checking the package's logrotate file and man page
 )

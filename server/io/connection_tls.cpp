@@ -139,6 +139,15 @@ void Connection::on_handshake_done() noexcept {
     // The first request's head window starts now (nginx and Apache count it from here too).
     phase_ = Phase::head;
     since_ms_ = now32();
+    if (worker().draining()) {
+        // Finished in a drain (shutdown, reload, binary upgrade): the connection is idle as far
+        // as this worker knows, as on_server_drain() treats one. A request already on its way
+        // still gets the floor (its head then re-arms the header window and it is answered with
+        // "Connection: close"); a client that only connected ahead, as a browser's preconnect
+        // does, must not hold the retiring worker for the whole header window.
+        arm(Deadline::drain, kDrainIdleFloorMs);
+        return;
+    }
     arm(Deadline::header, header_timeout_ms());
 }
 
