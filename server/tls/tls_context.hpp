@@ -44,9 +44,13 @@ class TicketKeys {
     std::uint64_t period_s() const noexcept { return period_s_; }
 
   private:
+    /// The key of `period`: from the calling thread's cache of the last two periods, else
+    /// computed (three HMACs) and cached.
     Key derive(std::uint64_t period, std::uint64_t host) const noexcept;
+    Key compute(std::uint64_t period, std::uint64_t host) const noexcept;
     std::array<unsigned char, 32> secret_{};
     std::uint64_t period_s_;
+    std::uint64_t id_; ///< unique per TicketKeys in the process (the thread caches' key)
 };
 
 /// The TLS contexts of one worker: one SSL_CTX per host (main server, then each vhost, as
