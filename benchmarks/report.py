@@ -305,6 +305,19 @@ def main():
                           fmt_num(t.get("min_ms"), 1) + " ms", fmt_num(t.get("median_ms"), 1) + " ms",
                           fmt_num(t.get("max_ms"), 1) + " ms"])
 
+    tls = meta.get("tls") or {}
+    tls_head = ["server", "protocol", "cipher", "ticket lifetime", "resumes a session",
+                "new ticket when resumed"]
+    tls_rows = []
+    for n in names:
+        p = (tls.get("probe") or {}).get(n)
+        if p is None:
+            continue
+        tls_rows.append([n, p.get("protocol") or "—", p.get("cipher") or "—",
+                         fmt_num(p.get("ticket_lifetime_hint_s")) + " s",
+                         "yes" if p.get("resumed") else "no",
+                         "yes" if p.get("new_ticket_on_resumption") else "no"])
+
     tw = timer_rows(timer)
     sizes = sorted({n for _, n in tw})
     labels = list(dict.fromkeys(lbl for lbl, _ in tw))
@@ -328,6 +341,10 @@ def main():
     if perf:
         print()
         print("\n".join(text_table(perf_head, perf_rows)))
+    if tls_rows:
+        print()
+        print(f"TLS, as OpenSSL's client sees each server ({tls.get('certificate')})")
+        print("\n".join(text_table(tls_head, tls_rows)))
     if ir_rows:
         print()
         print("instructions per request (callgrind, user space)")
@@ -365,6 +382,18 @@ def main():
     if perf:
         md += ["", "perf stat instructions per request during the wrk runs:", ""]
         md += md_table(perf_head, perf_rows)
+    if tls_rows:
+        md += ["", "## TLS", "",
+               f"The tls-* scenarios: every server with the same certificate "
+               f"({tls.get('certificate')}; {tls.get('openssl')}) and its own defaults for "
+               "ciphers, session tickets and caches (nginx: ssl_protocols TLSv1.2 TLSv1.3, "
+               "since 1.22 stops at TLS 1.2 by default). What a client with OpenSSL's "
+               "defaults negotiates (servers.py tls-probe): a full handshake, then a second "
+               "connection offering the first one's session. wrk keeps each connection's SSL "
+               "object across reconnections (SSL_shutdown, SSL_clear), so it offers its last "
+               "session again: where the server sends no new ticket on a resumed TLS 1.3 "
+               "connection, every other handshake of wrk's is a full one.", ""]
+        md += md_table(tls_head, tls_rows, ["---"] * len(tls_head))
     if ir_rows:
         md += ["", "## Instructions per request (callgrind)", "",
                f"Each server single-process under callgrind, {(instructions or {}).get('n1')} and "
