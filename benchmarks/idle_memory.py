@@ -255,11 +255,15 @@ def memory_test(name, pid, port, n, ctx=None):
     conns = []
     t0 = time.monotonic()
     deadline = t0 + STEP_DEADLINE
+    mid = None  # (idle connections, RSS) once half of them are open
     while len(conns) < n and time.monotonic() < deadline:
         batch = [open_conn(port, sel, "/index.html", ctx=ctx)
                  for _ in range(min(BATCH, n - len(conns)))]
         drive(batch, min(deadline, time.monotonic() + 30), sel, {"idle"})
         conns += batch
+        if mid is None and len(conns) >= n // 2:
+            time.sleep(0.5)
+            mid = (sum(1 for c in conns if c.state == "idle"), rss_bytes(pid))
     opened = time.monotonic() - t0
     time.sleep(1.0)
     # anything the server closed in the meantime shows up as EOF now
@@ -288,12 +292,20 @@ def memory_test(name, pid, port, n, ctx=None):
         "pss_bytes_per_connection": (round((pss_after - pss_before) / len(idle))
                                      if idle and pss_before is not None
                                      and pss_after is not None else None),
+        # The second half's growth per connection: what one more idle connection costs, without
+        # what the first ones left behind once (the allocator's high-water mark from the
+        # handshakes and requests in flight, a batch at a time).
+        "rss_half": mid[1] if mid else None,
+        "connections_half": mid[0] if mid else None,
+        "marginal_bytes_per_connection": (round((after - mid[1]) / (len(idle) - mid[0]))
+                                          if mid and len(idle) > mid[0] else None),
     }
     log(f"{name}: {len(idle)}/{n} idle {'TLS ' if ctx is not None else ''}connections in {opened:.1f}s, RSS {before/2**20:.1f} -> "
         f"{after/2**20:.1f} MiB ({res['bytes_per_connection']} B/conn), "
         f"{after_close/2**20:.1f} MiB after closing them"
         + (f"; PSS {res['pss_bytes_per_connection']} B/conn"
-           if res["pss_bytes_per_connection"] is not None else ""))
+           if res["pss_bytes_per_connection"] is not None else "")
+        + f"; second half {res['marginal_bytes_per_connection']} B/conn")
     return res
 
 
@@ -488,23 +500,32 @@ def markdown_tls(results):
              f"{results['certificate']}; client {results['openssl']}). Bytes per idle "
              "connection = growth of the RSS (and PSS) of the process that holds them ÷ "
              "connections.", "",
+             "Second half: (RSS with all − RSS with the first half) ÷ the second half's "
+             "connections, the cost of one more idle connection without the allocator's "
+             "high-water mark from the handshakes in flight (100 at a time).", "",
              "| server | kind | idle connections | RSS before | RSS after | bytes / idle "
-             "connection (RSS) | bytes / idle connection (PSS) | RSS after closing |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "connection (RSS) | bytes / idle connection (PSS) | second half, bytes / "
+             "connection (RSS) | RSS after closing |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results["memory"]:
         lines.append(f"| {r['server']} | {'TLS' if r['tls'] else 'plain'} | "
                      f"{r['connections_idle']:,} of {r['connections_requested']:,} | "
                      f"{mib(r['rss_before'])} | {mib(r['rss_after'])} | "
                      f"{num(r['bytes_per_connection'])} | {num(r['pss_bytes_per_connection'])} | "
-                     f"{mib(r['rss_after_close'])} |")
+                     f"{num(r['marginal_bytes_per_connection'])} | {mib(r['rss_after_close'])} |")
     by = {(r["server"], r["tls"]): r for r in results["memory"]}
     extra = []
     for name in dict.fromkeys(r["server"] for r in results["memory"]):
         t, p = by.get((name, True)), by.get((name, False))
         if t and p and t["bytes_per_connection"] is not None \
                 and p["bytes_per_connection"] is not None:
-            extra.append(f"- {name}: TLS adds {t['bytes_per_connection'] - p['bytes_per_connection']:,}"
-                         " bytes (RSS) to an idle connection")
+            line = (f"- {name}: TLS adds {t['bytes_per_connection'] - p['bytes_per_connection']:,}"
+                    " bytes (RSS) to an idle connection")
+            if t["marginal_bytes_per_connection"] is not None \
+                    and p["marginal_bytes_per_connection"] is not None:
+                line += (f", {t['marginal_bytes_per_connection'] - p['marginal_bytes_per_connection']:,}"
+                         " in the second half")
+            extra.append(line)
     if extra:
         lines += [""] + extra
     lines.append("")
