@@ -457,7 +457,11 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
     colors = {"nginx": "#2f7d32", "h2o": "#c0392b", "lighttpd": "#e6a700",
               "caddy": "#17a2b8", "apache": "#8e44ad", "minimal": "#7f7f7f",
               "kahttpd": "#2c5aa0"}
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    mem = [(m["server"], m["bytes_per_connection"]) for m in (idle or {}).get("memory", [])
+           if m.get("bytes_per_connection") is not None]
+    # Only the wrk rounds (make bench-gzip, make bench-tls): one row of two charts.
+    rows = 2 if ir or mem else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(13, 8.5 if rows == 2 else 4.6), squeeze=False)
     others = [p if p != "minimal" else "a minimal epoll server" for p in peers]
     them = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
     fig.suptitle(f"kahttpd vs {them} — {now[:10]} "
@@ -495,6 +499,10 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8, loc="best")
         ax.grid(axis="y", alpha=0.3)
+    if rows == 1:
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "latest.png"), dpi=90)
+        return
     ax = axes[1][0]
     servers = [n for n in names if n in ir] or list(ir)
     if servers:
@@ -509,8 +517,6 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
     else:
         ax.axis("off")
     ax = axes[1][1]
-    mem = [(m["server"], m["bytes_per_connection"]) for m in (idle or {}).get("memory", [])
-           if m.get("bytes_per_connection") is not None]
     if mem:
         bars = ax.bar([m[0] for m in mem], [m[1] for m in mem],
                       color=[colors.get(m[0], "#555") for m in mem])
