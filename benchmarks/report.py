@@ -80,6 +80,10 @@ def read_runs(out):
             r["non_2xx"] = res["status"]
             r["cpu_us_per_request"] = (r["cpu_ticks"] / r["clk_tck"] * 1e6 / reqs
                                        if reqs and r.get("cpu_ticks") is not None else None)
+            # wrk's own CPU time (run.sh's client_cpu_s; absent in older runs)
+            r["client_cpu_us_per_request"] = (r["client_cpu_s"] * 1e6 / reqs
+                                              if reqs and r.get("client_cpu_s") is not None
+                                              else None)
             r["instructions_per_request"] = (r["instructions"] / reqs
                                              if reqs and r.get("instructions") is not None else None)
             r["latency_p50_ms"] = res["lat_p50_us"] / 1000
@@ -105,6 +109,7 @@ def summarize(spec, runs, names):
             "requests_per_s": median(r["requests_per_s"] for r in ok),
             "bytes_per_s": median(r["bytes_per_s"] for r in ok),
             "cpu_us_per_request": median(r["cpu_us_per_request"] for r in ok),
+            "client_cpu_us_per_request": median(r.get("client_cpu_us_per_request") for r in ok),
             "instructions_per_request": median(r["instructions_per_request"] for r in ok),
             "latency_p50_ms": median(r["latency_p50_ms"] for r in ok),
             "latency_p99_ms": median(r["latency_p99_ms"] for r in ok),
@@ -268,6 +273,11 @@ def main():
                         [fmt_num(e["servers"].get(n, {}).get("cpu_us_per_request"), 2)
                          for n in names] +
                         [fmt_ratio(e["ratios"].get(p, {}).get("cpu_per_request")) for p in peers])
+    wrk_head = ["scenario"] + [f"{n} µs" for n in names]
+    wrk_rows = [[e["name"]] + [fmt_num(e["servers"].get(n, {}).get("client_cpu_us_per_request"), 2)
+                               for n in names] for e in scenarios]
+    if not any(c != "—" for row in wrk_rows for c in row[1:]):
+        wrk_rows = []
     all_head = ["scenario"] + [f"{n} req/s" for n in names]
     all_rows = [[e["name"]] + [fmt_num(e["servers"].get(n, {}).get("requests_per_s"))
                                for n in names] for e in scenarios]
@@ -338,6 +348,10 @@ def main():
     print()
     print("server CPU µs per request (utime+stime ÷ requests), and kahttpd ÷ each peer (below 1: kahttpd spends less)")
     print("\n".join(text_table(cpu_head, cpu_rows)))
+    if wrk_rows:
+        print()
+        print("client (wrk) CPU µs per request")
+        print("\n".join(text_table(wrk_head, wrk_rows)))
     if perf:
         print()
         print("\n".join(text_table(perf_head, perf_rows)))
@@ -379,6 +393,12 @@ def main():
            "Server utime + stime over the run ÷ requests, in µs (nginx, apache: master + "
            "worker), and kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
     md += md_table(cpu_head, cpu_rows)
+    if wrk_rows:
+        md += ["", "The client's CPU time per request: wrk's utime + stime (one thread, pinned "
+               "to CPU 1) ÷ requests, in µs. Where it is close to 1 ÷ (req/s), wrk, not the "
+               "server, set the pace (TLS handshakes cost the client about as much as the "
+               "server).", ""]
+        md += md_table(wrk_head, wrk_rows)
     if perf:
         md += ["", "perf stat instructions per request during the wrk runs:", ""]
         md += md_table(perf_head, perf_rows)

@@ -284,6 +284,14 @@ start_server() {
     die "$name did not start (see $OUT/$name.stderr.log)"
 }
 
+# children_cpu FILE: user + system seconds of this shell's reaped children so far, from the
+# output of bash's `times` builtin written to FILE (its second line: the children). Taken just
+# before wrk starts and just after it is reaped, the difference is wrk's own CPU time (and its
+# timeout and taskset wrappers'): the client's cost, which bounds the TLS scenarios.
+children_cpu() {
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { v = $i; sub(/s$/, "", v); split(v, p, "m"); t += p[1] * 60 + p[2] } printf "%.3f\n", t }' "$1"
+}
+
 PIDS=()
 server_pids() {  # server_pids NAME: sets PIDS to the PIDs whose CPU time counts
     read -r -a PIDS <<<"${SPID[$1]} $(descendants "${SPID[$1]}" | tr '\n' ' ')"
@@ -436,11 +444,16 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     s0=$(cpu_busy_total "$SERVER_CPU")
     c0=$(cpu_ticks "${PIDS[@]}")
     t0=$(date +%s.%N)
+    times >"$WORK/times.before"
     timeout -k 5 $((DURATION + 60)) taskset -c "$CLIENT_CPU" "$WRK" "${args[@]}" >"$raw" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || wrk_rc=$?
     WRK_PID=""
+    times >"$WORK/times.after"
     t1=$(date +%s.%N)
+    local client_cpu
+    client_cpu=$(awk -v a="$(children_cpu "$WORK/times.before")" -v b="$(children_cpu "$WORK/times.after")" \
+        'BEGIN { printf "%.3f", b - a }')
     c1=$(cpu_ticks "${PIDS[@]}")
     s1=$(cpu_busy_total "$SERVER_CPU")
     n1=$(tcp_counters)
@@ -467,9 +480,9 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     if [ "$is_alive" = false ]; then cpu_delta=null; server_pct=null; other_pct=null; fi
     local stderr_new=$(( $(wc -l <"$OUT/$server.stderr.log") - stderr_before ))
 
-    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
+    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"client_cpu_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
         "$server" "$name" "$round" "$conns" "$mode" "$file" "$wrk_rc" "$cpu_delta" "$(getconf CLK_TCK)" \
-        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$instructions" "$server_pct" "$other_pct" "$is_alive" "$stderr_new" "$tcp_json" "$raw" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$client_cpu" "$instructions" "$server_pct" "$other_pct" "$is_alive" "$stderr_new" "$tcp_json" "$raw" \
         >>"$OUT/runs.jsonl"
 
     # progress line
@@ -477,12 +490,13 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     line=$(grep -m1 '^BENCH_RESULT' "$raw" || true)
     if [ -n "$line" ] && [ "$is_alive" = true ]; then
         awk -v srv="$server" -v sc="$name" -v r="$round" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-            -v sp="$server_pct" -v op="$other_pct" -v cpu="$SERVER_CPU" '{
+            -v sp="$server_pct" -v op="$other_pct" -v cpu="$SERVER_CPU" -v wc="$client_cpu" '{
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
             rps = v["requests"] / (v["duration_us"] / 1e6)
             us = v["requests"] > 0 ? ticks / hz * 1e6 / v["requests"] : 0
             err = v["connect"] + v["read"] + v["write"] + v["timeout"]
-            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  CPU%s %3s%% (others %s%%)  socket errors %d  non-2xx %d\n", r, sc, srv, rps, us, cpu, sp, op, err, v["status"]
+            wus = v["requests"] > 0 ? wc * 1e6 / v["requests"] : 0
+            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  CPU%s %3s%% (others %s%%)  wrk %.2f us/req  socket errors %d  non-2xx %d\n", r, sc, srv, rps, us, cpu, sp, op, wus, err, v["status"]
         }' <<<"$line" >&2
     elif [ -z "$line" ]; then
         log "round $round $name $server: wrk failed (exit $wrk_rc); see $raw"
