@@ -29,17 +29,19 @@ part of the harness runs the same servers with the same tuning:
 TLS (the tls-* scenarios, make bench-tls; idle_memory.py --tls): given a TLS port, a certificate
 and its key (tls=TlsFiles(...)), every server in TLS (all but minimal) also listens on that
 port with TLS, with the same certificate and key, and with its own defaults for protocols,
-ciphers, session tickets and session caches (benchmarks/README.md says what each does):
+ciphers, session tickets and session caches (benchmarks/README.md says what each does), but
+for nginx's protocols:
   kahttpd   Listen 127.0.0.1:PORT https, <VirtualHost *> SSLEngine on, SSLCertificateFile,
             SSLCertificateKeyFile
-  nginx     listen 127.0.0.1:PORT ssl in the same server block, ssl_certificate(_key)
+  nginx     listen 127.0.0.1:PORT ssl in the same server block, ssl_certificate(_key),
+            ssl_protocols TLSv1.2 TLSv1.3 (1.22's default stops at TLS 1.2)
   h2o       a second listen with ssl: certificate-file, key-file, ocsp-update-interval 0
             (no OCSP fetcher: a self-signed certificate has no responder, and no network)
   lighttpd  mod_openssl, $SERVER["socket"] == "127.0.0.1:PORT" { ssl.engine, ssl.pemfile,
             ssl.privkey }
   caddy     a second site, https://127.0.0.1:PORT, with tls CERT KEY
-  apache    mod_ssl (and mod_socache_shmcb, loaded but no SSLSessionCache: mod_ssl's default
-            none), Listen PORT https, a <VirtualHost> with SSLEngine on, the certificate and key
+  apache    mod_ssl (no SSLSessionCache: mod_ssl's default, none), Listen PORT https, a
+            <VirtualHost> with SSLEngine on, the certificate and key
 
 All listen on 127.0.0.1 only, on a port chosen at run time: kahttpd and minimal bind port 0 and
 print the port they got; the others get a port that was just free (free_port()), and the caller
