@@ -6,6 +6,8 @@
 #              FUZZ_SECONDS (docs/fuzzing.md)
 #   make deb   build the Debian package build/kahttpd_VERSION_ARCH.deb (contrib/debian/)
 #   make bench-gzip  compression on the fly, kahttpd against nginx's gzip (benchmarks/README.md)
+#   make bench-tls   TLS keep-alive and Connection: close against nginx, h2o, lighttpd, Caddy and
+#              Apache with the same certificate, and idle TLS connections (benchmarks/README.md)
 #   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
 #              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
 BUILD_DIR ?= build
@@ -19,7 +21,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?=
 FUZZ_RUNS ?=
 
-.PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip soak format clean
+.PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip bench-tls soak format clean
 
 all: build
 
@@ -103,6 +105,25 @@ bench-gzip:
 	    BENCH_SERVERS="$${BENCH_SERVERS:-kahttpd nginx caddy apache}" \
 	    BENCH_SCENARIOS="$${BENCH_SCENARIOS:-gz-1k gz-64k}" BENCH_ROUNDS=$${BENCH_ROUNDS:-5} \
 	    timeout -k 10 900 bash benchmarks/run.sh
+
+# TLS (benchmarks/README.md): run.sh's tls-ka-1k and tls-close-1k scenarios with one
+# self-signed ECDSA P-256 certificate for every server, BENCH_SERVERS (kahttpd nginx h2o lighttpd
+# caddy apache), BENCH_ROUNDS (3) interleaved rounds of 5 s, about 4 minutes; then idle TLS
+# connections (idle_memory.py --tls: IDLE_TLS_CONNECTIONS, 2000, to kahttpd and nginx), about
+# a minute. Results in build/bench-tls/ (BENCH_OUT): latest.*, idle-tls.*.
+bench-tls:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-tls} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    BENCH_SERVERS="$${BENCH_SERVERS:-kahttpd nginx h2o lighttpd caddy apache}" \
+	    BENCH_SCENARIOS="$${BENCH_SCENARIOS:-tls-ka-1k tls-close-1k}" BENCH_ROUNDS=$${BENCH_ROUNDS:-3} \
+	    timeout -k 10 900 bash benchmarks/run.sh
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-tls} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    BENCH_SERVERS="$${IDLE_TLS_SERVERS:-kahttpd nginx}" \
+	    timeout -k 10 600 $${BENCH_PYTHON:-/usr/bin/python3} benchmarks/idle_memory.py --tls
 
 # Soak (benchmarks/soak.py): the Release kahttpd under a mixed load for SOAK_SECONDS (default
 # 600; SOAK_SECONDS=60 for a quick look), a reload every 20 s and a log rotation every 60 s.

@@ -18,6 +18,19 @@ Standard library only.
    python3 benchmarks/idle_memory.py
    IDLE_CONNECTIONS=2000 IDLE_TIMEOUT_SECONDS=1 python3 benchmarks/idle_memory.py
 
+With --tls (make bench-tls) it measures idle TLS connections instead, for kahttpd and nginx
+(BENCH_SERVERS: any of kahttpd nginx h2o lighttpd caddy apache): one self-signed ECDSA P-256
+certificate for all (servers.make_cert), each server with a TLS listener (servers.py). For each
+server, two fresh starts: IDLE_TLS_CONNECTIONS (2000) TLS connections, each with a full
+handshake (TLS 1.3, OpenSSL's client defaults through Python's ssl module, no session offered)
+and one GET read whole, then idle; and the same number of plain connections, for comparison.
+Bytes per idle connection = growth of RSS (VmRSS) and of PSS (Pss of /proc/PID/smaps_rollup) of
+the process that holds them, divided by the connections. No timeout test. Results:
+idle-tls.{json,md} in BENCH_OUT.
+
+   python3 benchmarks/idle_memory.py --tls
+   IDLE_TLS_CONNECTIONS=1000 BENCH_SERVERS="kahttpd nginx h2o" python3 benchmarks/idle_memory.py --tls
+
 Servers: one worker each, pinned to CPU 0 (BENCH_SERVER_CPU); this client pinned to CPU 1
 (BENCH_CLIENT_CPU); BENCH_SERVERS picks some of kahttpd nginx h2o lighttpd caddy apache.
 Results: stdout and build/bench/idle.{json,md} (BENCH_OUT). Every step has a deadline; the
@@ -32,6 +45,7 @@ import selectors
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import sys
 import tempfile
@@ -42,7 +56,9 @@ import servers  # noqa: E402
 
 ROOT = servers.ROOT
 OUT = os.environ.get("BENCH_OUT", os.path.join(ROOT, "build", "bench"))
-N_IDLE = int(os.environ.get("IDLE_CONNECTIONS", "10000"))
+TLS_MODE = "--tls" in sys.argv[1:]
+N_IDLE = int(os.environ.get("IDLE_TLS_CONNECTIONS", "2000") if TLS_MODE
+             else os.environ.get("IDLE_CONNECTIONS", "10000"))
 N_TIMEOUT = int(os.environ.get("IDLE_TIMEOUT_CONNECTIONS", "100"))
 TIMEOUT_S = int(os.environ.get("IDLE_TIMEOUT_SECONDS", "5"))
 SERVER_CPU = os.environ.get("BENCH_SERVER_CPU", "0")
@@ -50,6 +66,9 @@ CLIENT_CPU = os.environ.get("BENCH_CLIENT_CPU", "1")
 # The minimal server has no keep-alive timeout, so it has no place here.
 NAMES = [n for n in os.environ.get("BENCH_SERVERS", " ".join(servers.ALL)).split()
          if n != "minimal"]
+if TLS_MODE:
+    NAMES = [n for n in os.environ.get("BENCH_SERVERS", "kahttpd nginx").split()
+             if n in servers.TLS]
 BATCH = 100            # connections opened at once (kahttpd's listen backlog is 511)
 STEP_DEADLINE = 120.0  # seconds for any one step
 TOTAL_DEADLINE = 600   # seconds for the whole script
@@ -70,6 +89,20 @@ def rss_bytes(pid):
     return 0
 
 
+def pss_bytes(pid):
+    """Proportional set size: RSS with each shared page divided among the processes sharing it
+    (nginx's master and worker share their start-up pages). None where smaps_rollup is
+    missing."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 # ------------------------------------------------------------------------------ clients
 
 def request_bytes(port, path):
@@ -79,12 +112,13 @@ def request_bytes(port, path):
 
 class Conn:
     __slots__ = ("sock", "req", "server", "state", "buf", "need", "t_resp", "t_close", "status",
-                 "t_start")
+                 "t_start", "ctx")
 
-    def __init__(self, sock, req, server):
+    def __init__(self, sock, req, server, ctx=None):
         self.sock = sock
         self.req = req
         self.server = server
+        self.ctx = ctx  # an ssl.SSLContext: a TLS handshake after the connect
         self.state = "connecting"
         self.buf = b""
         self.need = None
@@ -115,8 +149,42 @@ def drive(conns, deadline, sel, until):
                 if err:
                     mark_closed(c, sel, pending)
                     continue
+                if c.ctx is not None:
+                    # Connected: the same descriptor, now wrapped, goes through the handshake.
+                    sel.unregister(c.sock)
+                    try:
+                        c.sock = c.ctx.wrap_socket(c.sock, server_hostname="127.0.0.1",
+                                                   do_handshake_on_connect=False)
+                    except OSError:
+                        c.state = "closed"
+                        c.t_close = time.monotonic()
+                        pending.discard(c)
+                        continue
+                    sel.register(c.sock, selectors.EVENT_READ, c)
+                    c.state = "handshaking"
+                else:
+                    try:
+                        c.sock.send(c.req)
+                    except OSError:
+                        mark_closed(c, sel, pending)
+                        continue
+                    c.state = "reading"
+                    sel.modify(c.sock, selectors.EVENT_READ, c)
+                    continue
+            if c.state == "handshaking":
                 try:
-                    c.sock.send(c.req)
+                    c.sock.do_handshake()
+                except ssl.SSLWantReadError:
+                    sel.modify(c.sock, selectors.EVENT_READ, c)
+                    continue
+                except ssl.SSLWantWriteError:
+                    sel.modify(c.sock, selectors.EVENT_WRITE, c)
+                    continue
+                except OSError:
+                    mark_closed(c, sel, pending)
+                    continue
+                try:
+                    c.sock.send(c.req)  # a small request into an empty socket buffer
                 except OSError:
                     mark_closed(c, sel, pending)
                     continue
@@ -125,7 +193,10 @@ def drive(conns, deadline, sel, until):
                 continue
             try:
                 data = c.sock.recv(65536)
-            except BlockingIOError:
+                # TLS: whole records may wait decrypted in the SSL object, not in the socket.
+                while c.ctx is not None and data and c.sock.pending():
+                    data += c.sock.recv(65536)
+            except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 continue
             except OSError:
                 data = b""
@@ -144,10 +215,10 @@ def drive(conns, deadline, sel, until):
     return pending
 
 
-def open_conn(port, sel, path, server=None):
+def open_conn(port, sel, path, server=None, ctx=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
-    c = Conn(s, request_bytes(port, path), server)
+    c = Conn(s, request_bytes(port, path), server, ctx)
     c.t_start = time.monotonic()
     rc = s.connect_ex(("127.0.0.1", port))
     if rc not in (0, errno.EINPROGRESS):
@@ -169,22 +240,30 @@ def close_all(conns, sel):
 
 # ------------------------------------------------------------------------------ tests
 
-def memory_test(name, pid, port, n):
+def memory_test(name, pid, port, n, ctx=None):
+    """n idle connections (TLS ones with ctx, an ssl.SSLContext) to the server whose
+    connections live in process pid: its RSS and PSS before, with them, and after they close."""
     sel = selectors.DefaultSelector()
-    # one warm-up request so first-use allocations are not counted per connection
-    warm = [open_conn(port, sel, "/index.html")]
+    # warm-up requests so first-use allocations are not counted per connection
+    warm = [open_conn(port, sel, "/index.html", ctx=ctx) for _ in range(1 if ctx is None else 4)]
     drive(warm, time.monotonic() + 10, sel, {"idle"})
     close_all(warm, sel)
     time.sleep(0.5)
     before = rss_bytes(pid)
+    pss_before = pss_bytes(pid)
 
     conns = []
     t0 = time.monotonic()
     deadline = t0 + STEP_DEADLINE
+    mid = None  # (idle connections, RSS) once half of them are open
     while len(conns) < n and time.monotonic() < deadline:
-        batch = [open_conn(port, sel, "/index.html") for _ in range(min(BATCH, n - len(conns)))]
+        batch = [open_conn(port, sel, "/index.html", ctx=ctx)
+                 for _ in range(min(BATCH, n - len(conns)))]
         drive(batch, min(deadline, time.monotonic() + 30), sel, {"idle"})
         conns += batch
+        if mid is None and len(conns) >= n // 2:
+            time.sleep(0.5)
+            mid = (sum(1 for c in conns if c.state == "idle"), rss_bytes(pid))
     opened = time.monotonic() - t0
     time.sleep(1.0)
     # anything the server closed in the meantime shows up as EOF now
@@ -192,12 +271,14 @@ def memory_test(name, pid, port, n):
     idle = [c for c in conns if c.state == "idle"]
     ok = [c for c in idle if c.status == 200]
     after = rss_bytes(pid)
+    pss_after = pss_bytes(pid)
     close_all(conns, sel)
     time.sleep(1.0)
     after_close = rss_bytes(pid)
     sel.close()
     res = {
         "server": name,
+        "tls": ctx is not None,
         "connections_requested": n,
         "connections_idle": len(idle),
         "responses_200": len(ok),
@@ -206,10 +287,25 @@ def memory_test(name, pid, port, n):
         "rss_after": after,
         "rss_after_close": after_close,
         "bytes_per_connection": round((after - before) / len(idle)) if idle else None,
+        "pss_before": pss_before,
+        "pss_after": pss_after,
+        "pss_bytes_per_connection": (round((pss_after - pss_before) / len(idle))
+                                     if idle and pss_before is not None
+                                     and pss_after is not None else None),
+        # The second half's growth per connection: what one more idle connection costs, without
+        # what the first ones left behind once (the allocator's high-water mark from the
+        # handshakes and requests in flight, a batch at a time).
+        "rss_half": mid[1] if mid else None,
+        "connections_half": mid[0] if mid else None,
+        "marginal_bytes_per_connection": (round((after - mid[1]) / (len(idle) - mid[0]))
+                                          if mid and len(idle) > mid[0] else None),
     }
-    log(f"{name}: {len(idle)}/{n} idle connections in {opened:.1f}s, RSS {before/2**20:.1f} -> "
+    log(f"{name}: {len(idle)}/{n} idle {'TLS ' if ctx is not None else ''}connections in {opened:.1f}s, RSS {before/2**20:.1f} -> "
         f"{after/2**20:.1f} MiB ({res['bytes_per_connection']} B/conn), "
-        f"{after_close/2**20:.1f} MiB after closing them")
+        f"{after_close/2**20:.1f} MiB after closing them"
+        + (f"; PSS {res['pss_bytes_per_connection']} B/conn"
+           if res["pss_bytes_per_connection"] is not None else "")
+        + f"; second half {res['marginal_bytes_per_connection']} B/conn")
     return res
 
 
@@ -284,6 +380,8 @@ def main():
                           "(make build; KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)")
 
     os.makedirs(OUT, exist_ok=True)
+    if TLS_MODE:
+        return main_tls(want, n)
     work = tempfile.mkdtemp(prefix="kahttpd-idle.")
     os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
     docroot = os.path.join(work, "www")
@@ -336,6 +434,102 @@ def main():
         f.write(text)
     print(text)
     return 0
+
+
+def main_tls(nofile, n):
+    """--tls: idle TLS connections and, for comparison, plain ones, to each server of NAMES;
+    a fresh server for each measurement (freed memory that the allocator keeps would hide
+    the second one's growth)."""
+    work = tempfile.mkdtemp(prefix="kahttpd-idle-tls.")
+    os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
+    docroot = os.path.join(work, "www")
+    os.makedirs(docroot)
+    os.chmod(docroot, 0o755)
+    with open(os.path.join(docroot, "index.html"), "w") as f:
+        f.write("<!doctype html><html><body><p>idle</p></body></html>\n")
+    os.chmod(os.path.join(docroot, "index.html"), 0o644)
+    errlog = open(os.path.join(OUT, "idle-tls.stderr.log"), "w")
+    cert, key = servers.make_cert(work)
+    # The client: OpenSSL's defaults (TLS 1.3), the run's certificate as the only trust anchor,
+    # no session cache of its own to offer (each connection a full handshake).
+    ctx = ssl.create_default_context(cafile=cert)
+    results = {"connections": n, "memory": [], "certificate": "self-signed ECDSA P-256",
+               "openssl": ssl.OPENSSL_VERSION}
+    try:
+        for name in NAMES:
+            for tls in (True, False):
+                srv = servers.start(name, os.path.join(work, f"{name}-{'tls' if tls else 'plain'}"),
+                                    docroot, 300, nofile, cpu=SERVER_CPU, stderr=errlog,
+                                    children=children, cert=(cert, key))
+                try:
+                    pid = servers.serving_pid(name, srv.pid)
+                    res = memory_test(name, pid, srv.tls_port if tls else srv.port, n,
+                                      ctx if tls else None)
+                    if tls:
+                        res["tls_probe"] = servers.tls_probe(srv.tls_port, cert)
+                    results["memory"].append(res)
+                    if not srv.alive():
+                        log(f"{name} exited during the memory test (status {srv.popen.returncode})")
+                finally:
+                    srv.stop()
+                time.sleep(0.5)
+    finally:
+        for p in children:
+            servers.stop(p)
+        errlog.close()
+        shutil.rmtree(work, ignore_errors=True)
+    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with open(os.path.join(OUT, "idle-tls.json"), "w") as f:
+        json.dump(results, f, indent=2)
+        f.write("\n")
+    text = markdown_tls(results)
+    with open(os.path.join(OUT, "idle-tls.md"), "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+def markdown_tls(results):
+    def num(v):
+        return "—" if v is None else f"{v:,}"
+
+    def mib(v):
+        return "—" if v is None else f"{v / 2**20:.1f} MiB"
+    lines = [f"Idle connections, TLS and plain ({results['connections']:,} per server and kind, "
+             "each a fresh server; TLS: a full TLS 1.3 handshake and one GET each; "
+             f"{results['certificate']}; client {results['openssl']}). Bytes per idle "
+             "connection = growth of the RSS (and PSS) of the process that holds them ÷ "
+             "connections.", "",
+             "Second half: (RSS with all − RSS with the first half) ÷ the second half's "
+             "connections, the cost of one more idle connection without the allocator's "
+             "high-water mark from the handshakes in flight (100 at a time).", "",
+             "| server | kind | idle connections | RSS before | RSS after | bytes / idle "
+             "connection (RSS) | bytes / idle connection (PSS) | second half, bytes / "
+             "connection (RSS) | RSS after closing |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["memory"]:
+        lines.append(f"| {r['server']} | {'TLS' if r['tls'] else 'plain'} | "
+                     f"{r['connections_idle']:,} of {r['connections_requested']:,} | "
+                     f"{mib(r['rss_before'])} | {mib(r['rss_after'])} | "
+                     f"{num(r['bytes_per_connection'])} | {num(r['pss_bytes_per_connection'])} | "
+                     f"{num(r['marginal_bytes_per_connection'])} | {mib(r['rss_after_close'])} |")
+    by = {(r["server"], r["tls"]): r for r in results["memory"]}
+    extra = []
+    for name in dict.fromkeys(r["server"] for r in results["memory"]):
+        t, p = by.get((name, True)), by.get((name, False))
+        if t and p and t["bytes_per_connection"] is not None \
+                and p["bytes_per_connection"] is not None:
+            line = (f"- {name}: TLS adds {t['bytes_per_connection'] - p['bytes_per_connection']:,}"
+                    " bytes (RSS) to an idle connection")
+            if t["marginal_bytes_per_connection"] is not None \
+                    and p["marginal_bytes_per_connection"] is not None:
+                line += (f", {t['marginal_bytes_per_connection'] - p['marginal_bytes_per_connection']:,}"
+                         " in the second half")
+            extra.append(line)
+    if extra:
+        lines += [""] + extra
+    lines.append("")
+    return "\n".join(lines)
 
 
 def markdown(results):

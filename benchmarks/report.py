@@ -80,6 +80,10 @@ def read_runs(out):
             r["non_2xx"] = res["status"]
             r["cpu_us_per_request"] = (r["cpu_ticks"] / r["clk_tck"] * 1e6 / reqs
                                        if reqs and r.get("cpu_ticks") is not None else None)
+            # wrk's own CPU time (run.sh's client_cpu_s; absent in older runs)
+            r["client_cpu_us_per_request"] = (r["client_cpu_s"] * 1e6 / reqs
+                                              if reqs and r.get("client_cpu_s") is not None
+                                              else None)
             r["instructions_per_request"] = (r["instructions"] / reqs
                                              if reqs and r.get("instructions") is not None else None)
             r["latency_p50_ms"] = res["lat_p50_us"] / 1000
@@ -105,6 +109,7 @@ def summarize(spec, runs, names):
             "requests_per_s": median(r["requests_per_s"] for r in ok),
             "bytes_per_s": median(r["bytes_per_s"] for r in ok),
             "cpu_us_per_request": median(r["cpu_us_per_request"] for r in ok),
+            "client_cpu_us_per_request": median(r.get("client_cpu_us_per_request") for r in ok),
             "instructions_per_request": median(r["instructions_per_request"] for r in ok),
             "latency_p50_ms": median(r["latency_p50_ms"] for r in ok),
             "latency_p99_ms": median(r["latency_p99_ms"] for r in ok),
@@ -268,6 +273,11 @@ def main():
                         [fmt_num(e["servers"].get(n, {}).get("cpu_us_per_request"), 2)
                          for n in names] +
                         [fmt_ratio(e["ratios"].get(p, {}).get("cpu_per_request")) for p in peers])
+    wrk_head = ["scenario"] + [f"{n} µs" for n in names]
+    wrk_rows = [[e["name"]] + [fmt_num(e["servers"].get(n, {}).get("client_cpu_us_per_request"), 2)
+                               for n in names] for e in scenarios]
+    if not any(c != "—" for row in wrk_rows for c in row[1:]):
+        wrk_rows = []
     all_head = ["scenario"] + [f"{n} req/s" for n in names]
     all_rows = [[e["name"]] + [fmt_num(e["servers"].get(n, {}).get("requests_per_s"))
                                for n in names] for e in scenarios]
@@ -305,6 +315,19 @@ def main():
                           fmt_num(t.get("min_ms"), 1) + " ms", fmt_num(t.get("median_ms"), 1) + " ms",
                           fmt_num(t.get("max_ms"), 1) + " ms"])
 
+    tls = meta.get("tls") or {}
+    tls_head = ["server", "protocol", "cipher", "ticket lifetime", "resumes a session",
+                "new ticket when resumed"]
+    tls_rows = []
+    for n in names:
+        p = (tls.get("probe") or {}).get(n)
+        if p is None:
+            continue
+        tls_rows.append([n, p.get("protocol") or "—", p.get("cipher") or "—",
+                         fmt_num(p.get("ticket_lifetime_hint_s")) + " s",
+                         "yes" if p.get("resumed") else "no",
+                         "yes" if p.get("new_ticket_on_resumption") else "no"])
+
     tw = timer_rows(timer)
     sizes = sorted({n for _, n in tw})
     labels = list(dict.fromkeys(lbl for lbl, _ in tw))
@@ -325,9 +348,17 @@ def main():
     print()
     print("server CPU µs per request (utime+stime ÷ requests), and kahttpd ÷ each peer (below 1: kahttpd spends less)")
     print("\n".join(text_table(cpu_head, cpu_rows)))
+    if wrk_rows:
+        print()
+        print("client (wrk) CPU µs per request")
+        print("\n".join(text_table(wrk_head, wrk_rows)))
     if perf:
         print()
         print("\n".join(text_table(perf_head, perf_rows)))
+    if tls_rows:
+        print()
+        print(f"TLS, as OpenSSL's client sees each server ({tls.get('certificate')})")
+        print("\n".join(text_table(tls_head, tls_rows)))
     if ir_rows:
         print()
         print("instructions per request (callgrind, user space)")
@@ -362,9 +393,27 @@ def main():
            "Server utime + stime over the run ÷ requests, in µs (nginx, apache: master + "
            "worker), and kahttpd ÷ peer (below 1: kahttpd spends less).", ""]
     md += md_table(cpu_head, cpu_rows)
+    if wrk_rows:
+        md += ["", "The client's CPU time per request: wrk's utime + stime (one thread, pinned "
+               "to CPU 1) ÷ requests, in µs. Where it is close to 1 ÷ (req/s), wrk, not the "
+               "server, set the pace (TLS handshakes cost the client about as much as the "
+               "server).", ""]
+        md += md_table(wrk_head, wrk_rows)
     if perf:
         md += ["", "perf stat instructions per request during the wrk runs:", ""]
         md += md_table(perf_head, perf_rows)
+    if tls_rows:
+        md += ["", "## TLS", "",
+               f"The tls-* scenarios: every server with the same certificate "
+               f"({tls.get('certificate')}; {tls.get('openssl')}) and its own defaults for "
+               "ciphers, session tickets and caches (nginx: ssl_protocols TLSv1.2 TLSv1.3, "
+               "since 1.22 stops at TLS 1.2 by default). What a client with OpenSSL's "
+               "defaults negotiates (servers.py tls-probe): a full handshake, then a second "
+               "connection offering the first one's session. wrk keeps each connection's SSL "
+               "object across reconnections (SSL_shutdown, SSL_clear), so it offers its last "
+               "session again: where the server sends no new ticket on a resumed TLS 1.3 "
+               "connection, every other handshake of wrk's is a full one.", ""]
+        md += md_table(tls_head, tls_rows, ["---"] * len(tls_head))
     if ir_rows:
         md += ["", "## Instructions per request (callgrind)", "",
                f"Each server single-process under callgrind, {(instructions or {}).get('n1')} and "
@@ -428,7 +477,11 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
     colors = {"nginx": "#2f7d32", "h2o": "#c0392b", "lighttpd": "#e6a700",
               "caddy": "#17a2b8", "apache": "#8e44ad", "minimal": "#7f7f7f",
               "kahttpd": "#2c5aa0"}
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
+    mem = [(m["server"], m["bytes_per_connection"]) for m in (idle or {}).get("memory", [])
+           if m.get("bytes_per_connection") is not None]
+    # Only the wrk rounds (make bench-gzip, make bench-tls): one row of two charts.
+    rows = 2 if ir or mem else 1
+    fig, axes = plt.subplots(rows, 2, figsize=(13, 8.5 if rows == 2 else 4.6), squeeze=False)
     others = [p if p != "minimal" else "a minimal epoll server" for p in peers]
     them = ", ".join(others[:-1]) + " and " + others[-1] if len(others) > 1 else "".join(others)
     fig.suptitle(f"kahttpd vs {them} — {now[:10]} "
@@ -466,6 +519,10 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=8, loc="best")
         ax.grid(axis="y", alpha=0.3)
+    if rows == 1:
+        fig.tight_layout()
+        fig.savefig(os.path.join(out, "latest.png"), dpi=90)
+        return
     ax = axes[1][0]
     servers = [n for n in names if n in ir] or list(ir)
     if servers:
@@ -480,8 +537,6 @@ def plot(out, scenarios, peers, names, ir, idle, now, rounds):
     else:
         ax.axis("off")
     ax = axes[1][1]
-    mem = [(m["server"], m["bytes_per_connection"]) for m in (idle or {}).get("memory", [])
-           if m.get("bytes_per_connection") is not None]
     if mem:
         bars = ax.bar([m[0] for m in mem], [m[1] for m in mem],
                       color=[colors.get(m[0], "#555") for m in mem])

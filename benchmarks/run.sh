@@ -12,12 +12,20 @@
 # serve the docroot's files byte for byte).
 #
 #   make bench / make bench-quick   everything (benchmarks/bench.sh), with the packages
+#   make bench-tls                  the tls-* scenarios (and idle TLS connections)
 #   bash benchmarks/run.sh          only the wrk rounds, on an existing build
+#
+# TLS: when a tls-* scenario is selected, the run makes one self-signed ECDSA P-256 certificate
+# (servers.py make-cert, the openssl command) in its temporary directory, and every server that
+# takes part in TLS (servers.py's TLS: all but minimal) also listens with TLS on a second port,
+# with that certificate and key and its own defaults for protocols, ciphers, session tickets and
+# caches. What each server negotiates is probed once (servers.py tls-probe) into OUT/tls.jsonl.
 #
 # Knobs (environment):
 #   BENCH_ROUNDS=3        rounds (each scenario runs once per server per round)
 #   BENCH_DURATION=5      seconds per wrk run
-#   BENCH_SCENARIOS=...   space-separated scenario names (default: all but ka-128b; see below)
+#   BENCH_SCENARIOS=...   space-separated scenario names (default: all but ka-128b, gz-*
+#                         and tls-*; see below)
 #   BENCH_SERVERS=...     space-separated subset of: kahttpd nginx h2o lighttpd caddy apache minimal
 #   BENCH_KAHTTPD_DIRECTIVES="EnableSendfile Off; FileCacheSize 0"   extra kahttpd directives
 #   BENCH_PAUSE=0.5       seconds of rest between two runs
@@ -50,10 +58,12 @@ SERVERS_PY=$ROOT/benchmarks/servers.py
 PYTHON=${BENCH_PYTHON:-$( [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || command -v python3 || echo python3)}
 read -r -a SERVERS <<<"${BENCH_SERVERS:-kahttpd nginx h2o lighttpd caddy apache minimal}"
 
-# name | file | connections | mode (plain, close, pipeline, gzip) | who takes part | description
+# name | file | connections | mode (plain, close, pipeline, gzip, tls, tls-close) | who takes
+# part | description
 # Who: "yes" every server, "no" all but the minimal server (it answers 1 KiB whatever the path,
 # so it joins the 1 KiB scenarios only), "gzip" the servers that compress on the fly (servers.py's
-# GZIP: kahttpd, nginx, caddy, apache; configured for text/plain; wrk sends Accept-Encoding: gzip).
+# GZIP: kahttpd, nginx, caddy, apache; configured for text/plain; wrk sends Accept-Encoding: gzip),
+# "tls" the servers with a TLS listener (servers.py's TLS: all but minimal; wrk on https://).
 SCENARIOS_ALL=(
     "ka-1k|1k.bin|50|plain|yes|keep-alive, 1 KiB, 50 connections"
     "close-1k|1k.bin|50|close|yes|Connection: close, 1 KiB, 50 connections"
@@ -64,6 +74,8 @@ SCENARIOS_ALL=(
     "ka-128b|128b.bin|50|plain|no|keep-alive, 128 B, 50 connections"
     "gz-1k|1k.txt|50|gzip|gzip|keep-alive, gzip on the fly, 1 KiB text, 50 connections"
     "gz-64k|64k.txt|50|gzip|gzip|keep-alive, gzip on the fly, 64 KiB text, 50 connections"
+    "tls-ka-1k|1k.bin|50|tls|tls|TLS keep-alive, 1 KiB, 50 connections"
+    "tls-close-1k|1k.bin|50|tls-close|tls|TLS, Connection: close (a handshake per request), 1 KiB, 50 connections"
 )
 DEFAULT_SCENARIOS="ka-1k close-1k ka-64k ka-1m ka-1k-c1000 pipe16-1k"
 
@@ -75,6 +87,7 @@ command -v "$PYTHON" >/dev/null 2>&1 || die "$PYTHON not found"
 # From servers.py: who compresses on the fly, and who serves from a forked worker process.
 read -r -a GZIP_SERVERS <<<"$("$PYTHON" "$SERVERS_PY" list GZIP)"
 read -r -a FORKS_WORKER <<<"$("$PYTHON" "$SERVERS_PY" list FORKS_WORKER)"
+read -r -a TLS_SERVERS <<<"$("$PYTHON" "$SERVERS_PY" list TLS)"
 in_list() {  # in_list WORD LIST...: WORD is one of LIST
     local w=$1 x
     shift
@@ -82,6 +95,8 @@ in_list() {  # in_list WORD LIST...: WORD is one of LIST
     return 1
 }
 forks_worker() { in_list "$1" "${FORKS_WORKER[@]}"; }
+# tls_on NAME: NAME has a TLS listener in this run
+tls_on() { [ "$TLS" = 1 ] && in_list "$1" "${TLS_SERVERS[@]}"; }
 for s in "${SERVERS[@]}"; do
     exe=$("$PYTHON" -c 'import sys; sys.path.insert(0, sys.argv[1]); import servers; print(servers.program(sys.argv[2]))' \
         "$ROOT/benchmarks" "$s") || die "unknown server '$s'"
@@ -97,6 +112,15 @@ for want in ${BENCH_SCENARIOS:-$DEFAULT_SCENARIOS}; do
     done
     [ $found = 1 ] || die "unknown scenario '$want' (known: $(printf '%s ' "${SCENARIOS_ALL[@]%%|*}"))"
 done
+# TLS listeners only when a tls-* scenario runs: the other scenarios' servers stay as they were.
+TLS=0
+for spec in "${SCENARIOS[@]}"; do
+    IFS='|' read -r _ _ _ _ who _ <<<"$spec"
+    [ "$who" = tls ] && TLS=1
+done
+if [ "$TLS" = 1 ]; then
+    command -v openssl >/dev/null 2>&1 || die "the openssl command is needed for the TLS scenarios"
+fi
 
 # 1000 connections need more than the usual 1024 descriptors; the servers inherit this.
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -108,7 +132,7 @@ NOFILE=$(ulimit -n)
 
 # ---------------------------------------------------------------------------------------
 # Processes we start, by PID, and the cleanup that stops exactly those.
-declare -A SPID=() SPORT=()
+declare -A SPID=() SPORT=() STLSPORT=()
 PERF_PID=""
 WRK_PID=""
 WORK=""
@@ -188,6 +212,16 @@ rm -f "$WORK/text"
 chmod 755 "$DOCROOT"
 chmod 644 "$DOCROOT"/*
 
+# One certificate for every server: ECDSA P-256, self-signed, for 127.0.0.1.
+CERT="" KEY=""
+if [ "$TLS" = 1 ]; then
+    { read -r CERT; read -r KEY; } < <("$PYTHON" "$SERVERS_PY" make-cert "$WORK") ||
+        die "could not make the certificate"
+    [ -s "$CERT" ] && [ -s "$KEY" ] || die "could not make the certificate"
+    log "TLS: $(openssl x509 -in "$CERT" -noout -text | sed -n 's/^ *Public Key Algorithm: //p' | head -n1)," \
+        "$(openssl x509 -in "$CERT" -noout -text | sed -n 's/^ *NIST CURVE: //p' | head -n1), $CERT"
+fi
+
 # ---------------------------------------------------------------------------------------
 # Servers.
 free_port() {
@@ -211,12 +245,17 @@ descendants() {  # descendants PID: its children, grandchildren ... (nginx, apac
 # and minimal bind port 0 and print the port; the others get a port that was just free, and a
 # retry with another one if they cannot bind it.
 start_server() {
-    local name=$1 attempt port out argv
+    local name=$1 attempt port tls_port out argv tls_args
     for attempt in 1 2 3; do
         port=0
         case $name in kahttpd | minimal) ;; *) port=$(free_port) ;; esac
+        tls_port=0 tls_args=()
+        if tls_on "$name"; then
+            tls_port=$(free_port)
+            tls_args=(--tls-port "$tls_port" --cert "$CERT" --key "$KEY")
+        fi
         mapfile -t argv < <("$PYTHON" "$SERVERS_PY" argv "$name" --work "$WORK/$name" \
-            --docroot "$DOCROOT" --port "$port" --keepalive 5 --nofile "$NOFILE")
+            --docroot "$DOCROOT" --port "$port" --keepalive 5 --nofile "$NOFILE" "${tls_args[@]}")
         [ ${#argv[@]} -gt 0 ] || die "no command line for $name"
         out=$WORK/$name.out
         : >"$out"
@@ -229,8 +268,10 @@ start_server() {
                 port=${port:-0}
             fi
             if [ "$port" != 0 ] && port_open "$port" &&
+                { [ "$tls_port" = 0 ] || port_open "$tls_port"; } &&
                 { ! forks_worker "$name" || [ -n "$(descendants "${SPID[$name]}")" ]; }; then
                 SPORT[$name]=$port
+                STLSPORT[$name]=$tls_port
                 return 0
             fi
             alive "${SPID[$name]}" || break
@@ -241,6 +282,14 @@ start_server() {
     done
     tail -n 20 "$OUT/$name.stderr.log" "$WORK/$name/error.log" >&2 2>/dev/null || true
     die "$name did not start (see $OUT/$name.stderr.log)"
+}
+
+# children_cpu FILE: user + system seconds of this shell's reaped children so far, from the
+# output of bash's `times` builtin written to FILE (its second line: the children). Taken just
+# before wrk starts and just after it is reaped, the difference is wrk's own CPU time (and its
+# timeout and taskset wrappers'): the client's cost, which bounds the TLS scenarios.
+children_cpu() {
+    awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { v = $i; sub(/s$/, "", v); split(v, p, "m"); t += p[1] * 60 + p[2] } printf "%.3f\n", t }' "$1"
 }
 
 PIDS=()
@@ -298,7 +347,7 @@ fi
 for s in "${SERVERS[@]}"; do start_server "$s"; done
 for s in "${SERVERS[@]}"; do
     kids=$(descendants "${SPID[$s]}" | tr '\n' ' ')
-    log "$s: pid ${SPID[$s]}${kids:+ (children: ${kids% })} on 127.0.0.1:${SPORT[$s]}"
+    log "$s: pid ${SPID[$s]}${kids:+ (children: ${kids% })} on 127.0.0.1:${SPORT[$s]}$(tls_on "$s" && echo ", TLS on 127.0.0.1:${STLSPORT[$s]}")"
 done
 
 scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per line
@@ -309,6 +358,7 @@ scenario_servers() {  # scenario_servers SPEC: the servers taking part, one per 
             yes) echo "$s" ;;
             no) [ "$s" = minimal ] || echo "$s" ;;
             gzip) if in_list "$s" "${GZIP_SERVERS[@]}"; then echo "$s"; fi ;;
+            tls) if in_list "$s" "${TLS_SERVERS[@]}"; then echo "$s"; fi ;;
         esac
     done
 }
@@ -325,6 +375,20 @@ for s in "${SERVERS[@]}"; do
         curl -sf --max-time 5 "http://127.0.0.1:${SPORT[$s]}/$f" | cmp -s - "$DOCROOT/$f" ||
             die "$s (127.0.0.1:${SPORT[$s]}) does not serve /$f byte for byte"
     done
+done
+# Over TLS too, with the run's certificate as the only trust anchor; then what each server
+# negotiates with OpenSSL's client defaults, and whether it resumes sessions (OUT/tls.jsonl).
+rm -f "$OUT/tls.jsonl"
+for s in "${SERVERS[@]}"; do
+    tls_on "$s" || continue
+    for f in 1k.bin 64k.bin index.html; do
+        curl -sf --max-time 5 --cacert "$CERT" "https://127.0.0.1:${STLSPORT[$s]}/$f" | cmp -s - "$DOCROOT/$f" ||
+            die "$s (https://127.0.0.1:${STLSPORT[$s]}) does not serve /$f byte for byte over TLS"
+    done
+    probe=$(timeout 30 "$PYTHON" "$SERVERS_PY" tls-probe "${STLSPORT[$s]}" "$CERT") ||
+        die "$s: the TLS probe failed"
+    printf '{"server":"%s",%s\n' "$s" "${probe#\{}" >>"$OUT/tls.jsonl"
+    log "$s TLS: $probe"
 done
 # The compression scenarios measure compressed responses only if the servers compress.
 for spec in "${SCENARIOS[@]}"; do
@@ -356,10 +420,11 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     local port=${SPORT[$server]}
     server_pids "$server"
     local url="http://127.0.0.1:$port/$file"
+    case $mode in tls | tls-close) url="https://127.0.0.1:${STLSPORT[$server]}/$file" ;; esac
     local args=(-t1 "-c$conns" "-d${DURATION}s" --timeout 5s)
     case $mode in
-        plain) args+=(-s "$WRK_DIR/report.lua" "$url") ;;
-        close) args+=(-H 'Connection: close' -s "$WRK_DIR/report.lua" "$url") ;;
+        plain | tls) args+=(-s "$WRK_DIR/report.lua" "$url") ;;
+        close | tls-close) args+=(-H 'Connection: close' -s "$WRK_DIR/report.lua" "$url") ;;
         gzip) args+=(-H 'Accept-Encoding: gzip' -s "$WRK_DIR/report.lua" "$url") ;;
         pipeline) args+=(-s "$WRK_DIR/pipeline.lua" "$url" -- 16) ;;
     esac
@@ -379,11 +444,16 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     s0=$(cpu_busy_total "$SERVER_CPU")
     c0=$(cpu_ticks "${PIDS[@]}")
     t0=$(date +%s.%N)
+    times >"$WORK/times.before"
     timeout -k 5 $((DURATION + 60)) taskset -c "$CLIENT_CPU" "$WRK" "${args[@]}" >"$raw" 2>&1 &
     WRK_PID=$!
     wait "$WRK_PID" || wrk_rc=$?
     WRK_PID=""
+    times >"$WORK/times.after"
     t1=$(date +%s.%N)
+    local client_cpu
+    client_cpu=$(awk -v a="$(children_cpu "$WORK/times.before")" -v b="$(children_cpu "$WORK/times.after")" \
+        'BEGIN { printf "%.3f", b - a }')
     c1=$(cpu_ticks "${PIDS[@]}")
     s1=$(cpu_busy_total "$SERVER_CPU")
     n1=$(tcp_counters)
@@ -410,9 +480,9 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     if [ "$is_alive" = false ]; then cpu_delta=null; server_pct=null; other_pct=null; fi
     local stderr_new=$(( $(wc -l <"$OUT/$server.stderr.log") - stderr_before ))
 
-    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
+    printf '{"server":"%s","scenario":"%s","round":%d,"connections":%d,"mode":"%s","file":"%s","wrk_rc":%d,"cpu_ticks":%s,"clk_tck":%d,"wall_s":%s,"client_cpu_s":%s,"instructions":%s,"server_cpu_pct":%s,"other_cpu_pct":%s,"alive_after":%s,"stderr_lines":%d,"tcp":%s,"raw":"%s"}\n' \
         "$server" "$name" "$round" "$conns" "$mode" "$file" "$wrk_rc" "$cpu_delta" "$(getconf CLK_TCK)" \
-        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$instructions" "$server_pct" "$other_pct" "$is_alive" "$stderr_new" "$tcp_json" "$raw" \
+        "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')" "$client_cpu" "$instructions" "$server_pct" "$other_pct" "$is_alive" "$stderr_new" "$tcp_json" "$raw" \
         >>"$OUT/runs.jsonl"
 
     # progress line
@@ -420,12 +490,13 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
     line=$(grep -m1 '^BENCH_RESULT' "$raw" || true)
     if [ -n "$line" ] && [ "$is_alive" = true ]; then
         awk -v srv="$server" -v sc="$name" -v r="$round" -v ticks=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" \
-            -v sp="$server_pct" -v op="$other_pct" -v cpu="$SERVER_CPU" '{
+            -v sp="$server_pct" -v op="$other_pct" -v cpu="$SERVER_CPU" -v wc="$client_cpu" '{
             for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
             rps = v["requests"] / (v["duration_us"] / 1e6)
             us = v["requests"] > 0 ? ticks / hz * 1e6 / v["requests"] : 0
             err = v["connect"] + v["read"] + v["write"] + v["timeout"]
-            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  CPU%s %3s%% (others %s%%)  socket errors %d  non-2xx %d\n", r, sc, srv, rps, us, cpu, sp, op, err, v["status"]
+            wus = v["requests"] > 0 ? wc * 1e6 / v["requests"] : 0
+            printf "bench: round %s %-12s %-8s %10.0f req/s  %6.2f us/req  CPU%s %3s%% (others %s%%)  wrk %.2f us/req  socket errors %d  non-2xx %d\n", r, sc, srv, rps, us, cpu, sp, op, wus, err, v["status"]
         }' <<<"$line" >&2
     elif [ -z "$line" ]; then
         log "round $round $name $server: wrk failed (exit $wrk_rc); see $raw"
@@ -448,6 +519,9 @@ run_one() {  # run_one SERVER SCENARIO-SPEC ROUND
 # Warm-up (not recorded), then the interleaved rounds.
 for s in "${SERVERS[@]}"; do
     timeout 20 taskset -c "$CLIENT_CPU" "$WRK" -t1 -c50 -d1s "http://127.0.0.1:${SPORT[$s]}/1k.bin" >/dev/null 2>&1 || true
+    if tls_on "$s"; then
+        timeout 20 taskset -c "$CLIENT_CPU" "$WRK" -t1 -c50 -d1s "https://127.0.0.1:${STLSPORT[$s]}/1k.bin" >/dev/null 2>&1 || true
+    fi
 done
 
 per_round=0
@@ -465,12 +539,12 @@ done
 
 # ---------------------------------------------------------------------------------------
 # What ran where, for the report.
-"$PYTHON" - "$WRK" "$PERF_OK" "$ROUNDS" "$DURATION" "$OUT/meta.json" "${SERVERS[@]}" <<'EOF'
+"$PYTHON" - "$WRK" "$PERF_OK" "$ROUNDS" "$DURATION" "$OUT/meta.json" "$TLS" "${SERVERS[@]}" <<'EOF'
 import datetime, hashlib, json, os, platform, subprocess, sys
 sys.path.insert(0, os.path.join(os.getcwd(), "benchmarks"))
 import servers
-wrk, perf_ok, rounds, duration, out = sys.argv[1:6]
-names = sys.argv[6:]
+wrk, perf_ok, rounds, duration, out, tls = sys.argv[1:7]
+names = sys.argv[7:]
 def first_line(cmd):
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
@@ -504,6 +578,18 @@ meta = {
     "kahttpd_binary_built": datetime.datetime.fromtimestamp(
         os.path.getmtime(kahttpd), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
 }
+if tls == "1":
+    probes = {}
+    with open(os.path.join(os.path.dirname(out), "tls.jsonl")) as f:
+        for line in f:
+            if line.strip():
+                p = json.loads(line)
+                probes[p.pop("server")] = p
+    meta["tls"] = {
+        "certificate": "self-signed, ECDSA P-256 (prime256v1), made with the openssl command",
+        "openssl": first_line(["openssl", "version"]),
+        "probe": probes,
+    }
 with open(out, "w") as f:
     json.dump(meta, f, indent=2)
     f.write("\n")

@@ -26,22 +26,47 @@ part of the harness runs the same servers with the same tuning:
             /etc/apache2/apache2.conf is not read
   minimal   benchmarks/minimal/minimal_server.c: a fixed 1 KiB response, whatever the path
 
+TLS (the tls-* scenarios, make bench-tls; idle_memory.py --tls): given a TLS port, a certificate
+and its key (tls=TlsFiles(...)), every server in TLS (all but minimal) also listens on that
+port with TLS, with the same certificate and key, and with its own defaults for protocols,
+ciphers, session tickets and session caches (benchmarks/README.md says what each does), but
+for nginx's protocols:
+  kahttpd   Listen 127.0.0.1:PORT https, <VirtualHost *> SSLEngine on, SSLCertificateFile,
+            SSLCertificateKeyFile
+  nginx     listen 127.0.0.1:PORT ssl in the same server block, ssl_certificate(_key),
+            ssl_protocols TLSv1.2 TLSv1.3 (1.22's default stops at TLS 1.2)
+  h2o       a second listen with ssl: certificate-file, key-file, ocsp-update-interval 0
+            (no OCSP fetcher: a self-signed certificate has no responder, and no network)
+  lighttpd  mod_openssl, $SERVER["socket"] == "127.0.0.1:PORT" { ssl.engine, ssl.pemfile,
+            ssl.privkey }
+  caddy     a second site, https://127.0.0.1:PORT, with tls CERT KEY
+  apache    mod_ssl (no SSLSessionCache: mod_ssl's default, none), Listen PORT https, a
+            <VirtualHost> with SSLEngine on, the certificate and key
+
 All listen on 127.0.0.1 only, on a port chosen at run time: kahttpd and minimal bind port 0 and
 print the port they got; the others get a port that was just free (free_port()), and the caller
 retries with another one if the server cannot bind it. Each runs in the foreground as a child of
 the caller, which stops it by PID. Standard library only.
 
   python3 benchmarks/servers.py argv NAME --work DIR --docroot DIR --port N --keepalive S \\
-          --nofile N [--single-process]
+          --nofile N [--single-process] [--tls-port N --cert FILE --key FILE]
 prints the command line (one argument per line) after writing NAME's configuration under DIR;
-  python3 benchmarks/servers.py list GZIP|FORKS_WORKER|ALL|PEERS
-prints one of the lists below (for run.sh).
+  python3 benchmarks/servers.py list GZIP|FORKS_WORKER|TLS|ALL|PEERS
+prints one of the lists below (for run.sh);
+  python3 benchmarks/servers.py make-cert DIR
+writes DIR/cert.pem and DIR/key.pem, a self-signed ECDSA P-256 certificate for 127.0.0.1;
+  python3 benchmarks/servers.py tls-probe PORT CAFILE
+prints what a TLS client gets from 127.0.0.1:PORT as one JSON line: protocol, cipher, and
+whether a second connection offering the first one's session resumed it.
 """
 import argparse
+import collections
+import json
 import os
 import selectors
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -56,6 +81,8 @@ PRINTS_PORT = ("kahttpd", "minimal")
 FORKS_WORKER = ("nginx", "apache")
 # Servers that compress on the fly for the gz-* scenarios (text/plain at BENCH_GZIP_LEVEL).
 GZIP = ("kahttpd", "nginx", "caddy", "apache")
+# Servers that also listen with TLS when given a certificate (the tls-* scenarios).
+TLS = ("kahttpd", "nginx", "h2o", "lighttpd", "caddy", "apache")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 
 
@@ -95,6 +122,67 @@ def gzip_level():
     return int(os.environ.get("BENCH_GZIP_LEVEL", "6"))
 
 
+# The TLS listener of a server: its port, and the PEM certificate and key every server shares.
+TlsFiles = collections.namedtuple("TlsFiles", "port cert key")
+
+
+def make_cert(directory):
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1 (and localhost), valid 30 days, made
+    with the openssl command: (cert.pem, key.pem) in `directory`. The key is readable by its
+    owner only; every server reads it before it drops privileges (nginx's master, Apache's
+    parent, h2o before its switch to nobody)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "30", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-addext", "basicConstraints=critical,CA:FALSE",
+                    "-addext", "keyUsage=critical,digitalSignature",
+                    "-addext", "extendedKeyUsage=serverAuth"],
+                   check=True, capture_output=True, timeout=30)
+    os.chmod(key, 0o600)
+    os.chmod(cert, 0o644)
+    return cert, key
+
+
+def tls_probe(port, cafile, timeout=5.0):
+    """What Python's ssl client (OpenSSL's defaults, as wrk's) gets from 127.0.0.1:port: the
+    protocol and cipher of a full handshake, the session's ticket lifetime, whether a second
+    connection offering the first one's session resumed it, and whether the server sent a new
+    ticket on that resumed connection (a TLS 1.3 server that does not leaves the client only
+    the ticket it just used: wrk then makes every other handshake a full one)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    out = {}
+    session = None
+    ids = []
+    for attempt in range(2):
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+            s.sendall(b"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Connection: close\r\n\r\n")
+            data = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionError):
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            session = s.session
+            ids.append(session.id if session else None)
+            if attempt == 0:
+                out["protocol"] = s.version()
+                out["cipher"] = s.cipher()[0]
+                out["status_line"] = data.split(b"\r\n", 1)[0].decode("latin-1")
+                out["ticket_lifetime_hint_s"] = session.ticket_lifetime_hint if session else None
+            else:
+                out["resumed"] = s.session_reused
+                out["new_ticket_on_resumption"] = s.session_reused and ids[1] != ids[0]
+    return out
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -103,13 +191,17 @@ def free_port():
     return port
 
 
-def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=False):
+def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=False,
+                 tls=None):
     """Writes NAME's configuration under `work` (created) and returns its command line.
 
     keepalive_s is the keep-alive idle timeout in seconds. single_process is for callgrind,
     which follows one process: nginx then runs without a master (master_process off), and h2o
-    does not switch user.
+    does not switch user. tls (a TlsFiles) adds a TLS listener on tls.port, besides the plain
+    one on `port`, with that certificate and key (servers in TLS only).
     """
+    if tls is not None and name not in TLS:
+        raise ValueError(f"{name} takes no part in the TLS scenarios")
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
     exe = program(name)
@@ -133,6 +225,15 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
             for line in extra.replace(";", "\n").splitlines():
                 if line.strip():
                     f.write(line.strip() + "\n")
+            if tls is not None:
+                # Its own port (two Listen lines for 127.0.0.1:0 would be one address); the
+                # vhost answers on both, and the https address makes SSLEngine on valid.
+                f.write(f"Listen 127.0.0.1:{tls.port} https\n"
+                        "<VirtualHost *>\n"
+                        "    SSLEngine on\n"
+                        f'    SSLCertificateFile "{tls.cert}"\n'
+                        f'    SSLCertificateKeyFile "{tls.key}"\n'
+                        "</VirtualHost>\n")
         return [exe, "-f", conf]
     if name == "nginx":
         nopush = os.environ.get("BENCH_NGINX_TCP_NOPUSH", "on")
@@ -173,7 +274,7 @@ http {{
     scgi_temp_path {work}/tmp/scgi;
     server {{
         listen 127.0.0.1:{port};
-        root {docroot};
+{nginx_tls(tls)}        root {docroot};
         index index.html;
     }}
 }}
@@ -195,7 +296,7 @@ error-log: {work}/error.log
 listen:
   host: 127.0.0.1
   port: {port}
-hosts:
+{h2o_tls(tls)}hosts:
   default:
     paths:
       /:
@@ -222,22 +323,71 @@ server.tag = "lighttpd"
 index-file.names = ("index.html")
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 """)
+            if tls is not None:
+                f.write(f"""server.modules += ("mod_openssl")
+$SERVER["socket"] == "127.0.0.1:{tls.port}" {{
+    ssl.engine = "enable"
+    ssl.pemfile = "{tls.cert}"
+    ssl.privkey = "{tls.key}"
+}}
+""")
         return [exe, "-D", "-f", conf]
     if name == "caddy":
-        return caddy_config(exe, work, docroot, port, keepalive_s)
+        return caddy_config(exe, work, docroot, port, keepalive_s, tls)
     if name == "apache":
-        return apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process)
+        return apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process, tls)
     if name == "minimal":
         return [exe, str(port)]
     raise ValueError(f"unknown server {name}")
 
 
-def caddy_config(exe, work, docroot, port, keepalive_s):
+def nginx_tls(tls):
+    """The TLS listen line and certificate of nginx's server block, and ssl_protocols TLSv1.2
+    TLSv1.3: nginx 1.22's default stops at TLS 1.2 (TLS 1.3 is on by default from 1.23.4), and
+    every other server here speaks TLS 1.3 by default. Its defaults otherwise:
+    ssl_session_cache none, ssl_session_tickets on with keys made at start-up (a new ticket on
+    every TLS 1.3 resumption), ssl_buffer_size 16k; sendfile is off on TLS connections."""
+    if tls is None:
+        return ""
+    return (f"        listen 127.0.0.1:{tls.port} ssl;\n"
+            f"        ssl_certificate {tls.cert};\n"
+            f"        ssl_certificate_key {tls.key};\n"
+            f"        ssl_protocols TLSv1.2 TLSv1.3;\n")
+
+
+def h2o_tls(tls):
+    """h2o's second listen, with TLS (its defaults otherwise: ssl-session-resumption mode all,
+    i.e. its internal session cache and tickets with keys it makes and rotates itself).
+    ocsp-update-interval 0: no OCSP stapling fetcher (no responder for a self-signed
+    certificate, and no network here)."""
+    if tls is None:
+        return ""
+    return (f"listen:\n"
+            f"  host: 127.0.0.1\n"
+            f"  port: {tls.port}\n"
+            f"  ssl:\n"
+            f"    certificate-file: {tls.cert}\n"
+            f"    key-file: {tls.key}\n"
+            f"    ocsp-update-interval: 0\n")
+
+
+def caddy_config(exe, work, docroot, port, keepalive_s, tls=None):
     """Caddy: one Go process; GOMAXPROCS=1 (what the pinning to one CPU would give it anyway)
     runs Go code on one thread at a time, as the others' single worker does. No admin endpoint,
     no automatic HTTPS, no access log (Caddy logs requests only with a `log` directive), its
     runtime log at ERROR; data (storage) and config in the work directory."""
     conf = os.path.join(work, "Caddyfile")
+    site = f"""\tbind 127.0.0.1
+\troot * {docroot}
+\tencode {{
+\t\tgzip {gzip_level()}
+\t\tminimum_length 256
+\t\tmatch {{
+\t\t\theader Content-Type text/plain*
+\t\t}}
+\t}}
+\tfile_server
+"""
     # Tabs, as `caddy fmt` writes it (else caddy warns that the file is not formatted).
     with open(conf, "w") as f:
         f.write(f"""{{
@@ -257,17 +407,16 @@ def caddy_config(exe, work, docroot, port, keepalive_s):
 }}
 
 http://127.0.0.1:{port} {{
-\tbind 127.0.0.1
-\troot * {docroot}
-\tencode {{
-\t\tgzip {gzip_level()}
-\t\tminimum_length 256
-\t\tmatch {{
-\t\t\theader Content-Type text/plain*
-\t\t}}
-\t}}
-\tfile_server
-}}
+{site}}}
+""")
+        if tls is not None:
+            # auto_https off leaves this site's TLS alone: only the automatic certificates and
+            # redirects are off. Caddy's defaults otherwise: TLS 1.2 and 1.3, session tickets
+            # with keys it makes and rotates itself (Go's crypto/tls: no session-id cache).
+            f.write(f"""
+https://127.0.0.1:{tls.port} {{
+\ttls {tls.cert} {tls.key}
+{site}}}
 """)
     env = ["GOMAXPROCS=1", f"XDG_CONFIG_HOME={work}/config", f"XDG_DATA_HOME={work}/data"]
     return ["env"] + env + [exe, "run", "--adapter", "caddyfile", "--config", conf]
@@ -283,7 +432,7 @@ def apache_threads():
     return int(os.environ.get("BENCH_APACHE_THREADS", "1024"))
 
 
-def apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process):
+def apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process, tls=None):
     """Apache httpd, event MPM, one child process (the others' one worker) with a pool of
     threads, its own ServerRoot and configuration in the work directory (Debian's
     /etc/apache2/apache2.conf and its APACHE_* environment are not used). In the event MPM a
@@ -296,6 +445,8 @@ def apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process)
     threads = min(apache_threads(), 64) if single_process else apache_threads()
     factor = max(2, -(-(nofile - 32 - threads) // threads))
     mods = ["mpm_event", "authz_core", "mime", "dir", "filter", "deflate"]
+    if tls is not None:
+        mods += ["ssl"]
     conf = os.path.join(work, "apache.conf")
     # Started by root, Apache's child serves as nobody (Apache refuses to serve as root). Under
     # callgrind (-X: one process with the child's threads) instructions.py starts it as nobody.
@@ -337,6 +488,16 @@ DirectoryIndex index.html
 AddOutputFilterByType DEFLATE text/plain
 DeflateCompressionLevel {gzip_level()}
 """)
+        if tls is not None:
+            # mod_ssl's defaults otherwise: SSLSessionCache none, SSLSessionTickets on (keys
+            # made at start-up), SSLProtocol all (TLS 1.2 and 1.3 with OpenSSL 3).
+            f.write(f"""Listen 127.0.0.1:{tls.port} https
+<VirtualHost 127.0.0.1:{tls.port}>
+    SSLEngine on
+    SSLCertificateFile "{tls.cert}"
+    SSLCertificateKeyFile "{tls.key}"
+</VirtualHost>
+""")
     return [exe, "-f", conf, "-X" if single_process else "-DFOREGROUND"]
 
 
@@ -371,11 +532,12 @@ class Failure(Exception):
 
 
 class Started:
-    def __init__(self, name, popen, port, work):
+    def __init__(self, name, popen, port, work, tls_port=None):
         self.name = name
         self.popen = popen
         self.port = port
         self.work = work
+        self.tls_port = tls_port
 
     @property
     def pid(self):
@@ -429,16 +591,19 @@ def can_connect(port):
 
 
 def start(name, work, docroot, keepalive_s, nofile, cpu=None, wrapper=(), stderr=None,
-          single_process=False, ready_timeout=10.0, children=None):
+          single_process=False, ready_timeout=10.0, children=None, cert=None):
     """Starts NAME in the foreground and waits until it accepts connections.
 
     cpu pins it (taskset); wrapper is a command prefix (valgrind ...). children, a list, gets
-    the Popen at once, so the caller's cleanup can stop it whatever happens next.
+    the Popen at once, so the caller's cleanup can stop it whatever happens next. cert, a
+    (certificate, key) pair, adds a TLS listener on a port that was just free (tls_port of the
+    result).
     """
     prefix = (["taskset", "-c", str(cpu)] if cpu is not None else []) + list(wrapper)
     for attempt in range(3):
         port = 0 if name in PRINTS_PORT else free_port()
-        argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process)
+        tls = TlsFiles(free_port(), *cert) if cert else None
+        argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process, tls)
         env, argv = split_env(argv)
         # Only kahttpd and minimal write to stdout (one line: their port).
         out = subprocess.PIPE if name in PRINTS_PORT else subprocess.DEVNULL
@@ -450,9 +615,9 @@ def start(name, work, docroot, keepalive_s, nofile, cpu=None, wrapper=(), stderr
         if name in PRINTS_PORT:
             port = read_port(p, name, deadline)
         while port and time.monotonic() < deadline and p.poll() is None:
-            if can_connect(port) and (name not in FORKS_WORKER or single_process
-                                      or descendants(p.pid)):
-                return Started(name, p, port, work)
+            if can_connect(port) and (tls is None or can_connect(tls.port)) and \
+                    (name not in FORKS_WORKER or single_process or descendants(p.pid)):
+                return Started(name, p, port, work, tls.port if tls else None)
             time.sleep(0.05)
         stop(p)
         sys.stderr.write(f"servers: {name} did not start (attempt {attempt + 1})\n")
@@ -501,17 +666,36 @@ def main():
     a.add_argument("--keepalive", type=int, default=5)
     a.add_argument("--nofile", type=int, default=1024)
     a.add_argument("--single-process", action="store_true")
+    a.add_argument("--tls-port", type=int, help="also listen with TLS on this port")
+    a.add_argument("--cert", help="PEM certificate for --tls-port")
+    a.add_argument("--key", help="PEM key for --tls-port")
     v = sub.add_parser("version", help="print the server's version line")
     v.add_argument("name", choices=ALL)
     li = sub.add_parser("list", help="print one of the lists of servers, space-separated")
-    li.add_argument("which", choices=("ALL", "PEERS", "GZIP", "FORKS_WORKER"))
+    li.add_argument("which", choices=("ALL", "PEERS", "GZIP", "FORKS_WORKER", "TLS"))
+    mc = sub.add_parser("make-cert", help="write DIR/cert.pem and DIR/key.pem (ECDSA P-256)")
+    mc.add_argument("dir")
+    tp = sub.add_parser("tls-probe", help="protocol, cipher and resumption of 127.0.0.1:PORT")
+    tp.add_argument("port", type=int)
+    tp.add_argument("cafile")
     args = ap.parse_args()
     if args.cmd == "list":
         print(" ".join(globals()[args.which]))
         return 0
+    if args.cmd == "make-cert":
+        print("\n".join(make_cert(args.dir)))
+        return 0
+    if args.cmd == "tls-probe":
+        print(json.dumps(tls_probe(args.port, args.cafile)))
+        return 0
     if args.cmd == "argv":
+        tls = None
+        if args.tls_port:
+            if not (args.cert and args.key):
+                ap.error("--tls-port needs --cert and --key")
+            tls = TlsFiles(args.tls_port, args.cert, args.key)
         for arg in write_config(args.name, args.work, args.docroot, args.port, args.keepalive,
-                                args.nofile, args.single_process):
+                                args.nofile, args.single_process, tls):
             print(arg)
     else:
         print(version(args.name) or "")

@@ -23,10 +23,11 @@ packages=(
     logrotate groff-base               # checking the package's logrotate file and man page
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
-    # Peers (h2o, lighttpd, nginx, caddy, apache2), instruction counting (perf, else
-    # callgrind), the timer wheel micro-benchmark (Google Benchmark) and the chart (matplotlib).
-    packages+=(nginx-light h2o lighttpd caddy apache2 linux-perf valgrind libbenchmark-dev
-               python3-matplotlib)
+    # Peers (h2o, lighttpd and its TLS module, nginx, caddy, apache2), instruction counting
+    # (perf, else callgrind), the timer wheel micro-benchmark (Google Benchmark) and the chart
+    # (matplotlib).
+    packages+=(nginx-light h2o lighttpd lighttpd-mod-openssl caddy apache2 linux-perf valgrind
+               libbenchmark-dev python3-matplotlib)
 fi
 
 if [ "${KAHTTPD_FUZZ_DEPS:-0}" = 1 ]; then
