@@ -181,8 +181,11 @@ void Connection::flush_tls() noexcept {
     auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
     while (!write_in_flight_ && phase_ != Phase::closing) {
         if (tls_->output_pending() > 0) {
+            // Sized to what is pending (a 1 KiB response is about 1.1 KiB of records): the
+            // buffer keeps its capacity in the busy pool, so a keep-alive response neither
+            // allocates nor zero-fills 64 KiB.
             std::string& records = b.tls_out_;
-            records.resize(kTlsWriteChunk);
+            records.resize(std::min(tls_->output_pending(), kTlsWriteChunk));
             records.resize(tls_->take_output(records.data(), records.size()));
             uv_buf_t buf = uv_buf_init(records.data(), static_cast<unsigned>(records.size()));
             int n = uv_try_write(stream, &buf, 1);

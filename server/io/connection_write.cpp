@@ -256,6 +256,9 @@ void Connection::on_shutdown_cb(uv_shutdown_t* req, int status) noexcept {
 /// busy state back in the worker's pool) and the idle deadline.
 void Connection::set_keepalive() noexcept {
     phase_ = Phase::idle;
+    if (tls_) {
+        tls_->release_idle_buffers();
+    }
     // What the last Keep-Alive field said (0: no response since the busy state was taken).
     const std::uint64_t announced = busy_ ? busy_->keepalive_ms_ : 0;
     release_busy();

@@ -153,6 +153,24 @@ bool TlsSession::write(const char* data, std::size_t n) noexcept {
     return true;
 }
 
+void TlsSession::release_idle_buffers() noexcept {
+    if (ssl_ == nullptr || BIO_ctrl_pending(in_) != 0 || BIO_ctrl_pending(out_) != 0) {
+        return;
+    }
+    BIO* in = BIO_new(BIO_s_mem());
+    BIO* out = BIO_new(BIO_s_mem());
+    if (in == nullptr || out == nullptr) {
+        BIO_free(in);
+        BIO_free(out);
+        return;
+    }
+    BIO_set_mem_eof_return(in, -1);
+    BIO_set_mem_eof_return(out, -1);
+    SSL_set_bio(ssl_, in, out); // frees the old pair (both differ from the new ones)
+    in_ = in;
+    out_ = out;
+}
+
 std::size_t TlsSession::output_pending() const noexcept {
     return BIO_ctrl_pending(out_);
 }
