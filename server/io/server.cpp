@@ -379,7 +379,10 @@ std::vector<std::string> log_paths(const conf::Config& config) {
 }
 
 std::string listener_key(const conf::ListenAddr& a) {
-    return a.host + "|" + std::to_string(a.port);
+    // Every "Listen ...:0" is a port of its own (the kernel's choice), so its directive is part
+    // of the key: "Listen 127.0.0.1:0" and "Listen 127.0.0.1:0 https" are two listeners, not
+    // one SO_REUSEPORT group that would mix plain and TLS connections.
+    return a.host + "|" + std::to_string(a.port) + (a.port == 0 ? "|" + a.where : std::string());
 }
 
 /// The address as configured, for messages: "127.0.0.1:8080", "[::1]:8080", "*:8080".

@@ -5,6 +5,7 @@ openssl s_client, all on 127.0.0.1 with the port the server printed."""
 import hashlib
 import json
 import os
+import select
 import signal
 import socket
 import ssl
@@ -250,6 +251,52 @@ class PlainHttpTest(TlsBase):
         self.assertEqual(report["tls"]["plain_http"], 1)
         self.assertGreaterEqual(report["tls"]["handshakes"], 1)
         c2.close()
+
+    def test_a_plain_and_an_https_port_0_are_two_ports(self):
+        # Two "Listen ...:0" lines are two ports (each the kernel's choice); they used to share
+        # one SO_REUSEPORT group, and the kernel then handed TLS clients to the plain listener
+        # and plain ones to the TLS listener at random.
+        srv = self.start(main="Listen 127.0.0.1:0\n", workers=2)
+        # The second "listening on" line follows the first at once (one flush; it may already
+        # be in the pipe's reader buffer): a server that made one listener of the two prints
+        # none.
+        os.set_blocking(srv.proc.stdout.fileno(), False)
+        line = b""
+        deadline = time.monotonic() + 5.0 * TIME_SCALE
+        while not line.endswith(b"\n") and time.monotonic() < deadline:
+            line += srv.proc.stdout.readline() or b""
+            if not line.endswith(b"\n"):
+                select.select([srv.proc.stdout], [], [], 0.2)
+        line = line.decode()
+        self.assertIn("listening on 127.0.0.1:", line, "one listening line for two Listens")
+        other = int(line.split("listening on ")[1].split(" ")[0].rsplit(":", 1)[1])
+        self.assertNotEqual(other, srv.port)
+        ports = {"tls": [], "plain": []}
+        for port in (srv.port, other):
+            try:
+                s = tls_connect(port, self.certs.ca, "a.test", timeout=2)
+                s.close()
+                ports["tls"].append(port)
+            except (ssl.SSLError, OSError):
+                ports["plain"].append(port)
+        self.assertEqual((len(ports["tls"]), len(ports["plain"])), (1, 1), ports)
+        for _ in range(12):  # SO_REUSEPORT spreads connections; each one must land right
+            r, s, c = self.get(srv_port(srv, ports["tls"][0]), "a.test")
+            self.assertEqual(r.status, 200)
+            c.close()
+            p = socket.create_connection(("127.0.0.1", ports["plain"][0]), timeout=5)
+            pc = Client(p)
+            self.assertEqual(pc.request("/", headers={"Host": "a.test"}).status, 200)
+            pc.close()
+
+
+def srv_port(srv, port):
+    """`srv` seen through another of its ports (for TlsBase.get)."""
+    class View:
+        pass
+    v = View()
+    v.port = port
+    return v
 
 
 class HandshakeTimeoutTest(TlsBase):
