@@ -121,6 +121,22 @@ def log(msg):
     sys.stderr.flush()
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pids):
+    """utime + stime of the processes (every thread), in clock ticks."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def process_tree(pid):
     return [pid] + servers.descendants(pid)
 
@@ -321,13 +337,19 @@ def measure(name, srv, scenario, rnd, errlog):
             pf = None
         if pf is not None:
             try:
+                c0 = cpu_ticks(pids)
                 pwrk = run_wrk(srv.port, scenario, DURATION)
+                c1 = cpu_ticks(pids)
                 time.sleep(0.3)
             finally:
                 stop_tool(pf)  # SIGINT: perf stat writes its counts and exits
             counts = parse_perf(raw + ".perf")
             if counts.get("total"):
                 result["perf"] = counts
+                # How busy the server was: its CPU time over wrk's run, in % of one CPU (batching
+                # grows as this nears 100 %: every wake-up then finds more waiting).
+                pwrk["server_cpu_pct"] = round(100 * (c1 - c0) / CLK_TCK
+                                               / (pwrk["duration_us"] / 1e6), 1)
                 result["perf_wrk"] = pwrk
     if not srv.alive():
         raise Failure(f"{name} died during the {scenario} run")
@@ -412,6 +434,11 @@ def table(scenario, data, names, key="per_request", wrk_key="wrk"):
     reqs = [str(statistics.median(r[wrk_key]["requests"] for r in data[n]["runs"]
                                   if r.get(wrk_key))) for n in names]
     lines.append("| requests counted | " + " | ".join(reqs) + " |")
+    if wrk_key == "perf_wrk":
+        busy = [statistics.median(r[wrk_key].get("server_cpu_pct", 0) for r in data[n]["runs"]
+                                  if r.get(wrk_key)) for n in names]
+        lines.append("| server CPU busy, % of one CPU | " + " | ".join(f"{b:.0f}" for b in busy)
+                     + " |")
     return "\n".join(lines)
 
 
