@@ -8,6 +8,10 @@
 #   make bench-gzip  compression on the fly, kahttpd against nginx's gzip (benchmarks/README.md)
 #   make bench-tls   TLS keep-alive and Connection: close against nginx, h2o, lighttpd, Caddy and
 #              Apache with the same certificate, and idle TLS connections (benchmarks/README.md)
+#   make bench-syscalls  system calls per request under strace, kahttpd against h2o, nginx,
+#              lighttpd (benchmarks/README.md)
+#   make bench-scaling  Workers 1 against Workers 2 on both CPUs, with nginx and h2o
+#              (benchmarks/README.md, "Multi-core")
 #   make soak  mixed load, reloads and log rotations for SOAK_SECONDS (600); fails on growth
 #              of descriptors, memory or threads (benchmarks/README.md, docs/soak.md)
 BUILD_DIR ?= build
@@ -21,7 +25,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SEED ?=
 FUZZ_RUNS ?=
 
-.PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip bench-tls soak format clean
+.PHONY: all deps configure build run test deb test-sanitize fuzz check-config bench bench-quick bench-pressure bench-gzip bench-tls bench-syscalls bench-scaling soak format clean
 
 all: build
 
@@ -124,6 +128,30 @@ bench-tls:
 	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
 	    BENCH_SERVERS="$${IDLE_TLS_SERVERS:-kahttpd nginx}" \
 	    timeout -k 10 600 $${BENCH_PYTHON:-/usr/bin/python3} benchmarks/idle_memory.py --tls
+
+# System calls per request (benchmarks/syscalls.py, about 1.5 minutes): strace -c -f on the
+# serving process of kahttpd, h2o, nginx and lighttpd (SYSCALLS_SERVERS) during 3 s wrk runs,
+# Connection: close and keep-alive on 1 KiB, plus an untraced count with perf's syscall
+# tracepoints where the kernel has them. Results in build/bench-syscalls/ (BENCH_OUT).
+bench-syscalls:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-syscalls} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    timeout -k 10 900 $${BENCH_PYTHON:-/usr/bin/python3} benchmarks/syscalls.py
+
+# Worker scaling (benchmarks/scaling.py, about 6 minutes): kahttpd with Workers 1 and 2, nginx
+# and h2o with 1 and 2 workers (SCALING_SERVERS), servers and wrk -t2 on CPUs 0-1; ka-1k,
+# ka-1k-c1000 and close-1k, SCALING_ROUNDS (3) interleaved rounds of 5 s. Results in
+# build/bench-scaling/ (BENCH_OUT).
+bench-scaling:
+	@KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target kahttpd
+	BENCH_OUT=$${BENCH_OUT:-$(abspath $(BUILD_DIR))/bench-scaling} \
+	    KAHTTPD=$(abspath $(BUILD_DIR))/server/kahttpd \
+	    timeout -k 10 1200 $${BENCH_PYTHON:-/usr/bin/python3} benchmarks/scaling.py
 
 # Soak (benchmarks/soak.py): the Release kahttpd under a mixed load for SOAK_SECONDS (default
 # 600; SOAK_SECONDS=60 for a quick look), a reload every 20 s and a log rotation every 60 s.

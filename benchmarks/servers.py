@@ -43,6 +43,9 @@ for nginx's protocols:
   apache    mod_ssl (no SSLSessionCache: mod_ssl's default, none), Listen PORT https, a
             <VirtualHost> with SSLEngine on, the certificate and key
 
+scaling.py alone runs some of them with more than one worker (write_config's `workers`:
+kahttpd's Workers, nginx's worker_processes, h2o's num-threads); everything else is as above.
+
 All listen on 127.0.0.1 only, on a port chosen at run time: kahttpd and minimal bind port 0 and
 print the port they got; the others get a port that was just free (free_port()), and the caller
 retries with another one if the server cannot bind it. Each runs in the foreground as a child of
@@ -192,16 +195,21 @@ def free_port():
 
 
 def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=False,
-                 tls=None):
+                 tls=None, workers=1):
     """Writes NAME's configuration under `work` (created) and returns its command line.
 
     keepalive_s is the keep-alive idle timeout in seconds. single_process is for callgrind,
     which follows one process: nginx then runs without a master (master_process off), and h2o
     does not switch user. tls (a TlsFiles) adds a TLS listener on tls.port, besides the plain
-    one on `port`, with that certificate and key (servers in TLS only).
+    one on `port`, with that certificate and key (servers in TLS only). workers (1 everywhere
+    but scaling.py) is kahttpd's Workers (also "auto"), nginx's worker_processes, h2o's
+    num-threads, lighttpd's server.max-worker and Caddy's GOMAXPROCS; Apache and the minimal
+    server run one only.
     """
     if tls is not None and name not in TLS:
         raise ValueError(f"{name} takes no part in the TLS scenarios")
+    if workers != 1 and name in ("apache", "minimal"):
+        raise ValueError(f"{name}: one worker only")
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
     exe = program(name)
@@ -211,7 +219,7 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
             f.write(f"Listen 127.0.0.1:{port}\n"
                     f'DocumentRoot "{docroot}"\n'
                     "DirectoryIndex index.html\n"
-                    "Workers 1\n"
+                    f"Workers {workers}\n"
                     "KeepAlive On\n"
                     f"KeepAliveTimeout {keepalive_s}\n"
                     "MaxKeepAliveRequests 0\n"
@@ -240,7 +248,7 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
         os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(f"""worker_processes 1;
+            f.write(f"""worker_processes {workers};
 pid {work}/nginx.pid;
 error_log {work}/error.log warn;
 worker_rlimit_nofile {nofile};
@@ -289,7 +297,7 @@ http {{
         user = "user: root\n" if single_process and os.geteuid() == 0 else ""
         with open(conf, "w") as f:
             # http1-request-timeout is also the idle time allowed between keep-alive requests.
-            f.write(f"""{user}num-threads: 1
+            f.write(f"""{user}num-threads: {workers}
 max-connections: {nofile - 32}
 http1-request-timeout: {keepalive_s}
 error-log: {work}/error.log
@@ -312,7 +320,7 @@ listen:
 server.bind = "127.0.0.1"
 server.port = {port}
 server.errorlog = "{work}/error.log"
-server.max-worker = 0
+server.max-worker = {0 if workers == 1 else workers}
 server.max-fds = {nofile}
 server.max-connections = {nofile // 2}
 server.max-keep-alive-requests = 65535
@@ -333,7 +341,7 @@ $SERVER["socket"] == "127.0.0.1:{tls.port}" {{
 """)
         return [exe, "-D", "-f", conf]
     if name == "caddy":
-        return caddy_config(exe, work, docroot, port, keepalive_s, tls)
+        return caddy_config(exe, work, docroot, port, keepalive_s, tls, workers)
     if name == "apache":
         return apache_config(exe, work, docroot, port, keepalive_s, nofile, single_process, tls)
     if name == "minimal":
@@ -371,7 +379,7 @@ def h2o_tls(tls):
             f"    ocsp-update-interval: 0\n")
 
 
-def caddy_config(exe, work, docroot, port, keepalive_s, tls=None):
+def caddy_config(exe, work, docroot, port, keepalive_s, tls=None, workers=1):
     """Caddy: one Go process; GOMAXPROCS=1 (what the pinning to one CPU would give it anyway)
     runs Go code on one thread at a time, as the others' single worker does. No admin endpoint,
     no automatic HTTPS, no access log (Caddy logs requests only with a `log` directive), its
@@ -418,7 +426,7 @@ https://127.0.0.1:{tls.port} {{
 \ttls {tls.cert} {tls.key}
 {site}}}
 """)
-    env = ["GOMAXPROCS=1", f"XDG_CONFIG_HOME={work}/config", f"XDG_DATA_HOME={work}/data"]
+    env = [f"GOMAXPROCS={workers}", f"XDG_CONFIG_HOME={work}/config", f"XDG_DATA_HOME={work}/data"]
     return ["env"] + env + [exe, "run", "--adapter", "caddyfile", "--config", conf]
 
 
@@ -591,19 +599,24 @@ def can_connect(port):
 
 
 def start(name, work, docroot, keepalive_s, nofile, cpu=None, wrapper=(), stderr=None,
-          single_process=False, ready_timeout=10.0, children=None, cert=None):
+          single_process=False, ready_timeout=10.0, children=None, cert=None, workers=1):
     """Starts NAME in the foreground and waits until it accepts connections.
 
-    cpu pins it (taskset); wrapper is a command prefix (valgrind ...). children, a list, gets
-    the Popen at once, so the caller's cleanup can stop it whatever happens next. cert, a
-    (certificate, key) pair, adds a TLS listener on a port that was just free (tls_port of the
-    result).
+    cpu pins it (taskset: a CPU or a list, "0,1"); wrapper is a command prefix (valgrind ...).
+    children, a list, gets the Popen at once, so the caller's cleanup can stop it whatever
+    happens next. cert, a (certificate, key) pair, adds a TLS listener on a port that was just
+    free (tls_port of the result). workers: see write_config().
     """
     prefix = (["taskset", "-c", str(cpu)] if cpu is not None else []) + list(wrapper)
     for attempt in range(3):
         port = 0 if name in PRINTS_PORT else free_port()
         tls = TlsFiles(free_port(), *cert) if cert else None
-        argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process, tls)
+        # tls and workers only when they are not their defaults, so that a caller's own
+        # write_config() in its place (pressure.py's, of the older signature) keeps working.
+        more = {k: v for k, v in (("tls", tls), ("workers", workers))
+                if v != {"tls": None, "workers": 1}[k]}
+        argv = write_config(name, work, docroot, port, keepalive_s, nofile, single_process,
+                            **more)
         env, argv = split_env(argv)
         # Only kahttpd and minimal write to stdout (one line: their port).
         out = subprocess.PIPE if name in PRINTS_PORT else subprocess.DEVNULL

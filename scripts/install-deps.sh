@@ -24,10 +24,10 @@ packages=(
 )
 if [ "${KAHTTPD_BENCH_DEPS:-0}" = 1 ]; then
     # Peers (h2o, lighttpd and its TLS module, nginx, caddy, apache2), instruction counting
-    # (perf, else callgrind), the timer wheel micro-benchmark (Google Benchmark) and the chart
-    # (matplotlib).
+    # (perf, else callgrind), the timer wheel micro-benchmark (Google Benchmark), the chart
+    # (matplotlib) and system calls per request (strace; make bench-syscalls).
     packages+=(nginx-light h2o lighttpd lighttpd-mod-openssl caddy apache2 linux-perf valgrind
-               libbenchmark-dev python3-matplotlib)
+               libbenchmark-dev python3-matplotlib strace)
 fi
 
 if [ "${KAHTTPD_FUZZ_DEPS:-0}" = 1 ]; then
