@@ -138,8 +138,11 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         expires_ms_ = static_cast<std::uint32_t>(since_ms_ + lifetime);
         expires_ms_ += expires_ms_ == 0 ? 1 : 0; // 0 means "no cap"
     }
-    // Responses leave in whole writes; Nagle would only delay the last segment.
-    uv_tcp_nodelay(&handle_, 1);
+    // Responses leave in whole writes; Nagle would only delay the last segment. (Copied from
+    // the listener where it had it before it listened.)
+    if (!facts.nodelay) {
+        uv_tcp_nodelay(&handle_, 1);
+    }
     apply_tcp_options();
     if (log_enabled(LogLevel::debug)) {
         char p[80];

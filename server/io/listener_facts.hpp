@@ -7,13 +7,15 @@
 namespace kahttpd::server {
 
 /// What a worker learns of a listening socket once (Worker::start_listening), so that each
-/// accepted connection need not ask the kernel again. (TCP_NODELAY is not here: Linux does not
-/// copy it from a listener to the sockets it accepts, so each connection sets it; the
-/// integration test reads it back.)
+/// accepted connection need not ask the kernel again.
 struct ListenerFacts {
     /// The listener is bound to one address (not 0.0.0.0 or ::): every connection's local
     /// address is that one, and no getsockname() is needed.
     bool local_known = false;
+    /// TCP_NODELAY was on the listener before it listened (open_listener sets it): Linux
+    /// copies it to every socket it accepts, so a connection need not set it. Off for a
+    /// socket inherited from systemd, whose connections set it themselves.
+    bool nodelay = false;
     IpBytes local_ip{};
     std::uint16_t local_port = 0;
 };

@@ -30,6 +30,7 @@
 #include <brotli/encode.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -121,6 +122,10 @@ int open_listener(const conf::ListenAddr& addr, std::uint16_t& port, BindMode mo
         // One socket per worker on the same address; the kernel spreads connections across
         // them.
         ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+        // Set before listen(), so that every connection the kernel accepts copies it (Linux
+        // clones the listener's TCP options): no setsockopt per connection
+        // (Worker::start_listening reads it back).
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
     if (any6) {
         ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 namespace kahttpd::server {
@@ -217,7 +218,7 @@ WorkerSnapshot Worker::snapshot(std::size_t max_rows) const {
 namespace {
 
 /// Asked once per listener rather than once per connection: its address when it is bound to
-/// one.
+/// one, and whether it carries TCP_NODELAY for its connections.
 ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
     ListenerFacts f;
     sockaddr_storage ss{};
@@ -232,6 +233,12 @@ ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
             f.local_ip = ip_bytes(ss, &f.local_port);
         }
     }
+    uv_os_fd_t fd = -1;
+    int nodelay = 0;
+    socklen_t len_nd = sizeof nodelay;
+    f.nodelay = uv_fileno(reinterpret_cast<const uv_handle_t*>(&listener), &fd) == 0 &&
+                ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len_nd) == 0 &&
+                nodelay != 0;
     return f;
 }
 

@@ -43,7 +43,8 @@ class TcpOptionsTest(unittest.TestCase):
             self.assertEqual(opts["user_timeout"], "0")
 
     def test_nodelay_and_local_address_on_specific_and_wildcard_listeners(self):
-        # Every accepted socket has TCP_NODELAY (Linux does not copy it from the listener). The
+        # Every accepted socket has TCP_NODELAY (set on the listener before it listens, which
+        # Linux copies to the sockets it accepts, so connections do not set it again). The
         # local address of a listener bound to one address is taken from it rather than asked
         # per connection (getsockname), while a wildcard listener still asks. Both must log the
         # address and ports the client reached (Apache's %A, %p and %{remote}p).
