@@ -9,9 +9,24 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <thread>
 #include <vector>
 
+#include <sched.h>
+
 namespace kahttpd::conf {
+
+unsigned Config::worker_count() const noexcept {
+    if (workers != 0) {
+        return workers;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+        return std::max(1, CPU_COUNT(&set));
+    }
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 std::string ConfigError::to_string() const {
     std::string s = file;

@@ -73,6 +73,9 @@ struct Config {
     std::uint64_t limit_request_body = 1073741824; ///< Apache's default (1 GiB); 0 = unlimited
     std::filesystem::path types_config{"/etc/mime.types"}; ///< may be missing: see warnings
     unsigned workers = 0;                                  ///< 0 = auto (one per CPU)
+    /// `workers`, or for auto one per CPU this process may run on (sched_getaffinity: under
+    /// `taskset -c 0` or a cgroup's cpuset, only those), at least 1.
+    unsigned worker_count() const noexcept;
 
     // ---- Configuration language, complete (sections and the directives beyond the core) ----
 

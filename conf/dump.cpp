@@ -278,13 +278,6 @@ json value_json(FieldTag<Field::expires_default>, const ExpiresSpec& e) {
 json value_json(FieldTag<Field::expires_by_type>, const ExpiresSpec& e) {
     return expires_text(e);
 }
-json value_json(FieldTag<Field::expires_by_type>, const std::map<std::string, ExpiresSpec>& m) {
-    json j = json::object();
-    for (const auto& [type, e] : m) {
-        j[type] = expires_text(e);
-    }
-    return j;
-}
 json value_json(FieldTag<Field::redirect>, const SectionRedirect& r) {
     return r.status == 0 ? json(nullptr) : json{{"status", r.status}, {"url", r.target}};
 }

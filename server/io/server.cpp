@@ -725,10 +725,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
         }
     }
 
-    unsigned nworkers = cfg.workers;
-    if (nworkers == 0) {
-        nworkers = std::max(1u, std::thread::hardware_concurrency());
-    }
+    const unsigned nworkers = cfg.worker_count();
     // TLS: every worker gets its own contexts (certificates and keys read again, so a reload
     // picks up renewed files; connections of the old generation keep the old contexts).
     if (cfg.tls_anywhere()) {

@@ -648,8 +648,7 @@ FileCache& configure_file_cache(const Site& site) noexcept {
         if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
             fds = rl.rlim_cur;
         }
-        const std::uint64_t workers = std::max<std::size_t>(
-            1, cfg.workers != 0 ? cfg.workers : std::thread::hardware_concurrency());
+        const std::uint64_t workers = cfg.worker_count();
         FileCache::Limits limits;
         limits.max_bytes = cfg.file_cache_size;
         limits.max_entries = cfg.file_cache_entries;
