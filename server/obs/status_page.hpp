@@ -85,15 +85,17 @@ struct StatusBoard {
     std::int64_t started_unix = 0; ///< wall clock at start
     std::atomic<unsigned> generation{1};
     std::atomic<std::uint64_t> reloads{0};
-    /// Connections open in every worker of every generation, for MaxConnections.
-    std::atomic<std::uint32_t> open_connections{0};
+    /// Connections open in every worker of every generation, for MaxConnections. Written by
+    /// every worker at each accept and close, read at each keep-alive response: on a cache
+    /// line of its own, so those writes do not also evict the fields around it.
+    alignas(64) std::atomic<std::uint32_t> open_connections{0};
     /// Accepted at the budget and waiting for a slot (Worker::enqueue), in every worker.
-    std::atomic<std::uint32_t> queued_connections{0};
+    alignas(64) std::atomic<std::uint32_t> queued_connections{0};
     /// The server is stopping (from GracefulShutdownDelay on): SetHandler server-health
     /// answers 503. Set by the main thread, read by the workers.
     std::atomic<bool> draining{false};
 
-    std::mutex mutex;
+    alignas(64) std::mutex mutex;
     std::vector<Worker*> workers; ///< every worker whose thread is running
     WorkerStats retired;          ///< sums of workers that have finished
 };

@@ -53,7 +53,7 @@ TEST_CASE("status JSON sums workers and retired totals, and reads percentiles of
     a.timer_lag.add(TimerWheel::kLagBoundsMs, 4);
     a.timer_lag.add(TimerWheel::kLagBoundsMs, 4);
     a.timer_lag_max_ms = 4;
-    a.connections.push_back({42, "127.0.0.1:5000", "idle", "idle", 3, 100, 4900});
+    a.connections.push_back({42, "127.0.0.1:5000", "idle", "idle", 3, 100, 4900, -1, ""});
     WorkerSnapshot b = a;
     b.id = 1;
     b.connections.clear();
@@ -94,7 +94,7 @@ TEST_CASE("status HTML escapes what it shows") {
     StatusReport r;
     r.version = "<v&>";
     WorkerSnapshot w;
-    w.connections.push_back({1, "<client>", "idle", "idle", 1, -1, -1});
+    w.connections.push_back({1, "<client>", "idle", "idle", 1, -1, -1, -1, ""});
     r.workers = {w};
     const std::string html = render_status_html(r, 0);
     CHECK(html.find("&lt;v&amp;&gt;") != std::string::npos);
