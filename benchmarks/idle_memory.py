@@ -71,7 +71,7 @@ if TLS_MODE:
              if n in servers.TLS]
 BATCH = 100            # connections opened at once (kahttpd's listen backlog is 511)
 STEP_DEADLINE = 120.0  # seconds for any one step
-TOTAL_DEADLINE = 600   # seconds for the whole script
+TOTAL_DEADLINE = int(os.environ.get("IDLE_TOTAL_DEADLINE", "600"))  # seconds, whole script
 
 children = []  # Popen objects we started
 Failure = servers.Failure
@@ -215,9 +215,18 @@ def drive(conns, deadline, sel, until):
     return pending
 
 
+# Beyond one source address's ephemeral ports (about 28,000 here), connections come from
+# 127.0.0.2, 127.0.0.3 ... (all of 127/8 is loopback), SOURCE_SPREAD per address.
+SOURCE_SPREAD = 20000
+_opened = [0]
+
+
 def open_conn(port, sel, path, server=None, ctx=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
+    if N_IDLE > SOURCE_SPREAD:
+        s.bind((f"127.0.0.{1 + (_opened[0] // SOURCE_SPREAD) % 250}", 0))
+    _opened[0] += 1
     c = Conn(s, request_bytes(port, path), server, ctx)
     c.t_start = time.monotonic()
     rc = s.connect_ex(("127.0.0.1", port))
@@ -363,6 +372,17 @@ def main():
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     except (ValueError, OSError):
         want = soft
+    if N_IDLE + 4096 > want:
+        # 100,000 connections (IDLE_CONNECTIONS=100000): this client and each server need a
+        # descriptor per connection; root may raise the hard limit up to fs.nr_open.
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                nr_open = int(f.read())
+            big = min(N_IDLE + 4096, nr_open)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (big, max(big, hard)))
+            want = big
+        except (ValueError, OSError):
+            pass
     n = N_IDLE
     # this client needs a descriptor per connection; lighttpd needs two (socket and file)
     limit = want - 256 if "lighttpd" not in NAMES else min(want - 256, want // 2)
