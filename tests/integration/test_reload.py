@@ -173,7 +173,10 @@ class ReloadTest(unittest.TestCase):
         self.assertNotIn("Non-2xx", out)
         s = status(self.srv)
         self.assertEqual(s["generation"], reloads + 1)
-        self.assertGreater(s["closes"]["reload"], 0)
+        # (Seen 0 once in a full run, not reproduced since: the message keeps every reason and
+        # the workers' generations for the next time.)
+        self.assertGreater(s["closes"]["reload"], 0,
+                           json.dumps({"closes": s["closes"], "workers": s.get("workers")})[:4000])
 
 
 class DrainTest(unittest.TestCase):
