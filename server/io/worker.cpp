@@ -228,7 +228,20 @@ ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
             ss.ss_family == AF_INET6
                 ? IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr)
                 : reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr.s_addr == INADDR_ANY;
-        if (!wildcard && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
+        // A transparent socket (TPROXY, systemd's Transparent=yes) accepts connections to
+        // addresses other than its own: those ask getsockname per connection.
+        int transparent = 0;
+        socklen_t tlen = sizeof transparent;
+        uv_os_fd_t lfd = -1;
+        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&listener), &lfd) == 0) {
+            if (ss.ss_family == AF_INET6) {
+                ::getsockopt(lfd, IPPROTO_IPV6, IPV6_TRANSPARENT, &transparent, &tlen);
+            } else {
+                ::getsockopt(lfd, IPPROTO_IP, IP_TRANSPARENT, &transparent, &tlen);
+            }
+        }
+        if (!wildcard && transparent == 0 &&
+            (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)) {
             f.local_known = true;
             f.local_ip = ip_bytes(ss, &f.local_port);
         }

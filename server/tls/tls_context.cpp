@@ -96,6 +96,9 @@ int on_ticket_key_cb(SSL* ssl, unsigned char* name, unsigned char* iv, EVP_CIPHE
     // nothing to resume the next one with, and it pays a full handshake every second time
     // (nginx renews under TLS 1.3 for the same reason). Under TLS 1.2 only when the ticket was
     // sealed with an older key.
+    if (encrypt != 0) {
+        return 1;
+    }
     return (renew || SSL_version(ssl) == TLS1_3_VERSION) ? 2 : 1;
 }
 
