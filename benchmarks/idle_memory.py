@@ -40,7 +40,6 @@ import datetime
 import errno
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -366,23 +365,9 @@ def main():
     signal.signal(signal.SIGALRM, overall_deadline)
     signal.alarm(TOTAL_DEADLINE)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        want = soft
-    if N_IDLE + 4096 > want:
-        # 100,000 connections (IDLE_CONNECTIONS=100000): this client and each server need a
-        # descriptor per connection; root may raise the hard limit up to fs.nr_open.
-        try:
-            with open("/proc/sys/fs/nr_open") as f:
-                nr_open = int(f.read())
-            big = min(N_IDLE + 4096, nr_open)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (big, max(big, hard)))
-            want = big
-        except (ValueError, OSError):
-            pass
+    # 100,000 connections (IDLE_CONNECTIONS=100000): this client and each server need a
+    # descriptor per connection.
+    want = servers.raise_nofile(max(65536, N_IDLE + 4096))
     n = N_IDLE
     # this client needs a descriptor per connection; lighttpd needs two (socket and file)
     limit = want - 256 if "lighttpd" not in NAMES else min(want - 256, want // 2)

@@ -52,7 +52,6 @@ import errno
 import json
 import os
 import re
-import resource
 import selectors
 import shutil
 import signal
@@ -564,12 +563,6 @@ def report(rounds, meta):
 
 # ------------------------------------------------------------------------------ main
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def main():
@@ -580,12 +573,7 @@ def main():
     signal.signal(signal.SIGALRM, overall_deadline)
     signal.alarm(TOTAL_DEADLINE)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        want = soft
+    want = servers.raise_nofile()
     if want < 2 * BUDGET + FRESH + MEASURE_CONNS + 64:
         raise Failure(f"ulimit -n is {want}: too few descriptors for 2 x {BUDGET} attackers")
     try:
@@ -620,7 +608,7 @@ def main():
     nginx_nofile = min(want, 4 * BUDGET + 1024)
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "kahttpd_commit": git_commit(), "kahttpd": servers.program("kahttpd"),
+            "kahttpd_commit": servers.git_commit(), "kahttpd": servers.program("kahttpd"),
             "nginx_version": servers.version("nginx") if "nginx" in NAMES else None,
             "servers": NAMES, "budget": BUDGET, "keepalive_s": KEEPALIVE_S,
             "nginx_worker_connections": BUDGET + 2, "measure_seconds": MEASURE_S,

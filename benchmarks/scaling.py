@@ -167,12 +167,6 @@ def run_one(srv, scenario):
                 alive=srv.alive())
 
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def med(xs):
@@ -235,12 +229,7 @@ def main():
             raise Failure(f"SCALING_SCENARIOS: {sc} is not one of {' '.join(ALL_SCENARIOS)}")
     if not shutil.which(WRK):
         raise Failure("wrk not found (bash scripts/install-deps.sh)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        want = soft
+    want = servers.raise_nofile()
     if want < 4096:
         log(f"warning: ulimit -n is {want}; the 1000-connection scenario may see errors")
 
@@ -259,7 +248,7 @@ def main():
         os.chmod(os.path.join(docroot, fn), 0o644)
     errlog = open(os.path.join(OUT, "scaling.stderr.log"), "w")
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "kahttpd_commit": git_commit(), "servers": NAMES, "workers": WORKERS,
+            "kahttpd_commit": servers.git_commit(), "servers": NAMES, "workers": WORKERS,
             "rounds": ROUNDS, "duration_s": DURATION, "server_cpus": SERVER_CPUS,
             "client_cpus": CLIENT_CPUS, "wrk_threads": WRK_THREADS, "cpus": os.cpu_count(),
             "versions": {n: servers.version(n) for n in NAMES if n != "kahttpd"}, "threads": {}}

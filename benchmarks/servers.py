@@ -66,6 +66,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import selectors
 import shutil
 import socket
@@ -537,6 +538,37 @@ def serving_pid(name, pid):
 
 class Failure(Exception):
     pass
+
+
+def git_commit():
+    """The checkout's commit (with -dirty when it has changes), for the reports; "?" without git."""
+    try:
+        return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def raise_nofile(want=65536):
+    """Raises this process's descriptor limit (the servers it starts inherit it) towards `want`:
+    up to the hard limit, and past it up to fs.nr_open where the process may raise the hard
+    limit (root with CAP_SYS_RESOURCE). Returns the soft limit in effect."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (ValueError, OSError):
+        pass
+    if want > soft and hard != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/sys/fs/nr_open") as f:
+                big = min(want, int(f.read()))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (big, max(big, hard)))
+            soft = big
+        except (ValueError, OSError):
+            pass
+    return soft
 
 
 class Started:

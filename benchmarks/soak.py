@@ -67,7 +67,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import signal
 import socket
@@ -1315,12 +1314,6 @@ def plot(result, path):
 
 # ------------------------------------------------------------------------------ main
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def scan_logs(paths):
@@ -1380,12 +1373,7 @@ def main():
     signal.signal(signal.SIGALRM, overall_deadline)
     signal.alarm(TOTAL_DEADLINE)
 
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        pass
+    servers.raise_nofile()
     if not shutil.which(KAHTTPD):
         raise Failure(f"kahttpd not found at {KAHTTPD} (make build)")
     if not shutil.which(WRK):
@@ -1419,7 +1407,7 @@ def main():
     stderr = open(stderr_path, "w")
 
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "commit": git_commit(), "kahttpd": KAHTTPD, "soak_seconds": DURATION,
+            "commit": servers.git_commit(), "kahttpd": KAHTTPD, "soak_seconds": DURATION,
             "sample_seconds": SAMPLE_S, "hup_every": HUP_EVERY, "usr1_every": USR1_EVERY,
             "workers": WORKERS, "max_connections": MAX_CONNECTIONS,
             "config": open(conf).read()}

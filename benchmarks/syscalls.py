@@ -57,7 +57,6 @@ import datetime
 import json
 import os
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -456,12 +455,6 @@ def detail_table(scenario, data, names):
     return "\n".join(lines)
 
 
-def git_commit():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "?"
 
 
 def main():
@@ -478,12 +471,7 @@ def main():
     for tool in (WRK, STRACE):
         if not shutil.which(tool):
             raise Failure(f"{tool} not found (KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = 65536 if hard == resource.RLIM_INFINITY else min(65536, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
-    except (ValueError, OSError):
-        want = soft
+    want = servers.raise_nofile()
 
     os.makedirs(os.path.join(OUT, "raw"), exist_ok=True)
     work = tempfile.mkdtemp(prefix="kahttpd-syscalls.")
@@ -539,7 +527,7 @@ def main():
             d["perf_per_request"] = perf_per_request(d["runs"])
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     versions = {n: servers.version(n) for n in NAMES if n != "kahttpd"}
-    md = [f"# System calls per request ({date}, kahttpd {git_commit()})", "",
+    md = [f"# System calls per request ({date}, kahttpd {servers.git_commit()})", "",
           f"strace -c -f on the serving process, wrk -t1 -c{CONNECTIONS} -d{DURATION}s on "
           f"/1k.bin (1 KiB), server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU}; "
           f"{ROUNDS} round(s), medians. Calls per request (errors per request in brackets, "
@@ -563,7 +551,7 @@ def main():
     with open(os.path.join(OUT, "syscalls.md"), "w") as f:
         f.write(text)
     with open(os.path.join(OUT, "syscalls.json"), "w") as f:
-        json.dump({"date": date, "kahttpd_commit": git_commit(), "duration_s": DURATION,
+        json.dump({"date": date, "kahttpd_commit": servers.git_commit(), "duration_s": DURATION,
                    "connections": CONNECTIONS, "rounds": ROUNDS, "versions": versions,
                    "scenarios": {sc: {n: {"per_request": data[sc][n]["per_request"],
                                           "detail_per_request": data[sc][n]["detail"],
