@@ -78,7 +78,28 @@ Connection* Connection::from_handle(uv_handle_t* h) noexcept {
 }
 
 std::string_view Connection::peer(char (&buf)[80]) const noexcept {
-    return peer_text(client_ip_, client_port_, buf);
+    return peer_text(client_ip(), client_port(), buf);
+}
+
+/// uv_accept() drops the address accept4() could have given, and most connections never need
+/// it (no access log, no Require ip, MaxConnectionsPerIP or PROXY rule, no log line): the
+/// getpeername() is made the first time something reads it. After a reset the kernel no
+/// longer answers; the address then reads as "::" (only a late log line can meet that).
+void Connection::learn_peer() const noexcept {
+    peer_known_ = true;
+    sockaddr_storage ss{};
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        client_ip_ = ip_bytes(ss, &client_port_);
+    }
+}
+
+const IpBytes& Connection::peer_of(const void* self, std::uint16_t* port) noexcept {
+    const auto& c = *static_cast<const Connection*>(self);
+    if (port != nullptr) {
+        *port = c.client_port();
+    }
+    return c.client_ip();
 }
 
 // ---- lifecycle -------------------------------------------------------------------------------
@@ -101,17 +122,15 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         close(CloseReason::overload);
         return;
     }
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        client_ip_ = ip_bytes(ss, &client_port_);
-    }
     if (facts.local_known) {
         local_ip_ = facts.local_ip;
         local_port_ = facts.local_port;
-    } else if (len = sizeof ss;
-               uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-        local_ip_ = ip_bytes(ss, &local_port_);
+    } else {
+        sockaddr_storage ss{};
+        int len = sizeof ss;
+        if (uv_tcp_getsockname(&handle_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            local_ip_ = ip_bytes(ss, &local_port_);
+        }
     }
     if (tls != nullptr) {
         // The SSL object starts with the context of the address's default host; SNI may
@@ -129,7 +148,7 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
     // RemoteIPProxyProtocol: the client is known only once the PROXY header is read, and
     // MaxConnectionsPerIP counts that client, not the load balancer.
     proxy_header_ = shared.proxy_protocol &&
-                    shared.config->proxy_protocol_for(local_ip_, local_port_, client_ip_);
+                    shared.config->proxy_protocol_for(local_ip_, local_port_, client_ip());
     if (!proxy_header_ && !count_client_ip()) {
         return;
     }
@@ -182,7 +201,7 @@ bool Connection::count_client_ip() noexcept {
     if (per_ip == 0) {
         return true;
     }
-    if (!worker().shared().client_counts->acquire(client_ip_, per_ip)) {
+    if (!worker().shared().client_counts->acquire(client_ip(), per_ip)) {
         char p[80];
         KAHTTPD_LOG(info, "conn=%llu client=%s closed at once: MaxConnectionsPerIP %u reached",
                     static_cast<unsigned long long>(id()), peer(p).data(), per_ip);
@@ -407,6 +426,9 @@ void Connection::on_read(ssize_t nread, const uv_buf_t* buf) noexcept {
         on_read_error(static_cast<int>(nread));
         return;
     }
+    // A short read drained the socket (libuv reads again only after a full one): what
+    // nothing_more_to_read() decides from instead of asking the kernel.
+    read_full_ = static_cast<std::size_t>(nread) == buf->len;
     if (tls_ && phase_ != Phase::proxy && phase_ != Phase::lingering) {
         // (One predictable branch on the plain path.) Records in, plaintext out, then the
         // same path as plain input (on_input), from connection_tls.cpp.
@@ -495,6 +517,7 @@ void Connection::on_proxy_input(std::string_view input) noexcept {
     if (h.has_addresses) {
         client_ip_ = h.src;
         client_port_ = h.src_port;
+        peer_known_ = true;
     }
     proxy_header_ = false;
     if (log_enabled(LogLevel::debug)) {
@@ -702,10 +725,10 @@ RequestInfo Connection::request_info(bool from_request) const noexcept {
     info.site = &shared;
     info.host = &log_host();
     info.host_from_request = from_request && host() != nullptr;
-    info.client_ip =
-        from_request && busy_ && busy_->has_useragent_ ? &busy_->useragent_ : &client_ip_;
+    info.useragent = from_request && busy_ && busy_->has_useragent_ ? &busy_->useragent_ : nullptr;
+    info.owner = this;
+    info.peer = &Connection::peer_of;
     info.local_ip = &local_ip_;
-    info.client_port = client_port_;
     info.local_port = local_port_;
     info.now_ms = worker().now_ms();
     info.conn_id = id();
@@ -723,7 +746,7 @@ void Connection::resolve_useragent(const parser::Request& req) noexcept {
         return;
     }
     if (const auto field = req.header(rules.header)) {
-        if (const auto ip = useragent_ip(rules, client_ip_, *field)) {
+        if (const auto ip = useragent_ip(rules, client_ip(), *field)) {
             b.useragent_ = *ip;
             b.has_useragent_ = true;
         }
@@ -1009,9 +1032,9 @@ void Connection::log_access(bool parsed) noexcept {
         const std::uint64_t now_us = uv_hrtime() / 1000;
         char ip[64];
         AccessRecord r;
-        r.client = ip_text(parsed && b.has_useragent_ ? b.useragent_ : client_ip_, ip);
+        r.client = ip_text(parsed && b.has_useragent_ ? b.useragent_ : client_ip(), ip);
         char peer_ip[64];
-        r.peer = ip_text(client_ip_, peer_ip);
+        r.peer = ip_text(client_ip(), peer_ip);
         r.time = std::time(nullptr);
         r.request = parsed ? &b.parser.request() : nullptr;
         r.status = b.last_status_;
@@ -1025,7 +1048,7 @@ void Connection::log_access(bool parsed) noexcept {
         r.server_name = h.vhost->server_name.value;
         r.local_ip = &local_ip_;
         r.local_port = local_port_;
-        r.remote_port = client_port_;
+        r.remote_port = client_port();
         if (tls_) {
             r.tls_protocol = tls_->protocol();
             r.tls_cipher = tls_->cipher();

@@ -196,7 +196,7 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     void on_send_complete() noexcept;
     void set_keepalive() noexcept;
     void set_lingering_close() noexcept;
-    bool nothing_more_to_read() noexcept;
+    bool nothing_more_to_read() const noexcept;
 
     // Deadlines.
     void on_timer() noexcept;
@@ -223,6 +223,19 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     void release_busy() noexcept;
     void apply_tcp_options() noexcept;
     std::string_view peer(char (&buf)[80]) const noexcept;
+    /// The client's address and port: asked of the kernel the first time (learn_peer()).
+    const IpBytes& client_ip() const noexcept {
+        if (!peer_known_) {
+            learn_peer();
+        }
+        return client_ip_;
+    }
+    std::uint16_t client_port() const noexcept {
+        client_ip();
+        return client_port_;
+    }
+    void learn_peer() const noexcept;
+    static const IpBytes& peer_of(const void* self, std::uint16_t* port) noexcept;
 
     static void on_alloc_cb(uv_handle_t* h, size_t suggested, uv_buf_t* buf) noexcept;
     static void on_read_cb(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) noexcept;
@@ -240,8 +253,8 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     // handle_.data, and the vhost of the current request lives in the busy state.
     std::uint16_t local_port_ = 0;
     Phase phase_ = Phase::head;
-    Deadline deadline_ = Deadline::none;
     CloseReason close_reason_ = CloseReason::client_closed; // valid once close_after_ is set
+    Deadline deadline_ : 4 = Deadline::none; // (a bitfield: it shares a byte with the flags)
     bool close_after_ : 1 = false; // close (gracefully) once the output is written
     bool reading_ : 1 = false;     // uv_read_start is in effect
     bool write_in_flight_ : 1 = false;
@@ -250,12 +263,14 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     bool ip_counted_ : 1 = false;    // counted in ClientCounts (MaxConnectionsPerIP)
     bool queued_ : 1 = false;        // in the worker's queue, not in its budget (until freed)
     bool proxy_header_ : 1 = false;  // its first bytes must be a PROXY header (not read yet)
+    bool read_full_ : 1 = false;     // the last read filled the buffer: the socket may hold more
+    mutable bool peer_known_ : 1 = false; // client_ip_ and client_port_ are set (learn_peer())
     uv_tcp_t handle_;
     std::unique_ptr<ConnectionBusy> busy_; // everything a request needs; null when idle
     std::unique_ptr<TlsSession> tls_;      // https addresses only; null for plain HTTP
-    IpBytes client_ip_{}; // IPv4 as ::ffff:a.b.c.d
+    mutable IpBytes client_ip_{}; // IPv4 as ::ffff:a.b.c.d; valid once peer_known_ (client_ip())
     IpBytes local_ip_{};
-    std::uint16_t client_port_ = 0;
+    mutable std::uint16_t client_port_ = 0;
     std::uint32_t requests_ = 0;   // requests started on this connection
     std::uint32_t since_ms_ = 0;   // when the current wait began (accept, idle): ms, low 32 bits
     std::uint32_t expires_ms_ = 0; // MaxKeepAliveTime: when it ends (low 32 bits); 0 = never

@@ -147,7 +147,7 @@ conf::Effective settings_for(const RequestInfo& info, std::string_view raw_targe
 }
 
 bool allowed(const conf::Effective& eff, const RequestInfo& info) noexcept {
-    return eff.require.any.empty() || eff.require.allows(*info.client_ip, *info.local_ip);
+    return eff.require.any.empty() || eff.require.allows(info.client_ip(), *info.local_ip);
 }
 
 /// One request being answered: the request, what the transport told, and the answer.
@@ -176,7 +176,7 @@ class Exchange {
             const std::string_view target = req_.target();
             log_write(log, LogLevel::info, "conn=%llu client=%s access to %.*s denied: %s",
                       static_cast<unsigned long long>(info_.conn_id),
-                      peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                      peer_text(info_.client_ip(), info_.client_port(), peer).data(),
                       static_cast<int>(std::min<std::size_t>(target.size(), 512)), target.data(),
                       why);
         }
@@ -285,7 +285,7 @@ Route Exchange::serve_file() noexcept {
         // Local clients only, unless a <Location> over it says who may see it.
         static const conf::AccessRule kLocal{{{conf::AccessRule::Kind::local, {}}}};
         if (!h.vhost->location_sets_require(site.config->main, "/" + target.path) &&
-            !kLocal.allows(*info_.client_ip, *info_.local_ip)) {
+            !kLocal.allows(info_.client_ip(), *info_.local_ip)) {
             error(Status::forbidden);
             return Route::respond;
         }
@@ -328,7 +328,7 @@ Route Exchange::serve_file() noexcept {
             KAHTTPD_LOG_TO(info_.host->error_log, error,
                            "conn=%llu client=%s cannot open \"%s\": %s",
                            static_cast<unsigned long long>(info_.conn_id),
-                           peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                           peer_text(info_.client_ip(), info_.client_port(), peer).data(),
                            target.path.c_str(), std::strerror(errno));
         } else if (status == Status::forbidden) {
             deny("the file is unreadable, not a regular file, or behind a symlink that Options "
@@ -340,7 +340,7 @@ Route Exchange::serve_file() noexcept {
             log_write(info_.host->error_log, LogLevel::info,
                       "conn=%llu client=%s file does not exist: %s",
                       static_cast<unsigned long long>(info_.conn_id),
-                      peer_text(*info_.client_ip, info_.client_port, peer).data(),
+                      peer_text(info_.client_ip(), info_.client_port(), peer).data(),
                       where.fs_path().c_str());
         }
         // A 500 (typically EMFILE: out of descriptors) closes the connection, which gives a

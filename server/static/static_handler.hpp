@@ -19,9 +19,23 @@ struct RequestInfo {
     /// The host was chosen from the request's Host field (error pages then name that host);
     /// false for an answer made before a request was understood (a parse error, a timeout).
     bool host_from_request = false;
-    const IpBytes* client_ip = nullptr; ///< the connection's addresses (it outlives the call)
-    const IpBytes* local_ip = nullptr;
-    std::uint16_t client_port = 0;
+    /// The client: the one a trusted proxy vouched for (RemoteIPHeader), else the peer.
+    const IpBytes& client_ip() const noexcept {
+        return useragent != nullptr ? *useragent : peer(owner, nullptr);
+    }
+    /// The peer's port (the connection's, whoever the client is).
+    std::uint16_t client_port() const noexcept {
+        std::uint16_t port = 0;
+        peer(owner, &port);
+        return port;
+    }
+    const IpBytes* useragent = nullptr; ///< RemoteIPHeader's client, when one was vouched for
+    /// The connection's peer (TCP, or the PROXY header's source), through the connection: the
+    /// kernel is asked (getpeername) only the first time something reads it, since most
+    /// requests need it for nothing (no %h, no Require ip, no log line).
+    const void* owner = nullptr;
+    const IpBytes& (*peer)(const void* owner, std::uint16_t* port) noexcept = nullptr;
+    const IpBytes* local_ip = nullptr; ///< the connection's address (it outlives the call)
     std::uint16_t local_port = 0;
     std::uint64_t now_ms = 0;  ///< monotonic milliseconds (the open-file cache's clock)
     std::uint64_t conn_id = 0; ///< for log lines: conn=ID client=IP:PORT

@@ -215,9 +215,14 @@ class Harness {
         info.site = &site_;
         info.host = &site_.hosts[0];
         info.host_from_request = peer.host_from_request;
-        info.client_ip = &peer.client;
+        info.owner = &peer;
+        info.peer = [](const void* owner, std::uint16_t* port) noexcept -> const IpBytes& {
+            if (port != nullptr) {
+                *port = 40000;
+            }
+            return static_cast<const Peer*>(owner)->client;
+        };
         info.local_ip = &peer.local;
-        info.client_port = 40000;
         info.local_port = peer.local_port;
         info.now_ms = ++now_ms_;
         info.conn_id = 1;
