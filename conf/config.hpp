@@ -120,6 +120,11 @@ struct Config {
     std::uint64_t file_cache_size = 16u << 20;
     std::uint32_t file_cache_entries = 4096;
     std::chrono::milliseconds file_cache_valid{1000};
+    /// AcceptFilter http|https data|none: TCP_DEFER_ACCEPT on the listening sockets of that
+    /// protocol, so the kernel hands over a connection only once its first bytes arrived (a
+    /// request, a ClientHello, a PROXY header). On by default for both, as Apache on Linux.
+    bool accept_filter_http = true;
+    bool accept_filter_https = true;
     /// TCP-level keepalive on accepted sockets (SO_KEEPALIVE, TCP_KEEPIDLE/INTVL/CNT): off by
     /// default; when on, the probe starts after 2 h idle, as RFC 1122 asks.
     bool tcp_keepalive = false;

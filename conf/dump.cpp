@@ -710,6 +710,9 @@ json server_json(const Config& c) {
         entry(c.tcp_keepalive_interval.count(), src("TCPKeepAliveInterval"));
     s["TCPKeepAliveCount"] = entry(c.tcp_keepalive_count, src("TCPKeepAliveCount"));
     s["TCPUserTimeout"] = duration_entry(c.tcp_user_timeout, src("TCPUserTimeout"));
+    s["AcceptFilter"] = json{{"http", c.accept_filter_http ? "data" : "none"},
+                             {"https", c.accept_filter_https ? "data" : "none"},
+                             {"from", source_json(src("AcceptFilter"))}};
     s["GracefulShutdownTimeout"] =
         duration_entry(c.graceful_shutdown_timeout, src("GracefulShutdownTimeout"));
     s["GracefulShutdownDelay"] =

@@ -31,7 +31,6 @@ constexpr std::string_view kWholeFiles = "kahttpd compresses each file whole, on
 // "did you mean" suggestion from turning RewriteRule into something kahttpd has.
 constexpr std::array kDirectives{
     // core
-    Entry{"AcceptFilter", ""},
     Entry{"AcceptPathInfo", ""},
     Entry{"AccessFileName", kNoHtaccess},
     Entry{"AllowOverride", kNoHtaccess},

@@ -909,6 +909,7 @@ std::span<const Loader::Spec> Loader::directives() noexcept {
         Spec{"TCPKeepAliveInterval", &Loader::on_tcp_keepalive_interval, Scope::server},
         Spec{"TCPKeepAliveCount", &Loader::on_tcp_keepalive_count, Scope::server},
         Spec{"TCPUserTimeout", &Loader::on_tcp_user_timeout, Scope::server},
+        Spec{"AcceptFilter", &Loader::on_accept_filter, Scope::server},
         Spec{"GracefulShutdownTimeout", &Loader::on_graceful_shutdown_timeout, Scope::server},
         Spec{"GracefulShutdownDelay", &Loader::on_graceful_shutdown_delay, Scope::server},
         Spec{"FileCacheSize", &Loader::on_file_cache_size, Scope::server},

@@ -217,6 +217,7 @@ class Loader {
     void on_tcp_keepalive_interval(const Context& c);
     void on_tcp_keepalive_count(const Context& c);
     void on_tcp_user_timeout(const Context& c);
+    void on_accept_filter(const Context& c);
 
     // conf/directives/limits.cpp: size and count limits.
     void on_limit_request_line(const Context& c);

@@ -207,6 +207,34 @@ void Loader::on_tcp_keepalive_count(const Context& c) {
     }
 }
 
+/// Apache's AcceptFilter protocol filter. On Linux every filter but "none" means
+/// TCP_DEFER_ACCEPT (Apache's names from FreeBSD, httpready and dataready, are accepted too).
+void Loader::on_accept_filter(const Context& c) {
+    if (c.args.size() != 2) {
+        error(c, "expected a protocol (http or https) and a filter (data or none), found " +
+                     std::to_string(c.args.size()) + " argument" + (c.args.size() == 1 ? "" : "s"));
+        return;
+    }
+    bool* on = nullptr;
+    if (iequals(c.args[0], "http")) {
+        on = &result_.config.accept_filter_http;
+    } else if (iequals(c.args[0], "https")) {
+        on = &result_.config.accept_filter_https;
+    } else {
+        error(c, "expected the protocol of a Listen, http or https, found " + in_quotes(c.args[0]));
+        return;
+    }
+    const std::string& f = c.args[1];
+    if (iequals(f, "none")) {
+        *on = false;
+    } else if (iequals(f, "data") || iequals(f, "dataready") || iequals(f, "httpready")) {
+        *on = true;
+    } else {
+        error(c, "expected the filter data or none (httpready and dataready mean data on "
+                 "Linux), found " + in_quotes(f));
+    }
+}
+
 void Loader::on_tcp_user_timeout(const Context& c) {
     if (const auto d =
             zero_or_duration_arg(c, "expected 0 (the kernel's default) or a duration up to 1h")) {

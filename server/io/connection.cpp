@@ -182,16 +182,41 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
     if (proxy_header_) {
         phase_ = Phase::proxy;
         arm(Deadline::header, handshake_timeout_ms());
-        return;
-    }
-    if (tls_) {
+    } else if (tls_) {
         start_handshake();
+    } else {
+        // A new connection gets RequestReadTimeout header= for its first request head (nginx's
+        // client_header_timeout plays the same role); KeepAliveTimeout only applies between
+        // requests.
+        arm(Deadline::header, header_timeout_ms());
+    }
+    if (facts.deferred) {
+        read_now(); // its first bytes are there: TCP_DEFER_ACCEPT waited for them
+    }
+}
+
+/// Under AcceptFilter's TCP_DEFER_ACCEPT a connection is accepted once its first bytes are in
+/// (a request, a ClientHello, a PROXY header): read them at once, as nginx does after a
+/// deferred accept, instead of waiting a turn of the loop for epoll to say so. (Without it they
+/// usually are not there yet on a fast accept: a read would only fail.) Reading is already
+/// started (uv_read_start only queues the watcher; it reaches epoll at the next poll), so the
+/// answer's path is the same as from on_read_cb, and a connection closed in this turn (a
+/// "Connection: close" request answered at once) is never added to epoll at all.
+void Connection::read_now() noexcept {
+    uv_os_fd_t fd = -1;
+    if (!reading_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) {
         return;
     }
-    // A new connection gets RequestReadTimeout header= for its first request head (nginx's
-    // client_header_timeout plays the same role); KeepAliveTimeout only applies between
-    // requests.
-    arm(Deadline::header, header_timeout_ms());
+    char* buf = worker().read_buffer();
+    ssize_t n = 0;
+    do {
+        n = ::read(fd, buf, Worker::kReadBufferSize);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return; // not there yet: epoll will say when
+    }
+    const uv_buf_t b = uv_buf_init(buf, static_cast<unsigned>(Worker::kReadBufferSize));
+    on_read(n > 0 ? n : n == 0 ? UV_EOF : -errno, &b);
 }
 
 /// MaxConnectionsPerIP: counts the connection for its client, or closes it when the client has

@@ -16,6 +16,9 @@ struct ListenerFacts {
     /// copies it to every socket it accepts, so a connection need not set it. Off for a
     /// socket inherited from systemd, whose connections set it themselves.
     bool nodelay = false;
+    /// TCP_DEFER_ACCEPT is on (AcceptFilter data): a connection is accepted only once its first
+    /// bytes arrived, so they are read at once instead of after a turn of the loop.
+    bool deferred = false;
     IpBytes local_ip{};
     std::uint16_t local_port = 0;
 };

@@ -362,6 +362,10 @@ struct Listener {
     bool shared = false;
 };
 
+/// AcceptFilter's TCP_DEFER_ACCEPT: how long the kernel holds a connection that sent nothing
+/// before handing it over anyway (Apache's value). Linux counts it in SYN-ACK retransmissions.
+constexpr int kDeferAcceptSeconds = 30;
+
 /// The log files the configuration writes (ErrorLog and every CustomLog, the vhosts' too), for
 /// User's hand-over.
 std::vector<std::string> log_paths(const conf::Config& config) {
@@ -449,6 +453,7 @@ class Server {
         std::vector<std::pair<std::size_t, std::size_t>> added; // (listener, first new fd)
     };
     void claim_inherited(const conf::Config& config, BindUndo& undo);
+    void apply_accept_filters(const conf::Config& cfg);
     const sockaddr_storage& inherited_for(int fd) const;
     bool bind_listeners(const conf::Config& config, unsigned nworkers, BindUndo& undo,
                         std::string& err);
@@ -663,6 +668,32 @@ bool Server::bind_listeners(const conf::Config& config, unsigned nworkers, BindU
     return true;
 }
 
+/// AcceptFilter on every socket of every Listen address, inherited ones too (the configuration
+/// decides, not who made the socket: systemd's DeferAcceptSec= is overridden), and again at
+/// each reload, so a changed AcceptFilter reaches the sockets kept across it. A kernel that
+/// refuses it only costs the optimisation, as in Apache (AH00076): a warning.
+void Server::apply_accept_filters(const conf::Config& cfg) {
+    for (const auto& addr : cfg.listen) {
+        const std::string key = listener_key(addr);
+        const bool on = addr.https ? cfg.accept_filter_https : cfg.accept_filter_http;
+        const int seconds = on ? kDeferAcceptSeconds : 0;
+        for (const Listener& l : listeners_) {
+            if (l.key != key) {
+                continue;
+            }
+            for (const int fd : l.fds) {
+                if (::setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) !=
+                    0) {
+                    KAHTTPD_LOG(warn, "Listen %s: AcceptFilter %s: cannot set TCP_DEFER_ACCEPT: %s",
+                                configured_address(addr).c_str(), on ? "data" : "none",
+                                std::strerror(errno));
+                    break;
+                }
+            }
+        }
+    }
+}
+
 std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, std::string& err) {
     auto gen = std::make_unique<Generation>();
     gen->number = current_ ? current_->number + 1 : 1;
@@ -745,6 +776,7 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     if (!bind_listeners(cfg, nworkers, bound, err)) {
         return nullptr;
     }
+    apply_accept_filters(cfg);
     // Worker w serves socket k of each of its addresses when k % nworkers == w: with fewer
     // workers than before, the extra sockets (and their queued connections) are shared out.
     for (unsigned w = 0; w < nworkers; ++w) {

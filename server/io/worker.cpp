@@ -218,7 +218,7 @@ WorkerSnapshot Worker::snapshot(std::size_t max_rows) const {
 namespace {
 
 /// Asked once per listener rather than once per connection: its address when it is bound to
-/// one, and whether it carries TCP_NODELAY for its connections.
+/// one, whether it carries TCP_NODELAY for its connections, and whether it defers accepts.
 ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
     ListenerFacts f;
     sockaddr_storage ss{};
@@ -252,6 +252,10 @@ ListenerFacts listener_facts(uv_tcp_t& listener) noexcept {
     f.nodelay = uv_fileno(reinterpret_cast<const uv_handle_t*>(&listener), &fd) == 0 &&
                 ::getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len_nd) == 0 &&
                 nodelay != 0;
+    int defer = 0;
+    socklen_t len_df = sizeof defer;
+    f.deferred = fd >= 0 && ::getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, &len_df) == 0 &&
+                 defer != 0;
     return f;
 }
 

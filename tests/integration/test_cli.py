@@ -122,7 +122,8 @@ class CliTest(unittest.TestCase):
     def test_sigint_and_sigterm_stop_cleanly_with_open_connections(self):
         for sig in (signal.SIGINT, signal.SIGTERM):
             with self.subTest(sig=sig):
-                srv = Server(files={"a.txt": "a"}, workers=2)
+                # (AcceptFilter none: "fresh" sends nothing and must be the server's to close.)
+                srv = Server("AcceptFilter http none\n", files={"a.txt": "a"}, workers=2)
                 try:
                     srv.start()
                     idle = srv.connect()

@@ -89,7 +89,9 @@ def keep_alive_timeout(response):
 
 class ReapingTest(unittest.TestCase):
     def test_idle_connections_give_their_slot_least_recently_active_first(self):
-        conf = "MaxConnections 4\nKeepAliveTimeout 30\nKeepAliveMinTimeout 100ms\n" + STATUS
+        # (AcceptFilter none: the holder below must reach the server while it sends nothing.)
+        conf = ("MaxConnections 4\nKeepAliveTimeout 30\nKeepAliveMinTimeout 100ms\n"
+                "AcceptFilter http none\n" + STATUS)
         with Server(conf, files={"p.txt": PAGE}) as srv:
             first, second = srv.connect(), srv.connect()
             self.assertEqual(first.request("/p.txt").status, 200)

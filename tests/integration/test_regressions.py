@@ -54,7 +54,8 @@ class RegressionTest(unittest.TestCase):
             self.assertEqual(c.read_response().status, 200)
 
     def test_disabled_request_read_timeout_falls_back_to_timeout(self):
-        with Server("RequestReadTimeout header=0 body=0\nTimeout 300ms\n",
+        with Server("RequestReadTimeout header=0 body=0\nTimeout 300ms\n"
+                    "AcceptFilter http none\n",  # (silent must reach the server)
                     files={"page.txt": PAGE}) as srv:
             silent = srv.connect()
             partial = srv.connect()
@@ -100,7 +101,8 @@ class RegressionTest(unittest.TestCase):
         # 64) keeps descriptors for the files: connections beyond it (and its queue) are closed at once, every
         # connection inside it is served, and a 500 (which would close its connection to give
         # the descriptor back; the handler's unit tests check that path) never happens.
-        with Server(files={"page.txt": PAGE}, max_fds=40) as srv:
+        # (AcceptFilter none: the connections below send nothing until all are open.)
+        with Server("AcceptFilter http none\n", files={"page.txt": PAGE}, max_fds=40) as srv:
             clients = []
             for _ in range(40):
                 try:

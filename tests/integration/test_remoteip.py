@@ -113,7 +113,8 @@ class ProxyProtocolTest(unittest.TestCase):
         self.assertEqual(self.log_lines(srv), [])
 
     def test_silent_connection_closes_at_the_handshake_deadline(self):
-        srv = self.start("RemoteIPProxyProtocol On\nRequestReadTimeout handshake=200ms header=20\n")
+        srv = self.start("RemoteIPProxyProtocol On\nRequestReadTimeout handshake=200ms header=20\n"
+                         "AcceptFilter http none\n")  # (the connection sends nothing)
         c = srv.connect()
         self.assertTrue(c.wait_closed(timeout=5 * TIME_SCALE))
         self.assertIn("no PROXY protocol header in time", srv.stderr())

@@ -301,7 +301,9 @@ def srv_port(srv, port):
 
 class HandshakeTimeoutTest(TlsBase):
     def test_a_stalled_handshake_is_closed_by_its_deadline(self):
-        srv = self.start(main="RequestReadTimeout handshake=300ms header=10\n" + STATUS)
+        # (AcceptFilter none: the silent connection must reach the server.)
+        srv = self.start(main="RequestReadTimeout handshake=300ms header=10\n"
+                              "AcceptFilter https none\n" + STATUS)
         # Nothing at all, and a TLS record header without the rest.
         silent = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         partial = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
@@ -325,7 +327,8 @@ class HandshakeTimeoutTest(TlsBase):
 
     def test_a_stalled_handshake_makes_room_at_the_budget(self):
         srv = self.start(main="MaxConnections 2\nKeepAliveTimeout 10\nKeepAliveMinTimeout 50ms\n"
-                              "RequestReadTimeout handshake=20 header=20\n")
+                              "RequestReadTimeout handshake=20 header=20\n"
+                              "AcceptFilter https none\n")  # (they send nothing)
         stalled = [socket.create_connection(("127.0.0.1", srv.port), timeout=5)
                    for _ in range(2)]
         time.sleep(0.1)  # past the 50 ms floor
