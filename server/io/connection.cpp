@@ -999,6 +999,11 @@ void Connection::queue_file_body(const Response& res) noexcept {
     }
     // TLS: the file is read and encrypted in bounded chunks (connection_tls.cpp).
     b.sendfile_ = res.settings->enable_sendfile && !tls_;
+    if (b.sendfile_) {
+        // nginx's tcp_nopush: the head and the file leave in full segments, not in one short
+        // segment per sendfile() that the socket had room for (refill_from_file uncorks).
+        set_cork(true);
+    }
     b.segments_.clear();
     b.segment_ = 0;
     for (const auto& r : ranges) {

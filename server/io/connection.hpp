@@ -133,6 +133,7 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     // Reading and framing.
     void start_read() noexcept;
     void read_now() noexcept;
+    void set_cork(bool on) noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     void on_read_error(int err) noexcept;
     void on_input(std::string_view input) noexcept;

@@ -58,6 +58,7 @@ struct ConnectionBusy {
             file_fd_ = -1;
         }
         sendfile_ = false;
+        corked_ = false;
         segments_.clear();
         segment_ = 0;
         linger_bytes_ = 0;
@@ -89,6 +90,7 @@ struct ConnectionBusy {
     bool status_expect = false;     // ... and its request waits for "100 Continue"
     int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
     bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
+    bool corked_ = false;           // TCP_CORK is on for a streamed file (Connection::set_cork)
     std::vector<Segment> segments_; // what to send from it, in order
     std::size_t segment_ = 0;       // the one being sent
     std::uint64_t linger_bytes_ = 0;

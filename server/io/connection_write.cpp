@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include <linux/sockios.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -59,6 +60,9 @@ bool Connection::refill_from_file() noexcept {
     if (b.segment_ == b.segments_.size()) {
         ::close(b.file_fd_);
         b.file_fd_ = -1;
+        if (b.corked_) {
+            set_cork(false); // the last partial segment leaves now
+        }
         b.segments_.clear();
         b.segment_ = 0;
         return true;
@@ -117,6 +121,15 @@ bool Connection::refill_from_file() noexcept {
     seg.offset += static_cast<std::uint64_t>(n);
     seg.length -= static_cast<std::uint64_t>(n);
     return true;
+}
+
+void Connection::set_cork(bool on) noexcept {
+    uv_os_fd_t fd = -1;
+    const int v = on ? 1 : 0;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
+        ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0) {
+        busy().corked_ = on;
+    }
 }
 
 bool Connection::next_out_or_finish() noexcept {

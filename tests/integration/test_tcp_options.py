@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import unittest
 
 from kahttpd_fixture import Server
@@ -33,6 +34,25 @@ class TcpOptionsTest(unittest.TestCase):
                                       f"( sport = :{srv.port} )"],
                                      capture_output=True, text=True, timeout=5).stdout
                 self.assertIn("keepalive", out)
+
+    def test_a_streamed_file_is_uncorked_at_its_end(self):
+        # A body streamed with sendfile is sent under TCP_CORK (full segments, as nginx's
+        # tcp_nopush), and the cork is taken off after its last byte. Left on, the kernel holds
+        # the last partial segment for its 200 ms ceiling: every response would take at least
+        # that long. (An odd size, so the last segment is partial.)
+        body = os.urandom(300_001)
+        for sendfile in ("On", "Off"):
+            with self.subTest(sendfile=sendfile), \
+                    Server(f"EnableSendfile {sendfile}\n", files={"big.bin": body}) as srv:
+                c = srv.connect(timeout=10)
+                slow = 0
+                for _ in range(6):
+                    start = time.monotonic()
+                    r = c.request("/big.bin")
+                    took = time.monotonic() - start
+                    self.assertEqual((r.status, r.body), (200, body))
+                    slow += took >= 0.19
+                self.assertLess(slow, 3, "responses held back by the kernel's cork ceiling")
 
     def test_keepalive_is_off_by_default(self):
         with Server(files={"a.txt": "a"}, env={"KAHTTPD_LOG_LEVEL": "debug"}) as srv:
