@@ -72,6 +72,15 @@ struct AccessRule {
     /// address (`server_ip`), as Apache's `Require local`. An empty rule grants.
     bool allows(const std::array<std::uint8_t, 16>& ip,
                 const std::array<std::uint8_t, 16>& server_ip) const noexcept;
+    /// Whether any line depends on the client's address (`Require ip`, `Require local`).
+    bool names_addresses() const noexcept {
+        for (const Requirement& r : any) {
+            if (r.kind == Kind::ip || r.kind == Kind::local) {
+                return true;
+            }
+        }
+        return false;
+    }
 
     bool operator==(const AccessRule&) const = default;
 };

@@ -83,8 +83,9 @@ std::string_view Connection::peer(char (&buf)[80]) const noexcept {
 
 /// uv_accept() drops the address accept4() could have given, and most connections never need
 /// it (no access log, no Require ip, MaxConnectionsPerIP or PROXY rule, no log line): the
-/// getpeername() is made the first time something reads it. After a reset the kernel no
-/// longer answers; the address then reads as "::" (only a late log line can meet that).
+/// getpeername() is made the first time something reads it (at accept when an access log or
+/// LogLevel info will). After a reset the kernel no longer answers; the address then reads
+/// as "::" (a status page row of a connection that is closing can show that).
 void Connection::learn_peer() const noexcept {
     peer_known_ = true;
     sockaddr_storage ss{};
@@ -121,6 +122,11 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
                     static_cast<unsigned long long>(id()), worker().shared().connection_budget);
         close(CloseReason::overload);
         return;
+    }
+    if (!worker().shared().access_logs.empty() || log_enabled(LogLevel::info)) {
+        // Every request will log it (or an info line may, after a reset, when the kernel no
+        // longer answers): ask now.
+        learn_peer();
     }
     if (facts.local_known) {
         local_ip_ = facts.local_ip;
@@ -190,7 +196,7 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
         // requests.
         arm(Deadline::header, header_timeout_ms());
     }
-    if (facts.deferred) {
+    if (facts.deferred && worker().take_early_read()) {
         read_now(); // its first bytes are there: TCP_DEFER_ACCEPT waited for them
     }
 }
@@ -900,7 +906,9 @@ void Connection::queue_response(const Response& res, bool expect_continue) noexc
     }
     b.last_status_ = parser::code(res.status);
     b.last_body_bytes_ = head_ || res.status == Status::not_modified ? 0 : res.content_length;
+    const std::size_t head_at = b.out_.size();
     queue_head(res);
+    b.queued_bytes_ += b.out_.size() - head_at + b.last_body_bytes_;
     if (head_) {
         return;
     }

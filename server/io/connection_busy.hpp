@@ -64,6 +64,7 @@ struct ConnectionBusy {
         linger_bytes_ = 0;
         last_status_ = 0;
         last_body_bytes_ = 0;
+        queued_bytes_ = 0;
         keepalive_ms_ = 0;
         head_bytes_ = 0;
         body_start_ms_ = 0;
@@ -96,6 +97,7 @@ struct ConnectionBusy {
     std::uint64_t linger_bytes_ = 0;
     unsigned last_status_ = 0;           // status of the last response queued (access log)
     std::uint64_t last_body_bytes_ = 0;  // its body length
+    std::uint64_t queued_bytes_ = 0;     // heads and bodies queued since the busy state was taken
     std::uint64_t keepalive_ms_ = 0;     // the idle timeout its Keep-Alive field announced
     std::uint64_t head_bytes_ = 0;       // bytes of the request head so far (MinRate)
     std::uint32_t body_start_ms_ = 0;    // when its body began (low 32 bits of the ms clock)

@@ -34,10 +34,10 @@ constexpr std::uint64_t kLingerMs = 2000;
 /// An evicted slow head lingers this long only: its slot went to a new connection, and the
 /// budget's headroom must cover the descriptors of those still lingering.
 constexpr std::uint64_t kEvictLingerMs = 200;
-/// A response body this small leaves in the first flight of a connection (an initial window of
-/// ten segments, RFC 6928, holds about 14 KiB with the head): when the client asked for the
-/// close, no SIOCOUTQ is asked before closing it (nothing_more_to_read()).
-constexpr std::uint64_t kOneFlightBytes = 12 * 1024;
+/// Output this small (heads and bodies since the connection was last idle) leaves in one
+/// flight on any path a client would use (three full-size segments): when the client asked
+/// for the close, no SIOCOUTQ is asked before closing (nothing_more_to_read()).
+constexpr std::uint64_t kOneFlightBytes = 4 * 1024;
 
 } // namespace
 
@@ -229,24 +229,32 @@ void Connection::on_send_complete() noexcept {
 }
 
 /// Safe to close without lingering: the request was read whole, nothing is stashed or was
-/// dropped after it (a pipelining client), the last read drained the socket, and no part of a
-/// response larger than one flight is still unsent. Only that last question asks the kernel:
-/// the others are the connection's own state, as nginx decides it (bytes beyond the request,
-/// the read event's readiness). What is left is a client that sends more after asking for the
-/// close (RFC 9112 §9.6 forbids it): its bytes hit a closed socket, whose reset drops what
-/// the kernel had not sent yet. A response of one flight (kOneFlightBytes) has left by then;
-/// a larger one closes at once only when SIOCOUTQ says every byte was acknowledged.
+/// dropped after it (a pipelining client), nothing waits unread in the socket, and no response
+/// may still be unsent. The common case is decided from the connection's own state, as nginx
+/// decides it (bytes beyond the request, the read event's readiness): reading is on and the
+/// last read was short, and at most kOneFlightBytes were queued since the connection was last
+/// idle. Otherwise the kernel is asked: FIONREAD when reading was stopped (backpressure) or the
+/// last read filled the buffer, SIOCOUTQ after more output. What is left is a client that sends
+/// more after asking for the close (RFC 9112 §9.6 forbids it) in the moment between the last
+/// read and the close: its bytes meet a closed socket, whose reset drops what the kernel had
+/// not sent yet, at most one small flight.
 bool Connection::nothing_more_to_read() const noexcept {
-    if (in_message() || dropped_input_ || read_full_ || (busy_ && !busy_->stash_.empty())) {
+    if (in_message() || dropped_input_ || (busy_ && !busy_->stash_.empty())) {
         return false;
     }
-    if (!busy_ || busy_->last_body_bytes_ <= kOneFlightBytes) {
+    const bool drained = reading_ && !read_full_;
+    const bool sent = !busy_ || busy_->queued_bytes_ <= kOneFlightBytes;
+    if (drained && sent) {
         return true;
     }
     uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) {
+        return false;
+    }
+    int unread = 0;
     int unacked = 0;
-    return uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
-           ::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0;
+    return (drained || (::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0)) &&
+           (sent || (::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0));
 }
 
 /// nginx's ngx_http_set_lingering_close: shut the write side (a FIN after the last response)

@@ -776,7 +776,6 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
     if (!bind_listeners(cfg, nworkers, bound, err)) {
         return nullptr;
     }
-    apply_accept_filters(cfg);
     // Worker w serves socket k of each of its addresses when k % nworkers == w: with fewer
     // workers than before, the extra sockets (and their queued connections) are shared out.
     for (unsigned w = 0; w < nworkers; ++w) {
@@ -815,6 +814,9 @@ std::unique_ptr<Generation> Server::build(std::unique_ptr<conf::Config> config, 
         gen->workers.push_back(
             std::make_unique<Worker>(w, gen->shared, std::move(fds), std::move(tls)));
     }
+    // Once nothing above can fail: a reload that fails keeps the running settings. (The
+    // workers read it back when they start listening.)
+    apply_accept_filters(cfg);
     gen->results.assign(nworkers, 0);
     return gen;
 }

@@ -128,6 +128,23 @@ class Worker {
         return retiring_ ? CloseReason::reload : CloseReason::server_shutdown;
     }
     char* read_buffer() noexcept { return read_buffer_.data(); }
+    /// Whether a connection just accepted may read and answer its first request inside the
+    /// accept loop (Connection::read_now): at most kEarlyReadsPerTurn per turn of the loop (its
+    /// clock), so a burst of connections cannot keep established ones and the timers waiting
+    /// while libuv accepts until EAGAIN. The others wait for epoll, as without AcceptFilter.
+    bool take_early_read() noexcept {
+        const std::uint64_t now = uv_now(&loop_);
+        if (now != early_reads_ms_) {
+            early_reads_ms_ = now;
+            early_reads_left_ = kEarlyReadsPerTurn;
+        }
+        if (early_reads_left_ == 0) {
+            return false;
+        }
+        --early_reads_left_;
+        return true;
+    }
+    static constexpr std::uint32_t kEarlyReadsPerTurn = 64;
     /// Milliseconds of the loop's clock (uv_now).
     std::uint64_t now_ms() const noexcept { return uv_now(&loop_); }
 
@@ -218,6 +235,8 @@ class Worker {
     IntrusiveList<Connection> connections_;
     IntrusiveList<Connection> queued_; // waiting for a slot, oldest first (not in connections_)
     std::vector<char> read_buffer_;
+    std::uint64_t early_reads_ms_ = 0;   // take_early_read(): the loop time of its budget
+    std::uint32_t early_reads_left_ = 0; // ... and what is left of it
     DateCache date_;
     WorkerStats stats_;
     std::uint64_t next_conn_id_ = 1;

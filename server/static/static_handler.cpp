@@ -147,7 +147,13 @@ conf::Effective settings_for(const RequestInfo& info, std::string_view raw_targe
 }
 
 bool allowed(const conf::Effective& eff, const RequestInfo& info) noexcept {
-    return eff.require.any.empty() || eff.require.allows(info.client_ip(), *info.local_ip);
+    if (!eff.require.names_addresses()) {
+        // "Require all granted|denied": the client's address decides nothing, so the
+        // connection is not asked for it (a getpeername() when it is not known yet).
+        static constexpr std::array<std::uint8_t, 16> kNone{};
+        return eff.require.allows(kNone, kNone);
+    }
+    return eff.require.allows(info.client_ip(), *info.local_ip);
 }
 
 /// One request being answered: the request, what the transport told, and the answer.
