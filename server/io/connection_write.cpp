@@ -367,6 +367,7 @@ void Connection::time_out_head(CloseReason reason, std::uint64_t linger_ms) noex
     }
     close_after_framing_lost(reason);
     respond_error(Status::request_timeout);
+    log_access(false); // Apache's '"-" 408' line: no request line was understood
     flush();
     if (phase_ != Phase::closing && !write_in_flight_) {
         set_lingering_close();

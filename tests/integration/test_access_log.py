@@ -53,6 +53,27 @@ class AccessLogTest(unittest.TestCase):
             srv.stop(check=False)
             srv.cleanup()
 
+    def test_a_head_that_times_out_is_logged_as_408(self):
+        # Apache writes a '"-" 408' line for a connection whose request head did not come
+        # in time; the close reason says which deadline it was.
+        srv = self.server('"%h \\"%r\\" %>s %{close-reason}x"')
+        try:
+            with open(srv.conf, "a") as f:
+                f.write("RequestReadTimeout header=300ms\n")
+            srv.start()
+            c = srv.connect()
+            self.assertEqual(c.request("/a.txt").status, 200)
+            c.send("GET /a.txt HTTP/1.1\r\nHost: x\r\n")  # never finished
+            self.assertEqual(c.read_response().status, 408)
+            c.wait_closed()
+            srv.stop()
+            lines = self.lines()
+            self.assertEqual(len(lines), 2, lines)
+            self.assertEqual(lines[1], '127.0.0.1 "-" 408 header_timeout')
+        finally:
+            srv.stop(check=False)
+            srv.cleanup()
+
     def test_json_lines_are_valid_and_escaped(self):
         srv = self.server("json")
         try:
