@@ -387,14 +387,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     if TLS_MODE:
         return main_tls(want, n)
-    work = tempfile.mkdtemp(prefix="kahttpd-idle.")
-    os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
-    docroot = os.path.join(work, "www")
-    os.makedirs(docroot)
-    os.chmod(docroot, 0o755)
-    with open(os.path.join(docroot, "index.html"), "w") as f:
-        f.write("<!doctype html><html><body><p>idle</p></body></html>\n")
-    os.chmod(os.path.join(docroot, "index.html"), 0o644)
+    work, docroot = make_site("kahttpd-idle.")
     errlog = open(os.path.join(OUT, "idle.stderr.log"), "w")
 
     def start(name, keepalive_s):
@@ -441,18 +434,25 @@ def main():
     return 0
 
 
-def main_tls(nofile, n):
-    """--tls: idle TLS connections and, for comparison, plain ones, to each server of NAMES;
-    a fresh server for each measurement (freed memory that the allocator keeps would hide
-    the second one's growth)."""
-    work = tempfile.mkdtemp(prefix="kahttpd-idle-tls.")
-    os.chmod(work, 0o755)  # nginx's worker and h2o run as nobody when started by root
+def make_site(prefix):
+    """A work directory and its docroot with the one small page every connection asks for,
+    readable by servers that drop to nobody when started by root (nginx's worker, h2o)."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(work, 0o755)
     docroot = os.path.join(work, "www")
     os.makedirs(docroot)
     os.chmod(docroot, 0o755)
     with open(os.path.join(docroot, "index.html"), "w") as f:
         f.write("<!doctype html><html><body><p>idle</p></body></html>\n")
     os.chmod(os.path.join(docroot, "index.html"), 0o644)
+    return work, docroot
+
+
+def main_tls(nofile, n):
+    """--tls: idle TLS connections and, for comparison, plain ones, to each server of NAMES;
+    a fresh server for each measurement (freed memory that the allocator keeps would hide
+    the second one's growth)."""
+    work, docroot = make_site("kahttpd-idle-tls.")
     errlog = open(os.path.join(OUT, "idle-tls.stderr.log"), "w")
     cert, key = servers.make_cert(work)
     # The client: OpenSSL's defaults (TLS 1.3), the run's certificate as the only trust anchor,

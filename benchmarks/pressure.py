@@ -49,7 +49,6 @@ nginx's error logs in pressure.nginx.error.log. It fails only when a server cann
 import collections
 import datetime
 import errno
-import json
 import os
 import re
 import selectors
@@ -95,8 +94,7 @@ children = []            # Popen objects of the servers we started
 Failure = servers.Failure
 
 
-def log(msg):
-    print(f"pressure: {msg}", file=sys.stderr, flush=True)
+log = servers.logger("pressure")
 
 
 # ------------------------------------------------------------------------------ servers
@@ -668,24 +666,10 @@ def main():
 
     md = report(rounds, meta)
     print(md, end="")
-    with open(os.path.join(OUT, "pressure.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(OUT, "pressure.json"), "w") as f:
-        json.dump({"meta": meta, "rounds": rounds}, f, indent=1, sort_keys=True)
-        f.write("\n")
+    servers.write_report(OUT, "pressure", md, {"meta": meta, "rounds": rounds})
     log(f"took {meta['took_s']} s; wrote {OUT}/pressure.md and pressure.json")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        log(str(e))
-        for p in children:
-            servers.stop(p)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        for p in children:
-            servers.stop(p)
-        sys.exit(130)
+    servers.run_script(main, children, log)

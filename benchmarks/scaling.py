@@ -37,7 +37,6 @@ scaling.stderr.log. Every server is stopped by PID at the end (also on Ctrl-C), 
 bounded by a timeout, all traffic is to 127.0.0.1. It fails only when a server cannot start.
 """
 import datetime
-import json
 import os
 import resource
 import shutil
@@ -73,13 +72,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 children = []
 
 
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write(f"scaling: {msg}\n")
-    sys.stderr.flush()
+Failure = servers.Failure
+log = servers.logger("scaling")
 
 
 def cpu_list(spec):
@@ -304,24 +298,10 @@ def main():
     meta["took_s"] = round(time.monotonic() - t_start, 1)
     md = report(runs, meta)
     print(md)
-    with open(os.path.join(OUT, "scaling.md"), "w") as f:
-        f.write(md)
-    with open(os.path.join(OUT, "scaling.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs}, f, indent=1, sort_keys=True)
-        f.write("\n")
+    servers.write_report(OUT, "scaling", md, {"meta": meta, "runs": runs})
     log(f"took {meta['took_s']} s; wrote {OUT}/scaling.md and scaling.json")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        log(str(e))
-        for p in list(children):
-            servers.stop(p, timeout=10)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        for p in list(children):
-            servers.stop(p, timeout=10)
-        sys.exit(130)
+    servers.run_script(main, children, log)

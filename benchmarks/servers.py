@@ -540,6 +540,37 @@ class Failure(Exception):
     pass
 
 
+def logger(prefix):
+    """A script's log(): one line on stderr, prefixed with the script's name."""
+    def log(msg):
+        print(f"{prefix}: {msg}", file=sys.stderr, flush=True)
+    return log
+
+
+def write_report(out, stem, md, data):
+    """OUT/STEM.md and OUT/STEM.json (sorted keys, one space indent), as every script writes."""
+    with open(os.path.join(out, stem + ".md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(out, stem + ".json"), "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.write("\n")
+
+
+def run_script(main, children, log, stop_timeout=10.0):
+    """sys.exit(main()), stopping by PID the servers the script started (`children`) when it
+    fails (a Failure: exit 1) or is interrupted (exit 130)."""
+    try:
+        sys.exit(main())
+    except Failure as e:
+        log(str(e))
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    for p in list(children):
+        stop(p, timeout=stop_timeout)
+    sys.exit(code)
+
+
 def git_commit():
     """The checkout's commit (with -dirty when it has changes), for the reports; "?" without git."""
     try:

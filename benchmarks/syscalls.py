@@ -54,7 +54,6 @@ when a server cannot be started or strace cannot attach.
 """
 import collections
 import datetime
-import json
 import os
 import re
 import shutil
@@ -111,13 +110,8 @@ ORDER = ("accept4", "accept", "getpeername", "getsockname", "setsockopt", "getso
 children = []  # every Popen started here, stopped by PID at the end
 
 
-class Failure(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write(f"syscalls: {msg}\n")
-    sys.stderr.flush()
+Failure = servers.Failure
+log = servers.logger("syscalls")
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -548,30 +542,17 @@ def main():
     md += ["Versions: " + ", ".join(f"{v}" for v in versions.values() if v), ""]
     text = "\n".join(md)
     print(text)
-    with open(os.path.join(OUT, "syscalls.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(OUT, "syscalls.json"), "w") as f:
-        json.dump({"date": date, "kahttpd_commit": servers.git_commit(), "duration_s": DURATION,
-                   "connections": CONNECTIONS, "rounds": ROUNDS, "versions": versions,
-                   "scenarios": {sc: {n: {"per_request": data[sc][n]["per_request"],
-                                          "detail_per_request": data[sc][n]["detail"],
-                                          "perf_per_request": data[sc][n]["perf_per_request"],
-                                          "runs": data[sc][n]["runs"]} for n in NAMES}
-                                 for sc in SCENARIOS}}, f, indent=1, sort_keys=True)
-        f.write("\n")
+    servers.write_report(OUT, "syscalls", text, {
+        "date": date, "kahttpd_commit": servers.git_commit(), "duration_s": DURATION,
+        "connections": CONNECTIONS, "rounds": ROUNDS, "versions": versions,
+        "scenarios": {sc: {n: {"per_request": data[sc][n]["per_request"],
+                               "detail_per_request": data[sc][n]["detail"],
+                               "perf_per_request": data[sc][n]["perf_per_request"],
+                               "runs": data[sc][n]["runs"]} for n in NAMES}
+                      for sc in SCENARIOS}})
     log(f"took {time.monotonic() - t_start:.0f} s; wrote {OUT}/syscalls.md and syscalls.json")
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except Failure as e:
-        log(str(e))
-        for p in list(children):
-            servers.stop(p, timeout=5)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        for p in list(children):
-            servers.stop(p, timeout=5)
-        sys.exit(130)
+    servers.run_script(main, children, log, stop_timeout=5)

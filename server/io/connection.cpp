@@ -209,8 +209,8 @@ void Connection::start(uv_stream_t* server, Admission admission, const TlsContex
 /// answer's path is the same as from on_read_cb, and a connection closed in this turn (a
 /// "Connection: close" request answered at once) is never added to epoll at all.
 void Connection::read_now() noexcept {
-    uv_os_fd_t fd = -1;
-    if (!reading_ || uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) {
+    const int fd = socket_fd();
+    if (!reading_ || fd < 0) {
         return;
     }
     char* buf = worker().read_buffer();
@@ -269,8 +269,8 @@ void Connection::admit() noexcept {
 /// TCPKeepAlive* and TCPUserTimeout on the accepted socket. Failures are logged, not fatal.
 void Connection::apply_tcp_options() noexcept {
     const conf::Config& cfg = *worker().shared().config;
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&handle_), &fd) != 0) {
+    const int fd = socket_fd();
+    if (fd < 0) {
         return;
     }
     auto set = [&](int level, int name, int value, const char* what) {

@@ -134,6 +134,10 @@ class Connection : public ListNode<Connection>, private TimerEntry {
     void start_read() noexcept;
     void read_now() noexcept;
     void set_cork(bool on) noexcept;
+    /// The socket's descriptor; -1 once the handle is closing.
+    int socket_fd() const noexcept;
+    /// FIONREAD: bytes the kernel received that were not read yet; -1 when it cannot say.
+    int unread_bytes() const noexcept;
     void on_read(ssize_t nread, const uv_buf_t* buf) noexcept;
     void on_read_error(int err) noexcept;
     void on_input(std::string_view input) noexcept;

@@ -81,11 +81,9 @@ bool Connection::refill_from_file() noexcept {
         // of out_ unsent and no uv_write in flight, so the bytes keep their order. The socket
         // is non-blocking: when it is full, the next few bytes go through uv_write instead,
         // and its completion (the socket is writable again) brings flush() back here.
-        uv_os_fd_t sock = -1;
-        uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &sock);
         auto offset = static_cast<off_t>(seg.offset);
         const ssize_t n =
-            ::sendfile(sock, b.file_fd_, &offset,
+            ::sendfile(socket_fd(), b.file_fd_, &offset,
                        static_cast<std::size_t>(std::min<std::uint64_t>(seg.length, 1u << 30)));
         if (n > 0) {
             seg.offset += static_cast<std::uint64_t>(n);
@@ -123,11 +121,20 @@ bool Connection::refill_from_file() noexcept {
     return true;
 }
 
-void Connection::set_cork(bool on) noexcept {
+int Connection::socket_fd() const noexcept {
     uv_os_fd_t fd = -1;
+    return uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 ? fd : -1;
+}
+
+int Connection::unread_bytes() const noexcept {
+    int unread = 0;
+    const int fd = socket_fd();
+    return fd >= 0 && ::ioctl(fd, FIONREAD, &unread) == 0 ? unread : -1;
+}
+
+void Connection::set_cork(bool on) noexcept {
     const int v = on ? 1 : 0;
-    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) == 0 &&
-        ::setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0) {
+    if (::setsockopt(socket_fd(), IPPROTO_TCP, TCP_CORK, &v, sizeof v) == 0) {
         busy().corked_ = on;
     }
 }
@@ -247,14 +254,9 @@ bool Connection::nothing_more_to_read() const noexcept {
     if (drained && sent) {
         return true;
     }
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0) {
-        return false;
-    }
-    int unread = 0;
     int unacked = 0;
-    return (drained || (::ioctl(fd, FIONREAD, &unread) == 0 && unread == 0)) &&
-           (sent || (::ioctl(fd, SIOCOUTQ, &unacked) == 0 && unacked == 0));
+    return (drained || unread_bytes() == 0) &&
+           (sent || (::ioctl(socket_fd(), SIOCOUTQ, &unacked) == 0 && unacked == 0));
 }
 
 /// nginx's ngx_http_set_lingering_close: shut the write side (a FIN after the last response)
@@ -327,10 +329,7 @@ bool Connection::make_room(std::uint64_t now_ms, std::uint64_t floor_ms, bool sl
         }
         // Its next request may already be in the socket buffer: then it is not idle, and
         // closing it would answer that request with a reset.
-        uv_os_fd_t fd = -1;
-        int unread = 0;
-        if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&handle_), &fd) != 0 ||
-            ::ioctl(fd, FIONREAD, &unread) != 0 || unread > 0) {
+        if (unread_bytes() != 0) {
             return false;
         }
         close(CloseReason::reaped);

@@ -12,30 +12,15 @@ import signal
 import time
 import unittest
 
-from kahttpd_fixture import Server, run
-
-STATUS = """\
-<Location /server-status>
-    SetHandler server-status
-</Location>
-"""
-
-
-def status(srv):
-    c = srv.connect()
-    r = c.request("/server-status?json")
-    c.close()
-    assert r.status == 200, r
-    return json.loads(r.body)
-
+from kahttpd_fixture import STATUS_LOCATION, Server, run, status_json
 
 class AcceptFilterTest(unittest.TestCase):
     def accepted_while_silent(self, srv):
         """How many connections the server accepted across one silent connection and one
         status request (2: the silent one was accepted; 1: only the status request's)."""
-        before = status(srv)["accepted"]
+        before = status_json(srv)["accepted"]
         silent = srv.connect()
-        after = status(srv)["accepted"]
+        after = status_json(srv)["accepted"]
         # Whatever the filter, the silent connection is served once it speaks.
         r = silent.request("/a.txt")
         self.assertEqual((r.status, r.body), (200, b"a"))
@@ -43,20 +28,20 @@ class AcceptFilterTest(unittest.TestCase):
         return after - before
 
     def test_data_is_the_default_and_holds_a_silent_connection_in_the_kernel(self):
-        with Server(STATUS, files={"a.txt": "a"}) as srv:
+        with Server(STATUS_LOCATION, files={"a.txt": "a"}) as srv:
             self.assertEqual(self.accepted_while_silent(srv), 1)
 
     def test_none_hands_over_every_connection_at_once(self):
-        with Server(STATUS + "AcceptFilter http none\n", files={"a.txt": "a"}) as srv:
+        with Server(STATUS_LOCATION + "AcceptFilter http none\n", files={"a.txt": "a"}) as srv:
             self.assertEqual(self.accepted_while_silent(srv), 2)
 
     def test_the_filter_is_per_protocol(self):
         # "https none" leaves the plain listener's default alone.
-        with Server(STATUS + "AcceptFilter https none\n", files={"a.txt": "a"}) as srv:
+        with Server(STATUS_LOCATION + "AcceptFilter https none\n", files={"a.txt": "a"}) as srv:
             self.assertEqual(self.accepted_while_silent(srv), 1)
 
     def test_a_reload_changes_the_sockets_it_keeps(self):
-        srv = Server(STATUS + "AcceptFilter http none\n", files={"a.txt": "a"})
+        srv = Server(STATUS_LOCATION + "AcceptFilter http none\n", files={"a.txt": "a"})
         self.addCleanup(srv.cleanup)
         with srv:
             self.assertEqual(self.accepted_while_silent(srv), 2)
@@ -64,7 +49,7 @@ class AcceptFilterTest(unittest.TestCase):
                 f.write("AcceptFilter http data\n")
             srv.proc.send_signal(signal.SIGHUP)
             deadline = time.monotonic() + 10
-            while status(srv)["generation"] < 2:
+            while status_json(srv)["generation"] < 2:
                 self.assertLess(time.monotonic(), deadline, srv.stderr())
                 time.sleep(0.05)
             self.assertEqual(self.accepted_while_silent(srv), 1)

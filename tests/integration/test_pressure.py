@@ -13,22 +13,11 @@ import socket
 import time
 import unittest
 
-from kahttpd_fixture import Client, Server
+from kahttpd_fixture import STATUS_LOCATION, Client, Server, status_json
 
 PAGE = "p" * 100
-STATUS = """\
-<Location /server-status>
-    SetHandler server-status
-</Location>
-"""
-
-
-def get_status(srv):
-    c = srv.connect()
-    r = c.request("/server-status?json")
-    c.close()
-    assert r.status == 200, r
-    return json.loads(r.body)
+STATUS = STATUS_LOCATION
+get_status = status_json
 
 
 def get_status_quiet(client):

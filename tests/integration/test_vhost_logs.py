@@ -206,6 +206,10 @@ LogLevel warn
             f.write(base.replace("    ServerName a.test\n", "    ServerName a.test\n" + own))
         srv.proc.send_signal(signal.SIGHUP)
         wait_until(srv, lambda: "reloaded the configuration" in srv.stderr(), "the reload")
+        # The previous worker stops accepting when its own loop sees the reload, a moment after
+        # that line: wait until a probe was answered by the new one (only it has a_error.log).
+        wait_until(srv, lambda: PROBE in "\n".join(read_lines(os.path.join(srv.tmp, "a_error.log"))),
+                   "the new generation's answer")
         self.assertEqual(get(srv, "a.test", "/two"), 404)
 
         # A reload naming a vhost log in a missing folder fails; the running one stays.

@@ -6,6 +6,7 @@ stops only the process it started, by PID. Helpers speak raw HTTP/1.1 over socke
 check bytes exactly.
 """
 
+import json
 import os
 import resource
 import select
@@ -301,6 +302,23 @@ class Client:
 
     def __del__(self):
         self.sock.close()
+
+
+# The status page for the tests that read the server's counters (local clients only).
+STATUS_LOCATION = """\
+<Location /server-status>
+    SetHandler server-status
+</Location>
+"""
+
+
+def status_json(srv):
+    """The status page's JSON, over a connection of its own."""
+    c = srv.connect()
+    r = c.request("/server-status?json")
+    c.close()
+    assert r.status == 200, r
+    return json.loads(r.body)
 
 
 def request_once(port, raw, timeout=5.0):
