@@ -18,6 +18,26 @@ Standard library only.
    python3 benchmarks/idle_memory.py
    IDLE_CONNECTIONS=2000 IDLE_TIMEOUT_SECONDS=1 python3 benchmarks/idle_memory.py
 
+Sharded (IDLE_SHARDS, default auto): each server process and this client need a descriptor per
+connection, and kahttpd takes connections up to three quarters of its descriptor limit, so the
+script raises RLIMIT_NOFILE to 4/3 of IDLE_CONNECTIONS (past the hard limit where it may). Where
+the hard limit stops short (20,000 here: kahttpd then holds 14,968, shard_capacity leaves it
+14,456), IDLE_SHARDS=auto spreads the connections over as few processes as hold them (100,000:
+7 of 14,285 or 14,286); IDLE_SHARDS=K over K, IDLE_SHARDS=off never (the count is then cut to
+the limit). Sharded, for kahttpd and nginx only (the others skipped): K server processes of
+the server, each with its own port, one worker and the usual tuning (nginx: K instances, their
+workers measured), all pinned to BENCH_SERVER_CPU; K client processes (forked, each with its
+own descriptor limit), client k holding server k's connections from source address
+127.0.0.(2 + k). Same procedure as above, all shards at once: warm-up, RSS and PSS of every
+server process, half of the connections, RSS, the rest, 1 s, then a check that every one is
+still open (no EOF at the client, each answered 200, and as many sockets added to the server's
+descriptors, /proc/PID/fd), then RSS and PSS again. Bytes per idle connection = sum over the
+server processes of their growth / all idle connections; per process as well. No timeout test.
+Results: idle-sharded.{json,md} in BENCH_OUT; exit status 1 when a connection was lost.
+
+   IDLE_CONNECTIONS=100000 IDLE_TOTAL_DEADLINE=900 BENCH_SERVERS="kahttpd nginx" \
+       KAHTTPD=build-bench/server/kahttpd python3 benchmarks/idle_memory.py
+
 With --tls (make bench-tls) it measures idle TLS connections instead, for kahttpd and nginx
 (BENCH_SERVERS: any of kahttpd nginx h2o lighttpd caddy apache): one self-signed ECDSA P-256
 certificate for all (servers.make_cert), each server with a TLS listener (servers.py). For each
@@ -39,6 +59,7 @@ servers this script starts are stopped by PID on exit. It fails only when a serv
 import datetime
 import errno
 import json
+import multiprocessing
 import os
 import selectors
 import shutil
@@ -71,6 +92,9 @@ if TLS_MODE:
 BATCH = 100            # connections opened at once (kahttpd's listen backlog is 511)
 STEP_DEADLINE = 120.0  # seconds for any one step
 TOTAL_DEADLINE = int(os.environ.get("IDLE_TOTAL_DEADLINE", "600"))  # seconds, whole script
+# More connections than one process may hold: "auto" spreads them over as few server and client
+# processes as hold them (main_sharded); a number, over that many; "off" (or 1) never.
+SHARDS = os.environ.get("IDLE_SHARDS", "auto")
 
 children = []  # Popen objects we started
 Failure = servers.Failure
@@ -220,10 +244,13 @@ SOURCE_SPREAD = 20000
 _opened = [0]
 
 
-def open_conn(port, sel, path, server=None, ctx=None):
+def open_conn(port, sel, path, server=None, ctx=None, source=None):
+    """One connection to 127.0.0.1:port, from `source` (an address of 127/8) when given."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setblocking(False)
-    if N_IDLE > SOURCE_SPREAD:
+    if source is not None:
+        s.bind((source, 0))
+    elif N_IDLE > SOURCE_SPREAD:
         s.bind((f"127.0.0.{1 + (_opened[0] // SOURCE_SPREAD) % 250}", 0))
     _opened[0] += 1
     c = Conn(s, request_bytes(port, path), server, ctx)
@@ -246,32 +273,47 @@ def close_all(conns, sel):
         c.sock.close()
 
 
+def warm_up(port, ctx=None):
+    """Warm-up requests (closed again), so that first-use allocations are not counted per
+    connection."""
+    sel = selectors.DefaultSelector()
+    warm = [open_conn(port, sel, "/index.html", ctx=ctx) for _ in range(1 if ctx is None else 4)]
+    drive(warm, time.monotonic() + 10, sel, {"idle"})
+    close_all(warm, sel)
+    sel.close()
+
+
+def open_idle(port, sel, n, deadline, ctx=None, source=None):
+    """Opens n connections to port, BATCH at a time, each with one GET read whole (an idle
+    keep-alive connection once that is done). Returns them all, the failed ones included."""
+    conns = []
+    while len(conns) < n and time.monotonic() < deadline:
+        batch = [open_conn(port, sel, "/index.html", ctx=ctx, source=source)
+                 for _ in range(min(BATCH, n - len(conns)))]
+        drive(batch, min(deadline, time.monotonic() + 30), sel, {"idle"})
+        conns += batch
+    return conns
+
+
 # ------------------------------------------------------------------------------ tests
 
 def memory_test(name, pid, port, n, ctx=None):
     """n idle connections (TLS ones with ctx, an ssl.SSLContext) to the server whose
     connections live in process pid: its RSS and PSS before, with them, and after they close."""
     sel = selectors.DefaultSelector()
-    # warm-up requests so first-use allocations are not counted per connection
-    warm = [open_conn(port, sel, "/index.html", ctx=ctx) for _ in range(1 if ctx is None else 4)]
-    drive(warm, time.monotonic() + 10, sel, {"idle"})
-    close_all(warm, sel)
+    warm_up(port, ctx)
     time.sleep(0.5)
     before = rss_bytes(pid)
     pss_before = pss_bytes(pid)
 
-    conns = []
     t0 = time.monotonic()
     deadline = t0 + STEP_DEADLINE
+    conns = open_idle(port, sel, n // 2, deadline, ctx)
     mid = None  # (idle connections, RSS) once half of them are open
-    while len(conns) < n and time.monotonic() < deadline:
-        batch = [open_conn(port, sel, "/index.html", ctx=ctx)
-                 for _ in range(min(BATCH, n - len(conns)))]
-        drive(batch, min(deadline, time.monotonic() + 30), sel, {"idle"})
-        conns += batch
-        if mid is None and len(conns) >= n // 2:
-            time.sleep(0.5)
-            mid = (sum(1 for c in conns if c.state == "idle"), rss_bytes(pid))
+    if time.monotonic() < deadline:
+        time.sleep(0.5)
+        mid = (sum(1 for c in conns if c.state == "idle"), rss_bytes(pid))
+        conns += open_idle(port, sel, n - len(conns), deadline, ctx)
     opened = time.monotonic() - t0
     time.sleep(1.0)
     # anything the server closed in the meantime shows up as EOF now
@@ -366,12 +408,15 @@ def main():
     signal.alarm(TOTAL_DEADLINE)
 
     # 100,000 connections (IDLE_CONNECTIONS=100000): this client and each server need a
-    # descriptor per connection.
-    want = servers.raise_nofile(max(65536, N_IDLE + 4096))
+    # descriptor per connection, and kahttpd takes connections up to three quarters of its
+    # limit (shard_capacity). Where the hard limit stops short of that (20,000 here), the
+    # connections are spread over several processes (IDLE_SHARDS).
+    want = servers.raise_nofile(max(65536, N_IDLE * 4 // 3 + 1024))
+    plan = [N_IDLE] if TLS_MODE else shard_plan(N_IDLE, want)
     n = N_IDLE
     # this client needs a descriptor per connection; lighttpd needs two (socket and file)
     limit = want - 256 if "lighttpd" not in NAMES else min(want - 256, want // 2)
-    if n > limit:
+    if len(plan) == 1 and n > limit:
         n = max(100, limit)
         log(f"ulimit -n is {want}: opening {n} connections instead of {N_IDLE}")
     try:
@@ -385,6 +430,8 @@ def main():
                           "(make build; KAHTTPD_BENCH_DEPS=1 bash scripts/install-deps.sh)")
 
     os.makedirs(OUT, exist_ok=True)
+    if len(plan) > 1:
+        return main_sharded(want, plan)
     if TLS_MODE:
         return main_tls(want, n)
     work, docroot = make_site("kahttpd-idle.")
@@ -558,6 +605,312 @@ def markdown(results):
         lines.append(f"| {r['server']} | {r['closed_after_response']} of {r['connections']} | "
                      f"{num(r['min_ms'], ' ms')} | {num(r['median_ms'], ' ms')} | "
                      f"{num(r['max_ms'], ' ms')} | {r['not_closed_within_deadline']} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ sharded
+
+# Servers that the sharded run measures: each shard is one process holding its connections
+# (kahttpd with Workers 1; nginx, one instance per shard with worker_processes 1: its worker).
+SHARDABLE = ("kahttpd", "nginx")
+
+
+def shard_capacity(nofile):
+    """Idle connections one server process and one client process hold at most under a
+    descriptor limit of nofile: kahttpd's connection budget (three quarters of the limit less
+    32: connection_budget() in server/io/server.cpp) less 512, so that kahttpd never reaches the
+    budget, where it would give an idle connection's slot to a new one. 14,456 under 20,000;
+    nginx (worker_connections = nofile - 32, drained below 1/16 free) and this client
+    (nofile - 256) hold more."""
+    return nofile - nofile // 4 - 32 - 512
+
+
+def shard_plan(n, nofile):
+    """Connections per shard: [n] when one process holds them (IDLE_SHARDS=auto, the default)
+    or IDLE_SHARDS is 1 or off; else as few shards as hold n (auto) or IDLE_SHARDS of them,
+    the n spread evenly."""
+    cap = shard_capacity(nofile)
+    if SHARDS in ("1", "off"):
+        return [n]
+    if SHARDS == "auto":
+        k = 1 if n <= cap else -(-n // cap)
+    else:
+        k = int(SHARDS)
+    if k <= 1:
+        return [n]
+    plan = [n // k + (1 if i < n % k else 0) for i in range(k)]
+    if plan[0] > cap:
+        raise Failure(f"IDLE_SHARDS={k}: {plan[0]:,} connections per shard, more than the "
+                      f"{cap:,} one process holds under a descriptor limit of {nofile:,}")
+    return plan
+
+
+def socket_count(pid):
+    """Sockets among the descriptors of process pid (the connections it holds, its listener)."""
+    n = 0
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            if os.readlink(os.path.join(fd_dir, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+def client_shard(conn, port, source):
+    """A client shard (a forked process, so it has its own descriptor limit): on each command
+    from the pipe `conn`, opens more idle connections to port from address `source`, checks
+    that they are still open, or closes them; exits when told or when the pipe closes."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sel = selectors.DefaultSelector()
+    conns = []
+    while True:
+        try:
+            cmd = conn.recv()
+        except (EOFError, OSError):
+            break
+        if cmd[0] == "open":
+            t0 = time.monotonic()
+            conns += open_idle(port, sel, cmd[1], t0 + cmd[2], source=source)
+            idle = sum(1 for c in conns if c.state == "idle")
+            conn.send({"idle": idle, "opened": len(conns), "seconds": time.monotonic() - t0})
+        elif cmd[0] == "check":
+            # anything the server closed in the meantime shows up as EOF now
+            drive(conns, time.monotonic() + 0.5, sel, set())
+            idle = [c for c in conns if c.state == "idle"]
+            conn.send({"idle": len(idle),
+                       "responses_200": sum(1 for c in idle if c.status == 200),
+                       "closed": sum(1 for c in conns if c.state == "closed"),
+                       "other": sum(1 for c in conns if c.state not in ("idle", "closed"))})
+        elif cmd[0] == "close":
+            close_all(conns, sel)
+            conns = []
+            conn.send({})
+        else:
+            break
+    close_all(conns, sel)
+    conn.close()
+
+
+def ask_all(clients, cmds, timeout):
+    """Sends each client shard its command, all at once, and returns their answers; a Failure
+    when one does not answer within timeout seconds."""
+    for (_, conn), cmd in zip(clients, cmds):
+        conn.send(cmd)
+    deadline = time.monotonic() + timeout
+    answers = []
+    for k, (p, conn) in enumerate(clients):
+        if not conn.poll(max(0.0, deadline - time.monotonic())):
+            raise Failure(f"client shard {k} (pid {p.pid}) did not answer {cmds[k][0]!r} "
+                          f"within {timeout:.0f} s")
+        try:
+            answers.append(conn.recv())
+        except EOFError:
+            raise Failure(f"client shard {k} (pid {p.pid}) exited (status {p.exitcode})")
+    return answers
+
+
+def stop_clients(clients):
+    for p, conn in clients:
+        try:
+            conn.send(("exit",))
+        except OSError:
+            pass
+    for p, conn in clients:
+        p.join(5)
+        if p.is_alive():
+            p.terminate()  # SIGTERM to its PID
+            p.join(5)
+        if p.is_alive():
+            p.kill()
+            p.join(5)
+        conn.close()
+
+
+def sharded_memory_test(name, work, docroot, nofile, plan, errlog):
+    """len(plan) processes of server `name`, each on its own port, and as many client shards,
+    shard k holding plan[k] idle connections to server k from 127.0.0.(2 + k). RSS and PSS of
+    every server process before, with half, with all of them, and after they close."""
+    k_all = range(len(plan))
+    srvs, clients = [], []
+    mp = multiprocessing.get_context("fork")
+    try:
+        for k in k_all:
+            srvs.append(servers.start(name, os.path.join(work, f"{name}-{k}"), docroot, 300,
+                                      nofile, cpu=SERVER_CPU, stderr=errlog,
+                                      children=children))
+        pids = [servers.serving_pid(name, s.pid) for s in srvs]
+        for s in srvs:
+            warm_up(s.port)
+        for k in k_all:
+            parent, child = mp.Pipe()
+            p = mp.Process(target=client_shard, args=(child, srvs[k].port, f"127.0.0.{2 + k}"),
+                           daemon=True)
+            p.start()
+            child.close()
+            clients.append((p, parent))
+        time.sleep(0.5)
+        before = [rss_bytes(pid) for pid in pids]
+        pss_before = [pss_bytes(pid) for pid in pids]
+        sockets_before = [socket_count(pid) for pid in pids]
+
+        t0 = time.monotonic()
+        half = ask_all(clients, [("open", c // 2, STEP_DEADLINE) for c in plan], STEP_DEADLINE + 30)
+        time.sleep(0.5)
+        mid = [rss_bytes(pid) for pid in pids]
+        full = ask_all(clients, [("open", c - c // 2, STEP_DEADLINE) for c in plan],
+                       STEP_DEADLINE + 30)
+        opened = time.monotonic() - t0
+        time.sleep(1.0)
+        checks = ask_all(clients, [("check",)] * len(plan), 30)
+        sockets = [socket_count(pid) for pid in pids]
+        after = [rss_bytes(pid) for pid in pids]
+        pss_after = [pss_bytes(pid) for pid in pids]
+        ask_all(clients, [("close",)] * len(plan), 60)
+        time.sleep(1.0)
+        after_close = [rss_bytes(pid) for pid in pids]
+        alive = [s.alive() for s in srvs]
+    finally:
+        stop_clients(clients)
+        for s in srvs:
+            s.stop()
+
+    def per(total, count):
+        return round(total / count) if count else None
+
+    shards = []
+    for k in k_all:
+        idle = checks[k]["idle"]
+        pss_ok = pss_before[k] is not None and pss_after[k] is not None
+        shards.append({
+            "shard": k, "source": f"127.0.0.{2 + k}", "port": srvs[k].port,
+            "connections_requested": plan[k],
+            "connections_idle": idle,
+            "responses_200": checks[k]["responses_200"],
+            "closed_by_server_or_failed": checks[k]["closed"],
+            "server_sockets_added": sockets[k] - sockets_before[k],
+            "seconds_to_open": round(half[k]["seconds"] + full[k]["seconds"], 2),
+            "rss_before": before[k], "rss_half": mid[k], "rss_after": after[k],
+            "rss_after_close": after_close[k],
+            "connections_half": half[k]["idle"],
+            "bytes_per_connection": per(after[k] - before[k], idle),
+            "pss_before": pss_before[k], "pss_after": pss_after[k],
+            "pss_bytes_per_connection": per(pss_after[k] - pss_before[k], idle) if pss_ok else None,
+            "marginal_bytes_per_connection": per(after[k] - mid[k], idle - half[k]["idle"]),
+            "server_alive": alive[k],
+        })
+    idle = sum(s["connections_idle"] for s in shards)
+    pss_ok = all(s["pss_before"] is not None and s["pss_after"] is not None for s in shards)
+    res = {
+        "server": name,
+        "shards": len(plan),
+        "connections_requested": sum(plan),
+        "connections_idle": idle,
+        "responses_200": sum(s["responses_200"] for s in shards),
+        "server_sockets_added": sum(s["server_sockets_added"] for s in shards),
+        # every connection idle, answered 200, and one socket in a server for each
+        "all_open": all(s["connections_idle"] == s["connections_requested"] ==
+                        s["responses_200"] == s["server_sockets_added"] and s["server_alive"]
+                        for s in shards),
+        "seconds_to_open": round(opened, 2),
+        "rss_before": sum(before), "rss_after": sum(after), "rss_after_close": sum(after_close),
+        "bytes_per_connection": per(sum(after) - sum(before), idle),
+        "pss_before": sum(pss_before) if pss_ok else None,
+        "pss_after": sum(pss_after) if pss_ok else None,
+        "pss_bytes_per_connection": (per(sum(pss_after) - sum(pss_before), idle)
+                                     if pss_ok else None),
+        "marginal_bytes_per_connection": per(sum(after) - sum(mid),
+                                             idle - sum(s["connections_half"] for s in shards)),
+        "per_shard": shards,
+    }
+    for s in shards:
+        log(f"{name} shard {s['shard']}: {s['connections_idle']:,}/{s['connections_requested']:,} "
+            f"idle ({s['server_sockets_added']:,} sockets added in the server), RSS "
+            f"{s['rss_before']/2**20:.1f} -> {s['rss_after']/2**20:.1f} MiB "
+            f"({s['bytes_per_connection']} B/conn; PSS {s['pss_bytes_per_connection']} B/conn; "
+            f"second half {s['marginal_bytes_per_connection']} B/conn)")
+    log(f"{name}: {idle:,}/{sum(plan):,} idle connections over {len(plan)} processes in "
+        f"{opened:.1f}s, all open: {res['all_open']}; RSS growth "
+        f"{(sum(after) - sum(before))/2**20:.1f} MiB ({res['bytes_per_connection']} B/conn; PSS "
+        f"{res['pss_bytes_per_connection']} B/conn; second half "
+        f"{res['marginal_bytes_per_connection']} B/conn)")
+    return res
+
+
+def main_sharded(nofile, plan):
+    """IDLE_CONNECTIONS beyond what one process may hold: the connections spread over
+    len(plan) server processes and as many client processes (sharded_memory_test), for each
+    server of NAMES that runs that way (SHARDABLE). No timeout test (the unsharded run has it)."""
+    names = [n for n in NAMES if n in SHARDABLE]
+    skipped = [n for n in NAMES if n not in SHARDABLE]
+    if skipped:
+        log(f"sharded run: {' '.join(skipped)} skipped (only {' '.join(SHARDABLE)} are sharded)")
+    if len(plan) > 250:
+        raise Failure(f"{len(plan)} shards: more than the source addresses 127.0.0.2-251")
+    work, docroot = make_site("kahttpd-idle-sharded.")
+    errlog = open(os.path.join(OUT, "idle-sharded.stderr.log"), "w")
+    results = {"connections": sum(plan), "shards": len(plan), "per_shard": plan,
+               "nofile": nofile, "shard_capacity": shard_capacity(nofile),
+               "commit": servers.git_commit(), "memory": []}
+    t0 = time.monotonic()
+    try:
+        for name in names:
+            results["memory"].append(sharded_memory_test(name, work, docroot, nofile, plan,
+                                                         errlog))
+            time.sleep(0.5)
+    finally:
+        for p in children:
+            servers.stop(p)
+        errlog.close()
+        shutil.rmtree(work, ignore_errors=True)
+    results["seconds"] = round(time.monotonic() - t0, 1)
+    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = markdown_sharded(results)
+    servers.write_report(OUT, "idle-sharded", text, results)
+    print(text)
+    return 0 if all(r["all_open"] for r in results["memory"]) else 1
+
+
+def markdown_sharded(results):
+    def num(v):
+        return "—" if v is None else f"{v:,}"
+
+    def mib(v):
+        return "—" if v is None else f"{v / 2**20:.1f} MiB"
+    lines = [f"Idle keep-alive connections, sharded: {results['connections']:,} over "
+             f"{results['shards']} server processes of each server (one request each; "
+             f"descriptor limit {results['nofile']:,} per process; {results['date']}, "
+             f"{results['commit']}). Bytes per idle connection = the sum over the processes of "
+             "their RSS (PSS) growth ÷ the idle connections; second half = growth from half "
+             "to all ÷ the second half's connections.", "",
+             "| server | shard | idle connections | sockets added in the server | RSS before | "
+             "RSS after | bytes / idle connection (RSS) | (PSS) | second half | "
+             "RSS after closing |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results["memory"]:
+        for s in r["per_shard"]:
+            lines.append(f"| {r['server']} | {s['shard']} ({s['source']}) | "
+                         f"{s['connections_idle']:,} of {s['connections_requested']:,} | "
+                         f"{s['server_sockets_added']:,} | {mib(s['rss_before'])} | "
+                         f"{mib(s['rss_after'])} | {num(s['bytes_per_connection'])} | "
+                         f"{num(s['pss_bytes_per_connection'])} | "
+                         f"{num(s['marginal_bytes_per_connection'])} | "
+                         f"{mib(s['rss_after_close'])} |")
+        lines.append(f"| **{r['server']}** | **all {r['shards']}** | "
+                     f"**{r['connections_idle']:,} of {r['connections_requested']:,}** | "
+                     f"{r['server_sockets_added']:,} | {mib(r['rss_before'])} | "
+                     f"{mib(r['rss_after'])} | **{num(r['bytes_per_connection'])}** | "
+                     f"{num(r['pss_bytes_per_connection'])} | "
+                     f"{num(r['marginal_bytes_per_connection'])} | "
+                     f"{mib(r['rss_after_close'])} |")
+    lines.append("")
+    for r in results["memory"]:
+        lines.append(f"- {r['server']}: all connections open at the measurement (idle at the "
+                     f"client, a 200 each, one socket each in the servers): "
+                     f"{'yes' if r['all_open'] else 'NO'}; opened in {r['seconds_to_open']} s")
     lines.append("")
     return "\n".join(lines)
 
