@@ -19,7 +19,7 @@ std::string_view Request::host_field() const noexcept {
                                                               : std::string_view();
 }
 
-std::optional<std::string_view> Request::header(std::string_view name) const noexcept {
+std::optional<std::string_view> Request::find_header(std::string_view name) const noexcept {
     for (const HeaderField& field : headers_) {
         if (text::iequals(field.name, name)) {
             return field.value;
@@ -28,8 +28,8 @@ std::optional<std::string_view> Request::header(std::string_view name) const noe
     return std::nullopt;
 }
 
-std::optional<std::string_view> Request::header_list(std::string_view name,
-                                                     std::string& joined) const {
+std::optional<std::string_view> Request::find_header_list(std::string_view name,
+                                                          std::string& joined) const {
     std::optional<std::string_view> first;
     bool several = false;
     for (const HeaderField& field : headers_) {
@@ -69,6 +69,7 @@ void Request::clear() noexcept {
     expect_continue_ = false;
     host_fields_ = 0;
     host_index_ = 0;
+    names_ = 0;
     content_length_.reset();
     body_bytes_ = 0;
 }
@@ -90,6 +91,10 @@ std::size_t Request::capacity_bytes() const noexcept {
 void Request::publish_headers() {
     headers_.resize(spans_.size());
     repoint_headers();
+    names_ = 0;
+    for (const HeaderField& field : headers_) {
+        names_ |= name_bit(field.name);
+    }
 }
 
 void Request::repoint_headers() noexcept {
@@ -110,8 +115,8 @@ Request::Request(const Request& other)
       keep_alive_(other.keep_alive_), keep_alive_requested_(other.keep_alive_requested_),
       has_body_(other.has_body_), chunked_(other.chunked_),
       expect_continue_(other.expect_continue_), host_fields_(other.host_fields_),
-      host_index_(other.host_index_), content_length_(other.content_length_),
-      body_bytes_(other.body_bytes_) {
+      host_index_(other.host_index_), names_(other.names_),
+      content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
     repoint_headers();
 }
 
@@ -123,7 +128,7 @@ Request::Request(Request&& other) noexcept
       http_minor_(other.http_minor_), keep_alive_(other.keep_alive_),
       keep_alive_requested_(other.keep_alive_requested_), has_body_(other.has_body_),
       chunked_(other.chunked_), expect_continue_(other.expect_continue_),
-      host_fields_(other.host_fields_), host_index_(other.host_index_),
+      host_fields_(other.host_fields_), host_index_(other.host_index_), names_(other.names_),
       content_length_(other.content_length_), body_bytes_(other.body_bytes_) {
     repoint_headers();
     other.clear();
@@ -156,6 +161,7 @@ Request& Request::operator=(Request&& other) noexcept {
         expect_continue_ = other.expect_continue_;
         host_fields_ = other.host_fields_;
         host_index_ = other.host_index_;
+        names_ = other.names_;
         content_length_ = other.content_length_;
         body_bytes_ = other.body_bytes_;
         repoint_headers();

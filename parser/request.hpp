@@ -1,5 +1,7 @@
 #pragma once
 
+#include "parser/text.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -33,11 +35,21 @@ class Request {
     /// Header fields in arrival order.
     const std::vector<HeaderField>& headers() const noexcept { return headers_; }
     /// First field with this name (ASCII case-insensitive), if any.
-    std::optional<std::string_view> header(std::string_view name) const noexcept;
+    std::optional<std::string_view> header(std::string_view name) const noexcept {
+        if ((names_ & name_bit(name)) == 0) {
+            return std::nullopt;
+        }
+        return find_header(name);
+    }
     /// A list-valued field (RFC 9110 §5.3): every line with this name, in order, joined with
     /// ", ". One line is returned as is; several are joined into `joined` (the only case that
     /// allocates).
-    std::optional<std::string_view> header_list(std::string_view name, std::string& joined) const;
+    std::optional<std::string_view> header_list(std::string_view name, std::string& joined) const {
+        if ((names_ & name_bit(name)) == 0) {
+            return std::nullopt;
+        }
+        return find_header_list(name, joined);
+    }
 
     /// RFC 9112 §9.3: HTTP/1.1 persists unless a "close" connection option is present;
     /// HTTP/1.0 persists only with a "keep-alive" connection option.
@@ -90,6 +102,28 @@ class Request {
         std::uint32_t value_off = 0, value_len = 0;
     };
 
+    /// A bit for a field name, from its length and first byte (ASCII case ignored): names_
+    /// has the bits of every field of the head, so looking up a field the request does not
+    /// have, the common case for If-Match, If-None-Match, Range ... on every request, costs
+    /// one test instead of a walk over the fields.
+    static constexpr std::uint64_t name_bit(std::string_view name) noexcept {
+        if (name.empty()) {
+            return 1;
+        }
+        // The multiplier keeps the fields looked up on every request (If-Match,
+        // If-None-Match, If-Modified-Since, If-Unmodified-Since, Range) apart from the fields
+        // browsers and proxies usually send (Host, User-Agent, Accept*, Cookie, Sec-Fetch-*,
+        // X-Forwarded-* ...): for those heads the look-ups end here. A shared bit only costs
+        // the walk.
+        const auto first = static_cast<unsigned char>(text::to_lower(name.front()));
+        return std::uint64_t{1} << ((name.size() * 11 + first) & 63);
+    }
+
+    /// header() and header_list() once the name's bit is present.
+    std::optional<std::string_view> find_header(std::string_view name) const noexcept;
+    std::optional<std::string_view> find_header_list(std::string_view name,
+                                                     std::string& joined) const;
+
     /// Builds headers_ from spans_; called once the head is complete, after which storage_
     /// no longer grows for this message. May throw std::bad_alloc.
     void publish_headers();
@@ -110,6 +144,7 @@ class Request {
     bool expect_continue_ = false;
     std::uint32_t host_fields_ = 0;
     std::uint32_t host_index_ = 0; // the first Host field's index in spans_ (host_fields_ > 0)
+    std::uint64_t names_ = 0;      // name_bit() of every field in headers_
     std::optional<std::uint64_t> content_length_;
     std::uint64_t body_bytes_ = 0;
 };

@@ -30,31 +30,33 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
     return true;
 }
 
+namespace detail {
+
+/// The 256-entry form of tchar (RFC 9110 §5.6.2), so a byte costs one load: field names and
+/// methods are checked on every request.
+struct TcharTable {
+    bool is[256] = {};
+    constexpr TcharTable() {
+        for (int c = '0'; c <= '9'; ++c) {
+            is[c] = true;
+        }
+        for (int c = 'a'; c <= 'z'; ++c) {
+            is[c] = true;
+            is[c - 32] = true;
+        }
+        for (const char c : std::string_view("!#$%&'*+-.^_`|~")) {
+            is[static_cast<unsigned char>(c)] = true;
+        }
+    }
+};
+
+inline constexpr TcharTable kTchar{};
+
+} // namespace detail
+
 /// tchar of RFC 9110 §5.6.2: the bytes a token (method, field name, coding) may contain.
 constexpr bool is_tchar(char c) noexcept {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
-        return true;
-    }
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    return detail::kTchar.is[static_cast<unsigned char>(c)];
 }
 
 /// True for a non-empty run of tchar.

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+using kahttpd::parser::HeaderField;
 using kahttpd::parser::ParseEvent;
 using kahttpd::parser::Request;
 using kahttpd::parser::RequestParser;
@@ -45,6 +46,28 @@ TEST_SUITE("parser") {
         REQUIRE(r.headers().size() == 3);
         CHECK(r.headers()[0].name == "HOST");
         CHECK(r.headers()[2].name == "x-dup");
+    }
+
+    TEST_CASE("header lookup finds every field of a browser head and none it lacks") {
+        // The look-up first tests a bit per name (length and first byte); names that share a
+        // bit with a present field must still be told apart by the walk.
+        const Request r = parsed(
+            "GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: ua\r\nAccept: */*\r\n"
+            "Accept-Encoding: gzip\r\nAccept-Language: en\r\nCookie: c=1\r\n"
+            "If-None-Match: \"a\"\r\nif-none-match: \"b\"\r\nSec-Fetch-Mode: navigate\r\n\r\n");
+        for (const HeaderField& field : r.headers()) {
+            CHECK(r.header(field.name).has_value());
+        }
+        CHECK(r.header("ACCEPT-LANGUAGE") == "en");
+        std::string joined;
+        CHECK(r.header_list("If-None-Match", joined) == "\"a\", \"b\"");
+        for (const char* absent : {"If-Match", "If-Modified-Since", "If-Unmodified-Since", "Range",
+                                   "If-Range", "Hosts", "Cookie2", "Accept-Charset", "Referer",
+                                   "Sec-Fetch-Site", "Sec-Fetch-User", "X", ""}) {
+            INFO(absent);
+            CHECK_FALSE(r.header(absent).has_value());
+            CHECK_FALSE(r.header_list(absent, joined).has_value());
+        }
     }
 
     TEST_CASE("copies and moves keep the header views on their own storage") {
