@@ -38,6 +38,10 @@ namespace {
 /// File bodies up to this size are read into the output buffer and leave with the header in
 /// one write; larger ones stream after it (connection_write.cpp).
 constexpr std::uint64_t kInlineFileMax = kFileInlineMax;
+/// A body held in memory by the open-file cache from this size on is not copied into the
+/// output: it is written from the cache entry, behind the head, in the same writev (issue 16,
+/// ka-64k). Smaller ones are copied, so that pipelined small responses share writes.
+constexpr std::uint64_t kZeroCopyMin = 16 * 1024;
 /// Parsing of pipelined requests pauses once this much output is waiting.
 constexpr std::size_t kOutputHighWater = 64 * 1024;
 /// The body of a request answered with an error is read and discarded up to this much; with
@@ -598,7 +602,8 @@ void Connection::consume_input(std::string_view input) noexcept {
                 break; // the write failed and closed the connection
             }
         }
-        if (write_in_flight_ || b.file_fd_ >= 0 || phase_ == Phase::awaiting) {
+        if (write_in_flight_ || b.file_fd_ >= 0 || !b.mem_body_.empty() ||
+            phase_ == Phase::awaiting) {
             // Backpressure: keep the unparsed rest, stop reading until the output drains.
             b.stash_.assign(input);
             if (reading_) {
@@ -980,6 +985,13 @@ void Connection::queue_file_body(const Response& res) noexcept {
         res.ranges.empty() ? std::span<const ByteRange>(&whole, res.file_size == 0 ? 0 : 1)
                            : std::span<const ByteRange>(res.ranges);
     const bool multipart = !res.boundary.empty();
+    if (!res.memory.empty() && !multipart && !tls_ && ranges.size() == 1 &&
+        res.file_bytes() >= kZeroCopyMin) {
+        // Written from the cache entry itself (flush()), which `scope` pins until the next
+        // request, and no next request is parsed before this body is out (consume_input).
+        b.mem_body_ = std::string_view(res.memory).substr(ranges[0].first, res.file_bytes());
+        return;
+    }
     if (res.file_bytes() <= kInlineFileMax || !res.memory.empty()) {
         for (const auto& r : ranges) {
             if (multipart) {

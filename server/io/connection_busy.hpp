@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <unistd.h>
@@ -52,6 +53,7 @@ struct ConnectionBusy {
             }
         }
         out_sent_ = 0;
+        mem_body_ = {};
         scope.reset(); // an idle connection pins no cache entry
         if (file_fd_ >= 0) {
             ::close(file_fd_);
@@ -89,6 +91,9 @@ struct ConnectionBusy {
     StatusQuery status_query;       // the status page being gathered (Phase::awaiting)
     bool status_ready = false;      // ... its report has arrived, in `response`
     bool status_expect = false;     // ... and its request waits for "100 Continue"
+    /// A body written straight from the cache entry behind out_ (Connection::queue_file_body);
+    /// `scope` pins the entry. Parsing waits until it is sent.
+    std::string_view mem_body_;
     int file_fd_ = -1;              // the file whose body streams after out_ (large bodies)
     bool sendfile_ = false;         // ... with sendfile(2) (EnableSendfile), else read/write
     bool corked_ = false;           // TCP_CORK is on for a streamed file (Connection::set_cork)

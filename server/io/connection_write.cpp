@@ -45,7 +45,8 @@ constexpr std::uint64_t kOneFlightBytes = 4 * 1024;
 
 bool Connection::output_pending() const noexcept {
     return write_in_flight_ ||
-           (busy_ && (busy_->out_sent_ < busy_->out_.size() || busy_->file_fd_ >= 0));
+           (busy_ && (busy_->out_sent_ < busy_->out_.size() || !busy_->mem_body_.empty() ||
+                      busy_->file_fd_ >= 0));
 }
 
 /// Refills the empty output from the streamed body: the segment's text, then its file bytes in
@@ -160,17 +161,30 @@ void Connection::flush() noexcept {
     ConnectionBusy& b = busy();
     auto* stream = reinterpret_cast<uv_stream_t*>(&handle_);
     while (!write_in_flight_ && phase_ != Phase::closing) {
-        if (b.out_sent_ == b.out_.size()) {
+        if (b.out_sent_ == b.out_.size() && b.mem_body_.empty()) {
             if (!next_out_or_finish()) {
                 return;
             }
             continue;
         }
-        uv_buf_t buf = uv_buf_init(b.out_.data() + b.out_sent_,
-                                   static_cast<unsigned>(b.out_.size() - b.out_sent_));
-        const int n = uv_try_write(stream, &buf, 1);
+        // The unsent output, then the body written from the cache entry (if any): one writev.
+        uv_buf_t bufs[2];
+        unsigned nbufs = 0;
+        if (b.out_sent_ < b.out_.size()) {
+            bufs[nbufs++] = uv_buf_init(b.out_.data() + b.out_sent_,
+                                        static_cast<unsigned>(b.out_.size() - b.out_sent_));
+        }
+        if (!b.mem_body_.empty()) {
+            // libuv's buffers are not const; the bytes are only read.
+            bufs[nbufs++] = uv_buf_init(const_cast<char*>(b.mem_body_.data()),
+                                        static_cast<unsigned>(b.mem_body_.size()));
+        }
+        const int n = uv_try_write(stream, bufs, nbufs);
         if (n > 0) {
-            b.out_sent_ += static_cast<std::size_t>(n);
+            const std::size_t from_out =
+                std::min(static_cast<std::size_t>(n), b.out_.size() - b.out_sent_);
+            b.out_sent_ += from_out;
+            b.mem_body_.remove_prefix(static_cast<std::size_t>(n) - from_out);
             continue;
         }
         if (n != UV_EAGAIN && n != 0) {
@@ -179,7 +193,7 @@ void Connection::flush() noexcept {
         }
         // The socket is full: hand the rest to libuv, which waits for writability. out_ must
         // not change until on_write.
-        const int rc = uv_write(&b.write_req, stream, &buf, 1, &Connection::on_write_cb);
+        const int rc = uv_write(&b.write_req, stream, bufs, nbufs, &Connection::on_write_cb);
         if (rc != 0) {
             close(CloseReason::io_error);
             return;
@@ -204,6 +218,7 @@ void Connection::on_write(int status) noexcept {
     }
     if (!tls_) {
         busy().out_sent_ = busy().out_.size(); // (TLS counts plaintext as sent when encrypted)
+        busy().mem_body_ = {};
     }
     pump();
 }

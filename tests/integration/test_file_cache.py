@@ -378,6 +378,74 @@ class Sendfile(CacheTest):
 
 
 # --------------------------------------------------------------------------------------------
+class BodiesFromTheCache(CacheTest):
+    """Cached bodies from 16 KiB up to the in-memory limit (64 KiB) are written from the cache
+    entry behind the head (one writev, no copy): whole, as one range, pipelined, to a client
+    that stalls, and while the file changes under a response still being sent."""
+
+    MEDIUM = os.urandom(60 * 1024)
+
+    def test_whole_ranges_and_heads_of_medium_files(self):
+        srv = self.serve(files={"m.bin": self.MEDIUM, "s.bin": SMALL})
+        c = self.connect(srv)
+        for _ in range(2):  # the miss that builds the entry, then the hit
+            self.assertEqual(c.request("/m.bin").body, self.MEDIUM)
+        r = c.request("/m.bin", headers={"Range": "bytes=1000-50000"})
+        self.assertEqual(r.status, 206)
+        self.assertEqual(r.body, self.MEDIUM[1000:50001])
+        r = c.request("/m.bin", headers={"Range": "bytes=-20000"})
+        self.assertEqual(r.body, self.MEDIUM[-20000:])
+        h = c.request("/m.bin", method="HEAD")
+        self.assertEqual(h.header("Content-Length"), str(len(self.MEDIUM)))
+        r = c.request("/m.bin", headers={"If-None-Match": h.header("ETag")})
+        self.assertEqual(r.status, 304)
+        self.assertEqual(c.request("/s.bin").body, SMALL)  # nothing was left over
+        self.assertEqual(c.request("/m.bin").body, self.MEDIUM)
+
+    def test_pipelined_bodies_to_a_stalled_client_while_the_file_changes(self):
+        srv = self.serve("FileCacheValid 0\n", files={"m.bin": self.MEDIUM, "s.bin": SMALL})
+        self.assertEqual(self.connect(srv).request("/m.bin").body, self.MEDIUM)  # cached
+        stalled = socket.socket()
+        self.addCleanup(stalled.close)
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        stalled.settimeout(10)
+        stalled.connect(("127.0.0.1", srv.port))
+        # 7.5 MB of bodies, more than both sockets hold (the sender's buffer grows up to
+        # tcp_wmem's 4 MiB): the server is left with a body in flight, written from the cache
+        # entry, and the rest of the requests unparsed.
+        wanted = ["/m.bin", "/s.bin", "/m.bin"] * 64
+        stalled.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode()
+                                 for p in wanted))
+        r, _, _ = select.select([stalled], [], [], 5)
+        self.assertTrue(r, "no response started")
+        # The file changes while a body of the old one is being sent; other clients see the
+        # new one (the entry is replaced), the old entry must stay intact for the stalled one.
+        changed = bytes(b ^ 0xFF for b in self.MEDIUM)
+        srv.write("m.bin.new", changed)  # then renamed: never seen half written
+        os.replace(os.path.join(srv.root, "m.bin.new"), os.path.join(srv.root, "m.bin"))
+        self.until(self.connect(srv), "/m.bin", lambda r: r.body == changed, "the new file")
+        client = kahttpd_fixture.Client(stalled)
+        seen_new = False
+        olds = 0
+        for path in wanted:
+            r = client.read_response()
+            self.assertEqual(r.status, 200)
+            if path == "/s.bin":
+                self.assertEqual(r.body, SMALL)
+                continue
+            # Each body is one version whole, and once the new one shows, the old never again.
+            self.assertTrue(r.body in (self.MEDIUM, changed),
+                            "a body of %d bytes that is neither version" % len(r.body))
+            if r.body == changed:
+                seen_new = True
+            else:
+                self.assertFalse(seen_new, "the old file after the new one")
+                olds += 1
+        self.assertGreater(olds, 0)
+        self.assertTrue(seen_new)
+
+
+# --------------------------------------------------------------------------------------------
 class Allocations(CacheTest):
     """The keep-alive small-file path allocates nothing per request once the file is cached:
     kahttpd_alloc_count (the server with a counting operator new, built next to kahttpd)
