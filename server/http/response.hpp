@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <ctime>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,10 @@ struct Response {
     /// offset, as the Date is; 0 = none.
     std::size_t prepared_expires_at = 0;
     std::array<char, 29> prepared_expires{};
+    /// The Date in seconds when the handler fixed it (a file's answer: its Last-Modified is
+    /// capped at this very second, and Expires counts from it); 0: the clock when the head is
+    /// queued.
+    std::time_t date = 0;
 
     Body body = Body::none;
     std::string_view text; ///< Body::text
@@ -82,6 +87,7 @@ struct Response {
         prepared_head = {};
         prepared_date_at = 0;
         prepared_expires_at = 0;
+        date = 0;
         body = Body::none;
         text = {};
         memory = {};

@@ -767,6 +767,7 @@ RequestInfo Connection::request_info(bool from_request) const noexcept {
     info.local_ip = &local_ip_;
     info.local_port = local_port_;
     info.now_ms = worker().now_ms();
+    info.now = std::time(nullptr);
     info.conn_id = id();
     return info;
 }
@@ -931,7 +932,8 @@ void Connection::queue_response(const Response& res, bool expect_continue) noexc
 
 void Connection::queue_head(const Response& res) noexcept {
     std::string& out = busy().out_;
-    const std::string_view date = worker().date().get(std::time(nullptr));
+    const std::string_view date =
+        worker().date().get(res.date != 0 ? res.date : std::time(nullptr));
     if (!res.prepared_head.empty()) {
         // The common case: one copy of the cache's prepared block (made by append_head too, for
         // settings without Header rules), the current Date written into it.

@@ -23,6 +23,10 @@ namespace kahttpd::server {
 /// header (sendfile(2) or read/write).
 constexpr std::uint64_t kFileInlineMax = 64 * 1024;
 
+/// Where the date of the Last-Modified line sits in FileRep::validators and FileRep::fields,
+/// which both begin with that line ("Last-Modified: " and 29 characters).
+constexpr std::size_t kLastModifiedDateAt = 15;
+
 /// One representation of a file: the file itself, its `.br` / `.gz` variant beside it, or a
 /// variant compressed here (AddOutputFilterByType, SetOutputFilter) when there is none.
 struct FileRep {
@@ -36,7 +40,9 @@ struct FileRep {
     std::string body; ///< the whole file when in_memory
     std::string etag; ///< the ETag value ("" with FileETag None)
     EntityTag tag;    ///< `etag` parsed (its opaque part points into `etag`)
-    /// Header lines of a 304: Last-Modified, ETag, Vary.
+    /// Header lines of a 304: Last-Modified, ETag, Vary. Last-Modified is the file's time as
+    /// found; a time ahead of the clock is replaced per response (serve_representation), never
+    /// here, since the entry outlives the second it was built in.
     std::string validators;
     /// Header lines of a 200/206 after Content-Length: validators, Content-Encoding,
     /// Accept-Ranges.

@@ -15,6 +15,7 @@
 #include <llhttp.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -497,6 +498,28 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     const auto size = rep.size();
     const std::time_t mtime = rep.st.st_mtim.tv_sec;
     const EntityTag& current = rep.tag;
+    // RFC 9110 §8.8.2.1: a modification time ahead of the clock (a file touched into the future,
+    // a clock set back) is sent as the response's Date, and compared as such, as Apache's
+    // ap_rationalize_mtime does; the ETag keeps the file's own time. The cached texts carry the
+    // file's time, so the common case costs this one comparison, and once the clock passes the
+    // file's time its own date is sent again. Expires (from the modification time) keeps it too,
+    // as Apache's mod_expires.
+    const std::time_t now = info_.now;
+    out_.date = now;
+    const bool future = mtime > now;
+    const std::time_t last_modified = future ? now : mtime;
+    // The cache's lines (validators or fields) into fields_storage, to append to; with the
+    // capped date in their leading Last-Modified line when it applies.
+    const auto copy_lines = [&](std::string_view lines) -> std::string& {
+        std::string& out = out_.fields_storage;
+        out.assign(lines);
+        if (future) [[unlikely]] {
+            assert(lines.starts_with("Last-Modified: "));
+            char date[30];
+            out.replace(kLastModifiedDateAt, 29, format_http_date(now, date));
+        }
+        return out;
+    };
 
     // RFC 9110 §13.2.2.
     ConditionalHeaders conditions;
@@ -508,16 +531,15 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     // mod_expires: on 200, 206 and 304, as Apache (never on errors).
     const conf::ExpiresSpec& expires = entry.expires;
     const bool expiring = expires.base != conf::ExpiresSpec::Base::none;
-    const std::time_t now = expiring ? std::time(nullptr) : 0;
     Precondition precondition =
-        evaluate_preconditions(conditions, true, !rep.etag.empty(), current, mtime);
+        evaluate_preconditions(conditions, true, !rep.etag.empty(), current, last_modified);
     if (rep.generated && precondition != Precondition::not_modified) {
         // As Apache's mod_deflate, which takes "-gzip" off the tags of If-Match and
         // If-None-Match: the file's own tag matches its compressed form too, so a client holding
         // either gets its 304 (a cache that stored the identity response, then asks with gzip).
         const FileRep& file = entry.reps[FileEntry::kIdentity];
         const Precondition as_file =
-            evaluate_preconditions(conditions, true, !file.etag.empty(), file.tag, mtime);
+            evaluate_preconditions(conditions, true, !file.etag.empty(), file.tag, last_modified);
         if (as_file == Precondition::not_modified ||
             (precondition == Precondition::failed && as_file == Precondition::proceed)) {
             precondition = as_file;
@@ -527,10 +549,12 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     case Precondition::not_modified:
         out_.status = Status::not_modified;
         out_.fields = rep.validators;
-        if (expiring) {
-            out_.fields_storage.assign(rep.validators);
-            append_expires_fields(out_.fields_storage, expires, mtime, now);
-            out_.fields = out_.fields_storage;
+        if (expiring || future) {
+            std::string& fields = copy_lines(rep.validators);
+            if (expiring) {
+                append_expires_fields(fields, expires, mtime, now);
+            }
+            out_.fields = fields;
         }
         return;
     case Precondition::failed:
@@ -544,7 +568,7 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     RangeResult ranged = RangeResult::none;
     if (const auto range = req_.header("Range")) {
         const auto if_range = req_.header("If-Range");
-        if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, mtime)) {
+        if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, last_modified)) {
             ranged = parse_ranges(*range, size, settings().max_ranges, out_.ranges);
         }
     }
@@ -567,7 +591,14 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
         out_.fields = rep.fields;
         out_.prepared_head = rep.head; // the common case: one copy of a prepared block
         out_.prepared_date_at = rep.date_at;
-        if (expiring && rep.expires_at != 0) {
+        if (future) [[unlikely]] {
+            out_.prepared_head = {}; // its Last-Modified is the file's
+            std::string& fields = copy_lines(rep.fields);
+            if (expiring) {
+                append_expires_fields(fields, expires, mtime, now);
+            }
+            out_.fields = fields;
+        } else if (expiring && rep.expires_at != 0) {
             // Access-based: only the date changes, formatted once per second per expiry.
             static thread_local DateCache expiry_dates;
             const std::string_view date = expiry_dates.get(expiry_time(expires, mtime, now));
@@ -582,8 +613,7 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
         return;
     }
     out_.status = Status::partial_content;
-    std::string& fields = out_.fields_storage;
-    fields.assign(rep.fields);
+    std::string& fields = copy_lines(rep.fields);
     if (expiring) {
         append_expires_fields(fields, expires, mtime, now);
     }

@@ -7,6 +7,7 @@
 #include "server/util/address.hpp"
 
 #include <cstdint>
+#include <ctime>
 #include <memory>
 
 namespace kahttpd::server {
@@ -37,7 +38,10 @@ struct RequestInfo {
     const IpBytes& (*peer)(const void* owner, std::uint16_t* port) noexcept = nullptr;
     const IpBytes* local_ip = nullptr; ///< the connection's address (it outlives the call)
     std::uint16_t local_port = 0;
-    std::uint64_t now_ms = 0;  ///< monotonic milliseconds (the open-file cache's clock)
+    std::uint64_t now_ms = 0; ///< monotonic milliseconds (the open-file cache's clock)
+    /// The wall clock in seconds, taken as the request is answered: the response's Date, and
+    /// the latest Last-Modified it may carry (RFC 9110 §8.8.2.1). Must be set (0 is 1970).
+    std::time_t now = 0;
     std::uint64_t conn_id = 0; ///< for log lines: conn=ID client=IP:PORT
 };
 

@@ -319,6 +319,57 @@ class Conditional(StaticTest):
 
 
 # --------------------------------------------------------------------------------------------
+def parsed_date(value):
+    """An HTTP-date as a timestamp (None when absent)."""
+    return email.utils.parsedate_to_datetime(value).timestamp() if value else None
+
+
+class FutureModificationTime(StaticTest):
+    """RFC 9110 §8.8.2.1: a file modified "in the future" (by the server's clock) is sent with
+    the response's Date as its Last-Modified, and conditional requests compare with that value
+    (Apache's ap_rationalize_mtime). A file with a past time keeps its own."""
+
+    def serve_future(self, directives=""):
+        future = int(datetime.datetime.now(datetime.timezone.utc).timestamp()) + 86400
+
+        def touch(srv):
+            os.utime(os.path.join(srv.root, "future.txt"), (future, future))
+        return self.serve(directives, files={"future.txt": TEXT, "past.txt": "past\n"},
+                          setup=touch), future
+
+    def check_capped(self, r):
+        self.assertIsNotNone(r.header("Date"))
+        self.assertEqual(parsed_date(r.header("Last-Modified")), parsed_date(r.header("Date")),
+                         r.raw_head)
+
+    def test_last_modified_is_the_date_and_validates(self):
+        for directives in ("", "FileCacheSize 0\n", "Header set X-Rule on\n"):
+            with self.subTest(directives=directives):
+                srv, future = self.serve_future(directives)
+                c = self.connect(srv)
+                for method in ("GET", "HEAD", "GET"):  # the last one from the open-file cache
+                    r = c.request("/future.txt", method=method)
+                    self.assertEqual(r.status, 200)
+                    self.check_capped(r)
+                    self.assertLess(parsed_date(r.header("Last-Modified")), future)
+                # The 304 for the value sent. Should the clock have moved to the next second
+                # between the two requests, the value sent moved with it: ask again.
+                for _ in range(3):
+                    lm = c.request("/future.txt").header("Last-Modified")
+                    r = c.request("/future.txt", headers={"If-Modified-Since": lm})
+                    if r.status == 304 or parsed_date(r.header("Date")) == parsed_date(lm):
+                        break
+                self.assertEqual(r.status, 304, r.raw_head)
+                self.check_capped(r)
+                r = c.request("/future.txt", headers={"If-Unmodified-Since": lm})
+                self.assertEqual(r.status, 200, r.raw_head)
+                self.assertEqual(r.body, TEXT)
+                # A file modified in the past keeps its own time.
+                r = c.request("/past.txt")
+                self.assertEqual(r.header("Last-Modified"), http_date(MTIME))
+
+
+# --------------------------------------------------------------------------------------------
 class Ranges(StaticTest):
     N = len(RANDOM)
 

@@ -225,6 +225,7 @@ class Harness {
         info.local_ip = &peer.local;
         info.local_port = peer.local_port;
         info.now_ms = ++now_ms_;
+        info.now = clock_ != 0 ? clock_ : std::time(nullptr);
         info.conn_id = 1;
         a->res.reset();
         a->scope.reset();
@@ -241,6 +242,9 @@ class Harness {
 
     const kahttpd::server::Site& site() const { return site_; }
 
+    /// The wall clock the handler is told, in seconds (0: the real one).
+    void set_clock(std::time_t now) { clock_ = now; }
+
   private:
     static void forget_cache() { FileCache::for_this_thread().configure({}, nullptr); }
 
@@ -248,6 +252,7 @@ class Harness {
     std::unique_ptr<conf::Config> config_;
     kahttpd::server::Site site_;
     std::uint64_t now_ms_ = 0;
+    std::time_t clock_ = 0;
     std::atomic<bool> draining_{false};
 };
 
@@ -451,6 +456,96 @@ TEST_SUITE("static handler") {
                                  "If-Modified-Since: " + std::string(http_date(mtime + 10))});
             CHECK(a->res.status == Status::ok);
         }
+    }
+
+    TEST_CASE("a modification time ahead of the clock is sent and compared as the Date") {
+        // RFC 9110 §8.8.2.1, Apache's ap_rationalize_mtime: Last-Modified is never later than
+        // the Date, and the conditional fields compare with the value sent.
+        TempRoot root;
+        root.write("a.txt", "hello, world\n");
+        const std::time_t now = 1700000000; // 2023-11-14 22:13:20 UTC
+        const std::time_t mtime = now + 86400;
+        root.set_mtime("a.txt", mtime);
+        std::string extra;
+        SUBCASE("with the open-file cache") {}
+        SUBCASE("without the open-file cache") {
+            extra = "FileCacheSize 0\n";
+        }
+        SUBCASE("with Header rules (no prepared head)") {
+            extra = "Header set X-Test yes\n";
+        }
+        SUBCASE("with Expires from the access time (an Expires blank in the prepared head)") {
+            extra = "ExpiresActive On\nExpiresDefault \"access plus 1 hour\"\n";
+        }
+        Harness h(root, extra);
+        h.set_clock(now);
+        const std::string date = http_date(now);
+
+        h.get("/a.txt"); // builds (and caches) the entry
+        const auto a = h.get("/a.txt");
+        CHECK(a->res.status == Status::ok);
+        CHECK(a->res.date == now);
+        CHECK(a->res.prepared_head.empty()); // the cached head carries the file's own time
+        CHECK(a->field("Last-Modified") == date);
+        CHECK(a->has_field("Accept-Ranges: bytes\r\n"));
+        CHECK(a->body() == "hello, world\n");
+        const std::string etag = a->field("ETag");
+        REQUIRE(etag.size() > 2);
+        if (extra.starts_with("ExpiresActive")) {
+            CHECK(a->field("Expires") == http_date(now + 3600));
+        }
+
+        const auto ims = h.get("/a.txt", {"If-Modified-Since: " + date});
+        CHECK(ims->res.status == Status::not_modified);
+        CHECK(ims->field("Last-Modified") == date);
+        CHECK(ims->field("ETag") == etag);
+        CHECK(h.get("/a.txt", {"If-Modified-Since: " + http_date(now - 1)})->res.status ==
+              Status::ok);
+        // The file's own time would be later than this date: 412 if it were compared.
+        CHECK(h.get("/a.txt", {"If-Unmodified-Since: " + date})->res.status == Status::ok);
+        const auto head = h.answer(request("HEAD /a.txt"));
+        CHECK(head->field("Last-Modified") == date);
+
+        const auto ranged = h.get("/a.txt", {"Range: bytes=0-4", "If-Range: " + date});
+        CHECK(ranged->res.status == Status::partial_content);
+        CHECK(ranged->field("Last-Modified") == date);
+        CHECK(ranged->has_field("Content-Range: bytes 0-4/13\r\n"));
+        const auto stale = h.get("/a.txt", {"Range: bytes=0-4", "If-Range: " + http_date(mtime)});
+        CHECK(stale->res.status == Status::ok);
+
+        // Once the clock passes the file's time, the entry's own date is sent again: nothing
+        // capped was kept. The ETag was the file's all along.
+        h.set_clock(mtime + 5);
+        const auto later = h.get("/a.txt");
+        CHECK(later->res.status == Status::ok);
+        CHECK(later->field("Last-Modified") == http_date(mtime));
+        CHECK(later->field("ETag") == etag);
+        if (extra.empty()) {
+            CHECK_FALSE(later->res.prepared_head.empty());
+        }
+        CHECK(h.get("/a.txt", {"If-Modified-Since: " + date})->res.status == Status::ok);
+    }
+
+    TEST_CASE("a variant compressed here has its Last-Modified capped as the file's") {
+        TempRoot root;
+        std::string text;
+        for (int i = 0; i < 200; ++i) {
+            text.append("<p>paragraph ").append(std::to_string(i % 13)).append("</p>\n");
+        }
+        root.write("page.html", text);
+        const std::time_t now = 1700000000;
+        root.set_mtime("page.html", now + 86400);
+        Harness h(root, "AddOutputFilterByType DEFLATE text/html\n");
+        h.set_clock(now);
+        const auto gz = h.get("/page.html", {"Accept-Encoding: gzip"});
+        CHECK(gz->res.status == Status::ok);
+        CHECK(gz->has_field("Content-Encoding: gzip\r\n"));
+        CHECK(gz->field("Last-Modified") == http_date(now));
+        const auto ims =
+            h.get("/page.html", {"Accept-Encoding: gzip", "If-Modified-Since: " + http_date(now)});
+        CHECK(ims->res.status == Status::not_modified);
+        CHECK(ims->has_field("Vary: Accept-Encoding\r\n"));
+        CHECK(ims->field("Last-Modified") == http_date(now));
     }
 
     TEST_CASE("one range is 206 with Content-Range and the range's length") {
