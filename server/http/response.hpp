@@ -19,7 +19,8 @@ namespace kahttpd::server {
 ///
 /// The views point into the configuration, into what the handler's ResponseScope keeps alive
 /// (a cached file entry, merged settings) or into the storage strings below; they stay valid
-/// until the transport has queued the response. One Response lives in each busy connection and
+/// until the next request (a body written from the cache entry is still being sent after the
+/// response was queued). One Response lives in each busy connection and
 /// is reset() for every request, so the strings keep their capacity and the cached keep-alive
 /// path allocates nothing (tests/integration/test_file_cache.py counts it).
 /// Thread: its connection's worker.

@@ -297,7 +297,7 @@ Precondition evaluate_preconditions(const ConditionalHeaders& headers, bool is_g
 }
 
 bool if_range_allows(std::string_view field, bool has_etag, const EntityTag& current,
-                     std::time_t last_modified) noexcept {
+                     std::time_t last_modified, bool date_is_strong) noexcept {
     field = text::trim_ows(field);
     // §13.1.5: an entity-tag starts with DQUOTE within its first three bytes, a date never does.
     if (field.substr(0, 3).find('"') != std::string_view::npos) {
@@ -306,6 +306,9 @@ bool if_range_allows(std::string_view field, bool has_etag, const EntityTag& cur
             return false;
         }
         return strong_match(tag, current);
+    }
+    if (!date_is_strong) {
+        return false; // §13.1.5: a date only validates a Range when it is strong
     }
     const auto date = parse_http_date(field);
     return date && *date == last_modified;

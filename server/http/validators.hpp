@@ -88,9 +88,11 @@ Precondition evaluate_preconditions(const ConditionalHeaders& headers, bool is_g
 /// must match `current` strongly, so a weak tag on either side never does; a date must equal
 /// `last_modified` exactly (Last-Modified is treated as strong; the "one second older than
 /// Date" refinement of §8.8.2.2 is not applied). A value that is neither, or an entity-tag when
-/// `has_etag` is false, gives false (serve the whole representation). Pure, thread-safe.
+/// `has_etag` is false, gives false (serve the whole representation). `date_is_strong` false
+/// (a Last-Modified capped at the Date, whose real time is unknown, so a weak validator) makes
+/// every date give false. Pure, thread-safe.
 bool if_range_allows(std::string_view field, bool has_etag, const EntityTag& current,
-                     std::time_t last_modified) noexcept;
+                     std::time_t last_modified, bool date_is_strong = true) noexcept;
 
 /// Appends a strong ETag field value built from `parts`: each in lowercase hex, separated by
 /// '-', inside double quotes, e.g. "\"2a-5f3e1c00\"". The quotes are included.

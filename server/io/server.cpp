@@ -916,33 +916,28 @@ void Server::reopen_logs() {
     KAHTTPD_LOG(info, "SIGUSR1: ErrorLog %s reopened", error_log.c_str());
 }
 
-/// A reload changed ErrorLog. A file replaces a file in place (dup3, as for SIGUSR1); going
-/// from stderr to a file gets a new descriptor, so stderr itself (where CustomLog /dev/stderr
-/// may write) is never taken over. Going back to stderr leaves the old file's descriptor open:
-/// another thread may be writing through it at this moment.
-void switch_error_log(const std::string& path) {
-    const bool to_stderr = path.empty() || path == "/dev/stderr";
+/// Whether ErrorLog `path` means the process's stderr.
+bool error_log_is_stderr(const std::string& path) noexcept {
+    return path.empty() || path == "/dev/stderr";
+}
+
+/// A reload changed ErrorLog to `path`, already opened as `fresh` (-1 for stderr). A file
+/// replaces a file in place (dup3, as for SIGUSR1); going from stderr to a file takes the new
+/// descriptor, so stderr itself (where CustomLog /dev/stderr may write) is never taken over.
+/// Going back to stderr leaves the old file's descriptor open: another thread may be writing
+/// through it at this moment.
+void switch_error_log(int fresh) noexcept {
     const int current = g_log_fd.load();
-    if (to_stderr) {
+    if (fresh < 0) {
         g_log_fd.store(STDERR_FILENO);
         return;
     }
     if (current > STDERR_FILENO) {
-        if (!reopen_onto(path, current)) {
-            KAHTTPD_LOG(error,
-                        "reload: ErrorLog %s cannot be opened: %s; still writing to the "
-                        "old one",
-                        path.c_str(), std::strerror(errno));
-        }
+        ::dup3(fresh, current, O_CLOEXEC);
+        ::close(fresh);
         return;
     }
-    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        KAHTTPD_LOG(error, "reload: ErrorLog %s cannot be opened: %s; still writing to stderr",
-                    path.c_str(), std::strerror(errno));
-        return;
-    }
-    g_log_fd.store(fd);
+    g_log_fd.store(fresh);
 }
 
 /// SIGHUP: read the configuration again. A bad one is reported and changes nothing. A good
@@ -964,9 +959,31 @@ void Server::reload() {
     for (const auto& m : messages) {
         KAHTTPD_LOG(warn, "reload: %s", m.c_str());
     }
+    // A new main ErrorLog is opened before anything changes: one that cannot be opened fails
+    // the reload, as a CustomLog or a vhost's ErrorLog does (and as nginx's reload does), with
+    // the same "FILE:LINE: ErrorLog:" message as at start.
+    const bool error_log_changed = loaded->error_log != current_->config->error_log;
+    int fresh_error_log = -1;
+    if (error_log_changed && !error_log_is_stderr(loaded->error_log)) {
+        fresh_error_log = ::open(loaded->error_log.c_str(),
+                                 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fresh_error_log < 0) {
+            const auto from = loaded->sources.find("ErrorLog");
+            const std::string where = from != loaded->sources.end() ? from->second + ": " : "";
+            KAHTTPD_LOG(error,
+                        "reload failed: %sErrorLog: cannot open %s: %s; still serving with the "
+                        "running configuration (generation %u)",
+                        where.c_str(), loaded->error_log.c_str(), std::strerror(errno),
+                        current_->number);
+            return;
+        }
+    }
     std::string err;
     auto gen = build(std::make_unique<conf::Config>(std::move(*loaded)), err);
     if (!gen) {
+        if (fresh_error_log >= 0) {
+            ::close(fresh_error_log);
+        }
         KAHTTPD_LOG(error,
                     "reload failed: %s; still serving with the running configuration "
                     "(generation %u)",
@@ -978,8 +995,8 @@ void Server::reload() {
     if (const std::string w = account_change_warning(cfg); !w.empty()) {
         KAHTTPD_LOG(warn, "reload: %s; User and Group take effect at the next start", w.c_str());
     }
-    if (cfg.error_log != current_->config->error_log) {
-        switch_error_log(cfg.error_log);
+    if (error_log_changed) {
+        switch_error_log(fresh_error_log);
     }
     if (cfg.pid_file != pid_file_) {
         if (!pid_file_.empty()) {

@@ -402,8 +402,8 @@ Route Exchange::serve_file() noexcept {
         serve_representation(*cached);
         return Route::respond;
     }
-    // Not cached (the cache is off, or the entry does not fit): for this response only, so
-    // its descriptors are closed when the response has been queued (a streamed body has its
+    // Not cached (the cache is off, or the entry does not fit): for this response only, freed
+    // with the scope at the next request, its descriptors closed then (a streamed body has its
     // own).
     scope_.uncached = std::move(entry);
     serve_representation(*scope_.uncached);
@@ -568,7 +568,9 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
     RangeResult ranged = RangeResult::none;
     if (const auto range = req_.header("Range")) {
         const auto if_range = req_.header("If-Range");
-        if (!if_range || if_range_allows(*if_range, !rep.etag.empty(), current, last_modified)) {
+        // A capped date stands for an unknown time: weak, so it never validates a Range.
+        if (!if_range ||
+            if_range_allows(*if_range, !rep.etag.empty(), current, last_modified, !future)) {
             ranged = parse_ranges(*range, size, settings().max_ranges, out_.ranges);
         }
     }

@@ -45,9 +45,10 @@ struct RequestInfo {
     std::uint64_t conn_id = 0; ///< for log lines: conn=ID client=IP:PORT
 };
 
-/// Keeps alive what a Response points into until the connection has queued it: the pinned
-/// cache entry, an entry built for this response only, the merged section settings.
-/// Lives beside the Response in the busy connection; reset for every request.
+/// Keeps alive what a Response points into until the connection has sent it: the pinned
+/// cache entry (whose memory a large body is written from, ConnectionBusy::mem_body_), an entry
+/// built for this response only, the merged section settings. Lives beside the Response in the
+/// busy connection; reset for the next request, which is not parsed before the body is out.
 struct ResponseScope {
     FileRef file;
     std::unique_ptr<FileEntry> uncached;

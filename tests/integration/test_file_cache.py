@@ -410,10 +410,13 @@ class BodiesFromTheCache(CacheTest):
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
         stalled.settimeout(10)
         stalled.connect(("127.0.0.1", srv.port))
-        # 7.5 MB of bodies, more than both sockets hold (the sender's buffer grows up to
-        # tcp_wmem's 4 MiB): the server is left with a body in flight, written from the cache
+        # Twice what both sockets can hold (the sender's buffer grows up to tcp_wmem's maximum,
+        # 4 MiB by default): the server is left with a body in flight, written from the cache
         # entry, and the rest of the requests unparsed.
-        wanted = ["/m.bin", "/s.bin", "/m.bin"] * 64
+        with open("/proc/sys/net/ipv4/tcp_wmem") as f:
+            send_max = int(f.read().split()[2])
+        rounds = 1 + 2 * (send_max + 64 * 1024) // (2 * len(self.MEDIUM))
+        wanted = ["/m.bin", "/s.bin", "/m.bin"] * rounds
         stalled.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p.encode()
                                  for p in wanted))
         r, _, _ = select.select([stalled], [], [], 5)

@@ -232,6 +232,50 @@ LogLevel warn
         self.assertEqual(requests("main.log"), ["a.test 404 /one"])
         self.assertIn("/three", "\n".join(read_lines(self.log("a_error.log"))))
 
+    def test_a_reload_whose_main_errorlog_cannot_be_opened_fails_and_changes_nothing(self):
+        # As a vhost's log (above) and as at start: the reload fails with FILE:LINE, the
+        # running configuration goes on, and the error goes to the ErrorLog still in use.
+        srv = self.start('ErrorLog "@LOGS@/main_error.log"\nLogLevel info\n')
+        main_error = self.log("main_error.log")
+        wait_until(srv, lambda: read_lines(main_error), "the first line of the ErrorLog")
+        with open(srv.conf) as f:
+            base = f.read()
+        missing = os.path.join(srv.tmp, "no-such-dir", "error.log")
+        with open(srv.conf, "w") as f:
+            f.write(base.replace(f'ErrorLog "{srv.tmp}/main_error.log"',
+                                 f'ErrorLog "{missing}"\nHeader set X-Generation two'))
+        where = f"{srv.conf}:{line_of(srv.conf, missing)}"
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_until(srv, lambda: "reload failed" in "\n".join(read_lines(main_error)),
+                   "the failed reload")
+        self.assertIn(f"reload failed: {where}: ErrorLog: cannot open {missing}: "
+                      "No such file or directory", "\n".join(read_lines(main_error)))
+        c = srv.connect()
+        self.addCleanup(c.close)
+        r = c.request("/a.txt")
+        self.assertEqual(r.body, b"hello")
+        self.assertIsNone(r.header("X-Generation"))  # the new configuration never started
+
+        # Fixed, the same reload goes through and the new ErrorLog takes the lines.
+        second = self.log("second_error.log")
+        with open(srv.conf, "w") as f:
+            f.write(base.replace(f'ErrorLog "{srv.tmp}/main_error.log"',
+                                 f'ErrorLog "{second}"\nHeader set X-Generation two'))
+        srv.proc.send_signal(signal.SIGHUP)
+        wait_until(srv, lambda: "reloaded the configuration" in "\n".join(read_lines(second)),
+                   "the reload")
+        def generation_header():
+            fresh = srv.connect()
+            try:
+                return fresh.request("/a.txt", headers={"Connection": "close"}).header(
+                    "X-Generation")
+            finally:
+                fresh.close()
+        # The previous worker accepts until its own loop sees the reload: ask until the new
+        # one answers.
+        wait_until(srv, lambda: generation_header() == "two", "the new generation's answer")
+        self.assertNotIn("reloaded the configuration", "\n".join(read_lines(main_error)))
+
 
 class VhostLogStartTest(unittest.TestCase):
     def check_refused(self, directive, line, in_vhost=True):

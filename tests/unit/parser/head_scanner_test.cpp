@@ -77,13 +77,15 @@ TEST_SUITE("parser") {
 
     // The model: RFC 9112's rules a byte at a time, as the scanner applied them before it
     // read sixteen bytes per step. Random heads over the bytes the rules name, cut at random
-    // places, must give the same fault at the same stream offset.
+    // places, must give the same fault at the same stream offset. (A build without SSE2 runs
+    // the byte loop itself; this compares the block scan with it.)
     TEST_CASE("head scanner agrees with a byte-at-a-time model on random heads and splits") {
         struct Model {
             HeadFault fault = HeadFault::none;
             std::size_t pos = 0;
         };
         const auto model = [](std::string_view head) {
+            enum { leading, method, rest } phase = leading;
             char prev = 0;
             for (std::size_t i = 0; i < head.size(); ++i) {
                 const char c = head[i];
@@ -93,9 +95,14 @@ TEST_SUITE("parser") {
                 if (c == '\n' && prev != '\r') {
                     return Model{HeadFault::bare_lf, i};
                 }
-                // Past "GET ": obs-fold is a fault from there on.
-                if (i > 3 && prev == '\n' && (c == ' ' || c == '\t')) {
+                if (phase == rest && prev == '\n' && (c == ' ' || c == '\t')) {
                     return Model{HeadFault::obs_fold, i};
+                }
+                if (phase == leading && c != '\r' && c != '\n') {
+                    phase = method;
+                }
+                if (phase == method && c == ' ') {
+                    phase = rest;
                 }
                 prev = c;
             }
@@ -105,7 +112,16 @@ TEST_SUITE("parser") {
         constexpr char kAlphabet[] = {'\r', '\n', ' ', '\t', 'a', ':', '\0', '\x80'};
         int faults = 0;
         for (int round = 0; round < 20000; ++round) {
-            std::string head = "GET ";
+            // Empty lines before the request line (RFC 9112 §2.2), a method of 1 to 8 bytes,
+            // so the hand-over to the block scan falls at every offset of a block.
+            std::string head;
+            for (unsigned n = rng() % 3; n > 0; --n) {
+                head += "\r\n";
+            }
+            for (unsigned n = 1 + rng() % 8; n > 0; --n) {
+                head += "GETPOSa-"[rng() % 8];
+            }
+            head += ' ';
             const std::size_t len = rng() % 70;
             for (std::size_t i = 0; i < len; ++i) {
                 // Mostly CRLF-terminated lines of plain bytes, so faults sit at every offset.
