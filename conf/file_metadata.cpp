@@ -3,6 +3,9 @@
 #include "conf/mime_types.hpp"
 #include "parser/text.hpp"
 
+#include <map>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace kahttpd::conf {
@@ -58,6 +61,14 @@ std::string with_charset(std::string_view type, std::string_view charset) {
     return out;
 }
 
+/// An extension's value in an AddType/AddCharset/AddEncoding map; empty when absent or removed
+/// (RemoveType ... leave an empty value that hides an enclosing scope's).
+std::string_view by_extension(const std::map<std::string, std::string>& map,
+                              const std::string& ext) {
+    const auto it = map.find(ext);
+    return it != map.end() ? std::string_view(it->second) : std::string_view();
+}
+
 } // namespace
 
 FileMetadata file_metadata(std::string_view name, const Effective& eff, const MimeTypes& mime) {
@@ -69,21 +80,22 @@ FileMetadata file_metadata(std::string_view name, const Effective& eff, const Mi
         if (ext.empty()) {
             continue; // "a..html": no extension between the dots
         }
-        if (const auto it = eff.add_charsets.find(ext); it != eff.add_charsets.end()) {
-            charset = it->second;
+        if (const std::string_view set = by_extension(eff.add_charsets, ext); !set.empty()) {
+            charset = set;
         }
-        if (const auto it = eff.add_encodings.find(ext); it != eff.add_encodings.end()) {
+        if (const std::string_view coding = by_extension(eff.add_encodings, ext);
+            !coding.empty()) {
             if (!meta.content_encoding.empty()) {
                 meta.content_encoding.append(", ");
             }
-            meta.content_encoding.append(it->second);
+            meta.content_encoding.append(coding);
         }
     }
 
     // The media type of one extension: AddType's, else TypesConfig's; empty when neither.
     const auto type_of = [&](const std::string& ext) -> std::string_view {
-        if (const auto it = eff.add_types.find(ext); it != eff.add_types.end()) {
-            return it->second;
+        if (const std::string_view added = by_extension(eff.add_types, ext); !added.empty()) {
+            return added;
         }
         return mime.find_extension(ext);
     };
@@ -96,9 +108,10 @@ FileMetadata file_metadata(std::string_view name, const Effective& eff, const Mi
     bool found = false;
     for (std::size_t i = exts.size(); i > 0 && !found; --i) {
         const std::string& ext = exts[i - 1];
-        const bool encoding_only = !eff.add_types.contains(ext) && eff.add_encodings.contains(ext);
-        const bool charset_only = !ext.empty() && eff.add_charsets.contains(ext) &&
-                                  !eff.add_types.contains(ext) && mime.find_extension(ext).empty();
+        const bool typed = !by_extension(eff.add_types, ext).empty();
+        const bool encoding_only = !typed && !by_extension(eff.add_encodings, ext).empty();
+        const bool charset_only = !ext.empty() && !by_extension(eff.add_charsets, ext).empty() &&
+                                  !typed && mime.find_extension(ext).empty();
         if (!encoding_only && !charset_only) {
             type = type_of(ext);
             found = true;

@@ -244,10 +244,20 @@ class Loader {
     void add_by_extension(const Context& c, std::string_view value_kind, std::string_view expected,
                           ValueParser parse,
                           std::map<std::string, Setting<std::string>>& by_extension);
+    /// Remove*: marks the extensions removed in `by_extension` (an empty value).
+    void remove_by_extension(const Context& c,
+                             std::map<std::string, Setting<std::string>>& by_extension);
+    /// The extensions among c.args from `first` on, lower case without the dot; false (and an
+    /// error) for one that is not a file name extension.
+    bool extensions_from(const Context& c, std::size_t first, std::vector<std::string>& out);
     void on_types_config(const Context& c);
     void on_add_type(const Context& c);
     void on_add_charset(const Context& c);
     void on_add_encoding(const Context& c);
+    void on_remove_type(const Context& c);
+    void on_remove_charset(const Context& c);
+    void on_remove_encoding(const Context& c);
+    void on_remove_nothing(const Context& c);
     void on_add_default_charset(const Context& c);
     void on_force_type(const Context& c);
 

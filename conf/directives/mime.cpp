@@ -2,7 +2,8 @@
 
 #include <optional>
 
-// Media types: TypesConfig, AddType, ForceType, AddCharset, AddEncoding and AddDefaultCharset.
+// Media types: TypesConfig, AddType, ForceType, AddCharset, AddEncoding, AddDefaultCharset, and
+// RemoveType, RemoveCharset, RemoveEncoding (RemoveHandler and RemoveLanguage: nothing to undo).
 
 namespace kahttpd::conf::detail {
 
@@ -80,6 +81,22 @@ void Loader::on_force_type(const Context& c) {
     dir_target().force_type = Setting<std::string>{std::move(type), where(c)};
 }
 
+bool Loader::extensions_from(const Context& c, std::size_t first,
+                             std::vector<std::string>& out) {
+    for (std::size_t i = first; i < c.args.size(); ++i) {
+        std::string_view ext = c.args[i];
+        if (ext.starts_with('.')) {
+            ext.remove_prefix(1);
+        }
+        if (ext.empty() || ext.find_first_of("/ \t") != std::string_view::npos) {
+            error(c, "expected a file name extension as in .html, found " + in_quotes(c.args[i]));
+            return false;
+        }
+        out.push_back(lower(ext));
+    }
+    return true;
+}
+
 void Loader::add_by_extension(const Context& c, std::string_view value_kind,
                               std::string_view expected, ValueParser parse,
                               std::map<std::string, Setting<std::string>>& by_extension) {
@@ -94,20 +111,55 @@ void Loader::add_by_extension(const Context& c, std::string_view value_kind,
         return;
     }
     std::vector<std::string> extensions;
-    for (std::size_t i = 1; i < c.args.size(); ++i) {
-        std::string_view ext = c.args[i];
-        if (ext.starts_with('.')) {
-            ext.remove_prefix(1);
-        }
-        if (ext.empty() || ext.find_first_of("/ \t") != std::string_view::npos) {
-            error(c, "expected a file name extension as in .html, found " + in_quotes(c.args[i]));
-            return;
-        }
-        extensions.push_back(lower(ext));
+    if (!extensions_from(c, 1, extensions)) {
+        return;
     }
     for (const std::string& ext : extensions) {
-        by_extension[ext] = {*value, where(c)};
+        Setting<std::string>& slot = by_extension[ext];
+        if (!slot.from.empty() && slot.value.empty()) {
+            continue; // a Remove* of this section wins, whatever the order (mod_mime)
+        }
+        slot = {*value, where(c)};
     }
+}
+
+void Loader::remove_by_extension(const Context& c,
+                                 std::map<std::string, Setting<std::string>>& by_extension) {
+    if (c.args.empty()) {
+        error(c, "expected one or more extensions, found " + args_text(0));
+        return;
+    }
+    std::vector<std::string> extensions;
+    if (!extensions_from(c, 0, extensions)) {
+        return;
+    }
+    // An empty value is a removal: it hides what an enclosing scope (or this section) added
+    // for the extension, and a deeper section may add it again, as mod_mime merges them.
+    // conf::file_metadata() then goes by TypesConfig, or by nothing.
+    for (const std::string& ext : extensions) {
+        by_extension[ext] = {std::string(), where(c)};
+    }
+}
+
+void Loader::on_remove_type(const Context& c) {
+    remove_by_extension(c, dir_target().add_types);
+}
+
+void Loader::on_remove_charset(const Context& c) {
+    remove_by_extension(c, dir_target().add_charsets);
+}
+
+void Loader::on_remove_encoding(const Context& c) {
+    remove_by_extension(c, dir_target().add_encodings);
+}
+
+void Loader::on_remove_nothing(const Context& c) {
+    // RemoveHandler and RemoveLanguage undo AddHandler and AddLanguage, which kahttpd does not
+    // have: no extension ever selects a handler (every file is sent as it is, never run) or a
+    // Content-Language. What such a line asks for already holds; its arguments are still
+    // checked, so a typo does not pass.
+    std::map<std::string, Setting<std::string>> nothing_to_undo;
+    remove_by_extension(c, nothing_to_undo);
 }
 
 void Loader::on_add_type(const Context& c) {

@@ -54,6 +54,40 @@ class AddCharsetTest(unittest.TestCase):
                          "text/plain")
 
 
+class RemoveTest(unittest.TestCase):
+    """RemoveType, RemoveEncoding, and RemoveHandler as tutorials put it in an upload folder:
+    the folder's files lose the parent's mappings and are still sent as they are."""
+
+    def test_an_upload_folder_undoes_the_parents_mappings(self):
+        srv = serve_for(self, """\
+            AddType text/html .tmpl
+            AddEncoding gzip .gz
+            <Directory @ROOT@/uploads>
+                RemoveType .tmpl
+                RemoveEncoding .gz
+                RemoveHandler .php .phtml .cgi
+            </Directory>
+            """, files={"page.tmpl": "<p>s</p>", "uploads/page.tmpl": "<p>u</p>",
+                        "page.html.gz": PAGE_GZ, "uploads/page.html.gz": PAGE_GZ,
+                        "uploads/x.php": "<?php echo 1; ?>"})
+        c = srv.connect()
+        r = c.request("/page.tmpl")
+        self.assertEqual(r.header("Content-Type"), "text/html")
+        # TypesConfig has no .tmpl: removed, the file gets the default type.
+        r = c.request("/uploads/page.tmpl")
+        self.assertEqual(r.header("Content-Type"), "application/octet-stream")
+        r = c.request("/page.html.gz", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((r.header("Content-Type"), r.header("Content-Encoding")),
+                         ("text/html", "gzip"))
+        r = c.request("/uploads/page.html.gz", headers={"Accept-Encoding": "gzip"})
+        self.assertEqual((r.header("Content-Type"), r.header("Content-Encoding")),
+                         ("application/gzip", None))
+        self.assertEqual(r.body, PAGE_GZ)
+        r = c.request("/uploads/x.php")  # never run: the file's own bytes
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.body, b"<?php echo 1; ?>")
+
+
 class AddEncodingTest(unittest.TestCase):
     FILES = {"page.html.gz": PAGE_GZ, "page.html": PAGE, "page.html.gz.br": b"not this",
              "backup.tar.gz": TAR_GZ, "dump.gz": TAR_GZ, "other/page.html.gz": PAGE_GZ}

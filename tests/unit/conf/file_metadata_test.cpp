@@ -1,6 +1,8 @@
 #include "conf/file_metadata.hpp"
 
+#include "conf/config.hpp"
 #include "conf/mime_types.hpp"
+#include "tests/unit/conf/load_helpers.hpp"
 
 #include <doctest/doctest.h>
 
@@ -141,5 +143,69 @@ TEST_SUITE("conf") {
         CHECK(type_of("a.html.utf8", eff) == "text/html; charset=utf-8");
         CHECK(type_of("a.png", eff) == "image/png");
         CHECK(type_of("a.unknown", eff) == MimeTypes::kDefault);
+    }
+}
+
+// RemoveType, RemoveCharset, RemoveEncoding (mod_mime): through the loader and the section
+// merge, as a configuration would use them.
+TEST_SUITE("conf") {
+
+    kahttpd::conf::FileMetadata meta_at(const kahttpd::conf::Config& c, const std::string& rel) {
+        const Effective eff = c.main.effective(c.main, "/srv/site/www/" + rel, "/" + rel);
+        return file_metadata(rel, eff, types());
+    }
+
+    TEST_CASE("Remove* undo an enclosing scope's Add*, and a deeper section may add again") {
+        const auto c = kahttpd::conf::test::config_of(
+            "AddType text/plain .php .conf\n"
+            "AddCharset utf-8 .txt\n"
+            "AddEncoding gzip .gz\n"
+            "<Directory /srv/site/www/uploads>\n"
+            "    RemoveType .php\n"
+            "    RemoveCharset txt\n"
+            "    RemoveEncoding .GZ\n"
+            "    RemoveHandler .php .cgi\n"
+            "    RemoveLanguage .en\n"
+            "</Directory>\n"
+            "<Directory /srv/site/www/uploads/again>\n"
+            "    AddType text/x-again .php\n"
+            "</Directory>\n");
+        CHECK(meta_at(c, "a.php").content_type == "text/plain");
+        CHECK(meta_at(c, "a.txt").content_type == "text/plain; charset=utf-8");
+        CHECK(meta_at(c, "a.html.gz").content_encoding == "gzip");
+        // Removed: TypesConfig decides again (it knows no .php: the default type).
+        CHECK(meta_at(c, "uploads/a.php").content_type == MimeTypes::kDefault);
+        CHECK(meta_at(c, "uploads/a.conf").content_type == "text/plain"); // not removed
+        CHECK(meta_at(c, "uploads/a.txt").content_type == "text/plain");
+        CHECK(meta_at(c, "uploads/a.html.gz").content_encoding.empty());
+        CHECK(meta_at(c, "uploads/a.html.gz").content_type == "application/gzip");
+        CHECK(meta_at(c, "uploads/again/a.php").content_type == "text/x-again");
+        CHECK(meta_at(c, "uploads/again/a.txt").content_type == "text/plain"); // still removed
+    }
+
+    TEST_CASE("in one section a Remove* wins over an Add* for the extension, in any order") {
+        for (const char* body : {"    AddType text/x-a .foo\n    RemoveType .foo\n",
+                                 "    RemoveType .foo\n    AddType text/x-a .foo\n"}) {
+            INFO(body);
+            const auto c = kahttpd::conf::test::config_of(
+                std::string("AddType text/x-top .foo\n<Directory /srv/site/www/d>\n") + body +
+                "</Directory>\n");
+            CHECK(meta_at(c, "a.foo").content_type == "text/x-top");
+            CHECK(meta_at(c, "d/a.foo").content_type == MimeTypes::kDefault);
+        }
+    }
+
+    TEST_CASE("Remove* lines name extensions, with FILE:LINE errors") {
+        using kahttpd::conf::test::error_of;
+        using kahttpd::conf::test::kFile;
+        CHECK(error_of("RemoveType") ==
+              kFile + ":2: RemoveType: expected one or more extensions, found none");
+        CHECK(error_of("RemoveEncoding a/b") ==
+              kFile + ":2: RemoveEncoding: expected a file name extension as in .html, found "
+                      "\"a/b\"");
+        CHECK(error_of("RemoveHandler .") ==
+              kFile + ":2: RemoveHandler: expected a file name extension as in .html, found "
+                      "\".\"");
+        CHECK(error_of("RemoveCharset .txt\nRemoveLanguage .en .fr").empty());
     }
 }
