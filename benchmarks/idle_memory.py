@@ -541,12 +541,17 @@ def main_tls(nofile, n):
     return 0
 
 
-def markdown_tls(results):
-    def num(v):
-        return "—" if v is None else f"{v:,}"
+def num(v, unit=""):
+    """A count for the tables: thousands separated, "—" when not measured."""
+    return "—" if v is None else f"{v:,}{unit}"
 
-    def mib(v):
-        return "—" if v is None else f"{v / 2**20:.1f} MiB"
+
+def mib(v):
+    """Bytes as MiB for the tables, "—" when not measured."""
+    return "—" if v is None else f"{v / 2**20:.1f} MiB"
+
+
+def markdown_tls(results):
     lines = [f"Idle connections, TLS and plain ({results['connections']:,} per server and kind, "
              "each a fresh server; TLS: a full TLS 1.3 handshake and one GET each; "
              f"{results['certificate']}; client {results['openssl']}). Bytes per idle "
@@ -585,8 +590,6 @@ def markdown_tls(results):
 
 
 def markdown(results):
-    def num(v, unit=""):
-        return "—" if v is None else f"{v:,}{unit}"
     lines = [f"Idle keep-alive connections ({results['connections']:,} per server, one request "
              "each; RSS of the process that holds them):", "",
              "| server | idle connections | RSS before | RSS after | bytes / idle connection | "
@@ -875,11 +878,6 @@ def main_sharded(nofile, plan):
 
 
 def markdown_sharded(results):
-    def num(v):
-        return "—" if v is None else f"{v:,}"
-
-    def mib(v):
-        return "—" if v is None else f"{v / 2**20:.1f} MiB"
     lines = [f"Idle keep-alive connections, sharded: {results['connections']:,} over "
              f"{results['shards']} server processes of each server (one request each; "
              f"descriptor limit {results['nofile']:,} per process; {results['date']}, "

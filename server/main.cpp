@@ -14,8 +14,6 @@
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 namespace {
 
@@ -110,20 +108,15 @@ int main(int argc, char** argv) {
     }
 
     kahttpd::server::apply_log_settings(config);
-    if (!config.error_log.empty() && config.error_log != "/dev/stderr") {
-        const int fd =
-            ::open(config.error_log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            // The same "FILE:LINE: Directive:" form as a CustomLog or vhost ErrorLog the server
-            // cannot open.
-            const auto from = config.sources.find("ErrorLog");
-            const std::string where = from != config.sources.end() ? from->second + ": " : "";
-            std::fprintf(stderr, "kahttpd: %sErrorLog: cannot open %s: %s\n", where.c_str(),
-                         config.error_log.c_str(), std::strerror(errno));
-            return 1;
-        }
-        kahttpd::server::g_log_fd = fd;
+    std::string log_err;
+    const int error_log = kahttpd::server::open_error_log(config, log_err);
+    if (error_log < 0) {
+        // The same "FILE:LINE: Directive:" form as a CustomLog or vhost ErrorLog the server
+        // cannot open.
+        std::fprintf(stderr, "kahttpd: %s\n", log_err.c_str());
+        return 1;
     }
+    kahttpd::server::g_log_fd = error_log;
     // SIGHUP reads the same file with the same -D names again.
     auto reload = [file, defines](
                       std::vector<std::string>& messages) -> std::optional<kahttpd::conf::Config> {

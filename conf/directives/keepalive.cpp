@@ -212,7 +212,7 @@ void Loader::on_tcp_keepalive_count(const Context& c) {
 void Loader::on_accept_filter(const Context& c) {
     if (c.args.size() != 2) {
         error(c, "expected a protocol (http or https) and a filter (data or none), found " +
-                     std::to_string(c.args.size()) + " argument" + (c.args.size() == 1 ? "" : "s"));
+                     args_text(c.args.size()));
         return;
     }
     bool* on = nullptr;

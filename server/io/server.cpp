@@ -230,10 +230,21 @@ std::uint64_t largest_body_limit(const conf::Config& config) {
     return unlimited ? 0 : largest;
 }
 
+/// Opens a log file for appending (created 0644 when missing), as every log is opened; -1 with
+/// errno set when it cannot be.
+int open_log_file(const std::string& path) noexcept {
+    return ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+}
+
+/// Whether ErrorLog `path` means the process's stderr (unset, or /dev/stderr).
+bool error_log_is_stderr(const std::string& path) noexcept {
+    return path.empty() || path == "/dev/stderr";
+}
+
 /// Opens `path` again and puts it in place of `fd` (dup3), so every thread writing to `fd`
 /// writes to the new file from its next write on. False (errno set) when it cannot be opened.
 bool reopen_onto(const std::string& path, int fd) noexcept {
-    const int fresh = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    const int fresh = open_log_file(path);
     if (fresh < 0) {
         return false;
     }
@@ -330,7 +341,7 @@ class LogOpener {
                 return file.fd;
             }
         }
-        const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        const int fd = open_log_file(path);
         if (fd < 0) {
             err_ = from + ": " + directive + ": cannot open " + path + ": " + std::strerror(errno);
             return -1;
@@ -904,7 +915,7 @@ void Server::reopen_logs() {
         reopen_files(*gen);
     }
     const std::string& error_log = current_->config->error_log;
-    if (error_log.empty() || error_log == "/dev/stderr") {
+    if (error_log_is_stderr(error_log)) {
         return;
     }
     if (!reopen_onto(error_log, g_log_fd.load())) {
@@ -916,19 +927,14 @@ void Server::reopen_logs() {
     KAHTTPD_LOG(info, "SIGUSR1: ErrorLog %s reopened", error_log.c_str());
 }
 
-/// Whether ErrorLog `path` means the process's stderr.
-bool error_log_is_stderr(const std::string& path) noexcept {
-    return path.empty() || path == "/dev/stderr";
-}
-
-/// A reload changed ErrorLog to `path`, already opened as `fresh` (-1 for stderr). A file
+/// A reload changed ErrorLog, already opened as `fresh` (open_error_log()). A file
 /// replaces a file in place (dup3, as for SIGUSR1); going from stderr to a file takes the new
 /// descriptor, so stderr itself (where CustomLog /dev/stderr may write) is never taken over.
 /// Going back to stderr leaves the old file's descriptor open: another thread may be writing
 /// through it at this moment.
 void switch_error_log(int fresh) noexcept {
     const int current = g_log_fd.load();
-    if (fresh < 0) {
+    if (fresh == STDERR_FILENO) {
         g_log_fd.store(STDERR_FILENO);
         return;
     }
@@ -963,25 +969,20 @@ void Server::reload() {
     // the reload, as a CustomLog or a vhost's ErrorLog does (and as nginx's reload does), with
     // the same "FILE:LINE: ErrorLog:" message as at start.
     const bool error_log_changed = loaded->error_log != current_->config->error_log;
-    int fresh_error_log = -1;
-    if (error_log_changed && !error_log_is_stderr(loaded->error_log)) {
-        fresh_error_log = ::open(loaded->error_log.c_str(),
-                                 O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-        if (fresh_error_log < 0) {
-            const auto from = loaded->sources.find("ErrorLog");
-            const std::string where = from != loaded->sources.end() ? from->second + ": " : "";
-            KAHTTPD_LOG(error,
-                        "reload failed: %sErrorLog: cannot open %s: %s; still serving with the "
-                        "running configuration (generation %u)",
-                        where.c_str(), loaded->error_log.c_str(), std::strerror(errno),
-                        current_->number);
-            return;
-        }
+    std::string log_err;
+    const int fresh_error_log =
+        error_log_changed ? open_error_log(*loaded, log_err) : STDERR_FILENO;
+    if (fresh_error_log < 0) {
+        KAHTTPD_LOG(error,
+                    "reload failed: %s; still serving with the running configuration "
+                    "(generation %u)",
+                    log_err.c_str(), current_->number);
+        return;
     }
     std::string err;
     auto gen = build(std::make_unique<conf::Config>(std::move(*loaded)), err);
     if (!gen) {
-        if (fresh_error_log >= 0) {
+        if (fresh_error_log != STDERR_FILENO) {
             ::close(fresh_error_log);
         }
         KAHTTPD_LOG(error,
@@ -1480,6 +1481,19 @@ LogLevel server_log_level(conf::LogLevel configured) {
                                : LogLevel::warn;
     }
     return level;
+}
+
+int open_error_log(const conf::Config& config, std::string& err) {
+    if (error_log_is_stderr(config.error_log)) {
+        return STDERR_FILENO;
+    }
+    const int fd = open_log_file(config.error_log);
+    if (fd < 0) {
+        const auto from = config.sources.find("ErrorLog");
+        err = (from != config.sources.end() ? from->second + ": " : std::string()) +
+              "ErrorLog: cannot open " + config.error_log + ": " + std::strerror(errno);
+    }
+    return fd;
 }
 
 void apply_log_settings(const conf::Config& config) {

@@ -30,6 +30,11 @@ LogLevel server_log_level(conf::LogLevel configured);
 /// Sets the process-wide error log's level from the main server's LogLevel.
 void apply_log_settings(const conf::Config& config);
 
+/// Opens the main server's ErrorLog for appending, as at start and at a reload that changes
+/// it: STDERR_FILENO when it names stderr (unset or /dev/stderr); -1, with "FILE:LINE:
+/// ErrorLog: cannot open PATH: reason" in `err`, when it cannot be opened.
+int open_error_log(const conf::Config& config, std::string& err);
+
 /// What `kahttpd -V` prints: the version, the compiler, the library versions (libuv, llhttp,
 /// zlib, Brotli) and the features built in, one per line.
 std::string build_info();
