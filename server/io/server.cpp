@@ -482,6 +482,7 @@ class Server {
     void start_upgrade();
     void on_upgrade_read(ssize_t nread, const uv_buf_t* buf);
     void end_upgrade_pipe();
+    void stop_upgrade_child(const char* signal_name);
     void reap_children();
     /// "generation N, C connections, R requests served", for STATUS=.
     std::string status_text();
@@ -516,6 +517,8 @@ class Server {
     std::vector<InheritedSocket> inherited_; ///< LISTEN_FDS, until the first build claims them
     UpgradeParent upgrade_parent_;           ///< set when this process is an upgrade's new one
     UpgradeChild upgrade_child_;             ///< the new process of an upgrade in progress
+    bool upgrade_child_reaped_ = false;      ///< upgrade_child_ has exited and been waited for
+    pid_t stopped_child_ = -1;               ///< an upgrade's new process stopped with this one
     uv_pipe_t upgrade_pipe_;                 ///< its status pipe, while open
     bool upgrade_pipe_open_ = false;
     std::array<char, 8> upgrade_buf_{};
@@ -1052,6 +1055,9 @@ void Server::on_signal(int signum) {
         break;
     }
     const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (upgrade_pipe_open_) {
+        stop_upgrade_child(name);
+    }
     if (delaying_) {
         KAHTTPD_LOG(warn, "caught %s during GracefulShutdownDelay, shutting down now", name);
         stop_now();
@@ -1151,6 +1157,7 @@ void Server::start_upgrade() {
         return;
     }
     upgrade_child_ = child;
+    upgrade_child_reaped_ = false;
     upgrade_report_.clear();
     uv_pipe_init(&loop_, &upgrade_pipe_, 0);
     upgrade_pipe_.data = this;
@@ -1214,11 +1221,29 @@ void Server::end_upgrade_pipe() {
     }
 }
 
+/// SIGTERM or SIGINT while an upgrade's new process has not said it serves: the stop is for
+/// the service, so that process is stopped too (it holds the same sockets and would otherwise
+/// come up after this one exits), and run() waits for it before returning. Once it serves
+/// (handed_over_), a stop of this process is only the end of the old one's drain.
+void Server::stop_upgrade_child(const char* signal_name) {
+    const pid_t pid = upgrade_child_.pid;
+    KAHTTPD_LOG(warn, "caught %s during the upgrade: stopping the new process (pid %ld) too",
+                signal_name, static_cast<long>(pid));
+    end_upgrade_pipe();
+    // Not once it has been waited for: its pid may belong to another process by now.
+    if (!upgrade_child_reaped_ && ::kill(pid, SIGTERM) == 0) {
+        stopped_child_ = pid;
+    }
+}
+
 /// SIGCHLD: an upgrade's new process that failed. (One that serves outlives this process.)
 void Server::reap_children() {
     int status = 0;
     pid_t pid;
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == upgrade_child_.pid) {
+            upgrade_child_reaped_ = true;
+        }
         if (WIFEXITED(status)) {
             KAHTTPD_LOG(warn, "upgrade: pid %ld exited with status %d", static_cast<long>(pid),
                         WEXITSTATUS(status));
@@ -1389,6 +1414,13 @@ int Server::run(conf::Config config) {
         join(*gen);
     }
     rc |= uv_loop_close(&loop_);
+    if (stopped_child_ > 0) {
+        // Bounded by the new process's own drain (its GracefulShutdownTimeout). ECHILD: the
+        // SIGCHLD reaper got it first.
+        int status = 0;
+        while (::waitpid(stopped_child_, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
     // After an upgrade the PidFile holds the new process's pid: it stays.
     if (!pid_file_.empty() && !handed_over_) {
         ::unlink(pid_file_.c_str());

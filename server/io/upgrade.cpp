@@ -91,7 +91,18 @@ UpgradeChild spawn_upgrade(const std::string& exe, const std::vector<std::string
     argp.push_back(nullptr);
     std::vector<int> scratch(listen_fds.size() + 1, -1);
 
+    // Every signal blocked across the fork: until the child has put the default actions back,
+    // a signal sent to it (a stop during the upgrade: Server::stop_upgrade_child) would run
+    // this process's handlers there (libuv's writes to a pipe this process reads) and be lost
+    // to the child. Blocked, it stays pending and takes its default action at the unblock.
+    sigset_t all;
+    sigset_t saved;
+    ::sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &saved);
     const pid_t pid = ::fork();
+    if (pid != 0) {
+        ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    }
     if (pid < 0) {
         err = std::string("fork: ") + std::strerror(errno);
         ::close(pipe_fds[0]);
@@ -113,11 +124,13 @@ UpgradeChild spawn_upgrade(const std::string& exe, const std::vector<std::string
             ::close(scratch[static_cast<std::size_t>(i)]);
         }
         put_decimal(listen_pid.data() + pid_at, static_cast<long>(::getpid()));
-        // A clean slate for the new program: signal dispositions that are ignored (SIGPIPE)
-        // and the signal mask survive an exec.
+        // A clean slate for the new program: every signal's default action (ignored ones, such
+        // as SIGPIPE, would survive the exec), then an empty mask (it survives the exec too).
         struct sigaction dfl {};
         dfl.sa_handler = SIG_DFL;
-        ::sigaction(SIGPIPE, &dfl, nullptr);
+        for (int sig = 1; sig < NSIG; ++sig) {
+            ::sigaction(sig, &dfl, nullptr); // fails, harmlessly, for SIGKILL and SIGSTOP
+        }
         sigset_t none;
         ::sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -10,6 +10,7 @@ error log's lines (polled with a round trip per attempt), the notification socke
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import socket
@@ -329,6 +330,44 @@ class UpgradeTest(unittest.TestCase):
         self.assertEqual(self.srv.connect().request("/1k.bin").body, self.body)
         self.assertEqual(stop_new_process(self.srv, self.new_pid), 0)
         self.new_pid = None
+
+    def test_a_stop_during_the_upgrade_stops_the_new_process_too(self):
+        # The new "binary" is a script that waits on a FIFO before it starts kahttpd: the
+        # upgrade stays in progress, with the new process holding the listening sockets, until
+        # the test opens the FIFO for writing.
+        real = os.path.join(self.srv.tmp, "kahttpd.real")
+        exe = os.path.join(self.srv.tmp, "kahttpd")
+        fifo = os.path.join(self.srv.tmp, "go")
+        shutil.copy2(kahttpd_fixture.BIN, real)
+        shutil.copy2(kahttpd_fixture.BIN, exe)
+        os.mkfifo(fifo)
+        saved = kahttpd_fixture.BIN
+        kahttpd_fixture.BIN = exe
+        try:
+            self.srv.start()
+        finally:
+            kahttpd_fixture.BIN = saved
+        with open(exe + ".new", "w") as f:
+            f.write('#!/bin/sh\n: < "%s"\nexec "%s" "$@"\n' % (fifo, real))
+        os.chmod(exe + ".new", 0o755)
+        os.rename(exe + ".new", exe)
+        self.srv.proc.send_signal(signal.SIGUSR2)
+        wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
+        m = re.search(r"upgrading: started \S+ \(pid (\d+)\)", self.srv.stderr())
+        child = int(m.group(1))
+        self.assertTrue(alive(child))
+        self.srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.srv.proc.wait(timeout=30 * TIME_SCALE), 0, self.srv.stderr())
+        self.assertIn("caught SIGTERM during the upgrade: stopping the new process (pid %d) too"
+                      % child, self.srv.stderr())
+        # The old process waited for the new one: gone, not reparented to this test process
+        # (its subreaper) still waiting to serve.
+        self.assertFalse(alive(child))
+        with self.assertRaises(OSError):  # ENXIO: nobody is waiting on the FIFO
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", self.srv.port), timeout=5).close()
+        self.assertFalse(os.path.exists(self.pid_file))
 
 
 if __name__ == "__main__":
