@@ -6,9 +6,13 @@
 #
 #   benchmarks/ab.sh OLD_BINARY NEW_BINARY
 #   ROUNDS=5 SECONDS_PER_RUN=3 CONNECTIONS=50 benchmarks/ab.sh /tmp/kahttpd.old build/server/kahttpd
+#   AB_DIRECTIVES='CustomLog "@DIR@/@NAME@.log" common' benchmarks/ab.sh OLD NEW
+#       extra directives for both servers (';' between lines); @NAME@ is A or B, @DIR@ the
+#       run's temporary folder (removed at the end)
 #
-# Prints one line per run and, per scenario, the median req/s of each and B ÷ A. Stops both
-# servers (by the PIDs it started) when done. Benchmarks never assert.
+# Prints one line per run and, per scenario, the median req/s and server CPU µs per request of
+# each, and B ÷ A. Stops both servers (by the PIDs it started) when done. Benchmarks never
+# assert.
 set -euo pipefail
 
 A=${1:?usage: ab.sh OLD_BINARY NEW_BINARY}
@@ -41,6 +45,11 @@ start() {
     port=$(free_port)
     printf 'Listen 127.0.0.1:%s\nDocumentRoot %s\nWorkers 1\nLogLevel warn\n' \
         "$port" "$work/www" >"$work/$name.conf"
+    if [ -n "${AB_DIRECTIVES:-}" ]; then
+        local extra=${AB_DIRECTIVES//@NAME@/$name}
+        extra=${extra//@DIR@/$work}
+        tr ';' '\n' <<<"$extra" >>"$work/$name.conf"
+    fi
     taskset -c 0 "$bin" -f "$work/$name.conf" >/dev/null 2>"$work/$name.err" &
     pids+=($!)
     for _ in $(seq 100); do
@@ -56,6 +65,10 @@ start() {
 }
 start A "$A"
 start B "$B"
+declare -A PID=([A]=${pids[0]} [B]=${pids[1]})
+TCK=$(getconf CLK_TCK)
+# utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
 
 results="$work/results.txt"
 for round in $(seq "$ROUNDS"); do
@@ -67,9 +80,14 @@ for round in $(seq "$ROUNDS"); do
         esac
         for who in A B; do
             port_var=PORT_$who
+            before=$(cpu_ticks "${PID[$who]}")
             rps=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" "${headers[@]}" \
                 "http://127.0.0.1:${!port_var}$path" 2>/dev/null | awk '/Requests\/sec/ {print $2}')
-            echo "$round $scenario $who ${rps:-0}" | tee -a "$results"
+            after=$(cpu_ticks "${PID[$who]}")
+            # The server's CPU per request, in us (wrk's req/s times its duration: the requests).
+            us=$(awk -v t=$((after - before)) -v hz="$TCK" -v r="${rps:-0}" -v d="$SECONDS_PER_RUN" \
+                'BEGIN { printf "%.2f", (r > 0 ? t / hz * 1e6 / (r * d) : 0) }')
+            echo "$round $scenario $who ${rps:-0} $us" | tee -a "$results"
         done
     done
 done
@@ -77,12 +95,18 @@ done
 python3 - "$results" <<'EOF'
 import collections, statistics, sys
 runs = collections.defaultdict(list)
+cpu = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    _, scenario, who, rps = line.split()
+    _, scenario, who, rps, us = line.split()
     runs[(scenario, who)].append(float(rps))
-print(f"{'scenario':<10} {'A req/s':>10} {'B req/s':>10} {'B / A':>7}  (medians)")
+    cpu[(scenario, who)].append(float(us))
+print(f"{'scenario':<10} {'A req/s':>10} {'B req/s':>10} {'B / A':>7} "
+      f"{'A us/req':>9} {'B us/req':>9} {'B / A':>7}  (medians; us/req: server CPU)")
 for scenario in ("ka-1k", "close-1k", "ka-64k"):
     a = statistics.median(runs[(scenario, "A")])
     b = statistics.median(runs[(scenario, "B")])
-    print(f"{scenario:<10} {a:>10.0f} {b:>10.0f} {b / a if a else 0:>7.3f}")
+    ca = statistics.median(cpu[(scenario, "A")])
+    cb = statistics.median(cpu[(scenario, "B")])
+    print(f"{scenario:<10} {a:>10.0f} {b:>10.0f} {b / a if a else 0:>7.3f} "
+          f"{ca:>9.2f} {cb:>9.2f} {cb / ca if ca else 0:>7.3f}")
 EOF

@@ -1083,10 +1083,14 @@ void Connection::log_access(bool parsed) noexcept {
         // for its deadline.
         const std::uint64_t now_us = uv_hrtime() / 1000;
         char ip[64];
-        AccessRecord r;
-        r.client = ip_text(parsed && b.has_useragent_ ? b.useragent_ : client_ip(), ip);
         char peer_ip[64];
-        r.peer = ip_text(client_ip(), peer_ip);
+        AccessRecord r;
+        if (parsed && b.has_useragent_) {
+            r.client = ip_text(b.useragent_, ip); // RemoteIPHeader's
+            r.peer = ip_text(client_ip(), peer_ip);
+        } else {
+            r.client = ip_text(client_ip(), ip); // and r.peer "": the same
+        }
         r.time = std::time(nullptr);
         r.request = parsed ? &b.parser.request() : nullptr;
         r.status = b.last_status_;

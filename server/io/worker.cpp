@@ -587,7 +587,9 @@ void Worker::commit_access_log(std::string& pending, bool aborted) noexcept {
         std::memcpy(&sink, pending.data() + at, 2);
         std::memcpy(&len, pending.data() + at + 2, 4);
         char* line = pending.data() + at + kPendingHeader;
-        resolve_connection_status(line, len, aborted);
+        if (shared_.access_logs[sink].format.writes_status_marks()) {
+            resolve_connection_status(line, len, aborted);
+        }
         log_buffers_[sink].append(line, len);
         full = full || log_buffers_[sink].size() > 32 * 1024;
         at += kPendingHeader + len;

@@ -55,6 +55,10 @@ class AccessLogFormat {
     /// Appends one line (with its newline) for `r` to `out`.
     void append(std::string& out, const AccessRecord& r) const;
 
+    /// Whether its lines carry %X placeholders (%X, or json's "connection") for
+    /// resolve_connection_status(); lines without them need no scan.
+    bool writes_status_marks() const noexcept { return status_marks_; }
+
   private:
     enum class Kind : std::uint8_t {
         text,
@@ -89,6 +93,7 @@ class AccessLogFormat {
         std::string text; ///< literal text, or the header name for request_header
     };
     bool json_ = false;
+    bool status_marks_ = false;
     std::vector<Piece> pieces_;
 };
 

@@ -176,6 +176,28 @@ TEST_SUITE("server") {
         }
     }
 
+    TEST_CASE("%t follows the time from one line to the next") {
+        // The text is kept per second: a stale copy would repeat the earlier second.
+        AccessRecord r = record(nullptr);
+        const AccessLogFormat format("%t");
+        std::string out;
+        for (const std::time_t t : {kTime, kTime, kTime + 1, kTime - 86400, kTime + 1}) {
+            r.time = t;
+            format.append(out, r);
+        }
+        CHECK(out == "[14/Nov/2023:22:13:20 +0000]\n[14/Nov/2023:22:13:20 +0000]\n"
+                     "[14/Nov/2023:22:13:21 +0000]\n[13/Nov/2023:22:13:20 +0000]\n"
+                     "[14/Nov/2023:22:13:21 +0000]\n");
+    }
+
+    TEST_CASE("only formats with %X or json leave placeholders to resolve") {
+        CHECK(AccessLogFormat("%X").writes_status_marks());
+        CHECK(AccessLogFormat("%h %>{X}s %X").writes_status_marks());
+        CHECK(AccessLogFormat("json").writes_status_marks());
+        CHECK_FALSE(AccessLogFormat("%h %l %u %t \"%r\" %>s %b").writes_status_marks());
+        CHECK_FALSE(AccessLogFormat("%{X}i %{close-reason}x %%X").writes_status_marks());
+    }
+
     TEST_CASE("%r is the request line with its query and the version sent") {
         SUBCASE("HTTP/1.1 with a query") {
             const Request req = parsed(kGet);
