@@ -38,6 +38,7 @@
 #                         (gzip_comp_level) and Caddy (encode gzip) for the gz-* scenarios
 #                         (make bench-gzip)
 #   BENCH_APACHE_THREADS=1024 ThreadsPerChild of Apache's one child process
+#   BENCH_ACCESS_LOG=1    every server logs each request (combined format; servers.py)
 #   KAHTTPD, NGINX, H2O, LIGHTTPD, CADDY, APACHE, MINIMAL, WRK, BENCH_PYTHON   the programs
 set -euo pipefail
 

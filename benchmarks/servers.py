@@ -26,6 +26,11 @@ part of the harness runs the same servers with the same tuning:
             /etc/apache2/apache2.conf is not read
   minimal   benchmarks/minimal/minimal_server.c: a fixed 1 KiB response, whatever the path
 
+Access logs are off everywhere, unless BENCH_ACCESS_LOG=1 (access_log_on()): then each server
+but minimal logs every request to WORK/access.log in Apache's combined format (Caddy: its JSON
+lines), kahttpd with CustomLog (buffered per worker: 32 KiB or 1 s), nginx with the same
+buffer (buffer=32k flush=1s), Apache with BufferedLogs On, h2o and lighttpd as they write.
+
 TLS (the tls-* scenarios, make bench-tls; idle_memory.py --tls): given a TLS port, a certificate
 and its key (tls=TlsFiles(...)), every server in TLS (all but minimal) also listens on that
 port with TLS, with the same certificate and key, and with its own defaults for protocols,
@@ -124,6 +129,15 @@ def gzip_level():
     """The gzip level of every server that compresses (BENCH_GZIP_LEVEL, default 6: zlib's default,
     kahttpd's and Apache's; nginx's own default is 1)."""
     return int(os.environ.get("BENCH_GZIP_LEVEL", "6"))
+
+
+def access_log_on():
+    """BENCH_ACCESS_LOG=1: every server writes an access log to WORK/access.log in Apache's
+    combined format (Caddy: its own JSON lines), buffered where the server can buffer it:
+    kahttpd always buffers (32 KiB or one second, per worker), nginx gets the same (buffer=32k
+    flush=1s), Apache BufferedLogs On; h2o and lighttpd write as they do by default. Off (no
+    access log anywhere) unless set."""
+    return os.environ.get("BENCH_ACCESS_LOG", "") not in ("", "0", "off")
 
 
 # The TLS listener of a server: its port, and the PEM certificate and key every server shares.
@@ -234,6 +248,8 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
             for line in extra.replace(";", "\n").splitlines():
                 if line.strip():
                     f.write(line.strip() + "\n")
+            if access_log_on():
+                f.write(f'CustomLog "{work}/access.log" combined\n')
             if tls is not None:
                 # Its own port (two Listen lines for 127.0.0.1:0 would be one address); the
                 # vhost answers on both, and the https address makes SSLEngine on valid.
@@ -246,6 +262,8 @@ def write_config(name, work, docroot, port, keepalive_s, nofile, single_process=
         return [exe, "-f", conf]
     if name == "nginx":
         nopush = os.environ.get("BENCH_NGINX_TCP_NOPUSH", "on")
+        access_log = (f"access_log {work}/access.log combined buffer=32k flush=1s"
+                      if access_log_on() else "access_log off")
         os.makedirs(os.path.join(work, "tmp"), exist_ok=True)
         conf = os.path.join(work, "nginx.conf")
         with open(conf, "w") as f:
@@ -258,7 +276,7 @@ events {{
     use epoll;
 }}
 http {{
-    access_log off;
+    {access_log};
     sendfile on;
     tcp_nopush {nopush};
     tcp_nodelay on;
@@ -296,13 +314,15 @@ http {{
         # Started by root, h2o switches to nobody; under callgrind (single_process) it stays
         # root, since callgrind reopens its output file, created by root, at exit.
         user = "user: root\n" if single_process and os.geteuid() == 0 else ""
+        # h2o's default access-log format is Apache's combined.
+        h2o_access_log = f"access-log: {work}/access.log\n" if access_log_on() else ""
         with open(conf, "w") as f:
             # http1-request-timeout is also the idle time allowed between keep-alive requests.
             f.write(f"""{user}num-threads: {workers}
 max-connections: {nofile - 32}
 http1-request-timeout: {keepalive_s}
 error-log: {work}/error.log
-listen:
+{h2o_access_log}listen:
   host: 127.0.0.1
   port: {port}
 {h2o_tls(tls)}hosts:
@@ -331,6 +351,11 @@ server.event-handler = "linux-sysepoll"
 server.tag = "lighttpd"
 index-file.names = ("index.html")
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
+""")
+            if access_log_on():
+                # mod_accesslog's default format is Apache's combined.
+                f.write(f"""server.modules += ("mod_accesslog")
+accesslog.filename = "{work}/access.log"
 """)
             if tls is not None:
                 f.write(f"""server.modules += ("mod_openssl")
@@ -396,7 +421,7 @@ def caddy_config(exe, work, docroot, port, keepalive_s, tls=None, workers=1):
 \t\t}}
 \t}}
 \tfile_server
-"""
+""" + (f"\tlog {{\n\t\toutput file {work}/access.log\n\t}}\n" if access_log_on() else "")
     # Tabs, as `caddy fmt` writes it (else caddy warns that the file is not formatted).
     with open(conf, "w") as f:
         f.write(f"""{{
@@ -496,6 +521,12 @@ DocumentRoot "{docroot}"
 DirectoryIndex index.html
 AddOutputFilterByType DEFLATE text/plain
 DeflateCompressionLevel {gzip_level()}
+""")
+        if access_log_on():
+            # mod_log_config is built into Debian's apache2.
+            f.write(f"""LogFormat "%h %l %u %t \\"%r\\" %>s %b \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+CustomLog "{work}/access.log" combined
+BufferedLogs On
 """)
         if tls is not None:
             # mod_ssl's defaults otherwise: SSLSessionCache none, SSLSessionTickets on (keys
