@@ -727,7 +727,7 @@ std::optional<milliseconds> Loader::duration_arg(const Context& c) {
     }
     const auto d = parse_duration(c.args[0]);
     if (!d) {
-        error(c, "expected seconds or <n>ms, found " + in_quotes(c.args[0]));
+        error(c, "expected a duration (30, 30s, 500ms, 5m, 1h), found " + in_quotes(c.args[0]));
         return std::nullopt;
     }
     if (*d < kMinDuration || *d > kMaxDuration) {

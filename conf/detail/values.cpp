@@ -66,12 +66,30 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
 }
 
 std::optional<milliseconds> parse_duration(std::string_view s) {
+    // Seconds (Apache's unit), or with nginx's suffixes: ms, s, m, h.
     std::uint64_t scale = 1000;
     if (s.size() > 2 && iequals(s.substr(s.size() - 2), "ms")) {
         scale = 1;
         s.remove_suffix(2);
-    } else if (s.size() > 1 && iequals(s.substr(s.size() - 1), "s")) {
-        s.remove_suffix(1);
+    } else if (s.size() > 1) {
+        switch (s.back()) {
+        case 's':
+        case 'S':
+            s.remove_suffix(1);
+            break;
+        case 'm':
+        case 'M':
+            scale = 60 * 1000;
+            s.remove_suffix(1);
+            break;
+        case 'h':
+        case 'H':
+            scale = 3600 * 1000;
+            s.remove_suffix(1);
+            break;
+        default:
+            break;
+        }
     }
     const auto n = parse_uint(s);
     if (!n) {

@@ -51,7 +51,7 @@ void Loader::on_file_cache_entries(const Context& c) {
 
 void Loader::on_file_cache_valid(const Context& c) {
     if (const auto d = zero_or_duration_arg(
-            c, "expected 0 (check on every request) or seconds or <n>ms up to 1h")) {
+            c, "expected 0 (check on every request) or a duration (30, 30s, 500ms, 5m, 1h) up to 1h")) {
         result_.config.file_cache_valid = *d;
     }
 }

@@ -35,7 +35,7 @@ void Loader::on_max_keep_alive_requests(const Context& c) {
 }
 
 void Loader::on_keep_alive_min_timeout(const Context& c) {
-    if (const auto d = zero_or_duration_arg(c, "expected 0, seconds or <n>ms")) {
+    if (const auto d = zero_or_duration_arg(c, "expected 0 or a duration (30, 30s, 500ms, 5m, 1h)")) {
         result_.config.keep_alive_min_timeout = *d;
     }
 }
@@ -156,7 +156,7 @@ void Loader::on_graceful_shutdown_timeout(const Context& c) {
     }
     const auto d = parse_duration(c.args[0]);
     if (!d) {
-        error(c, "expected seconds or <n>ms, found " + in_quotes(c.args[0]));
+        error(c, "expected a duration (30, 30s, 500ms, 5m, 1h), found " + in_quotes(c.args[0]));
         return;
     }
     if (*d > kMaxDuration) {

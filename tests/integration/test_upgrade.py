@@ -287,7 +287,7 @@ class UpgradeTest(unittest.TestCase):
         wait_for_log(self.srv, "upgrade failed: the new process")
         wait_for_log(self.srv, "exited with status 1")
         log = self.srv.stderr()
-        self.assertRegex(log, r'httpd\.conf:\d+: KeepAliveTimeout: expected seconds or <n>ms, '
+        self.assertRegex(log, r'httpd\.conf:\d+: KeepAliveTimeout: expected a duration \(30, 30s, 500ms, 5m, 1h\), '
                               r'found "soon"')
         self.assertEqual(read_pid(self.pid_file), old_pid)
         self.assertEqual(self.srv.connect().request("/1k.bin").body, self.body)

@@ -399,7 +399,7 @@ TEST_SUITE("conf") {
               kFile + ":2: KeepAlive: expected On or Off, found \"\"");
     }
 
-    TEST_CASE("durations are seconds or milliseconds from 1ms to 1h") {
+    TEST_CASE("durations are seconds, or ms, s, m or h, from 1ms to 1h") {
         const auto value = [](const std::string& name, const std::string& arg) {
             const Config c = config_of(name + " " + arg);
             return name == "Timeout" ? c.timeout : c.keep_alive_timeout;
@@ -416,16 +416,22 @@ TEST_SUITE("conf") {
                 CHECK(value(name, "3600") == 1h);
                 CHECK(value(name, "3600000ms") == 1h);
                 CHECK(value(name, "007") == 7s);
+                CHECK(value(name, "5m") == 5min);
+                CHECK(value(name, "2M") == 2min);
+                CHECK(value(name, "60m") == 1h);
+                CHECK(value(name, "1h") == 1h);
+                CHECK(value(name, "1H") == 1h);
             }
         }
         SUBCASE("junk") {
             for (const std::string& name : names) {
                 for (const std::string& arg :
-                     Strings{"abc", "10x", "-1", "", "1.5", "5 ms", "ms", "+5", "5sec"}) {
+                     Strings{"abc", "10x", "-1", "", "1.5", "5 ms", "ms", "+5", "5sec", "m", "h",
+                             "1h30m", "5mm", "1d"}) {
                     CAPTURE(name);
                     CAPTURE(arg);
                     CHECK(error_of(name + " \"" + arg + "\"") ==
-                          kFile + ":2: " + name + ": expected seconds or <n>ms, found \"" + arg +
+                          kFile + ":2: " + name + ": expected a duration (30, 30s, 500ms, 5m, 1h), found \"" + arg +
                               "\"");
                 }
             }
@@ -433,7 +439,8 @@ TEST_SUITE("conf") {
         SUBCASE("out of range") {
             for (const std::string& name : names) {
                 for (const std::string& arg :
-                     Strings{"0", "0ms", "3601", "3600001ms", "99999999999999999999"}) {
+                     Strings{"0", "0ms", "3601", "3600001ms", "99999999999999999999", "61m", "2h",
+                             "0h", "99999999999999999h"}) {
                     CAPTURE(name);
                     CAPTURE(arg);
                     CHECK(error_of(name + " " + arg) ==
@@ -671,7 +678,7 @@ TEST_SUITE("conf") {
         CHECK(messages(r.errors) ==
               Strings{
                   kFile + ":1: KeepAlive: expected On or Off, found \"maybe\"",
-                  kFile + ":3: Timeout: expected seconds or <n>ms, found \"abc\"",
+                  kFile + ":3: Timeout: expected a duration (30, 30s, 500ms, 5m, 1h), found \"abc\"",
                   kFile +
                       ":4: DocumentRoot: expected a closing \" for the quoted argument, found the "
                       "end of the line",
@@ -723,7 +730,7 @@ TEST_SUITE("conf") {
         }
         SUBCASE("errors inside still count") {
             CHECK(error_of("<IfModule headers_module>\nTimeout x\n</IfModule>") ==
-                  kFile + ":3: Timeout: expected seconds or <n>ms, found \"x\"");
+                  kFile + ":3: Timeout: expected a duration (30, 30s, 500ms, 5m, 1h), found \"x\"");
         }
         SUBCASE("no module name") {
             CHECK(error_of("<IfModule>\n</IfModule>") ==
@@ -823,7 +830,7 @@ TEST_SUITE("conf") {
             const LoadResult r = load_main("Listen 80\nInclude conf/conf.d/*.conf\nTimeout x\n");
             CHECK(messages(r.errors) ==
                   Strings{inc.string() + ":3: KeepAlive: expected On or Off, found \"perhaps\"",
-                          conf.string() + ":3: Timeout: expected seconds or <n>ms, found \"x\""});
+                          conf.string() + ":3: Timeout: expected a duration (30, 30s, 500ms, 5m, 1h), found \"x\""});
         }
         SUBCASE("a section left open in an included file is reported there") {
             const fs::path inc = tmp.write("conf/open.conf", "<IfModule x>\n");

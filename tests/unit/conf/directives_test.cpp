@@ -797,7 +797,7 @@ TEST_SUITE("conf") {
         CHECK(error_of("GracefulShutdownTimeout 3601") ==
               a + "expected 0 (close at once) or a duration up to 1h, found \"3601\"");
         CHECK(error_of("GracefulShutdownTimeout soon") ==
-              a + "expected seconds or <n>ms, found \"soon\"");
+              a + "expected a duration (30, 30s, 500ms, 5m, 1h), found \"soon\"");
     }
 
     TEST_CASE("GracefulShutdownDelay takes 0 (no delay, the default) to 1h") {
@@ -844,7 +844,7 @@ TEST_SUITE("conf") {
         CHECK(config_of("FileCacheValid 3600").file_cache_valid == 1h);
         const std::string a = at("FileCacheValid");
         CHECK(error_of("FileCacheValid 3601") ==
-              a + "expected 0 (check on every request) or seconds or <n>ms up to 1h, found "
+              a + "expected 0 (check on every request) or a duration (30, 30s, 500ms, 5m, 1h) up to 1h, found "
                   "\"3601\"");
         CHECK(error_of("<Directory /x>\nFileCacheValid 1\n</Directory>")
                   .find("FileCacheValid: not allowed inside <Directory>") != std::string::npos);
