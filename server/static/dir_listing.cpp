@@ -116,21 +116,21 @@ bool read_directory(int dir_fd, std::vector<DirEntry>& out) {
             continue;
         }
         // Symlinks are listed by name only: their target may be outside the root or refused
-        // by the symlink options, so its size and time must not show.
+        // by the symlink options, so its type, size and time must not show.
         struct stat st {};
         if (fstatat(own_fd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             continue;
         }
         if (S_ISLNK(st.st_mode)) {
-            out.push_back({std::string(name), false, 0, 0});
+            out.push_back({std::string(name), false, true, 0, 0});
             continue;
         }
         const bool is_dir = S_ISDIR(st.st_mode);
         if (!is_dir && !S_ISREG(st.st_mode)) {
             continue;
         }
-        out.push_back(
-            {std::string(name), is_dir, static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec});
+        out.push_back({std::string(name), is_dir, false, static_cast<std::uint64_t>(st.st_size),
+                       st.st_mtim.tv_sec});
     }
     closedir(dir);
     std::sort(out.begin(), out.end(), [](const DirEntry& a, const DirEntry& b) {
@@ -167,9 +167,13 @@ std::string render_html(std::string_view url_path, const std::vector<DirEntry>& 
             out.push_back('/');
         }
         out.append("</a></td><td>");
-        append_short_date(out, e.mtime);
+        if (e.is_link) {
+            out.push_back('-');
+        } else {
+            append_short_date(out, e.mtime);
+        }
         out.append("</td><td>");
-        if (e.is_dir) {
+        if (e.is_dir || e.is_link) {
             out.push_back('-');
         } else {
             text::append_number(out, e.size);
@@ -196,6 +200,10 @@ std::string render_json(std::string_view url_path, const std::vector<DirEntry>& 
         append_json_string(out, e.name);
         out.append(",\"href\":");
         append_json_string(out, entry_href(e));
+        if (e.is_link) {
+            out.append(",\"type\":\"link\"}");
+            continue;
+        }
         out.append(e.is_dir ? ",\"type\":\"directory\"" : ",\"type\":\"file\"");
         if (!e.is_dir) {
             out.append(",\"size\":");

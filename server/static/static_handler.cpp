@@ -193,7 +193,8 @@ class Exchange {
     void redirect(std::uint16_t status, std::string_view location, std::string_view rest,
                   bool escape, std::string_view query) noexcept;
     Route serve_file() noexcept;
-    void serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept;
+    void serve_listing(const TargetPath& target, const Located& where,
+                       const OpenedFile& dir) noexcept;
     void serve_representation(const FileEntry& entry) noexcept;
 
     const parser::Request& req_;
@@ -371,7 +372,7 @@ Route Exchange::serve_file() noexcept {
         return Route::respond;
     }
     case OpenOutcome::directory:
-        serve_listing(target, file);
+        serve_listing(target, where, file);
         return Route::respond;
     case OpenOutcome::file:
         break;
@@ -450,7 +451,8 @@ void Exchange::redirect(std::uint16_t status, std::string_view location, std::st
 
 /// A directory without index file: a listing with Options Indexes (HTML, or JSON for a client
 /// that asks for application/json), 403 without.
-void Exchange::serve_listing(const TargetPath& target, const OpenedFile& dir) noexcept {
+void Exchange::serve_listing(const TargetPath& target, const Located& where,
+                             const OpenedFile& dir) noexcept {
     if ((settings().options & conf::OptionsSpec::kIndexes) == 0) {
         deny("a folder without an index file, and Options Indexes is off");
         return;
@@ -459,6 +461,21 @@ void Exchange::serve_listing(const TargetPath& target, const OpenedFile& dir) no
     if (!read_directory(dir.fd, entries)) {
         error(Status::forbidden);
         return;
+    }
+    if (info_.host->has_sections) {
+        // What this client would be refused is not listed (Apache's mod_autoindex asks a
+        // subrequest per entry and leaves out a 403): a <Files "*.bak"> with Require all
+        // denied hides the backups, not only their bytes. Each entry gets the settings its own
+        // request would get (<Files>, <FilesMatch>, a deeper <Directory>, <Location>).
+        std::string rel;
+        std::erase_if(entries, [&](const DirEntry& e) {
+            rel.assign(dir.rel);
+            if (!rel.empty()) {
+                rel.push_back('/');
+            }
+            rel.append(e.name);
+            return !allowed(effective_at(info_, where, &rel), info_);
+        });
     }
     std::string url = "/";
     url.append(target.path);

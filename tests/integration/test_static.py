@@ -602,6 +602,57 @@ class Directories(StaticTest):
         self.assertNotIn(b"f.txt", r.body)
         self.assertEqual(c.request("/list/").status, 200)
 
+    def test_listing_leaves_out_what_the_client_would_be_refused(self):
+        # Apache's mod_autoindex does the same: the entries a request would get 403 for are
+        # not listed, at the listed folder and at the root, in HTML and in JSON.
+        srv = self.serve("""\
+            Options Indexes
+            <Files "secret.txt">
+                Require all denied
+            </Files>
+            <FilesMatch "\\.(bak|old)$">
+                Require all denied
+            </FilesMatch>
+            <Directory "@ROOT@/list/private">
+                Require all denied
+            </Directory>
+            <Location "/list/hidden-by-url.txt">
+                Require all denied
+            </Location>
+            """, files={"list/secret.txt": "s", "list/a.bak": "b", "list/a.txt": "a",
+                        "list/private/p.txt": "p", "list/public/q.txt": "q",
+                        "list/hidden-by-url.txt": "h", "secret.txt": "root s", "top.txt": "t"})
+        c = self.connect(srv)
+        for path in ("/list/secret.txt", "/list/a.bak", "/list/private/p.txt",
+                     "/list/hidden-by-url.txt", "/secret.txt"):
+            self.assertEqual(c.request(path).status, 403, path)
+        r, body = self.hc_get(srv, "/list/")
+        self.assertEqual(r.status, 200)
+        for shown in (b"a.txt", b"public/"):
+            self.assertIn(shown, body)
+        for hidden in (b"secret.txt", b"a.bak", b"private", b"hidden-by-url"):
+            self.assertNotIn(hidden, body)
+        r, body = self.hc_get(srv, "/list/", headers={"Accept": "application/json"})
+        self.assertEqual(sorted(e["name"] for e in json.loads(body)["entries"]),
+                         ["a.txt", "public"])
+        r, body = self.hc_get(srv, "/")
+        self.assertIn(b"top.txt", body)
+        self.assertNotIn(b"secret.txt", body)
+
+    def test_a_symbolic_link_is_listed_by_name_only(self):
+        srv = self.serve(self.LISTING_CONF, files={"list/a.txt": "a", "sub/b.txt": "b"})
+        os.symlink("/etc/passwd", os.path.join(srv.root, "list", "outside"))
+        os.symlink("../sub", os.path.join(srv.root, "list", "sublink"))
+        r, body = self.hc_get(srv, "/list/", headers={"Accept": "application/json"})
+        by_name = {e["name"]: e for e in json.loads(body)["entries"]}
+        self.assertEqual(by_name["outside"], {"name": "outside", "href": "outside",
+                                              "type": "link"})
+        self.assertEqual(by_name["sublink"]["type"], "link")
+        self.assertEqual(by_name["a.txt"]["type"], "file")
+        r, body = self.hc_get(srv, "/list/")
+        self.assertRegex(body, rb'<a href="outside">outside</a></td><td>-</td><td>-</td>')
+        self.assertNotIn(b"1970", body)
+
     def test_server_wide_indexes_and_index_still_wins(self):
         srv = self.serve("Options Indexes\n", files=LIST_FILES)
         c = self.connect(srv)

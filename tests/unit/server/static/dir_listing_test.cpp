@@ -86,11 +86,15 @@ std::size_t count(std::string_view haystack, std::string_view needle) {
 }
 
 DirEntry file(std::string name, std::uint64_t size = 12) {
-    return {std::move(name), false, size, kExample};
+    return {std::move(name), false, false, size, kExample};
 }
 
 DirEntry dir(std::string name) {
-    return {std::move(name), true, 4096, kExample};
+    return {std::move(name), true, false, 4096, kExample};
+}
+
+DirEntry link(std::string name) {
+    return {std::move(name), false, true, 0, 0};
 }
 
 } // namespace
@@ -116,7 +120,7 @@ TEST_SUITE("server") {
         std::vector<DirEntry> entries = {file("stale")};
         REQUIRE(read_directory(fd.get(), entries));
         // Byte order: upper case before lower case, ' ' before letters. Symlinks (broken ones
-        // too) are listed by name only, as files: their target may be outside the root.
+        // too) are listed by name only, among the files: their target may be outside the root.
         CHECK(names(entries) == std::vector<std::string>{"adir", "sub", "Zed", "a.txt", "b.txt",
                                                          "broken", "link", "sublink",
                                                          "with space & <tag>"});
@@ -124,6 +128,7 @@ TEST_SUITE("server") {
             CAPTURE(e.name);
             const bool is_link = e.name == "link" || e.name == "broken" || e.name == "sublink";
             CHECK(e.is_dir == (e.name == "adir" || e.name == "sub"));
+            CHECK(e.is_link == is_link);
             CHECK((e.mtime > 0) == !is_link);
             if (is_link) {
                 CHECK(e.size == 0); // nothing of the target shows
@@ -230,6 +235,18 @@ TEST_SUITE("server") {
                 "<a href=\"" + std::string(c.href) + "\">" + std::string(c.text) + "</a>";
             CHECK(html.find(row) != std::string::npos);
         }
+    }
+
+    TEST_CASE("a symbolic link is listed by name, with no date, size or type") {
+        const std::vector<DirEntry> entries = {link("to-etc"), file("a.txt", 7)};
+        const std::string html = render_html("/d/", entries);
+        CHECK(html.find("<tr><td><a href=\"to-etc\">to-etc</a></td><td>-</td><td>-</td></tr>") !=
+              std::string::npos);
+        CHECK(html.find("1970") == std::string::npos);
+        const auto json = nlohmann::json::parse(render_json("/d/", entries));
+        CHECK(json["entries"][0] ==
+              nlohmann::json{{"name", "to-etc"}, {"href", "to-etc"}, {"type", "link"}});
+        CHECK(json["entries"][1]["size"] == 7);
     }
 
     TEST_CASE("control characters and markup never reach the HTML raw") {
