@@ -88,4 +88,12 @@ std::string substitute_groups(std::string_view tmpl, const Captures& m) {
     return out;
 }
 
+std::string pcre2_version() {
+    char buf[64] = {};
+    if (pcre2_config(PCRE2_CONFIG_VERSION, buf) < 0) {
+        return "unknown";
+    }
+    return buf;
+}
+
 } // namespace kahttpd::conf

@@ -51,4 +51,7 @@ class Regex {
 /// the next character literally (`\$1` is "$1"), any other character is copied.
 std::string substitute_groups(std::string_view tmpl, const Captures& m);
 
+/// The version of the PCRE2 library in use ("10.42 2022-12-11"), for kahttpd -V.
+std::string pcre2_version();
+
 } // namespace kahttpd::conf

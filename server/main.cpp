@@ -18,10 +18,11 @@
 namespace {
 
 void usage(std::FILE* out) {
-    std::fputs("Usage: kahttpd [-f FILE] [-D NAME]... [-t | -T | -S] [-v | -V] [-h]\n"
+    std::fputs("Usage: kahttpd [-f FILE] [-D NAME[=VALUE]]... [-t | -T | -S] [-v | -V] [-h]\n"
                "  -f FILE  configuration file (default: conf/httpd.conf when it exists in the\n"
                "           current folder, as in a checkout; otherwise " KAHTTPD_DEFAULT_CONFIG ")\n"
-               "  -D NAME  define NAME for <IfDefine NAME> and ${NAME} (repeatable)\n"
+               "  -D NAME  define NAME for <IfDefine NAME> and ${NAME} (repeatable;\n"
+               "           -D NAME=VALUE also gives ${NAME} that value)\n"
                "  -t       check the configuration and exit: \"Syntax OK\" or every error\n"
                "  -T       print the effective configuration as JSON and exit\n"
                "  -S       print the virtual host map and exit\n"

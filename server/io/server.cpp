@@ -1,6 +1,7 @@
 #include "server/io/server.hpp"
 
 #include "conf/mime_types.hpp"
+#include "conf/regex.hpp"
 #include "server/io/privileges.hpp"
 #include "server/io/systemd.hpp"
 #include "server/io/upgrade.hpp"
@@ -1461,6 +1462,7 @@ std::string build_info() {
     out += "brotli: " + std::to_string(br >> 24) + "." + std::to_string((br >> 12) & 0xfff) + "." +
            std::to_string(br & 0xfff) + "\n";
     out += "tls: " + tls_library_version() + "\n";
+    out.append("pcre2: ").append(conf::pcre2_version()).append("\n");
     out += "features: keep-alive timer wheel, open-file cache, sendfile, TLS 1.2/1.3 (SNI, "
            "session tickets and cache), compression on the fly "
            "(gzip, br), PROXY protocol v1/v2, RemoteIPHeader, systemd notify and socket "

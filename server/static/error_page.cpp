@@ -167,7 +167,10 @@ void error_response(Status status, const parser::Request* req, const RequestInfo
     out.reset();
     out.status = status;
     out.error = true;
-    out.close = close;
+    // A 400 always ends the connection, whatever found the request bad (a path that cannot be
+    // decoded or leaves the root, here): a client that sends one malformed request is not
+    // trusted with the next, as Apache (ap_status_drops_connection) and nginx do.
+    out.close = close || status == Status::bad_request;
     out.settings = &settings;
     out.fields_storage.assign(status == Status::method_not_allowed ? kAllowHeader : extra);
     out.fields = out.fields_storage;

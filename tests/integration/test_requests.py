@@ -110,6 +110,11 @@ class BadRequestTest(unittest.TestCase):
         (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
         (b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(101)) + b"\r\n",
          431),
+        # Well framed, but a path the handler finds bad: a 400 closes all the same (Apache,
+        # nginx).
+        (b"GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /index.html%00.txt HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     ]
 
     def test_each_bad_request_gets_its_status_and_a_close(self):
