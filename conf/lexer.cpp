@@ -70,7 +70,9 @@ LexResult lex(std::string_view text) {
     int physical_line = 0;
     int first_line = 0;
     bool continuing = false;
-    std::size_t pos = 0;
+    // A UTF-8 byte order mark, which some Windows editors write, is skipped as Apache's
+    // configuration reader skips it; elsewhere it would glue itself to the first directive.
+    std::size_t pos = text.substr(0, 3) == "\xEF\xBB\xBF" ? 3 : 0;
 
     while (pos < text.size()) {
         const std::size_t nl = text.find('\n', pos);

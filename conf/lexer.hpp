@@ -40,7 +40,8 @@ struct LexResult {
 ///   byte; every other backslash is kept as is (so `"C:\dir"` and regexes survive);
 /// - a closing quote must be followed by a blank, the end of the line, or the `>` that ends a
 ///   section tag (`<Directory "/srv/www">`), which then becomes a word of its own;
-/// - bytes >= 0x80 (UTF-8) pass through untouched; a NUL byte is an error.
+/// - bytes >= 0x80 (UTF-8) pass through untouched; a NUL byte is an error;
+/// - a UTF-8 byte order mark at the very start is skipped.
 /// Pure function: no I/O, no shared state.
 LexResult lex(std::string_view text);
 

@@ -1,5 +1,6 @@
 // Error answers: ErrorDocument (a message, a redirect, a local file) or the built-in page.
 
+#include "conf/file_metadata.hpp"
 #include "parser/host.hpp"
 #include "parser/text.hpp"
 #include "server/http/html.hpp"
@@ -70,7 +71,10 @@ bool error_document(Status status, const conf::ErrorDocument& doc, const Request
         out.text_storage.clear();
         return false;
     }
-    out.content_type = info.site->mime->lookup(file.name);
+    // The type the file would be served with (AddType, AddCharset, AddDefaultCharset...), as
+    // Apache's internal redirect to it gives.
+    out.type_storage = conf::file_metadata(file.name, settings, *info.site->mime).content_type;
+    out.content_type = out.type_storage;
     out.set_text_body();
     return true;
 }

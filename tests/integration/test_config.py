@@ -157,6 +157,8 @@ class SectionsTest(unittest.TestCase):
             r = c.request("/nope")
             self.assertEqual(r.status, 404)
             self.assertEqual(r.body, b"<p>custom 404</p>")
+            # Typed as the file itself would be: AddDefaultCharset applies.
+            self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
             r = c.request("/private/x")
             self.assertEqual(r.status, 403)
             self.assertEqual(r.body, b"Go away")

@@ -41,6 +41,15 @@ TEST_SUITE("conf") {
         CHECK(r.lines[1].args == Words{"On"});
     }
 
+    TEST_CASE("lexer skips a UTF-8 byte order mark at the start, and only there") {
+        const auto l = only_line("\xEF\xBB\xBFListen 80\n");
+        CHECK(l.line == 1);
+        CHECK(l.name == "Listen");
+        CHECK(l.args == Words{"80"});
+        CHECK(only_line("\xEF\xBB\xBF# a comment\nKeepAlive On").line == 2);
+        CHECK(only_line("ServerName \xEF\xBB\xBFx").args == Words{"\xEF\xBB\xBFx"});
+    }
+
     TEST_CASE("lexer of empty text gives nothing") {
         const LexResult r = lex("");
         CHECK(r.lines.empty());
