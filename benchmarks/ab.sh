@@ -68,7 +68,8 @@ start B "$B"
 declare -A PID=([A]=${pids[0]} [B]=${pids[1]})
 TCK=$(getconf CLK_TCK)
 # utime + stime of a process, in clock ticks.
-cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat"; }
+# 0 once the process is gone (a server that died mid-run: the run goes on, as wrk's does).
+cpu_ticks() { awk '{sub(/.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 results="$work/results.txt"
 for round in $(seq "$ROUNDS"); do

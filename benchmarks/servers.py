@@ -353,7 +353,7 @@ index-file.names = ("index.html")
 mimetype.assign = (".bin" => "application/octet-stream", ".html" => "text/html")
 """)
             if access_log_on():
-                # mod_accesslog's default format is Apache's combined.
+                # mod_accesslog's default format: Apache's combined, with %V (the host) for %l.
                 f.write(f"""server.modules += ("mod_accesslog")
 accesslog.filename = "{work}/access.log"
 """)

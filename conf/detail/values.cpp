@@ -66,7 +66,8 @@ std::optional<std::uint64_t> parse_uint(std::string_view s) {
 }
 
 std::optional<milliseconds> parse_duration(std::string_view s) {
-    // Seconds (Apache's unit), or with nginx's suffixes: ms, s, m, h.
+    // Seconds (Apache's unit), or with nginx's suffixes: ms, s, m, h (any case but m: nginx's
+    // M is months, so 1M is refused rather than taken as a minute).
     std::uint64_t scale = 1000;
     if (s.size() > 2 && iequals(s.substr(s.size() - 2), "ms")) {
         scale = 1;
@@ -77,8 +78,7 @@ std::optional<milliseconds> parse_duration(std::string_view s) {
         case 'S':
             s.remove_suffix(1);
             break;
-        case 'm':
-        case 'M':
+        case 'm': // not 'M': nginx reads that as months
             scale = 60 * 1000;
             s.remove_suffix(1);
             break;

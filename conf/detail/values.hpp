@@ -61,9 +61,9 @@ std::optional<std::string_view> suggestion(std::string_view name, const Range& c
 /// Values too large for 64 bits saturate so that the caller's range check rejects them.
 std::optional<std::uint64_t> parse_uint(std::string_view s);
 
-/// "N" (seconds, as Apache), or with a case-insensitive suffix as nginx takes them: "Nms",
-/// "Ns", "Nm" (minutes), "Nh" (hours). Huge values saturate so that the caller's range check
-/// rejects them.
+/// "N" (seconds, as Apache), or with a suffix as nginx takes them: "Nms", "Ns", "Nm"
+/// (minutes), "Nh" (hours); any case but "M" (nginx's months). Huge values saturate so that
+/// the caller's range check rejects them.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view s);
 
 /// "5s" for whole seconds, "250ms" otherwise: how messages show a duration.

@@ -226,7 +226,7 @@ void Loader::on_ssl_session_cache_timeout(const Context& c) {
     }
     const auto d = parse_duration(c.args[0]);
     if (!d || *d < kMinDuration || *d > std::chrono::hours(24)) {
-        error(c, "expected seconds (or <n>ms) from 1ms to 86400, found " + in_quotes(c.args[0]));
+        error(c, "expected a duration (30, 30s, 500ms, 5m, 1h) from 1ms to 24h, found " + in_quotes(c.args[0]));
         return;
     }
     current_vhost().tls.session_cache_timeout = Setting<milliseconds>{*d, where(c)};

@@ -484,6 +484,7 @@ class Server {
     void on_upgrade_read(ssize_t nread, const uv_buf_t* buf);
     void end_upgrade_pipe();
     void stop_upgrade_child(const char* signal_name);
+    void read_upgrade_pipe_now();
     void reap_children();
     /// "generation N, C connections, R requests served", for STATUS=.
     std::string status_text();
@@ -1057,6 +1058,11 @@ void Server::on_signal(int signum) {
     }
     const char* name = signum == SIGINT ? "SIGINT" : "SIGTERM";
     if (upgrade_pipe_open_) {
+        // The new process may have said it serves already, in the pipe but not read yet (the
+        // loop took the signal first): then this is a stop of the old process only.
+        read_upgrade_pipe_now();
+    }
+    if (upgrade_pipe_open_) {
         stop_upgrade_child(name);
     }
     if (delaying_) {
@@ -1222,17 +1228,34 @@ void Server::end_upgrade_pipe() {
     }
 }
 
+/// What the upgrade's status pipe holds now, handled as its read callback would (without
+/// waiting for the loop to poll it).
+void Server::read_upgrade_pipe_now() {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<const uv_handle_t*>(&upgrade_pipe_), &fd) != 0) {
+        return;
+    }
+    ssize_t n;
+    do {
+        n = ::read(fd, upgrade_buf_.data(), upgrade_buf_.size()); // the pipe is non-blocking
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        const uv_buf_t buf = uv_buf_init(upgrade_buf_.data(), static_cast<unsigned>(n));
+        on_upgrade_read(n, &buf);
+    }
+}
+
 /// SIGTERM or SIGINT while an upgrade's new process has not said it serves: the stop is for
 /// the service, so that process is stopped too (it holds the same sockets and would otherwise
 /// come up after this one exits), and run() waits for it before returning. Once it serves
 /// (handed_over_), a stop of this process is only the end of the old one's drain.
 void Server::stop_upgrade_child(const char* signal_name) {
     const pid_t pid = upgrade_child_.pid;
-    KAHTTPD_LOG(warn, "caught %s during the upgrade: stopping the new process (pid %ld) too",
-                signal_name, static_cast<long>(pid));
     end_upgrade_pipe();
     // Not once it has been waited for: its pid may belong to another process by now.
     if (!upgrade_child_reaped_ && ::kill(pid, SIGTERM) == 0) {
+        KAHTTPD_LOG(warn, "caught %s during the upgrade: stopping the new process (pid %ld) too",
+                    signal_name, static_cast<long>(pid));
         stopped_child_ = pid;
     }
 }
@@ -1397,6 +1420,15 @@ int Server::run(conf::Config config) {
     }
 
     uv_run(&loop_, UV_RUN_DEFAULT);
+    if (stopped_child_ > 0) {
+        // Bounded by the new process's own drain (its GracefulShutdownTimeout). ECHILD: the
+        // SIGCHLD reaper got it first. Before the signal handles close: until then a second
+        // SIGTERM, or logrotate's SIGUSR1 to every process of the unit, only reaches libuv's
+        // handler instead of taking its default action and killing this process.
+        int status = 0;
+        while (::waitpid(stopped_child_, &status, 0) < 0 && errno == EINTR) {
+        }
+    }
     for (uv_signal_t& h : signals_) {
         uv_close(reinterpret_cast<uv_handle_t*>(&h), nullptr);
     }
@@ -1415,13 +1447,6 @@ int Server::run(conf::Config config) {
         join(*gen);
     }
     rc |= uv_loop_close(&loop_);
-    if (stopped_child_ > 0) {
-        // Bounded by the new process's own drain (its GracefulShutdownTimeout). ECHILD: the
-        // SIGCHLD reaper got it first.
-        int status = 0;
-        while (::waitpid(stopped_child_, &status, 0) < 0 && errno == EINTR) {
-        }
-    }
     // After an upgrade the PidFile holds the new process's pid: it stays.
     if (!pid_file_.empty() && !handed_over_) {
         ::unlink(pid_file_.c_str());

@@ -113,17 +113,22 @@ Status locate(const RequestInfo& info, const TargetPath& target, Located& out) {
     return relative_beneath(out.root->path().native(), out.map.path, out.fs.path);
 }
 
-/// The settings of the sections that apply to `where` (the host has some), for the file `rel`
-/// beneath its root when given (a folder's index file) and else for the path itself.
+/// The settings of the sections that apply to `where` (the host has some), for the entry `rel`
+/// beneath its root when given (a folder's index file, an entry of a listing; `folder` when
+/// that entry is a folder, which a request names with its trailing slash) and else for the
+/// path itself.
 conf::Effective effective_at(const RequestInfo& info, const Located& where,
-                             const std::string* rel = nullptr) {
+                             const std::string* rel = nullptr, bool folder = false) {
     const HostContext& h = *info.host;
     if (rel == nullptr) {
         return h.vhost->effective(info.site->config->main, where.fs_path(), where.url);
     }
     const std::string_view name = std::string_view(*rel).substr(rel->rfind('/') + 1);
-    return h.vhost->effective(info.site->config->main, where.root->full_path(*rel, false),
-                              std::string(where.url).append(name));
+    std::string url = std::string(where.url).append(name);
+    if (folder) {
+        url.push_back('/');
+    }
+    return h.vhost->effective(info.site->config->main, where.root->full_path(*rel, folder), url);
 }
 
 /// The same, kept in `merged` for a response (and a cache entry) that points into it.
@@ -462,21 +467,27 @@ void Exchange::serve_listing(const TargetPath& target, const Located& where,
         error(Status::forbidden);
         return;
     }
-    if (info_.host->has_sections) {
-        // What this client would be refused is not listed (Apache's mod_autoindex asks a
-        // subrequest per entry and leaves out a 403): a <Files "*.bak"> with Require all
-        // denied hides the backups, not only their bytes. Each entry gets the settings its own
-        // request would get (<Files>, <FilesMatch>, a deeper <Directory>, <Location>).
-        std::string rel;
-        std::erase_if(entries, [&](const DirEntry& e) {
-            rel.assign(dir.rel);
-            if (!rel.empty()) {
-                rel.push_back('/');
-            }
-            rel.append(e.name);
-            return !allowed(effective_at(info_, where, &rel), info_);
-        });
-    }
+    // What this client would be refused is not listed (Apache's mod_autoindex asks a
+    // subrequest per entry and leaves out a 403): a <Files "*.bak"> with Require all denied
+    // hides the backups, not only their bytes, and without FollowSymLinks (or
+    // SymLinksIfOwnerMatch) a symbolic link is not listed either. With sections, each entry
+    // gets the settings its own request would get (<Files>, <FilesMatch>, a deeper
+    // <Directory>, <Location>); without, the folder's settings are every entry's.
+    const bool sections = info_.host->has_sections;
+    std::string rel;
+    std::erase_if(entries, [&](const DirEntry& e) {
+        if (!sections) {
+            return e.is_link && symlink_policy(settings()) == SymlinkPolicy::refuse;
+        }
+        rel.assign(dir.rel);
+        if (!rel.empty()) {
+            rel.push_back('/');
+        }
+        rel.append(e.name);
+        const conf::Effective eff = effective_at(info_, where, &rel, e.is_dir);
+        return !allowed(eff, info_) ||
+               (e.is_link && symlink_policy(eff) == SymlinkPolicy::refuse);
+    });
     std::string url = "/";
     url.append(target.path);
     if (!target.path.empty()) {

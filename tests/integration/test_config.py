@@ -149,15 +149,24 @@ class SectionsTest(unittest.TestCase):
             <Location /private>
                 Require all denied
             </Location>
+            <Location /downloads>
+                ForceType application/octet-stream
+            </Location>
             """
         files = {"errors/404.html": "<p>custom 404</p>", "f.cst": "c", "t.txt": "t",
-                 "private/x": "x"}
+                 "private/x": "x", "downloads/d.txt": "d"}
         with Server(conf, files=files) as srv:
             c = srv.connect()
             r = c.request("/nope")
             self.assertEqual(r.status, 404)
             self.assertEqual(r.body, b"<p>custom 404</p>")
             # Typed as the file itself would be: AddDefaultCharset applies.
+            self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
+            # With its own settings, not the failed request's (no ForceType download).
+            self.assertEqual(c.request("/downloads/d.txt").header("Content-Type"),
+                             "application/octet-stream")
+            r = c.request("/downloads/missing.zip")
+            self.assertEqual((r.status, r.body), (404, b"<p>custom 404</p>"))
             self.assertEqual(r.header("Content-Type"), "text/html; charset=utf-8")
             r = c.request("/private/x")
             self.assertEqual(r.status, 403)

@@ -619,28 +619,42 @@ class Directories(StaticTest):
             <Location "/list/hidden-by-url.txt">
                 Require all denied
             </Location>
+            <Location "/list/closed/">
+                Require all denied
+            </Location>
+            <Location "/top-hidden.txt">
+                Require all denied
+            </Location>
             """, files={"list/secret.txt": "s", "list/a.bak": "b", "list/a.txt": "a",
                         "list/private/p.txt": "p", "list/public/q.txt": "q",
-                        "list/hidden-by-url.txt": "h", "secret.txt": "root s", "top.txt": "t"})
+                        "list/hidden-by-url.txt": "h", "list/closed/c.txt": "c",
+                        "list/archive.old/o.txt": "o", "secret.txt": "root s",
+                        "top.txt": "t", "top-hidden.txt": "th"})
         c = self.connect(srv)
         for path in ("/list/secret.txt", "/list/a.bak", "/list/private/p.txt",
-                     "/list/hidden-by-url.txt", "/secret.txt"):
+                     "/list/hidden-by-url.txt", "/list/closed/", "/secret.txt",
+                     "/top-hidden.txt"):
             self.assertEqual(c.request(path).status, 403, path)
+        # A folder is judged as its request names it, with the slash: <FilesMatch> on a file
+        # name does not refuse the folder "archive.old/".
+        self.assertEqual(c.request("/list/archive.old/").status, 200)
         r, body = self.hc_get(srv, "/list/")
         self.assertEqual(r.status, 200)
-        for shown in (b"a.txt", b"public/"):
+        for shown in (b"a.txt", b"public/", b"archive.old/"):
             self.assertIn(shown, body)
-        for hidden in (b"secret.txt", b"a.bak", b"private", b"hidden-by-url"):
+        for hidden in (b"secret.txt", b"a.bak", b"private", b"hidden-by-url", b"closed"):
             self.assertNotIn(hidden, body)
         r, body = self.hc_get(srv, "/list/", headers={"Accept": "application/json"})
         self.assertEqual(sorted(e["name"] for e in json.loads(body)["entries"]),
-                         ["a.txt", "public"])
+                         ["a.txt", "archive.old", "public"])
         r, body = self.hc_get(srv, "/")
         self.assertIn(b"top.txt", body)
         self.assertNotIn(b"secret.txt", body)
+        self.assertNotIn(b"top-hidden", body)
 
     def test_a_symbolic_link_is_listed_by_name_only(self):
-        srv = self.serve(self.LISTING_CONF, files={"list/a.txt": "a", "sub/b.txt": "b"})
+        srv = self.serve('<Directory "@ROOT@/list">\n    Options +Indexes\n</Directory>\n',
+                         files={"list/a.txt": "a", "sub/b.txt": "b"})
         os.symlink("/etc/passwd", os.path.join(srv.root, "list", "outside"))
         os.symlink("../sub", os.path.join(srv.root, "list", "sublink"))
         r, body = self.hc_get(srv, "/list/", headers={"Accept": "application/json"})
@@ -652,6 +666,22 @@ class Directories(StaticTest):
         r, body = self.hc_get(srv, "/list/")
         self.assertRegex(body, rb'<a href="outside">outside</a></td><td>-</td><td>-</td>')
         self.assertNotIn(b"1970", body)
+
+    def test_a_symbolic_link_the_request_could_not_follow_is_not_listed(self):
+        # "Options Indexes" alone replaces the inherited FollowSymLinks: a link there is
+        # refused (403), so the listing leaves it out, with or without other sections.
+        for extra in ("", '<Files "unrelated">\n    Require all denied\n</Files>\n'):
+            with self.subTest(sections=bool(extra)):
+                srv = self.serve('<Directory "@ROOT@/nolinks">\n    Options Indexes\n'
+                                 '</Directory>\n' + extra,
+                                 files={"nolinks/a.txt": "a", "target.txt": "t"})
+                os.symlink("../target.txt", os.path.join(srv.root, "nolinks", "link.txt"))
+                c = self.connect(srv)
+                self.assertEqual(c.request("/nolinks/link.txt").status, 403)
+                r, body = self.hc_get(srv, "/nolinks/")
+                self.assertEqual(r.status, 200)
+                self.assertIn(b"a.txt", body)
+                self.assertNotIn(b"link.txt", body)
 
     def test_server_wide_indexes_and_index_still_wins(self):
         srv = self.serve("Options Indexes\n", files=LIST_FILES)

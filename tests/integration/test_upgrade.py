@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
@@ -41,6 +42,17 @@ def alive(pid):
         return True
     except ProcessLookupError:
         return False
+
+
+def kill_if_alive(pid):
+    """SIGKILL to a process this test started (through kahttpd), then reaps it: the test is
+    its subreaper once the old kahttpd is gone."""
+    if alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
 
 
 def wait_for_log(srv, text, count=1, within=20):
@@ -355,6 +367,7 @@ class UpgradeTest(unittest.TestCase):
         wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
         m = re.search(r"upgrading: started \S+ \(pid (\d+)\)", self.srv.stderr())
         child = int(m.group(1))
+        self.addCleanup(kill_if_alive, child)  # a failed test leaves no script behind
         self.assertTrue(alive(child))
         self.srv.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.srv.proc.wait(timeout=30 * TIME_SCALE), 0, self.srv.stderr())
@@ -368,6 +381,54 @@ class UpgradeTest(unittest.TestCase):
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", self.srv.port), timeout=5).close()
         self.assertFalse(os.path.exists(self.pid_file))
+
+    def test_signals_while_waiting_for_the_stopped_new_process_do_not_kill_the_old(self):
+        # The new "binary" ignores SIGTERM and waits on a FIFO, so the old process, stopped
+        # during the upgrade, waits for it after its own drain. A second SIGTERM and
+        # logrotate's SIGUSR1 (sent to every process of the unit) must not end it by signal
+        # there: it exits 0 once the new one has gone.
+        exe = os.path.join(self.srv.tmp, "kahttpd")
+        fifo = os.path.join(self.srv.tmp, "go")
+        ready = os.path.join(self.srv.tmp, "ready")
+        shutil.copy2(kahttpd_fixture.BIN, exe)
+        os.mkfifo(fifo)
+        os.mkfifo(ready)
+        saved = kahttpd_fixture.BIN
+        kahttpd_fixture.BIN = exe
+        try:
+            self.srv.start()
+        finally:
+            kahttpd_fixture.BIN = saved
+        with open(exe + ".new", "w") as f:
+            f.write("#!/bin/sh\ntrap '' TERM\necho ready > \"%s\"\n: < \"%s\"\nexit 0\n"
+                    % (ready, fifo))
+        os.chmod(exe + ".new", 0o755)
+        os.rename(exe + ".new", exe)
+        self.srv.proc.send_signal(signal.SIGUSR2)
+        with open(ready) as f:  # the script ignores SIGTERM from here on
+            self.assertEqual(f.read(), "ready\n")
+        wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
+        child = int(re.search(r"upgrading: started \S+ \(pid (\d+)\)",
+                              self.srv.stderr()).group(1))
+        self.addCleanup(kill_if_alive, child)  # a failed test leaves no script behind
+        old = self.srv.proc.pid
+        self.srv.proc.send_signal(signal.SIGTERM)
+        # An event, polled: the old process's main thread blocks in waitpid (wchan do_wait).
+        deadline = time.monotonic() + 20 * TIME_SCALE
+        while True:
+            with open("/proc/%d/wchan" % old) as f:
+                if f.read().strip() == "do_wait":
+                    break
+            self.assertIsNone(self.srv.proc.poll(), self.srv.stderr())
+            self.assertLess(time.monotonic(), deadline, "the old process never waited")
+            time.sleep(0.01)
+        self.srv.proc.send_signal(signal.SIGUSR1)
+        self.srv.proc.send_signal(signal.SIGTERM)
+        with self.assertRaises(subprocess.TimeoutExpired):  # still waiting, not killed
+            self.srv.proc.wait(timeout=0.3)
+        os.close(os.open(fifo, os.O_WRONLY))  # the new "process" reads EOF and exits
+        self.assertEqual(self.srv.proc.wait(timeout=30 * TIME_SCALE), 0, self.srv.stderr())
+        self.assertFalse(alive(child))
 
 
 if __name__ == "__main__":

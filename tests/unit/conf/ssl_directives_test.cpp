@@ -103,7 +103,7 @@ TEST_SUITE("conf") {
               at(2, "SSLSessionTickets") + "expected On or Off, found \"maybe\"");
         CHECK(error_of("SSLSessionCacheTimeout 0") ==
               at(2, "SSLSessionCacheTimeout") +
-                  "expected seconds (or <n>ms) from 1ms to 86400, found \"0\"");
+                  "expected a duration (30, 30s, 500ms, 5m, 1h) from 1ms to 24h, found \"0\"");
         CHECK(error_of("SSLEngine optional").starts_with(at(2, "SSLEngine") + "expected On or Off"));
     }
 
