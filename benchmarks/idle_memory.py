@@ -464,13 +464,9 @@ def main():
             for srv in started:
                 srv.stop()
     finally:
-        for p in children:
-            servers.stop(p)
-        errlog.close()
-        shutil.rmtree(work, ignore_errors=True)
+        end_run(errlog, work)
 
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    results["date"] = now
+    results["date"] = utc_now()
     with open(os.path.join(OUT, "idle.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
@@ -526,11 +522,8 @@ def main_tls(nofile, n):
                     srv.stop()
                 time.sleep(0.5)
     finally:
-        for p in children:
-            servers.stop(p)
-        errlog.close()
-        shutil.rmtree(work, ignore_errors=True)
-    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        end_run(errlog, work)
+    results["date"] = utc_now()
     with open(os.path.join(OUT, "idle-tls.json"), "w") as f:
         json.dump(results, f, indent=2)
         f.write("\n")
@@ -539,6 +532,19 @@ def main_tls(nofile, n):
         f.write(text)
     print(text)
     return 0
+
+
+def end_run(errlog, work):
+    """The end of every mode, passed or failed: the servers this script started stopped by
+    PID, its error log closed, its site removed."""
+    for p in children:
+        servers.stop(p)
+    errlog.close()
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def num(v, unit=""):
@@ -865,12 +871,9 @@ def main_sharded(nofile, plan):
                                                          errlog))
             time.sleep(0.5)
     finally:
-        for p in children:
-            servers.stop(p)
-        errlog.close()
-        shutil.rmtree(work, ignore_errors=True)
+        end_run(errlog, work)
     results["seconds"] = round(time.monotonic() - t0, 1)
-    results["date"] = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    results["date"] = utc_now()
     text = markdown_sharded(results)
     servers.write_report(OUT, "idle-sharded", text, results)
     print(text)

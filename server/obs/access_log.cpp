@@ -3,6 +3,7 @@
 #include "parser/text.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstring>
 
 namespace kahttpd::server {
@@ -68,19 +69,10 @@ void append_escaped(std::string& out, std::string_view s, std::string_view hex_p
 /// "HTTP/1.1" for the request's version, without snprintf.
 std::string_view protocol_text(const parser::Request& req, char (&buf)[16]) noexcept {
     std::memcpy(buf, "HTTP/", 5);
-    char* p = buf + 5;
-    auto put = [&p](unsigned v) { // llhttp's versions are single bytes: at most 255
-        if (v >= 100) {
-            *p++ = static_cast<char>('0' + v / 100);
-        }
-        if (v >= 10) {
-            *p++ = static_cast<char>('0' + v / 10 % 10);
-        }
-        *p++ = static_cast<char>('0' + v % 10);
-    };
-    put(req.http_major());
+    char* const end = buf + sizeof buf; // llhttp's versions are single bytes: at most 255
+    char* p = std::to_chars(buf + 5, end, req.http_major()).ptr;
     *p++ = '.';
-    put(req.http_minor());
+    p = std::to_chars(p, end, req.http_minor()).ptr;
     return std::string_view(buf, static_cast<std::size_t>(p - buf));
 }
 

@@ -74,13 +74,9 @@ bool error_document(Status status, const conf::ErrorDocument& doc, const Request
     // The type the file would be served with (AddType, AddCharset, AddDefaultCharset...) under
     // its own settings, as Apache's internal redirect to it gives: not the failed request's (a
     // ForceType on /downloads must not turn the 404 page into a download).
-    const HostContext& h = *info.host;
-    const conf::Effective own =
-        h.has_sections ? h.vhost->effective(info.site->config->main,
-                                            h.root->full_path(file.rel, false),
-                                            std::string("/").append(target.path))
-                       : h.base;
-    out.type_storage = conf::file_metadata(file.name, own, *info.site->mime).content_type;
+    out.type_storage =
+        conf::file_metadata(file.name, settings_for(info, doc.target), *info.site->mime)
+            .content_type;
     out.content_type = out.type_storage;
     out.set_text_body();
     return true;

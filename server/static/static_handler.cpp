@@ -139,19 +139,6 @@ const conf::Effective& merge_sections(const RequestInfo& info, const Located& wh
     return *merged;
 }
 
-/// The settings for a request target outside the file path (OPTIONS, a chunked body's limit):
-/// the host's base settings when no section applies or the target does not resolve.
-conf::Effective settings_for(const RequestInfo& info, std::string_view raw_target) {
-    const HostContext& h = *info.host;
-    TargetPath target;
-    Located where;
-    if (!h.has_sections || resolve_target(raw_target, target, h.encoded_slashes) != Status::ok ||
-        locate(info, target, where) != Status::ok) {
-        return h.base;
-    }
-    return effective_at(info, where);
-}
-
 bool allowed(const conf::Effective& eff, const RequestInfo& info) noexcept {
     if (!eff.require.names_addresses()) {
         // "Require all granted|denied": the client's address decides nothing, so the
@@ -665,6 +652,19 @@ void Exchange::serve_representation(const FileEntry& entry) noexcept {
 }
 
 } // namespace
+
+/// The settings for a request target outside the file path (OPTIONS, a chunked body's limit):
+/// the host's base settings when no section applies or the target does not resolve.
+conf::Effective settings_for(const RequestInfo& info, std::string_view raw_target) {
+    const HostContext& h = *info.host;
+    TargetPath target;
+    Located where;
+    if (!h.has_sections || resolve_target(raw_target, target, h.encoded_slashes) != Status::ok ||
+        locate(info, target, where) != Status::ok) {
+        return h.base;
+    }
+    return effective_at(info, where);
+}
 
 SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept {
     if ((eff.options & conf::OptionsSpec::kFollowSymLinks) != 0) {

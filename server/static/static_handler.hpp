@@ -112,6 +112,11 @@ inline FileCache& file_cache_for(const Site& site) noexcept {
     return cache.owner() == &site ? cache : configure_file_cache(site);
 }
 
+/// The settings a request for `raw_target` would get (its sections, after Alias), for answers
+/// outside the file path (OPTIONS, a chunked body's limit, the type of an ErrorDocument file):
+/// the host's base settings when no section applies or the target does not resolve.
+conf::Effective settings_for(const RequestInfo& info, std::string_view raw_target);
+
 /// Options FollowSymLinks / SymLinksIfOwnerMatch as an open policy.
 SymlinkPolicy symlink_policy(const conf::Effective& eff) noexcept;
 

@@ -1,5 +1,6 @@
 #include "server/util/address.hpp"
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
@@ -38,15 +39,8 @@ std::string_view ip_text(const IpBytes& ip, char (&buf)[64]) noexcept {
         // Dotted decimal by hand: inet_ntop formats IPv4 with sprintf, about 1,700 instructions
         // a call, and an access log line asks for the client's address on every request.
         char* p = buf;
-        for (int i = 12; i < 16; ++i) {
-            const unsigned v = ip[static_cast<std::size_t>(i)];
-            if (v >= 100) {
-                *p++ = static_cast<char>('0' + v / 100);
-            }
-            if (v >= 10) {
-                *p++ = static_cast<char>('0' + v / 10 % 10);
-            }
-            *p++ = static_cast<char>('0' + v % 10);
+        for (std::size_t i = 12; i < 16; ++i) {
+            p = std::to_chars(p, buf + sizeof buf, ip[i]).ptr;
             *p++ = '.';
         }
         *--p = '\0';

@@ -229,6 +229,33 @@ class UpgradeTest(unittest.TestCase):
             pass
         return out
 
+    def start_from_a_copy(self):
+        """Starts the server from a copy of the binary in its folder, so the test can replace
+        the file its upgrade will start; returns the copy's path."""
+        exe = os.path.join(self.srv.tmp, "kahttpd")
+        shutil.copy2(kahttpd_fixture.BIN, exe)
+        saved = kahttpd_fixture.BIN
+        kahttpd_fixture.BIN = exe
+        try:
+            self.srv.start()
+        finally:
+            kahttpd_fixture.BIN = saved
+        return exe
+
+    def upgrade_to_script(self, exe, script):
+        """Replaces `exe` with a shell script and sends SIGUSR2: returns the pid of the new
+        "process" (the script), which is stopped by PID when the test ends in any case."""
+        with open(exe + ".new", "w") as f:
+            f.write("#!/bin/sh\n" + script)
+        os.chmod(exe + ".new", 0o755)
+        os.rename(exe + ".new", exe)
+        self.srv.proc.send_signal(signal.SIGUSR2)
+        wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
+        child = int(re.search(r"upgrading: started \S+ \(pid (\d+)\)",
+                              self.srv.stderr()).group(1))
+        self.addCleanup(kill_if_alive, child)  # a failed test leaves no script behind
+        return child
+
     def test_clients_running_through_an_upgrade_see_no_failed_request(self):
         self.srv.start()
         old_pid = self.srv.proc.pid
@@ -318,14 +345,7 @@ class UpgradeTest(unittest.TestCase):
     def test_the_binary_is_started_again_from_its_path(self):
         # A copy of the binary: replaced under its name (as a package upgrade does), and then
         # removed, which makes the next exec fail.
-        exe = os.path.join(self.srv.tmp, "kahttpd")
-        shutil.copy2(kahttpd_fixture.BIN, exe)
-        saved = kahttpd_fixture.BIN
-        kahttpd_fixture.BIN = exe
-        try:
-            self.srv.start()
-        finally:
-            kahttpd_fixture.BIN = saved
+        exe = self.start_from_a_copy()
         old_pid = self.srv.proc.pid
         shutil.copy2(kahttpd_fixture.BIN, exe + ".new")
         os.rename(exe + ".new", exe)  # the running binary is now "(deleted)"
@@ -348,26 +368,11 @@ class UpgradeTest(unittest.TestCase):
         # upgrade stays in progress, with the new process holding the listening sockets, until
         # the test opens the FIFO for writing.
         real = os.path.join(self.srv.tmp, "kahttpd.real")
-        exe = os.path.join(self.srv.tmp, "kahttpd")
         fifo = os.path.join(self.srv.tmp, "go")
         shutil.copy2(kahttpd_fixture.BIN, real)
-        shutil.copy2(kahttpd_fixture.BIN, exe)
         os.mkfifo(fifo)
-        saved = kahttpd_fixture.BIN
-        kahttpd_fixture.BIN = exe
-        try:
-            self.srv.start()
-        finally:
-            kahttpd_fixture.BIN = saved
-        with open(exe + ".new", "w") as f:
-            f.write('#!/bin/sh\n: < "%s"\nexec "%s" "$@"\n' % (fifo, real))
-        os.chmod(exe + ".new", 0o755)
-        os.rename(exe + ".new", exe)
-        self.srv.proc.send_signal(signal.SIGUSR2)
-        wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
-        m = re.search(r"upgrading: started \S+ \(pid (\d+)\)", self.srv.stderr())
-        child = int(m.group(1))
-        self.addCleanup(kill_if_alive, child)  # a failed test leaves no script behind
+        exe = self.start_from_a_copy()
+        child = self.upgrade_to_script(exe, ': < "%s"\nexec "%s" "$@"\n' % (fifo, real))
         self.assertTrue(alive(child))
         self.srv.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.srv.proc.wait(timeout=30 * TIME_SCALE), 0, self.srv.stderr())
@@ -387,30 +392,15 @@ class UpgradeTest(unittest.TestCase):
         # during the upgrade, waits for it after its own drain. A second SIGTERM and
         # logrotate's SIGUSR1 (sent to every process of the unit) must not end it by signal
         # there: it exits 0 once the new one has gone.
-        exe = os.path.join(self.srv.tmp, "kahttpd")
         fifo = os.path.join(self.srv.tmp, "go")
         ready = os.path.join(self.srv.tmp, "ready")
-        shutil.copy2(kahttpd_fixture.BIN, exe)
         os.mkfifo(fifo)
         os.mkfifo(ready)
-        saved = kahttpd_fixture.BIN
-        kahttpd_fixture.BIN = exe
-        try:
-            self.srv.start()
-        finally:
-            kahttpd_fixture.BIN = saved
-        with open(exe + ".new", "w") as f:
-            f.write("#!/bin/sh\ntrap '' TERM\necho ready > \"%s\"\n: < \"%s\"\nexit 0\n"
-                    % (ready, fifo))
-        os.chmod(exe + ".new", 0o755)
-        os.rename(exe + ".new", exe)
-        self.srv.proc.send_signal(signal.SIGUSR2)
+        exe = self.start_from_a_copy()
+        child = self.upgrade_to_script(
+            exe, "trap '' TERM\necho ready > \"%s\"\n: < \"%s\"\nexit 0\n" % (ready, fifo))
         with open(ready) as f:  # the script ignores SIGTERM from here on
             self.assertEqual(f.read(), "ready\n")
-        wait_for_log(self.srv, "caught SIGUSR2, upgrading: started")
-        child = int(re.search(r"upgrading: started \S+ \(pid (\d+)\)",
-                              self.srv.stderr()).group(1))
-        self.addCleanup(kill_if_alive, child)  # a failed test leaves no script behind
         old = self.srv.proc.pid
         self.srv.proc.send_signal(signal.SIGTERM)
         # An event, polled: the old process's main thread blocks in waitpid (wchan do_wait).
